@@ -1,0 +1,103 @@
+// spin: synthetic tasks of a chosen duration, CPU-bound (mode = "cpu") or
+// waiting (mode = "sleep", the I/O-bound case). Durations are drawn from
+// (seed, task id) alone, so every rank count and policy runs the same tasks.
+#include <time.h>
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+
+#include "config/params.hpp"
+#include "core/job.hpp"
+
+namespace fanout::jobs {
+namespace {
+
+// splitmix64: a well-mixed 64-bit hash of (seed, task, stream).
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// A uniform double in (0, 1).
+double uniform(std::uint64_t seed, std::uint64_t task, std::uint64_t stream) {
+  std::uint64_t bits = mix(mix(mix(seed) ^ task) ^ stream);
+  return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+class Spin : public Job {
+ public:
+  Spin(std::uint64_t tasks, double duration, std::string distribution, double sigma, std::uint64_t seed,
+       std::string mode)
+      : tasks_(tasks), duration_(duration), distribution_(std::move(distribution)), sigma_(sigma), seed_(seed),
+        cpu_(mode == "cpu") {}
+
+  std::uint64_t task_count() const override { return tasks_; }
+
+  double planned(std::uint64_t task) const {
+    if (duration_ == 0) return 0;
+    if (distribution_ == "uniform") return 2 * duration_ * uniform(seed_, task, 0);
+    if (distribution_ == "lognormal") {
+      // Box-Muller; mu chosen so that the mean is `duration`.
+      double z = std::sqrt(-2 * std::log(uniform(seed_, task, 0))) * std::cos(2 * std::numbers::pi * uniform(seed_, task, 1));
+      return std::exp(std::log(duration_) - sigma_ * sigma_ / 2 + sigma_ * z);
+    }
+    return duration_;
+  }
+
+  void run(std::uint64_t task, Row& row) const override {
+    double seconds = planned(task);
+    std::uint64_t iterations = 0;
+    if (seconds > 0 && cpu_) {
+      // Burn this thread's CPU time, checking the clock every few thousand steps.
+      double end = thread_cpu_seconds() + seconds;
+      volatile std::uint64_t sink = task;
+      do {
+        for (int i = 0; i < 4096; ++i) sink = sink * 6364136223846793005ULL + 1442695040888963407ULL;
+        ++iterations;
+      } while (thread_cpu_seconds() < end);
+    } else if (seconds > 0) {
+      timespec ts{static_cast<time_t>(seconds), static_cast<long>((seconds - std::floor(seconds)) * 1e9)};
+      while (nanosleep(&ts, &ts) != 0) {
+      }
+    }
+    row.set<double>(0, seconds);
+    row.set<std::uint64_t>(1, iterations);
+  }
+
+ private:
+  std::uint64_t tasks_;
+  double duration_;
+  std::string distribution_;
+  double sigma_;
+  std::uint64_t seed_;
+  bool cpu_;
+};
+
+const RegisterJob registered{{
+    "spin",
+    "synthetic tasks that burn CPU (mode = \"cpu\") or sleep (mode = \"sleep\") for a drawn duration",
+    {{"duration", ColumnType::F64, "s", "the task's planned duration, drawn from (seed, task id)"},
+     {"iterations", ColumnType::U64, "", "busy-loop rounds of 4096 steps done (0 for sleep tasks)"}},
+    [](config::Section& params) -> std::unique_ptr<Job> {
+      auto tasks = params.whole("tasks", 100, 1, 1'000'000'000'000ULL, "number of tasks");
+      auto duration = params.number("duration", 0.01, 0, 86400, "mean seconds per task; 0 gives empty tasks");
+      auto distribution = params.choice("distribution", "constant", {"constant", "uniform", "lognormal"},
+                                        "how durations vary: constant, uniform on [0, 2 x duration], lognormal");
+      auto sigma = params.number("sigma", 1.0, 0, 10, "lognormal shape (standard deviation of the log)");
+      auto seed = params.whole("seed", 1, 0, config::Section::NO_MAX, "seed of the durations; same seed, same tasks");
+      auto mode = params.choice("mode", "cpu", {"cpu", "sleep"}, "cpu: burn CPU time; sleep: wait (I/O-bound)");
+      return std::make_unique<Spin>(tasks, duration, distribution, sigma, seed, mode);
+    },
+}};
+
+}  // namespace
+}  // namespace fanout::jobs

@@ -1,0 +1,306 @@
+#include "cli/cli.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <boost/mpi/collectives/broadcast.hpp>
+#include <boost/mpi/communicator.hpp>
+#include <fmt/format.h>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/runner.hpp"
+#include "fanout/version.hpp"
+#include "io/run_file.hpp"
+#include "report/report.hpp"
+
+namespace fanout::cli {
+
+int launched_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* v = std::getenv(name)) return std::atoi(v);
+  }
+  return 0;
+}
+
+namespace {
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string mpi_library_version() {
+  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  std::string v(version, static_cast<std::size_t>(length));
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\0' || v.back() == ' ')) v.pop_back();
+  return v.substr(0, v.find(','));
+}
+
+std::string quote_toml(const std::string& value) {
+  toml::table t;
+  t.insert_or_assign("v", value);
+  std::ostringstream os;
+  os << toml::toml_formatter(t);
+  return os.str().substr(os.str().find('=') + 2);
+}
+
+// The output must not exist (unless --force) and its directory must be writable.
+void check_output(const std::string& path, const std::string& origin, bool force) {
+  namespace fs = std::filesystem;
+  fs::path p(path);
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw ConfigError(fmt::format("{}: output.path: the directory {} of {} does not exist; create it first", origin,
+                                  dir.string(), path));
+  if (access(dir.c_str(), W_OK) != 0)
+    throw ConfigError(fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(errno)));
+  if (fs::exists(p, ec) && !force)
+    throw ConfigError(fmt::format("{}: output.path: {} already exists; pass --force to replace it "
+                                  "(it stays untouched until the new file is complete) or --output to write elsewhere",
+                                  origin, path));
+  if (fs::is_directory(p, ec)) throw ConfigError(fmt::format("{}: output.path: {} is a directory", origin, path));
+}
+
+// Resolves the config on rank 0 and broadcasts the outcome.
+// Collective. Returns the loaded config on every rank, or nullopt with code set.
+std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicator& comm, const RunOptions& options,
+                                                    int& code) {
+  std::string payload;  // the resolved TOML, or the error message
+  code = EXIT_OK;
+  std::optional<config::LoadedConfig> loaded;
+  if (comm.rank() == 0) {
+    try {
+      auto sets = options.sets;
+      if (options.output) sets.push_back("output.path=" + quote_toml(*options.output));
+      loaded = config::load_config_file(options.config, sets);
+      std::string origin = options.output ? "--output " + *options.output : loaded->run.origin;
+      check_output(loaded->run.output_path, origin, options.force);
+      payload = loaded->run.resolved_toml;
+    } catch (const Error& e) {
+      code = e.exit_code();
+      payload = e.what();
+    }
+  }
+  boost::mpi::broadcast(comm, code, 0);
+  boost::mpi::broadcast(comm, payload, 0);
+  if (code != EXIT_OK) {
+    if (comm.rank() == 0) std::cerr << "fanout: error: " << payload << "\n";
+    return std::nullopt;
+  }
+  if (comm.rank() != 0) loaded = config::load_config(payload, options.config);
+  return loaded;
+}
+
+std::string status_of(const RunOutcome& outcome, std::uint64_t task_count) {
+  if (outcome.completed < task_count) return "partial";
+  return outcome.failed > 0 ? "failed" : "complete";
+}
+
+int write_results(const config::LoadedConfig& loaded, const RunOutcome& outcome, io::RunMetadata meta,
+                  std::vector<PhaseRecord> phases, const RunClock& clock) {
+  double write_start = clock.now();
+  try {
+    io::RunWriter writer(loaded.run.output_path, meta, loaded.info->columns);
+    writer.write_tasks(0, outcome.tasks, outcome.rows);
+    writer.write_ranks(outcome.ranks);
+    writer.write_errors(outcome.errors);
+    phases.emplace_back();
+    set_phase(phases.back(), "write", write_start, clock.now());
+    writer.write_phases(phases);
+    writer.commit(status_of(outcome, meta.task_count), utc_now());
+  } catch (const IoError& e) {
+    std::cerr << "fanout: error: " << e.what() << "\n";
+    return EXIT_IO;
+  }
+  return EXIT_OK;
+}
+
+}  // namespace
+
+int run(const boost::mpi::communicator& comm, const RunOptions& options) {
+  double start = steady_seconds();
+  std::string created = utc_now();
+  int code = EXIT_OK;
+  auto loaded = load_everywhere(comm, options, code);
+  if (!loaded) return code;
+  const config::RunConfig& cfg = loaded->run;
+  RunClock clock = synchronize_clock(comm, start);
+  double setup_end = clock.now();
+
+  RowLayout layout(loaded->info->columns);
+  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank};
+  RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock);
+
+  if (comm.rank() == 0) {
+    double collect_end = clock.now();
+    double first = setup_end, last = setup_end;
+    bool any = false;
+    for (const auto& t : outcome.tasks) {
+      if (t.attempt == 0) continue;
+      first = any ? std::min(first, t.t_start) : t.t_start;
+      last = any ? std::max(last, t.t_end) : t.t_end;
+      any = true;
+    }
+    std::vector<PhaseRecord> phases(4);
+    set_phase(phases[0], "setup", 0, setup_end);
+    set_phase(phases[1], "distribute", setup_end, first);
+    set_phase(phases[2], "compute", first, last);
+    set_phase(phases[3], "collect", last, collect_end);
+
+    io::RunMetadata meta;
+    meta.job = cfg.job_kind;
+    meta.config = cfg.resolved_toml;
+    meta.command_line = options.command_line;
+    meta.created = created;
+    meta.scheduler = cfg.policy_name;
+    meta.chunk = outcome.chunk;
+    meta.mpi_library = mpi_library_version();
+    meta.n_ranks = comm.size();
+    meta.threads_per_rank = cfg.threads_per_rank;
+    meta.task_count = loaded->job->task_count();
+    code = write_results(*loaded, outcome, meta, std::move(phases), clock);
+    if (code == EXIT_OK) {
+      if (outcome.failed > 0) code = EXIT_TASKS_FAILED;
+      std::cerr << fmt::format("fanout: wrote {}: {} tasks ({} failed) on {} rank{} x {} thread{}, {}, {:.2f} s\n",
+                               cfg.output_path, outcome.completed, outcome.failed, comm.size(),
+                               comm.size() == 1 ? "" : "s", cfg.threads_per_rank, cfg.threads_per_rank == 1 ? "" : "s",
+                               cfg.policy_name, clock.now());
+    }
+  }
+  boost::mpi::broadcast(comm, code, 0);
+  return code;
+}
+
+namespace {
+
+std::string join_command_line(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool plain = !arg.empty() && arg.find_first_of(" \t'\"$\\") == std::string::npos;
+    out += (i ? " " : "") + (plain ? arg : "'" + arg + "'");
+  }
+  return out;
+}
+
+int print_jobs() {
+  std::cout << "Built-in jobs (set job.kind in the config; every other [job] key is the job's own):\n";
+  for (const auto* info : JobRegistry::instance().all()) {
+    std::cout << "\n" << info->kind << ": " << info->summary << "\n  parameters ([job] keys):\n";
+    for (const auto& p : config::describe_job(*info))
+      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", p.key, p.type, p.help,
+                               p.default_text.empty() ? " (required)" : " (default " + p.default_text + ")");
+    std::cout << "  result columns (/results/<name>, one value per task):\n";
+    for (const auto& c : info->columns)
+      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_name(c.type), c.description,
+                               c.units.empty() ? "" : " [" + c.units + "]");
+  }
+  std::cout << "\nRun settings (any job):\n";
+  for (const auto& [section, specs] : config::describe_run_sections())
+    for (const auto& p : specs)
+      std::cout << fmt::format("  {:<26} {}{}\n", section + "." + p.key, p.help,
+                               p.default_text.empty() ? "" : " (default " + p.default_text + ")");
+  return EXIT_OK;
+}
+
+int validate(const RunOptions& options, bool print) {
+  auto sets = options.sets;
+  if (options.output) sets.push_back("output.path=" + quote_toml(*options.output));
+  auto loaded = config::load_config_file(options.config, sets);
+  std::cout << fmt::format("{}: ok: job {} with {} tasks, policy {}, {} thread{} per rank, output {}\n",
+                           options.config, loaded.run.job_kind, loaded.job->task_count(), loaded.run.policy_name,
+                           loaded.run.threads_per_rank, loaded.run.threads_per_rank == 1 ? "" : "s",
+                           loaded.run.output_path);
+  if (print) std::cout << "\n" << loaded.run.resolved_toml;
+  return EXIT_OK;
+}
+
+int report_file(const std::string& path, const std::string& format) {
+  io::RunFile run = io::read_run_file(path);
+  report::Summary summary = report::summarize(run);
+  std::cout << (format == "json" ? report::format_json(run, summary) : report::format_text(run, summary));
+  return EXIT_OK;
+}
+
+}  // namespace
+
+Command parse(int argc, char** argv) {
+  auto app = std::make_shared<CLI::App>(
+      "fanout: scatter CPU-bound tasks across MPI ranks and threads, gather every result and timing into one HDF5 "
+      "file.\n\nExamples:\n  mpirun -n 4 fanout run configs/primes.toml\n  fanout report results/primes.h5\n\n"
+      "Exit codes: 0 ok, 1 tasks failed, 2 usage or config error, 3 I/O error, 4 interrupted.",
+      "fanout");
+  app->set_version_flag("--version", std::string(VERSION) + " (" + GIT_SHA + ")");
+  app->require_subcommand(1);
+  app->fallthrough(false);
+
+  auto options = std::make_shared<RunOptions>();
+  options->command_line = join_command_line(argc, argv);
+  auto print = std::make_shared<bool>(false);
+  auto format = std::make_shared<std::string>("text");
+  auto file = std::make_shared<std::string>();
+
+  auto add_config_options = [&](CLI::App* sub) {
+    sub->add_option("CONFIG", options->config, "the run's TOML config (see configs/ and `fanout jobs`)")->required();
+    sub->add_option("--set", options->sets,
+                    "override a config key, e.g. --set schedule.policy=dynamic; the value is TOML "
+                    "(a bare word is a string); repeatable")
+        ->type_name("KEY=VALUE");
+    sub->add_option("--output,-o", options->output, "the HDF5 file to write (overrides output.path)")
+        ->type_name("PATH");
+  };
+  CLI::App* run_cmd = app->add_subcommand(
+      "run", "run a config's tasks on all ranks (start with mpirun -n N) and write the HDF5 file");
+  add_config_options(run_cmd);
+  run_cmd->add_flag("--force", options->force, "replace an existing output file (only once the new one is complete)");
+  CLI::App* validate_cmd = app->add_subcommand("validate", "check a config (and its overrides) without running it");
+  add_config_options(validate_cmd);
+  validate_cmd->add_flag("--print", *print, "print the resolved config, defaults filled in");
+  CLI::App* jobs_cmd = app->add_subcommand("jobs", "list the built-in jobs, their parameters and result columns");
+  CLI::App* report_cmd = app->add_subcommand("report", "summarise a run file: CPU times, wall time, balance, efficiency");
+  report_cmd->add_option("FILE", *file, "a file written by fanout run")->required();
+  report_cmd->add_option("--format", *format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+
+  Command command;
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream discard;
+    bool speak = launched_rank() == 0;
+    int code = app->exit(e, speak ? std::cout : discard, speak ? std::cerr : discard);
+    command.exit_code = code == 0 ? EXIT_OK : EXIT_USAGE;
+    return command;
+  }
+
+  if (run_cmd->parsed()) {
+    command.needs_mpi = true;
+    command.execute = [options](const boost::mpi::communicator* comm) { return run(*comm, *options); };
+  } else if (validate_cmd->parsed()) {
+    command.execute = [options, print](const boost::mpi::communicator*) { return validate(*options, *print); };
+  } else if (jobs_cmd->parsed()) {
+    command.execute = [](const boost::mpi::communicator*) { return print_jobs(); };
+  } else if (report_cmd->parsed()) {
+    command.execute = [file, format](const boost::mpi::communicator*) { return report_file(*file, *format); };
+  }
+  return command;
+}
+
+}  // namespace fanout::cli

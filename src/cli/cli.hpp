@@ -1,0 +1,39 @@
+#pragma once
+// The subcommands. main() parses, builds the MPI environment when the command
+// needs one, and calls execute().
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boost::mpi {
+class communicator;
+}
+
+namespace fanout::cli {
+
+struct RunOptions {
+  std::string config;
+  std::optional<std::string> output;
+  std::vector<std::string> sets;
+  bool force = false;
+  std::string command_line;
+};
+
+struct Command {
+  bool needs_mpi = false;
+  std::optional<int> exit_code;  // set when parsing alone finished the job (--help, usage error)
+  std::function<int(const boost::mpi::communicator*)> execute;
+};
+
+// Parses the command line. Usage errors print once and set exit_code = 2.
+Command parse(int argc, char** argv);
+
+// Collective. `fanout run`: every rank returns the same exit code.
+int run(const boost::mpi::communicator& comm, const RunOptions& options);
+
+// The rank this process will have, from the launcher's environment, before
+// MPI is initialised (0 when not launched by mpirun or srun).
+int launched_rank();
+
+}  // namespace fanout::cli

@@ -1,0 +1,178 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace fanout::config {
+
+const std::vector<std::string>& policy_names() {
+  static const std::vector<std::string> names{"static-block", "static-cyclic", "dynamic"};
+  return names;
+}
+
+Policy policy_from_name(const std::string& name) {
+  if (name == "static-block") return Policy::StaticBlock;
+  if (name == "static-cyclic") return Policy::StaticCyclic;
+  if (name == "dynamic") return Policy::Dynamic;
+  throw ConfigError("unknown scheduling policy \"" + name + "\"");
+}
+
+namespace {
+
+const std::vector<std::string> SECTIONS{"job", "schedule", "run", "output"};
+
+// Reads [schedule], [run] and [output] into cfg. The one place these keys are declared.
+void read_run_sections(const toml::table& root, const std::string& origin, bool describe, RunConfig& cfg,
+                       std::vector<Section>& out) {
+  Section schedule(root["schedule"].as_table(), "schedule", origin, describe);
+  cfg.policy_name = schedule.choice("policy", "dynamic", policy_names(),
+                                    "how task ids are handed to ranks: static-block (contiguous blocks), "
+                                    "static-cyclic (round robin), dynamic (idle workers ask rank 0 for the next chunk)");
+  cfg.policy = policy_from_name(cfg.policy_name);
+  cfg.chunk = schedule.auto_or_whole("chunk", 1,
+                                     "tasks per dynamic request; \"auto\" gives each worker about 8 chunks, fewer near the end");
+  schedule.finish();
+  out.push_back(std::move(schedule));
+
+  Section run(root["run"].as_table(), "run", origin, describe);
+  cfg.threads_per_rank = static_cast<unsigned>(
+      run.whole("threads_per_rank", 1, 1, 1024, "worker threads inside each rank (processes x threads)"));
+  run.finish();
+  out.push_back(std::move(run));
+
+  Section output(root["output"].as_table(), "output", origin, describe);
+  cfg.output_path = output.text("path", describe ? std::optional<std::string>("results/<kind>.h5") : std::nullopt,
+                                "the HDF5 file to write; --output overrides; default results/<job kind>.h5");
+  output.finish();
+  out.push_back(std::move(output));
+}
+
+void apply_override(toml::table& root, const std::string& assignment) {
+  std::string origin = "--set " + assignment;
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError(fmt::format("{}: expected KEY=VALUE (for example schedule.policy=dynamic)", origin));
+  std::string key = assignment.substr(0, eq);
+  std::string value = assignment.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string part; std::getline(ss, part, '.');) {
+    if (part.empty()) throw ConfigError(fmt::format("{}: key \"{}\" has an empty part", origin, key));
+    parts.push_back(part);
+  }
+  if (parts.size() < 2)
+    throw ConfigError(fmt::format("{}: expected a dotted key SECTION.KEY (for example run.threads_per_rank), found \"{}\"",
+                                  origin, key));
+  // The value is TOML; a bare word that is not valid TOML is taken as a string.
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value, origin);
+  } catch (const toml::parse_error& e) {
+    bool meant_as_toml = !value.empty() && std::string_view("[{\"'").find(value.front()) != std::string_view::npos;
+    if (meant_as_toml || value.find('\n') != std::string::npos)
+      throw ConfigError(fmt::format("{}: the value is not valid TOML: {}", origin, e.description()));
+    toml::table literal;
+    literal.insert_or_assign("v", value);
+    std::ostringstream os;
+    os << toml::toml_formatter(literal);
+    parsed = toml::parse(os.str(), origin);
+  }
+  toml::table* table = &root;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    toml::node* child = table->get(parts[i]);
+    if (!child) {
+      table->insert_or_assign(parts[i], toml::table{});
+      child = table->get(parts[i]);
+    }
+    table = child->as_table();
+    if (!table) throw ConfigError(fmt::format("{}: {} is not a table", origin, parts[i]));
+  }
+  table->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
+}
+
+LoadedConfig build(const toml::table& root, const std::string& origin) {
+  LoadedConfig loaded;
+  RunConfig& cfg = loaded.run;
+  cfg.origin = origin;
+  std::vector<Section> sections;
+  for (const auto& [key, node] : root) {
+    if (std::find(SECTIONS.begin(), SECTIONS.end(), key.str()) != SECTIONS.end() && node.is_table()) continue;
+    std::string hint;
+    for (const auto& s : SECTIONS)
+      if (edit_distance(key.str(), s) <= 2) hint = fmt::format(" (did you mean [{}]?)", s);
+    std::string what = node.is_table() ? fmt::format("[{}]: unknown section", key.str())
+                                       : fmt::format("{}: unknown key", key.str());
+    throw ConfigError(fmt::format("{}: {}; expected the tables [job], [schedule], [run], [output]{}",
+                                  location(node, origin), what, hint));
+  }
+
+  const toml::table* job_table = root["job"].as_table();
+  if (!job_table) throw ConfigError(fmt::format("{}: job: missing; expected a [job] table with a kind", origin));
+  Section job(job_table, "job", origin);
+  cfg.job_kind = job.choice("kind", std::nullopt, JobRegistry::instance().kinds(), "the job to run (fanout jobs lists them)");
+  loaded.info = JobRegistry::instance().find(cfg.job_kind);
+  loaded.job = loaded.info->make(job);
+  job.finish();
+  sections.push_back(std::move(job));
+
+  read_run_sections(root, origin, false, cfg, sections);
+  if (cfg.output_path.empty()) cfg.output_path = "results/" + cfg.job_kind + ".h5";
+
+  toml::table resolved;
+  for (auto& s : sections) {
+    toml::table t = s.resolved();
+    if (s.name() == "output") t.insert_or_assign("path", cfg.output_path);
+    resolved.insert_or_assign(s.name(), std::move(t));
+  }
+  std::ostringstream os;
+  os << toml::toml_formatter(resolved);
+  cfg.resolved_toml = os.str() + "\n";
+  return loaded;
+}
+
+}  // namespace
+
+LoadedConfig load_config(const std::string& text, const std::string& origin,
+                         const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw ConfigError(fmt::format("{}:{}:{}: TOML syntax error: {}", origin, where.line, where.column, e.description()));
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+  return build(root, origin);
+}
+
+LoadedConfig load_config_file(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read the config file: {}", path, std::strerror(errno)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_config(text.str(), path, overrides);
+}
+
+std::vector<std::pair<std::string, std::vector<ParamSpec>>> describe_run_sections() {
+  RunConfig cfg;
+  std::vector<Section> sections;
+  read_run_sections(toml::table{}, "", true, cfg, sections);
+  std::vector<std::pair<std::string, std::vector<ParamSpec>>> out;
+  for (auto& s : sections) out.emplace_back(s.name(), s.specs());
+  return out;
+}
+
+std::vector<ParamSpec> describe_job(const JobInfo& info) {
+  Section section(nullptr, "job", "", true);
+  info.make(section);
+  return section.specs();
+}
+
+}  // namespace fanout::config

@@ -1,0 +1,48 @@
+#pragma once
+// TOML config -> validated RunConfig and the Job it describes.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/params.hpp"
+#include "core/job.hpp"
+
+namespace fanout::config {
+
+enum class Policy { StaticBlock, StaticCyclic, Dynamic };
+const std::vector<std::string>& policy_names();
+Policy policy_from_name(const std::string& name);
+
+struct RunConfig {
+  std::string origin;  // the config file as named on the command line
+  std::string job_kind;
+  Policy policy = Policy::Dynamic;
+  std::string policy_name;
+  std::optional<std::uint64_t> chunk;  // nullopt: "auto"
+  unsigned threads_per_rank = 1;
+  std::string output_path;
+  std::string resolved_toml;  // the whole config, defaults filled in
+};
+
+struct LoadedConfig {
+  RunConfig run;
+  std::shared_ptr<const Job> job;
+  const JobInfo* info = nullptr;
+};
+
+// Parses TOML text (named `origin` in messages), applies `--set KEY=VALUE`
+// overrides, validates every key and builds the job. Throws ConfigError.
+LoadedConfig load_config(const std::string& text, const std::string& origin,
+                         const std::vector<std::string>& overrides = {});
+// Same, reading the file first; an unreadable file is a ConfigError.
+LoadedConfig load_config_file(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// The keys of every section but [job], for `fanout jobs` and docs.
+std::vector<std::pair<std::string, std::vector<ParamSpec>>> describe_run_sections();
+// The [job] keys of one job kind.
+std::vector<ParamSpec> describe_job(const JobInfo& info);
+
+}  // namespace fanout::config

@@ -1,0 +1,255 @@
+#include "config/params.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace fanout::config {
+
+std::string location(const toml::node& node, const std::string& fallback) {
+  const auto& src = node.source();
+  if (!src.path || src.path->empty()) return fallback;
+  if (src.path->rfind("--set", 0) == 0) return *src.path;  // an override names itself
+  if (src.begin.line == 0) return *src.path;
+  return fmt::format("{}:{}", *src.path, src.begin.line);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+namespace {
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+std::string format_number(double x) { return fmt::format("{}", x); }
+
+// The closest candidate within a third of the word's length, or "".
+std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = word.size() / 3 + 2;
+  for (const auto& c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string join_quoted(const std::vector<std::string>& items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", \"" : "\"") + items[i] + "\"";
+  return out;
+}
+
+}  // namespace
+
+std::string describe_value(const toml::node& node) {
+  std::ostringstream os;
+  node.visit([&](auto&& n) { os << n; });
+  std::string shown = os.str();
+  if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
+  return shown;
+}
+
+Section::Section(const toml::table* table, std::string name, std::string origin, bool describe)
+    : table_(table), name_(std::move(name)), origin_(std::move(origin)), describe_(describe) {}
+
+std::string Section::qualified(std::string_view key) const {
+  return name_.empty() ? std::string(key) : fmt::format("{}.{}", name_, key);
+}
+
+std::string Section::where(std::string_view key) const {
+  if (table_) {
+    if (const toml::node* node = table_->get(key)) return location(*node, origin_);
+    return location(*table_, origin_);
+  }
+  return origin_;
+}
+
+void Section::fail(std::string_view key, const std::string& message) const {
+  throw ConfigError(fmt::format("{}: {}: {}", where(key), qualified(key), message));
+}
+
+void Section::fail_type(std::string_view key, const toml::node& node, const std::string& expected) const {
+  fail(key, fmt::format("expected {}, found {} ({})", expected, describe_value(node), type_name(node)));
+}
+
+const toml::node* Section::lookup(std::string_view key, std::string_view type, std::string default_text,
+                                  std::string_view help) {
+  known_.emplace(key);
+  specs_.push_back({std::string(key), std::string(type), std::move(default_text), std::string(help)});
+  if (describe_ || !table_) return nullptr;
+  return table_->get(key);
+}
+
+std::uint64_t Section::whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
+                             std::uint64_t max, std::string_view help) {
+  std::string expected = max == NO_MAX ? fmt::format("a whole number >= {}", min)
+                                       : fmt::format("a whole number from {} to {}", min, max);
+  const toml::node* node = lookup(key, "whole number", def ? std::to_string(*def) : "", help);
+  std::uint64_t value = def.value_or(min);
+  if (node) {
+    auto v = node->value_exact<std::int64_t>();
+    if (!v) fail_type(key, *node, expected);
+    if (*v < 0 || static_cast<std::uint64_t>(*v) < min || static_cast<std::uint64_t>(*v) > max)
+      fail(key, fmt::format("expected {}, found {}", expected, *v));
+    value = static_cast<std::uint64_t>(*v);
+  } else if (!def && !describe_) {
+    fail(key, fmt::format("missing; expected {}", expected));
+  }
+  resolved_.insert_or_assign(key, static_cast<std::int64_t>(value));
+  return value;
+}
+
+double Section::number(std::string_view key, std::optional<double> def, double min, double max,
+                       std::string_view help) {
+  std::string expected = fmt::format("a number from {} to {}", format_number(min), format_number(max));
+  const toml::node* node = lookup(key, "number", def ? format_number(*def) : "", help);
+  double value = def.value_or(min);
+  if (node) {
+    std::optional<double> v;
+    if (node->is_floating_point()) v = node->as_floating_point()->get();
+    if (node->is_integer()) v = static_cast<double>(node->as_integer()->get());
+    if (!v) fail_type(key, *node, expected);
+    if (!(*v >= min && *v <= max)) fail(key, fmt::format("expected {}, found {}", expected, describe_value(*node)));
+    value = *v;
+  } else if (!def && !describe_) {
+    fail(key, fmt::format("missing; expected {}", expected));
+  }
+  resolved_.insert_or_assign(key, value);
+  return value;
+}
+
+std::string Section::choice(std::string_view key, std::optional<std::string> def,
+                            const std::vector<std::string>& options, std::string_view help) {
+  std::string expected = "one of " + join_quoted(options);
+  const toml::node* node = lookup(key, expected, def ? "\"" + *def + "\"" : "", help);
+  std::string value = def.value_or(options.front());
+  if (node) {
+    auto v = node->value_exact<std::string>();
+    if (!v) fail_type(key, *node, expected);
+    if (std::find(options.begin(), options.end(), *v) == options.end()) {
+      std::string hint = closest(*v, options);
+      fail(key, fmt::format("expected {}, found \"{}\"{}", expected, *v,
+                            hint.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", hint)));
+    }
+    value = *v;
+  } else if (!def && !describe_) {
+    fail(key, fmt::format("missing; expected {}", expected));
+  }
+  resolved_.insert_or_assign(key, value);
+  return value;
+}
+
+std::string Section::text(std::string_view key, std::optional<std::string> def, std::string_view help) {
+  const toml::node* node = lookup(key, "string", def ? "\"" + *def + "\"" : "", help);
+  std::string value = def.value_or("");
+  if (node) {
+    auto v = node->value_exact<std::string>();
+    if (!v) fail_type(key, *node, "a string");
+    if (v->empty()) fail(key, "expected a non-empty string, found \"\"");
+    value = *v;
+  } else if (!def && !describe_) {
+    fail(key, "missing; expected a string");
+  }
+  resolved_.insert_or_assign(key, value);
+  return value;
+}
+
+std::vector<std::uint64_t> Section::whole_list(std::string_view key, std::uint64_t min, std::string_view help) {
+  std::string expected = fmt::format("a non-empty array of whole numbers >= {}", min);
+  const toml::node* node = lookup(key, "array of whole numbers", "", help);
+  std::vector<std::uint64_t> values;
+  if (node) {
+    const toml::array* array = node->as_array();
+    if (!array) fail_type(key, *node, expected);
+    if (array->empty()) fail(key, fmt::format("expected {}, found []", expected));
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& item = *array->get(i);
+      auto v = item.value_exact<std::int64_t>();
+      std::string item_key = fmt::format("{}[{}]", key, i);
+      if (!v) {
+        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {} ({})",
+                                      location(item, where(key)), qualified(item_key), min,
+                                      describe_value(item), type_name(item)));
+      }
+      if (*v < 0 || static_cast<std::uint64_t>(*v) < min) {
+        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {}",
+                                      location(item, where(key)), qualified(item_key), min, *v));
+      }
+      values.push_back(static_cast<std::uint64_t>(*v));
+    }
+  } else if (!describe_) {
+    fail(key, fmt::format("missing; expected {}", expected));
+  }
+  toml::array out;
+  for (auto v : values) out.push_back(static_cast<std::int64_t>(v));
+  resolved_.insert_or_assign(key, std::move(out));
+  return values;
+}
+
+std::optional<std::uint64_t> Section::auto_or_whole(std::string_view key, std::uint64_t min,
+                                                    std::string_view help) {
+  std::string expected = fmt::format("\"auto\" or a whole number >= {}", min);
+  const toml::node* node = lookup(key, expected, "\"auto\"", help);
+  std::optional<std::uint64_t> value;
+  if (node) {
+    if (auto s = node->value_exact<std::string>()) {
+      if (*s != "auto") fail(key, fmt::format("expected {}, found \"{}\"", expected, *s));
+    } else if (auto v = node->value_exact<std::int64_t>()) {
+      if (*v < 0 || static_cast<std::uint64_t>(*v) < min) fail(key, fmt::format("expected {}, found {}", expected, *v));
+      value = static_cast<std::uint64_t>(*v);
+    } else {
+      fail_type(key, *node, expected);
+    }
+  }
+  if (value) {
+    resolved_.insert_or_assign(key, static_cast<std::int64_t>(*value));
+  } else {
+    resolved_.insert_or_assign(key, "auto");
+  }
+  return value;
+}
+
+void Section::finish() const {
+  if (describe_ || !table_) return;
+  std::vector<std::string> known(known_.begin(), known_.end());
+  for (const auto& [key, node] : *table_) {
+    if (known_.count(key.str())) continue;
+    std::string hint = closest(key.str(), known);
+    std::string list;
+    for (const auto& spec : specs_) list += (list.empty() ? "" : ", ") + spec.key;
+    throw ConfigError(fmt::format("{}: {}: unknown key; expected one of: {}{}", location(node, origin_),
+                                  qualified(key.str()), list.empty() ? "(none)" : list,
+                                  hint.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", hint)));
+  }
+}
+
+}  // namespace fanout::config

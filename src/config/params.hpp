@@ -1,0 +1,83 @@
+#pragma once
+// Section: typed, validated reading of one TOML table. Every key is declared
+// once, where it is read, with its default, its range and its help text; the
+// same declarations drive validation, the resolved config and `fanout jobs`.
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+namespace fanout::config {
+
+// One declared key, as listed by `fanout jobs` and documented in docs/.
+struct ParamSpec {
+  std::string key;
+  std::string type;          // "whole number", "number", "string", ...
+  std::string default_text;  // TOML text of the default, empty when required
+  std::string help;
+};
+
+// Where a node came from: "file:line" or "--set key=value".
+std::string location(const toml::node& node, const std::string& fallback);
+
+// Levenshtein distance, for "did you mean" suggestions.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+class Section {
+ public:
+  // table may be null (the section is absent). In describe mode nothing is
+  // validated: getters return defaults or placeholders and only record specs.
+  Section(const toml::table* table, std::string name, std::string origin, bool describe = false);
+
+  static constexpr std::uint64_t NO_MAX = std::numeric_limits<std::uint64_t>::max();
+
+  std::uint64_t whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
+                      std::uint64_t max, std::string_view help);
+  double number(std::string_view key, std::optional<double> def, double min, double max,
+                std::string_view help);
+  std::string choice(std::string_view key, std::optional<std::string> def,
+                     const std::vector<std::string>& options, std::string_view help);
+  std::string text(std::string_view key, std::optional<std::string> def, std::string_view help);
+  std::vector<std::uint64_t> whole_list(std::string_view key, std::uint64_t min, std::string_view help);
+  // "auto" (returned as nullopt) or a whole number >= min.
+  std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min,
+                                             std::string_view help);
+
+  // Throws ConfigError for the first key that no getter asked for.
+  void finish() const;
+
+  bool describing() const { return describe_; }
+  const std::vector<ParamSpec>& specs() const { return specs_; }
+  // The values read, defaults included: the resolved config of this section.
+  const toml::table& resolved() const { return resolved_; }
+  const std::string& name() const { return name_; }
+
+  // Throws ConfigError "LOCATION: SECTION.KEY: MESSAGE" for the node of key.
+  [[noreturn]] void fail(std::string_view key, const std::string& message) const;
+
+ private:
+  const toml::node* lookup(std::string_view key, std::string_view type, std::string default_text,
+                           std::string_view help);
+  [[noreturn]] void fail_type(std::string_view key, const toml::node& node, const std::string& expected) const;
+  std::string where(std::string_view key) const;
+  std::string qualified(std::string_view key) const;
+
+  const toml::table* table_;
+  std::string name_;
+  std::string origin_;
+  bool describe_;
+  std::set<std::string, std::less<>> known_;
+  std::vector<ParamSpec> specs_;
+  toml::table resolved_;
+};
+
+// A TOML value as a person reads it in an error message: "dynamc" (a string),
+// 3.5 (a float), [1, 2] (an array).
+std::string describe_value(const toml::node& node);
+
+}  // namespace fanout::config

@@ -1,0 +1,72 @@
+#include "core/job.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace fanout {
+
+std::size_t column_size(ColumnType type) {
+  switch (type) {
+    case ColumnType::U8: return 1;
+    case ColumnType::I32: return 4;
+    case ColumnType::I64:
+    case ColumnType::U64:
+    case ColumnType::F64: return 8;
+  }
+  throw std::logic_error("unknown column type");
+}
+
+const char* column_type_name(ColumnType type) {
+  switch (type) {
+    case ColumnType::U8: return "uint8";
+    case ColumnType::I32: return "int32";
+    case ColumnType::I64: return "int64";
+    case ColumnType::U64: return "uint64";
+    case ColumnType::F64: return "float64";
+  }
+  return "?";
+}
+
+RowLayout::RowLayout(const std::vector<Column>& columns) {
+  for (const auto& c : columns) {
+    offsets_.push_back(size_);
+    types_.push_back(c.type);
+    size_ += column_size(c.type);
+  }
+}
+
+void Row::check(std::size_t column, ColumnType type) const {
+  if (column >= layout_->count() || layout_->type(column) != type)
+    throw std::logic_error("Row::set/get: column index or type does not match the job's columns");
+}
+
+JobRegistry& JobRegistry::instance() {
+  static JobRegistry registry;
+  return registry;
+}
+
+void JobRegistry::add(JobInfo info) {
+  if (find(info.kind)) throw std::logic_error("job kind registered twice: " + info.kind);
+  jobs_.push_back(std::make_unique<JobInfo>(std::move(info)));
+}
+
+const JobInfo* JobRegistry::find(const std::string& kind) const {
+  for (const auto& j : jobs_)
+    if (j->kind == kind) return j.get();
+  return nullptr;
+}
+
+std::vector<const JobInfo*> JobRegistry::all() const {
+  std::vector<const JobInfo*> out;
+  for (const auto& j : jobs_) out.push_back(j.get());
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->kind < b->kind; });
+  return out;
+}
+
+std::vector<std::string> JobRegistry::kinds() const {
+  std::vector<std::string> out;
+  for (const auto* j : all()) out.push_back(j->kind);
+  return out;
+}
+
+}  // namespace fanout

@@ -1,0 +1,58 @@
+#pragma once
+// Fixed-layout records: what ranks send to rank 0 and what /tasks, /ranks and
+// /phases store (src/io/run_file.cpp builds the HDF5 compound types from them).
+#include <cstdint>
+#include <string>
+
+namespace fanout {
+
+enum class TaskStatus : std::uint8_t { Ok = 0, Failed = 1 };
+
+struct TaskRecord {
+  std::uint64_t id = 0;
+  std::int32_t rank = -1;
+  std::int32_t thread = -1;
+  double t_start = 0;   // s since run start, run clock
+  double t_end = 0;
+  double cpu_user = 0;  // s of the thread that ran the task
+  double cpu_sys = 0;
+  std::uint32_t attempt = 0;  // 1 for the first attempt; 0: never ran
+  TaskStatus status = TaskStatus::Ok;
+  std::uint8_t pad[3] = {0, 0, 0};
+};
+
+inline constexpr std::size_t HOST_NAME_BYTES = 64;
+
+struct RankRecord {
+  std::int32_t rank = 0;
+  std::int32_t threads = 0;
+  char host[HOST_NAME_BYTES] = {};
+  std::int64_t pid = 0;
+  double busy = 0;  // s: sum of task wall times on this rank's threads
+  double idle = 0;  // s: threads x compute-phase wall - busy
+  double comm = 0;  // s: in MPI calls on the coordinating thread
+  double cpu_user = 0;  // s: whole process
+  double cpu_sys = 0;
+  std::int64_t max_rss = 0;  // bytes
+  std::uint64_t tasks = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar & rank & threads & host & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
+  }
+};
+
+inline constexpr std::size_t PHASE_NAME_BYTES = 16;
+
+struct PhaseRecord {
+  char name[PHASE_NAME_BYTES] = {};
+  double t_start = 0;
+  double t_end = 0;
+};
+
+struct TaskError {
+  std::uint64_t id = 0;
+  std::string message;
+};
+
+}  // namespace fanout

@@ -1,0 +1,471 @@
+#include "core/runner.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/mpi/collectives/gather.hpp>
+#include <boost/mpi/communicator.hpp>
+#include <boost/mpi/status.hpp>
+#include <boost/serialization/array.hpp>
+
+#include "sched/scheduler.hpp"
+
+namespace fanout {
+
+void set_phase(PhaseRecord& phase, const std::string& name, double t_start, double t_end) {
+  std::memset(phase.name, 0, sizeof phase.name);
+  std::memcpy(phase.name, name.data(), std::min(name.size(), sizeof phase.name - 1));
+  phase.t_start = t_start;
+  phase.t_end = t_end;
+}
+
+namespace {
+
+using sched::TaskRange;
+
+enum Tag : int {
+  TAG_REQUEST = 101,  // rank -> 0: finished tasks, and a request for more work
+  TAG_RESULTS = 102,  // rank -> 0: finished tasks only
+  TAG_DONE = 103,     // rank -> 0: the last finished tasks; the rank is done
+  TAG_WORK = 104,     // 0 -> rank: task ranges; none means no more work
+};
+
+constexpr std::size_t FLUSH_RECORDS = 4096;       // send finished tasks at least this often...
+constexpr double FLUSH_SECONDS = 0.5;             // ...or this often
+constexpr auto MIN_WAIT = std::chrono::microseconds(10);
+constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
+
+// Finished tasks on their way to rank 0.
+struct Batch {
+  std::vector<TaskRecord> records;
+  std::vector<std::byte> rows;  // records.size() x row size
+  std::vector<TaskError> errors;
+  bool empty() const { return records.empty(); }
+};
+
+// Wire format: u64 n_records, u64 n_errors, records, rows, then per error
+// u64 id, u64 length, bytes. Sender and receiver are the same binary.
+template <class T>
+void put(std::vector<char>& out, const T& value) {
+  const auto* p = reinterpret_cast<const char*>(&value);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+template <class T>
+T take(const char*& p, const char* end) {
+  if (static_cast<std::size_t>(end - p) < sizeof(T)) throw std::runtime_error("truncated result message");
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  p += sizeof(T);
+  return value;
+}
+
+std::vector<char> encode(const Batch& batch) {
+  std::vector<char> out;
+  put<std::uint64_t>(out, batch.records.size());
+  put<std::uint64_t>(out, batch.errors.size());
+  const auto* r = reinterpret_cast<const char*>(batch.records.data());
+  out.insert(out.end(), r, r + batch.records.size() * sizeof(TaskRecord));
+  const auto* b = reinterpret_cast<const char*>(batch.rows.data());
+  out.insert(out.end(), b, b + batch.rows.size());
+  for (const auto& e : batch.errors) {
+    put<std::uint64_t>(out, e.id);
+    put<std::uint64_t>(out, e.message.size());
+    out.insert(out.end(), e.message.begin(), e.message.end());
+  }
+  return out;
+}
+
+Batch decode(const std::vector<char>& message, std::size_t row_size) {
+  Batch batch;
+  const char* p = message.data();
+  const char* end = p + message.size();
+  auto n_records = take<std::uint64_t>(p, end);
+  auto n_errors = take<std::uint64_t>(p, end);
+  if (static_cast<std::size_t>(end - p) < n_records * (sizeof(TaskRecord) + row_size))
+    throw std::runtime_error("truncated result message");
+  batch.records.resize(n_records);
+  std::memcpy(batch.records.data(), p, n_records * sizeof(TaskRecord));
+  p += n_records * sizeof(TaskRecord);
+  batch.rows.resize(n_records * row_size);
+  std::memcpy(batch.rows.data(), p, batch.rows.size());
+  p += batch.rows.size();
+  for (std::uint64_t i = 0; i < n_errors; ++i) {
+    TaskError e;
+    e.id = take<std::uint64_t>(p, end);
+    auto length = take<std::uint64_t>(p, end);
+    if (static_cast<std::uint64_t>(end - p) < length) throw std::runtime_error("truncated result message");
+    e.message.assign(p, length);
+    p += length;
+    batch.errors.push_back(std::move(e));
+  }
+  return batch;
+}
+
+std::vector<std::uint64_t> encode_ranges(const std::vector<TaskRange>& ranges) {
+  std::vector<std::uint64_t> out{ranges.size()};
+  for (const auto& r : ranges) out.insert(out.end(), {r.begin, r.end, r.stride});
+  return out;
+}
+
+std::vector<TaskRange> decode_ranges(const std::vector<std::uint64_t>& message) {
+  std::vector<TaskRange> out;
+  std::uint64_t n = message.empty() ? 0 : message[0];
+  for (std::uint64_t k = 0; k < n && 3 * k + 3 < message.size() + 1; ++k)
+    out.push_back({message[1 + 3 * k], message[2 + 3 * k], message[3 + 3 * k]});
+  return out;
+}
+
+// The worker threads of one rank, fed from a local queue of task ranges.
+class WorkerPool {
+ public:
+  WorkerPool(const Job& job, const RowLayout& layout, unsigned threads, int rank, const RunClock& clock)
+      : job_(job), layout_(layout), rank_(rank), clock_(clock) {
+    for (unsigned t = 0; t < threads; ++t) threads_.emplace_back([this, t] { work(static_cast<std::int32_t>(t)); });
+  }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+  ~WorkerPool() {
+    close();
+    for (auto& t : threads_) t.join();
+  }
+
+  void add(const std::vector<TaskRange>& ranges) {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : ranges) {
+      if (r.count() == 0) continue;
+      queue_.push_back(r);
+      queued_ += r.count();
+    }
+    work_ready_.notify_all();
+  }
+  // No more work will come: workers leave when the queue is empty.
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    work_ready_.notify_all();
+  }
+  std::uint64_t queued() const {
+    std::lock_guard lock(mutex_);
+    return queued_;
+  }
+  bool all_done() const {
+    std::lock_guard lock(mutex_);
+    return closed_ && queued_ == 0 && running_ == 0;
+  }
+  // Sleeps until a worker takes or finishes a task, or the timeout passes.
+  bool wait(std::chrono::microseconds timeout) {
+    std::unique_lock lock(mutex_);
+    bool woke = event_.wait_for(lock, timeout, [this] { return events_ > 0; });
+    events_ = 0;
+    return woke;
+  }
+  std::size_t pending() const {
+    std::lock_guard lock(mutex_);
+    return finished_.records.size();
+  }
+  Batch take_results() {
+    std::lock_guard lock(mutex_);
+    Batch out = std::move(finished_);
+    finished_ = Batch{};
+    return out;
+  }
+  double busy() const {
+    std::lock_guard lock(mutex_);
+    return busy_;
+  }
+  std::uint64_t tasks_done() const {
+    std::lock_guard lock(mutex_);
+    return done_;
+  }
+
+ private:
+  void work(std::int32_t thread) {
+    std::vector<std::byte> row_bytes(layout_.size());
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      work_ready_.wait(lock, [this] { return queued_ > 0 || closed_; });
+      if (queued_ == 0) return;
+      TaskRange& front = queue_.front();
+      std::uint64_t id = front.begin;
+      front.begin += front.stride;
+      if (front.count() == 0) queue_.pop_front();
+      --queued_;
+      ++running_;
+      ++events_;
+      event_.notify_one();
+      lock.unlock();
+
+      TaskRecord record;
+      record.id = id;
+      record.rank = rank_;
+      record.thread = thread;
+      record.attempt = 1;
+      std::string error;
+      std::fill(row_bytes.begin(), row_bytes.end(), std::byte{0});
+      CpuTimes cpu0 = thread_cpu_times();
+      double t0 = steady_seconds();
+      try {
+        Row row(layout_, row_bytes);
+        job_.run(id, row);
+      } catch (const std::exception& e) {
+        error = e.what();
+        record.status = TaskStatus::Failed;
+      } catch (...) {
+        error = "unknown exception";
+        record.status = TaskStatus::Failed;
+      }
+      double t1 = steady_seconds();
+      CpuTimes cpu1 = thread_cpu_times();
+      record.t_start = clock_.at(t0);
+      record.t_end = clock_.at(t1);
+      record.cpu_user = cpu1.user - cpu0.user;
+      record.cpu_sys = cpu1.sys - cpu0.sys;
+
+      lock.lock();
+      finished_.records.push_back(record);
+      finished_.rows.insert(finished_.rows.end(), row_bytes.begin(), row_bytes.end());
+      if (record.status != TaskStatus::Ok) finished_.errors.push_back({id, std::move(error)});
+      busy_ += t1 - t0;
+      ++done_;
+      --running_;
+      ++events_;
+      event_.notify_one();
+    }
+  }
+
+  const Job& job_;
+  const RowLayout& layout_;
+  int rank_;
+  const RunClock& clock_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable event_;
+  std::deque<TaskRange> queue_;
+  std::uint64_t queued_ = 0;
+  unsigned running_ = 0;
+  unsigned events_ = 0;
+  bool closed_ = false;
+  Batch finished_;
+  double busy_ = 0;
+  std::uint64_t done_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+// Wall time spent in MPI calls by the coordinating thread.
+class CommTimer {
+ public:
+  template <class F>
+  auto operator()(F&& f) {
+    double t0 = steady_seconds();
+    struct Add {
+      double t0;
+      double& total;
+      ~Add() { total += steady_seconds() - t0; }
+    } add{t0, total_};
+    return f();
+  }
+  double total() const { return total_; }
+
+ private:
+  double total_ = 0;
+};
+
+class Backoff {
+ public:
+  std::chrono::microseconds next(bool activity) {
+    wait_ = activity ? MIN_WAIT : std::min(MAX_WAIT, wait_ * 2);
+    return wait_;
+  }
+
+ private:
+  std::chrono::microseconds wait_ = MIN_WAIT;
+};
+
+// Rank 0's store of everything that came back.
+class Collector {
+ public:
+  Collector(RunOutcome& outcome, std::uint64_t task_count, std::size_t row_size)
+      : outcome_(outcome), row_size_(row_size) {
+    outcome_.tasks.assign(task_count, TaskRecord{});
+    outcome_.rows.assign(task_count * row_size, std::byte{0});
+  }
+  void store(Batch&& batch) {
+    for (std::size_t i = 0; i < batch.records.size(); ++i) {
+      const TaskRecord& r = batch.records[i];
+      if (r.id >= outcome_.tasks.size()) throw std::logic_error("a rank returned an unknown task id");
+      if (outcome_.tasks[r.id].attempt != 0) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
+      outcome_.tasks[r.id] = r;
+      std::memcpy(outcome_.rows.data() + r.id * row_size_, batch.rows.data() + i * row_size_, row_size_);
+      ++outcome_.completed;
+      if (r.status != TaskStatus::Ok) ++outcome_.failed;
+    }
+    for (auto& e : batch.errors) outcome_.errors.push_back(std::move(e));
+  }
+
+ private:
+  RunOutcome& outcome_;
+  std::size_t row_size_;
+};
+
+std::vector<char> receive_bytes(const boost::mpi::communicator& comm, const boost::mpi::status& status) {
+  auto count = status.count<char>();
+  std::vector<char> message(count ? static_cast<std::size_t>(*count) : 0);
+  comm.recv(status.source(), status.tag(), message.data(), static_cast<int>(message.size()));
+  return message;
+}
+
+void send_bytes(const boost::mpi::communicator& comm, int dest, int tag, const std::vector<char>& message) {
+  comm.send(dest, tag, message.data(), static_cast<int>(message.size()));
+}
+
+// Rank 0: serve requests, run local tasks, collect everything.
+void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sched::Scheduler& scheduler,
+                     Collector& collector, unsigned threads, std::size_t row_size, CommTimer& timer) {
+  int active = comm.size() - 1;
+  bool local_more = true;
+  Backoff backoff;
+  for (;;) {
+    bool activity = false;
+    if (local_more && pool.queued() < threads) {
+      auto work = scheduler.next(0);
+      if (work.empty()) {
+        local_more = false;
+        pool.close();
+      } else {
+        pool.add(work);
+      }
+      activity = true;
+    }
+    if (pool.pending() > 0) collector.store(pool.take_results());
+    while (active > 0) {
+      auto status = timer([&] { return comm.iprobe(boost::mpi::any_source, boost::mpi::any_tag); });
+      if (!status) break;
+      activity = true;
+      auto message = timer([&] { return receive_bytes(comm, *status); });
+      collector.store(decode(message, row_size));
+      if (status->tag() == TAG_REQUEST) {
+        auto reply = encode_ranges(scheduler.next(status->source()));
+        timer([&] { comm.send(status->source(), TAG_WORK, reply.data(), static_cast<int>(reply.size())); });
+      } else if (status->tag() == TAG_DONE) {
+        --active;
+      }
+    }
+    if (!local_more && active == 0 && pool.all_done()) {
+      collector.store(pool.take_results());
+      return;
+    }
+    pool.wait(backoff.next(activity));
+  }
+}
+
+// Ranks > 0: ask rank 0 for work before the local queue runs dry, stream results back.
+void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, unsigned threads, CommTimer& timer) {
+  bool requested = false;
+  bool more = true;
+  double last_flush = steady_seconds();
+  Backoff backoff;
+  for (;;) {
+    bool activity = false;
+    if (more && !requested && pool.queued() < threads) {
+      auto message = encode(pool.take_results());
+      timer([&] { send_bytes(comm, 0, TAG_REQUEST, message); });
+      last_flush = steady_seconds();
+      requested = true;
+      activity = true;
+    }
+    if (requested) {
+      auto status = timer([&] { return comm.iprobe(0, TAG_WORK); });
+      if (status) {
+        auto count = status->count<std::uint64_t>();
+        std::vector<std::uint64_t> reply(count ? static_cast<std::size_t>(*count) : 0);
+        timer([&] { comm.recv(0, TAG_WORK, reply.data(), static_cast<int>(reply.size())); });
+        auto ranges = decode_ranges(reply);
+        if (ranges.empty()) {
+          more = false;
+          pool.close();
+        } else {
+          pool.add(ranges);
+        }
+        requested = false;
+        activity = true;
+      }
+    }
+    if (!more && pool.all_done()) {
+      auto message = encode(pool.take_results());
+      timer([&] { send_bytes(comm, 0, TAG_DONE, message); });
+      return;
+    }
+    std::size_t pending = pool.pending();
+    if (pending >= FLUSH_RECORDS || (pending > 0 && steady_seconds() - last_flush > FLUSH_SECONDS)) {
+      auto message = encode(pool.take_results());
+      timer([&] { send_bytes(comm, 0, TAG_RESULTS, message); });
+      last_flush = steady_seconds();
+      activity = true;
+    }
+    pool.wait(backoff.next(activity));
+  }
+}
+
+RankRecord describe_rank(int rank, unsigned threads, double compute_wall, const WorkerPool& pool,
+                         const CommTimer& timer) {
+  RankRecord r;
+  r.rank = rank;
+  r.threads = static_cast<std::int32_t>(threads);
+  gethostname(r.host, sizeof r.host - 1);
+  r.pid = getpid();
+  r.busy = pool.busy();
+  r.idle = std::max(0.0, threads * compute_wall - r.busy);
+  r.comm = timer.total();
+  ProcessUsage usage = process_usage();
+  r.cpu_user = usage.user;
+  r.cpu_sys = usage.sys;
+  r.max_rss = usage.max_rss_bytes;
+  r.tasks = pool.tasks_done();
+  return r;
+}
+
+}  // namespace
+
+RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const RowLayout& layout,
+                   const RunSettings& settings, const RunClock& clock) {
+  RunOutcome outcome;
+  const unsigned threads = settings.threads_per_rank;
+  const std::uint64_t task_count = job.task_count();
+  double compute_start = steady_seconds();
+  CommTimer timer;
+  RankRecord mine;
+  {
+    WorkerPool pool(job, layout, threads, comm.rank(), clock);
+    if (comm.rank() == 0) {
+      auto scheduler = sched::make_scheduler(settings.policy, task_count, comm.size(), threads, settings.chunk);
+      outcome.chunk = scheduler->chunk_description();
+      Collector collector(outcome, task_count, layout.size());
+      coordinate_root(comm, pool, *scheduler, collector, threads, layout.size(), timer);
+    } else {
+      coordinate_worker(comm, pool, threads, timer);
+    }
+    pool.close();
+    mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, pool, timer);
+  }
+  if (comm.rank() == 0) {
+    boost::mpi::gather(comm, mine, outcome.ranks, 0);
+    if (outcome.completed != task_count)
+      throw std::logic_error("the run ended with " + std::to_string(task_count - outcome.completed) + " tasks not run");
+    std::sort(outcome.errors.begin(), outcome.errors.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  } else {
+    boost::mpi::gather(comm, mine, 0);
+    outcome.ranks.push_back(mine);
+  }
+  return outcome;
+}
+
+}  // namespace fanout

@@ -1,0 +1,49 @@
+#pragma once
+// The runner: fans a job's tasks out to ranks x threads and fans the results
+// back in to rank 0.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/job.hpp"
+#include "core/records.hpp"
+
+namespace boost::mpi {
+class communicator;
+}
+
+namespace fanout {
+
+struct RunSettings {
+  config::Policy policy = config::Policy::Dynamic;
+  std::optional<std::uint64_t> chunk;
+  unsigned threads_per_rank = 1;
+};
+
+// Everything a run produced. Filled on rank 0 only (other ranks get their own
+// RankRecord in `ranks` and nothing else).
+struct RunOutcome {
+  std::vector<TaskRecord> tasks;  // indexed by task id
+  std::vector<std::byte> rows;    // task_count x row size, by task id
+  std::vector<RankRecord> ranks;  // indexed by rank
+  std::vector<PhaseRecord> phases;
+  std::vector<TaskError> errors;  // sorted by task id
+  std::string chunk;              // the chunk size the scheduler used
+  std::uint64_t failed = 0;
+  std::uint64_t completed = 0;  // tasks that ran, failed or not
+};
+
+// Collective. Runs every task of `job` once on comm's ranks, each with
+// settings.threads_per_rank worker threads plus a coordinating thread (the
+// caller's) that does all MPI calls, so MPI_THREAD_FUNNELED is enough. Rank 0
+// hands out work and computes too.
+RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const RowLayout& layout,
+                   const RunSettings& settings, const RunClock& clock);
+
+void set_phase(PhaseRecord& phase, const std::string& name, double t_start, double t_end);
+
+}  // namespace fanout

@@ -1,0 +1,223 @@
+#include "io/hdf5.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+
+namespace fanout::io {
+
+std::string hdf5_error_stack() {
+  std::vector<std::string> lines;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        auto* out = static_cast<std::vector<std::string>*>(data);
+        out->push_back(std::string(e->func_name ? e->func_name : "?") + ": " + (e->desc ? e->desc : ""));
+        return 0;
+      },
+      &lines);
+  H5Eclear2(H5E_DEFAULT);
+  // Upward: the innermost cause first. Keep the two most specific lines.
+  std::string out;
+  for (std::size_t i = 0; i < std::min<std::size_t>(lines.size(), 2); ++i) out += (i ? "; " : "") + lines[i];
+  return out.empty() ? "no HDF5 error message" : out;
+}
+
+hid_t check_id(hid_t id, const std::string& what) {
+  if (id < 0) throw IoError(what + ": " + hdf5_error_stack());
+  return id;
+}
+
+herr_t check_status(herr_t status, const std::string& what) {
+  if (status < 0) throw IoError(what + ": " + hdf5_error_stack());
+  return status;
+}
+
+void quiet_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    if (id_ >= 0 && closer_) closer_(id_);
+    id_ = other.id_;
+    closer_ = other.closer_;
+    other.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+Handle::~Handle() {
+  if (id_ >= 0 && closer_) {
+    closer_(id_);
+    H5Eclear2(H5E_DEFAULT);
+  }
+}
+
+void Handle::close(const std::string& what) {
+  if (id_ < 0) return;
+  hid_t id = id_;
+  id_ = H5I_INVALID_HID;
+  check_status(closer_(id), what);
+}
+
+Handle create_file(const std::string& path) {
+  return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "cannot create " + path), H5Fclose};
+}
+
+Handle open_file_read(const std::string& path) {
+  return {check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open " + path), H5Fclose};
+}
+
+Handle create_group(hid_t loc, const std::string& name) {
+  return {check_id(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "cannot create group " + name),
+          H5Gclose};
+}
+
+Handle open_group(hid_t loc, const std::string& name) {
+  return {check_id(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), "cannot open group " + name), H5Gclose};
+}
+
+Handle open_dataset(hid_t loc, const std::string& name) {
+  return {check_id(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "cannot open dataset " + name), H5Dclose};
+}
+
+bool link_exists(hid_t loc, const std::string& name) {
+  return check_status(H5Lexists(loc, name.c_str(), H5P_DEFAULT), "cannot look up " + name) > 0;
+}
+
+bool attr_exists(hid_t loc, const std::string& name) {
+  return check_status(H5Aexists(loc, name.c_str()), "cannot look up attribute " + name) > 0;
+}
+
+Handle copy_type(hid_t type) { return {check_id(H5Tcopy(type), "H5Tcopy"), H5Tclose}; }
+
+Handle fixed_string_type(std::size_t bytes) {
+  Handle t = copy_type(H5T_C_S1);
+  check_status(H5Tset_size(t.get(), bytes), "H5Tset_size");
+  check_status(H5Tset_strpad(t.get(), H5T_STR_NULLTERM), "H5Tset_strpad");
+  check_status(H5Tset_cset(t.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return t;
+}
+
+Handle vlen_string_type() {
+  Handle t = copy_type(H5T_C_S1);
+  check_status(H5Tset_size(t.get(), H5T_VARIABLE), "H5Tset_size");
+  check_status(H5Tset_cset(t.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return t;
+}
+
+Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n) {
+  hsize_t dims[1] = {n};
+  Handle space{check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"), H5Sclose};
+  Handle props{check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose};
+  constexpr hsize_t CHUNK = 65536;
+  if (n > 0) {
+    hsize_t chunk[1] = {std::min<hsize_t>(n, CHUNK)};
+    check_status(H5Pset_chunk(props.get(), 1, chunk), "H5Pset_chunk");
+    if (n > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
+  }
+  return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
+                   "cannot create dataset " + name),
+          H5Dclose};
+}
+
+void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data) {
+  if (count == 0) return;
+  Handle file_space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
+  hsize_t start[1] = {first};
+  hsize_t n[1] = {count};
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr), "H5Sselect_hyperslab");
+  Handle mem_space{check_id(H5Screate_simple(1, n, nullptr), "H5Screate_simple"), H5Sclose};
+  check_status(H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dwrite");
+}
+
+std::uint64_t dataset_length(hid_t dataset) {
+  Handle space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
+  int rank = check_status(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims");
+  if (rank != 1) throw IoError("expected a 1-D dataset");
+  hsize_t dims[1] = {0};
+  check_status(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "H5Sget_simple_extent_dims");
+  return dims[0];
+}
+
+void read_all(hid_t dataset, hid_t mem_type, void* data) {
+  check_status(H5Dread(dataset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dread");
+}
+
+namespace {
+void write_attr_raw(hid_t loc, const std::string& name, hid_t type, hid_t space, const void* data) {
+  if (attr_exists(loc, name)) check_status(H5Adelete(loc, name.c_str()), "cannot replace attribute " + name);
+  Handle attr{check_id(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                       "cannot create attribute " + name),
+              H5Aclose};
+  check_status(H5Awrite(attr.get(), type, data), "cannot write attribute " + name);
+  attr.close("closing attribute " + name);
+}
+
+Handle scalar_space() { return {check_id(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose}; }
+
+Handle open_attr(hid_t loc, const std::string& name) {
+  return {check_id(H5Aopen(loc, name.c_str(), H5P_DEFAULT), "missing attribute " + name), H5Aclose};
+}
+}  // namespace
+
+void write_attr(hid_t loc, const std::string& name, const std::string& value) {
+  Handle type = vlen_string_type();
+  Handle space = scalar_space();
+  const char* p = value.c_str();
+  write_attr_raw(loc, name, type.get(), space.get(), &p);
+}
+
+void write_attr(hid_t loc, const std::string& name, std::int64_t value) {
+  Handle space = scalar_space();
+  write_attr_raw(loc, name, H5T_NATIVE_INT64, space.get(), &value);
+}
+
+void write_attr(hid_t loc, const std::string& name, double value) {
+  Handle space = scalar_space();
+  write_attr_raw(loc, name, H5T_NATIVE_DOUBLE, space.get(), &value);
+}
+
+void write_attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values) {
+  hsize_t dims[1] = {values.size()};
+  Handle space{check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"), H5Sclose};
+  write_attr_raw(loc, name, H5T_NATIVE_INT64, space.get(), values.data());
+}
+
+std::string read_string_attr(hid_t loc, const std::string& name) {
+  Handle attr = open_attr(loc, name);
+  Handle file_type{check_id(H5Aget_type(attr.get()), "H5Aget_type"), H5Tclose};
+  if (H5Tget_class(file_type.get()) != H5T_STRING) throw IoError("attribute " + name + " is not a string");
+  if (H5Tis_variable_str(file_type.get()) > 0) {
+    Handle type = vlen_string_type();
+    char* p = nullptr;
+    check_status(H5Aread(attr.get(), type.get(), &p), "cannot read attribute " + name);
+    std::string value = p ? p : "";
+    H5free_memory(p);
+    return value;
+  }
+  std::size_t size = H5Tget_size(file_type.get());
+  std::string value(size, '\0');
+  Handle type = fixed_string_type(size);
+  check_status(H5Aread(attr.get(), type.get(), value.data()), "cannot read attribute " + name);
+  value.resize(value.find('\0') == std::string::npos ? size : value.find('\0'));
+  return value;
+}
+
+std::vector<std::int64_t> read_int_attr(hid_t loc, const std::string& name) {
+  Handle attr = open_attr(loc, name);
+  Handle space{check_id(H5Aget_space(attr.get()), "H5Aget_space"), H5Sclose};
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) throw IoError("cannot size attribute " + name);
+  std::vector<std::int64_t> values(static_cast<std::size_t>(n));
+  check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, values.data()), "cannot read attribute " + name);
+  return values;
+}
+
+double read_double_attr(hid_t loc, const std::string& name) {
+  Handle attr = open_attr(loc, name);
+  double value = 0;
+  check_status(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value), "cannot read attribute " + name);
+  return value;
+}
+
+}  // namespace fanout::io

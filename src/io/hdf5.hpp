@@ -1,0 +1,67 @@
+#pragma once
+// A thin RAII layer over the HDF5 C API: one checked call per C function,
+// handles that close themselves and never throw from a destructor, and
+// exceptions (IoError) that carry HDF5's own error stack. Only src/io/ sees hid_t.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <hdf5.h>
+
+namespace fanout::io {
+
+// HDF5's error stack, innermost message last, then cleared.
+std::string hdf5_error_stack();
+// Throw IoError("WHAT: <HDF5 error stack>") when the call failed.
+hid_t check_id(hid_t id, const std::string& what);
+herr_t check_status(herr_t status, const std::string& what);
+// Turn off HDF5's automatic printing of error stacks; we report them ourselves.
+void quiet_hdf5_errors();
+
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& other) noexcept;
+  ~Handle();  // closes, ignoring errors: call close() to check them
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void close(const std::string& what = "closing an HDF5 object");
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+Handle create_file(const std::string& path);     // truncates
+Handle open_file_read(const std::string& path);  // read-only
+Handle create_group(hid_t loc, const std::string& name);
+Handle open_group(hid_t loc, const std::string& name);
+Handle open_dataset(hid_t loc, const std::string& name);
+bool link_exists(hid_t loc, const std::string& name);
+bool attr_exists(hid_t loc, const std::string& name);
+
+Handle copy_type(hid_t type);
+Handle fixed_string_type(std::size_t bytes);
+Handle vlen_string_type();
+
+// A 1-D dataset of n elements (file type `type`), chunked and compressed when large.
+Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n);
+// Writes elements [first, first + count) from `data` (memory type `mem_type`).
+void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data);
+std::uint64_t dataset_length(hid_t dataset);
+void read_all(hid_t dataset, hid_t mem_type, void* data);
+
+void write_attr(hid_t loc, const std::string& name, const std::string& value);
+void write_attr(hid_t loc, const std::string& name, std::int64_t value);
+void write_attr(hid_t loc, const std::string& name, double value);
+void write_attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values);
+std::string read_string_attr(hid_t loc, const std::string& name);
+std::vector<std::int64_t> read_int_attr(hid_t loc, const std::string& name);
+double read_double_attr(hid_t loc, const std::string& name);
+
+}  // namespace fanout::io

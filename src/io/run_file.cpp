@@ -1,0 +1,288 @@
+#include "io/run_file.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "fanout/version.hpp"
+#include "io/hdf5.hpp"
+
+namespace fanout::io {
+namespace {
+
+#define FANOUT_FIELD(type, Struct, field, h5type) \
+  check_status(H5Tinsert(type, #field, HOFFSET(Struct, field), h5type), "H5Tinsert " #field)
+
+Handle status_enum_type() {
+  Handle t{check_id(H5Tenum_create(H5T_NATIVE_UINT8), "H5Tenum_create"), H5Tclose};
+  std::uint8_t ok = 0, failed = 1;
+  check_status(H5Tenum_insert(t.get(), "ok", &ok), "H5Tenum_insert");
+  check_status(H5Tenum_insert(t.get(), "failed", &failed), "H5Tenum_insert");
+  return t;
+}
+
+Handle task_type() {
+  Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(TaskRecord)), "H5Tcreate"), H5Tclose};
+  Handle status = status_enum_type();
+  FANOUT_FIELD(t.get(), TaskRecord, id, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), TaskRecord, rank, H5T_NATIVE_INT32);
+  FANOUT_FIELD(t.get(), TaskRecord, thread, H5T_NATIVE_INT32);
+  FANOUT_FIELD(t.get(), TaskRecord, status, status.get());
+  FANOUT_FIELD(t.get(), TaskRecord, attempt, H5T_NATIVE_UINT32);
+  FANOUT_FIELD(t.get(), TaskRecord, t_start, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), TaskRecord, t_end, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), TaskRecord, cpu_user, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), TaskRecord, cpu_sys, H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+Handle rank_type() {
+  Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(RankRecord)), "H5Tcreate"), H5Tclose};
+  Handle host = fixed_string_type(HOST_NAME_BYTES);
+  FANOUT_FIELD(t.get(), RankRecord, rank, H5T_NATIVE_INT32);
+  FANOUT_FIELD(t.get(), RankRecord, host, host.get());
+  FANOUT_FIELD(t.get(), RankRecord, pid, H5T_NATIVE_INT64);
+  FANOUT_FIELD(t.get(), RankRecord, threads, H5T_NATIVE_INT32);
+  FANOUT_FIELD(t.get(), RankRecord, tasks, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), RankRecord, busy, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), RankRecord, idle, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), RankRecord, comm, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), RankRecord, cpu_user, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), RankRecord, cpu_sys, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), RankRecord, max_rss, H5T_NATIVE_INT64);
+  return t;
+}
+
+Handle phase_type() {
+  Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(PhaseRecord)), "H5Tcreate"), H5Tclose};
+  Handle name = fixed_string_type(PHASE_NAME_BYTES);
+  FANOUT_FIELD(t.get(), PhaseRecord, name, name.get());
+  FANOUT_FIELD(t.get(), PhaseRecord, t_start, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), PhaseRecord, t_end, H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+// In memory, an error row points at its message.
+struct ErrorRow {
+  std::uint64_t task;
+  const char* message;
+};
+
+Handle error_type() {
+  Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(ErrorRow)), "H5Tcreate"), H5Tclose};
+  Handle text = vlen_string_type();
+  FANOUT_FIELD(t.get(), ErrorRow, task, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), ErrorRow, message, text.get());
+  return t;
+}
+
+// The file keeps the memory layout minus its padding.
+Handle packed(const Handle& mem_type) {
+  Handle t = copy_type(mem_type.get());
+  check_status(H5Tpack(t.get()), "H5Tpack");
+  return t;
+}
+
+hid_t native_type(ColumnType type) {
+  switch (type) {
+    case ColumnType::U8: return H5T_NATIVE_UINT8;
+    case ColumnType::I32: return H5T_NATIVE_INT32;
+    case ColumnType::I64: return H5T_NATIVE_INT64;
+    case ColumnType::U64: return H5T_NATIVE_UINT64;
+    case ColumnType::F64: return H5T_NATIVE_DOUBLE;
+  }
+  throw std::logic_error("unknown column type");
+}
+
+// A compound dataset of records, all written at once, with its field units.
+template <class Record>
+void write_records(hid_t loc, const std::string& name, const Handle& mem_type, const std::vector<Record>& records,
+                   const std::string& units) {
+  Handle file_type = packed(mem_type);
+  Handle ds = create_dataset_1d(loc, name, file_type.get(), records.size());
+  write_range(ds.get(), mem_type.get(), 0, records.size(), records.data());
+  if (!units.empty()) write_attr(ds.get(), "units", units);
+  ds.close("closing " + name);
+}
+
+template <class Record>
+std::vector<Record> read_records(hid_t file, const std::string& name, const Handle& mem_type) {
+  Handle ds = open_dataset(file, name);
+  std::vector<Record> records(dataset_length(ds.get()));
+  if (!records.empty()) read_all(ds.get(), mem_type.get(), records.data());
+  return records;
+}
+
+const char* TASK_UNITS = "t_start=s;t_end=s;cpu_user=s;cpu_sys=s";
+const char* RANK_UNITS = "busy=s;idle=s;comm=s;cpu_user=s;cpu_sys=s;max_rss=B";
+const char* PHASE_UNITS = "t_start=s;t_end=s";
+
+}  // namespace
+
+struct RunWriter::Impl {
+  Handle file;
+  Handle tasks;
+  std::vector<Handle> columns;
+  std::vector<ColumnType> column_types;
+  RowLayout layout;
+  Handle task_mem_type;
+  explicit Impl(const std::vector<Column>& cols) : layout(cols) {}
+};
+
+RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vector<Column>& columns)
+    : impl_(std::make_unique<Impl>(columns)), path_(std::move(path)) {
+  quiet_hdf5_errors();
+  std::filesystem::path p(path_);
+  temp_path_ = (p.parent_path() / ("." + p.filename().string() + ".partial-" + std::to_string(getpid()))).string();
+  impl_->file = create_file(temp_path_);
+  hid_t f = impl_->file.get();
+  write_attr(f, "format", std::string(FORMAT_NAME));
+  write_attr(f, "format_version", std::vector<std::int64_t>{FORMAT_MAJOR, FORMAT_MINOR});
+  write_attr(f, "fanout_version", std::string(VERSION));
+  write_attr(f, "git_sha", std::string(GIT_SHA));
+  write_attr(f, "job", meta.job);
+  write_attr(f, "status", std::string("partial"));
+  write_attr(f, "config", meta.config);
+  write_attr(f, "command_line", meta.command_line);
+  write_attr(f, "created", meta.created);
+  write_attr(f, "finished", std::string(""));
+  write_attr(f, "n_ranks", meta.n_ranks);
+  write_attr(f, "threads_per_rank", meta.threads_per_rank);
+  write_attr(f, "task_count", static_cast<std::int64_t>(meta.task_count));
+  write_attr(f, "scheduler", meta.scheduler);
+  write_attr(f, "chunk", meta.chunk);
+  write_attr(f, "mpi_library", meta.mpi_library);
+
+  impl_->task_mem_type = task_type();
+  Handle file_type = packed(impl_->task_mem_type);
+  impl_->tasks = create_dataset_1d(f, "tasks", file_type.get(), meta.task_count);
+  write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
+  Handle results = create_group(f, "results");
+  for (const auto& c : columns) {
+    Handle ds = create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count);
+    if (!c.units.empty()) write_attr(ds.get(), "units", c.units);
+    write_attr(ds.get(), "description", c.description);
+    impl_->columns.push_back(std::move(ds));
+    impl_->column_types.push_back(c.type);
+  }
+  results.close("closing /results");
+}
+
+RunWriter::~RunWriter() {
+  if (!committed_) {
+    impl_.reset();  // close every handle before removing the file
+    std::remove(temp_path_.c_str());
+  }
+}
+
+void RunWriter::write_tasks(std::uint64_t first, const std::vector<TaskRecord>& records,
+                            const std::vector<std::byte>& rows) {
+  const RowLayout& layout = impl_->layout;
+  if (rows.size() != records.size() * layout.size()) throw std::logic_error("write_tasks: rows do not match records");
+  write_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, records.size(), records.data());
+  // Unpack each column from the rows into a contiguous array.
+  for (std::size_t c = 0; c < layout.count(); ++c) {
+    std::size_t size = column_size(layout.type(c));
+    std::vector<std::byte> values(records.size() * size);
+    for (std::size_t i = 0; i < records.size(); ++i)
+      std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
+    write_range(impl_->columns[c].get(), native_type(layout.type(c)), first, records.size(), values.data());
+  }
+}
+
+void RunWriter::write_ranks(const std::vector<RankRecord>& ranks) {
+  write_records(impl_->file.get(), "ranks", rank_type(), ranks, RANK_UNITS);
+}
+
+void RunWriter::write_phases(const std::vector<PhaseRecord>& phases) {
+  write_records(impl_->file.get(), "phases", phase_type(), phases, PHASE_UNITS);
+}
+
+void RunWriter::write_errors(const std::vector<TaskError>& errors) {
+  std::vector<ErrorRow> rows;
+  for (const auto& e : errors) rows.push_back({e.id, e.message.c_str()});
+  write_records(impl_->file.get(), "errors", error_type(), rows, "");
+}
+
+void RunWriter::commit(const std::string& status, const std::string& finished) {
+  hid_t f = impl_->file.get();
+  write_attr(f, "status", status);
+  write_attr(f, "finished", finished);
+  impl_->tasks.close("closing /tasks");
+  for (auto& c : impl_->columns) c.close("closing a results dataset");
+  check_status(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + temp_path_);
+  impl_->file.close("closing " + temp_path_);
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
+    throw IoError("cannot rename " + temp_path_ + " to " + path_ + ": " + std::strerror(errno));
+  committed_ = true;
+}
+
+RunFile read_run_file(const std::string& path) {
+  quiet_hdf5_errors();
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw IoError(path + ": not a regular file");
+  htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+  H5Eclear2(H5E_DEFAULT);
+  if (is_hdf5 <= 0) throw IoError(path + ": not an HDF5 file (or truncated)");
+  RunFile run;
+  run.path = path;
+  try {
+    Handle file = open_file_read(path);
+    hid_t f = file.get();
+    if (!attr_exists(f, "format") || read_string_attr(f, "format") != FORMAT_NAME)
+      throw IoError(path + ": an HDF5 file, but not a fanout run file (no format = \"fanout\" attribute)");
+    run.format_version = read_int_attr(f, "format_version");
+    if (run.format_version.empty() || run.format_version[0] > FORMAT_MAJOR)
+      throw IoError(path + ": format version " + (run.format_version.empty() ? "?" : std::to_string(run.format_version[0])) +
+                    ".x is newer than this fanout reads (" + std::to_string(FORMAT_MAJOR) + ".x); upgrade fanout");
+    run.fanout_version = read_string_attr(f, "fanout_version");
+    run.job = read_string_attr(f, "job");
+    run.status = read_string_attr(f, "status");
+    run.config = read_string_attr(f, "config");
+    run.command_line = read_string_attr(f, "command_line");
+    run.created = read_string_attr(f, "created");
+    run.finished = read_string_attr(f, "finished");
+    run.scheduler = read_string_attr(f, "scheduler");
+    run.chunk = read_string_attr(f, "chunk");
+    run.mpi_library = read_string_attr(f, "mpi_library");
+    run.n_ranks = read_int_attr(f, "n_ranks").at(0);
+    run.threads_per_rank = read_int_attr(f, "threads_per_rank").at(0);
+    run.tasks = read_records<TaskRecord>(f, "tasks", task_type());
+    if (link_exists(f, "ranks")) run.ranks = read_records<RankRecord>(f, "ranks", rank_type());
+    if (link_exists(f, "phases")) run.phases = read_records<PhaseRecord>(f, "phases", phase_type());
+    if (link_exists(f, "errors")) {
+      Handle type = error_type();
+      Handle ds = open_dataset(f, "errors");
+      std::vector<ErrorRow> rows(dataset_length(ds.get()));
+      if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
+      for (const auto& r : rows) run.errors.push_back({r.task, r.message ? r.message : ""});
+      for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
+    }
+    Handle results = open_group(f, "results");
+    H5G_info_t info{};
+    check_status(H5Gget_info(results.get(), &info), "H5Gget_info");
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      char name[256] = {};
+      H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+      Handle ds = open_dataset(results.get(), name);
+      ResultColumn column;
+      column.name = name;
+      column.values.resize(dataset_length(ds.get()));
+      if (!column.values.empty()) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      run.results.push_back(std::move(column));
+    }
+  } catch (const IoError& e) {
+    std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw IoError(path + ": " + what);
+  }
+  return run;
+}
+
+}  // namespace fanout::io

@@ -1,0 +1,92 @@
+#pragma once
+// The run file, format "fanout" 1.0 (docs/file-format.md): writer and reader.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/job.hpp"
+#include "core/records.hpp"
+
+namespace fanout::io {
+
+inline constexpr const char* FORMAT_NAME = "fanout";
+inline constexpr std::int64_t FORMAT_MAJOR = 1;
+inline constexpr std::int64_t FORMAT_MINOR = 0;
+
+struct RunMetadata {
+  std::string job;
+  std::string config;  // resolved TOML
+  std::string command_line;
+  std::string created;  // UTC ISO 8601
+  std::string scheduler;
+  std::string chunk;
+  std::string mpi_library;
+  std::int64_t n_ranks = 1;
+  std::int64_t threads_per_rank = 1;
+  std::uint64_t task_count = 0;
+};
+
+class Handle;
+
+// Writes a run file under a temporary name beside `path` (".NAME.partial-PID")
+// and renames it to `path` in commit(), so a file at `path` is always
+// complete. Destroyed without commit(), it removes the temporary file.
+class RunWriter {
+ public:
+  RunWriter(std::string path, const RunMetadata& meta, const std::vector<Column>& columns);
+  RunWriter(const RunWriter&) = delete;
+  RunWriter& operator=(const RunWriter&) = delete;
+  ~RunWriter();
+
+  // Tasks [first, first + records.size()): their records and packed rows.
+  void write_tasks(std::uint64_t first, const std::vector<TaskRecord>& records, const std::vector<std::byte>& rows);
+  void write_ranks(const std::vector<RankRecord>& ranks);
+  void write_phases(const std::vector<PhaseRecord>& phases);
+  void write_errors(const std::vector<TaskError>& errors);
+  // Sets status and finished, closes (checked) and renames into place.
+  void commit(const std::string& status, const std::string& finished);
+  const std::string& temp_path() const { return temp_path_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  std::string temp_path_;
+  bool committed_ = false;
+};
+
+// A result column as read back, every value converted to double for reports.
+struct ResultColumn {
+  std::string name;
+  std::string type;
+  std::vector<double> values;
+};
+
+struct RunFile {
+  std::string path;
+  std::vector<std::int64_t> format_version;
+  std::string fanout_version;
+  std::string job;
+  std::string status;
+  std::string config;
+  std::string command_line;
+  std::string created;
+  std::string finished;
+  std::string scheduler;
+  std::string chunk;
+  std::string mpi_library;
+  std::int64_t n_ranks = 0;
+  std::int64_t threads_per_rank = 0;
+  std::vector<TaskRecord> tasks;
+  std::vector<RankRecord> ranks;
+  std::vector<PhaseRecord> phases;
+  std::vector<TaskError> errors;
+  std::vector<ResultColumn> results;
+};
+
+// Reads a whole run file. Throws IoError, naming the file, when it is
+// missing, not HDF5, not a fanout file, or of a newer major format version.
+RunFile read_run_file(const std::string& path);
+
+}  // namespace fanout::io
