@@ -1,0 +1,52 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install what is missing, build.
+# shellcheck shell=bash
+
+# The Debian 12 packages fanout needs to build, test and analyse.
+FANOUT_PACKAGES=(
+  build-essential cmake git
+  openmpi-bin libopenmpi-dev
+  libboost-mpi-dev libboost-serialization-dev
+  libhdf5-openmpi-dev hdf5-tools
+  libtomlplusplus-dev libcli11-dev libfmt-dev
+  googletest libgtest-dev
+  python3 python3-h5py python3-numpy
+  coreutils
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Installs the packages that are not installed yet (apt-get update first).
+ensure_packages() {
+  local missing=() p
+  for p in "${FANOUT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "all ${#FANOUT_PACKAGES[@]} Debian packages are installed"
+    return 0
+  fi
+  say "installing: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "error: not root and no sudo; install as root: apt-get install ${missing[*]}" >&2; exit 3; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+jobs_count() { nproc 2>/dev/null || echo 2; }
+
+# Configures and builds a Release build into build/ (binary build/fanout).
+build_release() {
+  say "configuring and building (Release) into build/"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+  cmake --build build -j "$(jobs_count)"
+}
+
+# Open MPI refuses to run as root unless told that it is meant.
+mpi_env() {
+  if [ "$(id -u)" = 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
+}
