@@ -37,7 +37,7 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
                                     "static-cyclic (round robin), dynamic (idle workers ask rank 0 for the next chunk)");
   cfg.policy = policy_from_name(cfg.policy_name);
   cfg.chunk = schedule.auto_or_whole("chunk", 1,
-                                     "tasks per dynamic request; \"auto\" gives each worker about 8 chunks, fewer near the end");
+                                     "tasks per request under policy dynamic (static policies ignore it); \"auto\": chunks shrink with the work left, about 8 per worker");
   schedule.finish();
   out.push_back(std::move(schedule));
 
@@ -48,8 +48,8 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
   out.push_back(std::move(run));
 
   Section output(root["output"].as_table(), "output", origin, describe);
-  cfg.output_path = output.text("path", describe ? std::optional<std::string>("results/<kind>.h5") : std::nullopt,
-                                "the HDF5 file to write; --output overrides; default results/<job kind>.h5");
+  cfg.output_path = output.text("path", "results/" + (describe ? std::string("<kind>") : cfg.job_kind) + ".h5",
+                                "the HDF5 file to write; --output overrides");
   output.finish();
   out.push_back(std::move(output));
 }
@@ -123,13 +123,10 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
   sections.push_back(std::move(job));
 
   read_run_sections(root, origin, false, cfg, sections);
-  if (cfg.output_path.empty()) cfg.output_path = "results/" + cfg.job_kind + ".h5";
 
   toml::table resolved;
   for (auto& s : sections) {
-    toml::table t = s.resolved();
-    if (s.name() == "output") t.insert_or_assign("path", cfg.output_path);
-    resolved.insert_or_assign(s.name(), std::move(t));
+    resolved.insert_or_assign(s.name(), s.resolved());
   }
   std::ostringstream os;
   os << toml::toml_formatter(resolved);

@@ -72,7 +72,11 @@ std::string join_quoted(const std::vector<std::string>& items) {
 
 std::string describe_value(const toml::node& node) {
   std::ostringstream os;
-  node.visit([&](auto&& n) { os << n; });
+  if (const auto* s = node.as_string()) {
+    os << '"' << s->get() << '"';
+  } else {
+    node.visit([&](auto&& n) { os << n; });
+  }
   std::string shown = os.str();
   if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
   return shown;

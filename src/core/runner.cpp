@@ -444,14 +444,17 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
   CommTimer timer;
   RankRecord mine;
   {
+    // The runner's own traffic goes on a duplicate, so that probing for any
+    // tag can never take a message of the caller's (a collective's, say).
+    boost::mpi::communicator traffic(comm, boost::mpi::comm_duplicate);
     WorkerPool pool(job, layout, threads, comm.rank(), clock);
     if (comm.rank() == 0) {
       auto scheduler = sched::make_scheduler(settings.policy, task_count, comm.size(), threads, settings.chunk);
       outcome.chunk = scheduler->chunk_description();
       Collector collector(outcome, task_count, layout.size());
-      coordinate_root(comm, pool, *scheduler, collector, threads, layout.size(), timer);
+      coordinate_root(traffic, pool, *scheduler, collector, threads, layout.size(), timer);
     } else {
-      coordinate_worker(comm, pool, threads, timer);
+      coordinate_worker(traffic, pool, threads, timer);
     }
     pool.close();
     mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, pool, timer);

@@ -1,0 +1,166 @@
+// The runner at whatever rank count mpiexec gives: every task exactly once,
+// results identical to a serial computation, for every policy and thread count.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include <boost/mpi/collectives/all_reduce.hpp>
+#include <boost/mpi/communicator.hpp>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/runner.hpp"
+
+using namespace fanout;
+
+namespace {
+
+boost::mpi::communicator duplicate_world() {
+  return boost::mpi::communicator(boost::mpi::communicator(), boost::mpi::comm_duplicate);
+}
+
+// Task i gives i * 3 + 1, and fails when i % fail_every == fail_every - 1.
+class ArithmeticJob : public Job {
+ public:
+  ArithmeticJob(std::uint64_t tasks, std::uint64_t fail_every) : tasks_(tasks), fail_every_(fail_every) {}
+  std::uint64_t task_count() const override { return tasks_; }
+  void run(std::uint64_t task, Row& row) const override {
+    if (fail_every_ && task % fail_every_ == fail_every_ - 1) throw std::runtime_error("task " + std::to_string(task) + " refused");
+    row.set<std::uint64_t>(0, task * 3 + 1);
+  }
+  static std::vector<Column> columns() { return {{"value", ColumnType::U64, "", ""}}; }
+
+ private:
+  std::uint64_t tasks_;
+  std::uint64_t fail_every_;
+};
+
+struct Case {
+  config::Policy policy;
+  std::optional<std::uint64_t> chunk;
+  unsigned threads;
+};
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (auto policy : {config::Policy::StaticBlock, config::Policy::StaticCyclic, config::Policy::Dynamic})
+    for (unsigned threads : {1u, 2u}) {
+      cases.push_back({policy, std::nullopt, threads});
+      if (policy == config::Policy::Dynamic) cases.push_back({policy, 3, threads});
+    }
+  return cases;
+}
+
+RunOutcome run_job(const boost::mpi::communicator& comm, const Job& job, const std::vector<Column>& columns,
+                   const Case& c) {
+  RowLayout layout(columns);
+  RunClock clock = synchronize_clock(comm, steady_seconds());
+  return execute(comm, job, layout, RunSettings{c.policy, c.chunk, c.threads}, clock);
+}
+
+}  // namespace
+
+TEST(Runner, EveryTaskOnceWithTheSerialResult) {
+  auto comm = duplicate_world();
+  for (std::uint64_t tasks : {1ull, 5ull, 97ull, 1000ull}) {
+    ArithmeticJob job(tasks, 0);
+    for (const Case& c : all_cases()) {
+      RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), c);
+      SCOPED_TRACE("tasks=" + std::to_string(tasks) + " threads=" + std::to_string(c.threads));
+      if (comm.rank() != 0) {
+        EXPECT_TRUE(out.tasks.empty());
+        continue;
+      }
+      ASSERT_EQ(out.tasks.size(), tasks);
+      EXPECT_EQ(out.completed, tasks);
+      EXPECT_EQ(out.failed, 0u);
+      ASSERT_EQ(out.ranks.size(), static_cast<std::size_t>(comm.size()));
+      std::uint64_t counted = 0;
+      for (int r = 0; r < comm.size(); ++r) {
+        EXPECT_EQ(out.ranks[r].rank, r);
+        EXPECT_EQ(out.ranks[r].threads, static_cast<int>(c.threads));
+        counted += out.ranks[r].tasks;
+      }
+      EXPECT_EQ(counted, tasks);
+      for (std::uint64_t i = 0; i < tasks; ++i) {
+        const TaskRecord& t = out.tasks[i];
+        EXPECT_EQ(t.id, i);
+        EXPECT_EQ(t.attempt, 1u);
+        EXPECT_GE(t.rank, 0);
+        EXPECT_LT(t.rank, comm.size());
+        EXPECT_GE(t.thread, 0);
+        EXPECT_LT(t.thread, static_cast<int>(c.threads));
+        EXPECT_LE(t.t_start, t.t_end);
+        std::uint64_t value = 0;
+        std::memcpy(&value, out.rows.data() + i * sizeof value, sizeof value);
+        EXPECT_EQ(value, i * 3 + 1);
+      }
+    }
+  }
+}
+
+TEST(Runner, StaticBlockGivesEachRankItsBlock) {
+  auto comm = duplicate_world();
+  const std::uint64_t tasks = 10 * static_cast<std::uint64_t>(comm.size()) + 3;
+  ArithmeticJob job(tasks, 0);
+  RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), {config::Policy::StaticBlock, std::nullopt, 1});
+  if (comm.rank() != 0) return;
+  auto n = static_cast<std::uint64_t>(comm.size());
+  for (std::uint64_t i = 0; i < tasks; ++i) {
+    int expected = 0;
+    while (static_cast<std::uint64_t>(expected + 1) < n && tasks * static_cast<std::uint64_t>(expected + 1) / n <= i)
+      ++expected;
+    EXPECT_EQ(out.tasks[i].rank, expected) << "task " << i;
+  }
+}
+
+TEST(Runner, RankZeroComputesToo) {
+  auto comm = duplicate_world();
+  // 40 tasks of 2 ms each: a dispatch-only rank 0 would run none of them.
+  class Sleepy : public Job {
+   public:
+    std::uint64_t task_count() const override { return 40; }
+    void run(std::uint64_t task, Row& row) const override {
+      double end = steady_seconds() + 0.002;
+      while (steady_seconds() < end) {
+      }
+      row.set<std::uint64_t>(0, task);
+    }
+  } job;
+  RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), {config::Policy::Dynamic, 1, 1});
+  if (comm.rank() == 0) {
+    EXPECT_GT(out.ranks[0].tasks, 0u);
+    EXPECT_GT(out.ranks[0].busy, 0.0);
+  }
+}
+
+TEST(Runner, FailedTasksAreRecordedAndTheRunGoesOn) {
+  auto comm = duplicate_world();
+  ArithmeticJob job(50, 7);  // tasks 6, 13, 20, 27, 34, 41, 48 fail
+  for (const Case& c : all_cases()) {
+    RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), c);
+    if (comm.rank() != 0) continue;
+    EXPECT_EQ(out.completed, 50u);
+    EXPECT_EQ(out.failed, 7u);
+    ASSERT_EQ(out.errors.size(), 7u);
+    for (std::size_t k = 0; k < out.errors.size(); ++k) {
+      std::uint64_t id = 7 * k + 6;
+      EXPECT_EQ(out.errors[k].id, id);
+      EXPECT_EQ(out.errors[k].message, "task " + std::to_string(id) + " refused");
+      EXPECT_EQ(out.tasks[id].status, TaskStatus::Failed);
+    }
+    EXPECT_EQ(out.tasks[5].status, TaskStatus::Ok);
+  }
+}
+
+TEST(Runner, PrimesJobFromAConfig) {
+  auto comm = duplicate_world();
+  auto loaded = config::load_config("[job]\nkind = \"primes\"\nnumbers = [2, 3, 4, 97, 99, 7919, 7917]\n", "test.toml");
+  RunOutcome out = run_job(comm, *loaded.job, loaded.info->columns, {config::Policy::Dynamic, std::nullopt, 1});
+  if (comm.rank() != 0) return;
+  RowLayout layout(loaded.info->columns);
+  std::vector<int> is_prime;
+  for (std::size_t i = 0; i < 7; ++i) is_prime.push_back(static_cast<int>(out.rows[i * layout.size() + layout.offset(1)]));
+  EXPECT_EQ(is_prime, (std::vector<int>{1, 1, 0, 1, 0, 1, 0}));
+}

@@ -1,0 +1,205 @@
+// The run file: written by RunWriter, read back by read_run_file; temporary
+// name until commit; clear errors for files that are not ours.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.hpp"
+#include "io/hdf5.hpp"
+#include "io/run_file.hpp"
+
+namespace fs = std::filesystem;
+using namespace fanout;
+
+namespace {
+
+class RunFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("fanout-unit-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+const std::vector<Column> COLUMNS{{"number", ColumnType::U64, "", "n"}, {"value", ColumnType::F64, "s", "v"}};
+
+io::RunMetadata metadata(std::uint64_t tasks) {
+  io::RunMetadata meta;
+  meta.job = "test";
+  meta.config = "[job]\nkind = 'test'\n";
+  meta.command_line = "fanout run x.toml";
+  meta.created = "2026-01-01T00:00:00Z";
+  meta.scheduler = "dynamic";
+  meta.chunk = "auto";
+  meta.mpi_library = "Open MPI";
+  meta.n_ranks = 2;
+  meta.threads_per_rank = 1;
+  meta.task_count = tasks;
+  return meta;
+}
+
+void write_sample(const std::string& file, std::uint64_t tasks, bool replaces = false) {
+  RowLayout layout(COLUMNS);
+  std::vector<TaskRecord> records(tasks);
+  std::vector<std::byte> rows(tasks * layout.size());
+  for (std::uint64_t i = 0; i < tasks; ++i) {
+    records[i].id = i;
+    records[i].rank = static_cast<std::int32_t>(i % 2);
+    records[i].thread = 0;
+    records[i].t_start = static_cast<double>(i);
+    records[i].t_end = static_cast<double>(i) + 0.5;
+    records[i].cpu_user = 0.25;
+    records[i].attempt = 1;
+    records[i].status = i == 3 ? TaskStatus::Failed : TaskStatus::Ok;
+    Row row(layout, std::span(rows).subspan(i * layout.size(), layout.size()));
+    row.set<std::uint64_t>(0, i * i);
+    row.set<double>(1, 0.5 * static_cast<double>(i));
+  }
+  io::RunWriter writer(file, metadata(tasks), COLUMNS);
+  EXPECT_EQ(fs::exists(file), replaces) << "nothing new at the output name before commit";
+  EXPECT_TRUE(fs::exists(writer.temp_path()));
+  writer.write_tasks(0, records, rows);
+  std::vector<RankRecord> ranks(2);
+  for (int r = 0; r < 2; ++r) {
+    ranks[r].rank = r;
+    std::strcpy(ranks[r].host, "node");
+    ranks[r].tasks = tasks / 2;
+    ranks[r].busy = 1.5;
+  }
+  writer.write_ranks(ranks);
+  std::vector<PhaseRecord> phases(1);
+  std::strcpy(phases[0].name, "compute");
+  phases[0].t_end = 9;
+  writer.write_phases(phases);
+  writer.write_errors({{3, "boom: task 3 failed"}});
+  writer.commit("failed", "2026-01-01T00:00:09Z");
+  EXPECT_FALSE(fs::exists(writer.temp_path()));
+}
+
+}  // namespace
+
+TEST_F(RunFileTest, RoundTrip) {
+  std::string file = path("run.h5");
+  write_sample(file, 10);
+  io::RunFile run = io::read_run_file(file);
+  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 0}));
+  EXPECT_EQ(run.job, "test");
+  EXPECT_EQ(run.status, "failed");
+  EXPECT_EQ(run.finished, "2026-01-01T00:00:09Z");
+  EXPECT_EQ(run.config, "[job]\nkind = 'test'\n");
+  EXPECT_EQ(run.n_ranks, 2);
+  ASSERT_EQ(run.tasks.size(), 10u);
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(run.tasks[i].id, i);
+    EXPECT_EQ(run.tasks[i].rank, static_cast<int>(i % 2));
+    EXPECT_EQ(run.tasks[i].t_end, static_cast<double>(i) + 0.5);
+    EXPECT_EQ(run.tasks[i].status, i == 3 ? TaskStatus::Failed : TaskStatus::Ok);
+  }
+  ASSERT_EQ(run.results.size(), 2u);
+  EXPECT_EQ(run.results[0].name, "number");
+  EXPECT_EQ(run.results[0].values[9], 81.0);
+  EXPECT_EQ(run.results[1].name, "value");
+  EXPECT_EQ(run.results[1].values[4], 2.0);
+  ASSERT_EQ(run.ranks.size(), 2u);
+  EXPECT_STREQ(run.ranks[1].host, "node");
+  EXPECT_EQ(run.ranks[1].busy, 1.5);
+  ASSERT_EQ(run.phases.size(), 1u);
+  EXPECT_STREQ(run.phases[0].name, "compute");
+  ASSERT_EQ(run.errors.size(), 1u);
+  EXPECT_EQ(run.errors[0].id, 3u);
+  EXPECT_EQ(run.errors[0].message, "boom: task 3 failed");
+}
+
+TEST_F(RunFileTest, LargeFilesAreChunkedAndCompressed) {
+  std::string file = path("big.h5");
+  write_sample(file, 100000);
+  io::RunFile run = io::read_run_file(file);
+  EXPECT_EQ(run.tasks.size(), 100000u);
+  EXPECT_EQ(run.results[0].values[99999], 99999.0 * 99999.0);
+  EXPECT_LT(fs::file_size(file), 100000u * (56 + 16)) << "compression should shrink regular data";
+}
+
+TEST_F(RunFileTest, AbandonedWriterLeavesNothing) {
+  std::string file = path("abandoned.h5");
+  std::string temp;
+  {
+    io::RunWriter writer(file, metadata(4), COLUMNS);
+    temp = writer.temp_path();
+    EXPECT_TRUE(fs::exists(temp));
+  }
+  EXPECT_FALSE(fs::exists(temp));
+  EXPECT_FALSE(fs::exists(file));
+}
+
+TEST_F(RunFileTest, CommitReplacesAnOldFileOnlyWhenComplete) {
+  std::string file = path("run.h5");
+  { std::ofstream(file) << "old"; }
+  {
+    io::RunWriter writer(file, metadata(2), COLUMNS);
+    std::ifstream in(file);
+    std::string content;
+    in >> content;
+    EXPECT_EQ(content, "old") << "the old file is untouched while the new one is written";
+  }
+  write_sample(file, 4, true);
+  EXPECT_EQ(io::read_run_file(file).tasks.size(), 4u);
+}
+
+TEST_F(RunFileTest, WriterFailsClearlyInAMissingDirectory) {
+  try {
+    io::RunWriter writer(path("no/such/dir/run.h5"), metadata(1), COLUMNS);
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.exit_code(), 3);
+    EXPECT_NE(std::string(e.what()).find("cannot create " + path("no/such/dir/.run.h5.partial-")), std::string::npos)
+        << e.what();
+  }
+}
+
+namespace {
+std::string read_error(const std::string& file) {
+  try {
+    io::read_run_file(file);
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.exit_code(), 3);
+    return e.what();
+  }
+  ADD_FAILURE() << "no IoError for " << file;
+  return "";
+}
+}  // namespace
+
+TEST_F(RunFileTest, ReaderRejectsWhatIsNotARunFile) {
+  EXPECT_EQ(read_error(path("missing.h5")), path("missing.h5") + ": cannot open: No such file or directory");
+  { std::ofstream(path("text.h5")) << "hello, not HDF5\n"; }
+  EXPECT_EQ(read_error(path("text.h5")), path("text.h5") + ": not an HDF5 file (or truncated)");
+  {
+    io::Handle f = io::create_file(path("foreign.h5"));
+    io::write_attr(f.get(), "creator", std::string("someone else"));
+  }
+  EXPECT_EQ(read_error(path("foreign.h5")),
+            path("foreign.h5") + ": an HDF5 file, but not a fanout run file (no format = \"fanout\" attribute)");
+  {
+    io::Handle f = io::create_file(path("future.h5"));
+    io::write_attr(f.get(), "format", std::string("fanout"));
+    io::write_attr(f.get(), "format_version", std::vector<std::int64_t>{2, 0});
+  }
+  EXPECT_EQ(read_error(path("future.h5")),
+            path("future.h5") + ": format version 2.x is newer than this fanout reads (1.x); upgrade fanout");
+}
+
+TEST_F(RunFileTest, ReaderRejectsATruncatedFile) {
+  std::string file = path("run.h5");
+  write_sample(file, 1000);
+  fs::resize_file(file, fs::file_size(file) / 2);
+  std::string message = read_error(file);
+  EXPECT_EQ(message.rfind(file + ": ", 0), 0u) << message;
+}

@@ -1,0 +1,124 @@
+// The job registry and the built-in jobs, run through the Job interface.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/job.hpp"
+
+using fanout::ColumnType;
+using fanout::JobRegistry;
+using fanout::Row;
+using fanout::RowLayout;
+
+namespace {
+
+// Runs every task of a config's job and returns column `column` as doubles.
+template <class T>
+std::vector<T> run_column(const std::string& toml, std::size_t column) {
+  auto loaded = fanout::config::load_config(toml, "test.toml");
+  RowLayout layout(loaded.info->columns);
+  std::vector<std::byte> bytes(layout.size());
+  std::vector<T> values;
+  for (std::uint64_t task = 0; task < loaded.job->task_count(); ++task) {
+    Row row(layout, bytes);
+    loaded.job->run(task, row);
+    values.push_back(row.get<T>(column));
+  }
+  return values;
+}
+
+}  // namespace
+
+TEST(Registry, HoldsTheBuiltInJobs) {
+  auto kinds = JobRegistry::instance().kinds();
+  EXPECT_EQ(kinds, (std::vector<std::string>{"primes", "spin"}));
+  const auto* primes = JobRegistry::instance().find("primes");
+  ASSERT_NE(primes, nullptr);
+  ASSERT_EQ(primes->columns.size(), 2u);
+  EXPECT_EQ(primes->columns[0].name, "number");
+  EXPECT_EQ(primes->columns[0].type, ColumnType::U64);
+  EXPECT_EQ(primes->columns[1].name, "is_prime");
+  EXPECT_EQ(primes->columns[1].type, ColumnType::U8);
+  EXPECT_EQ(JobRegistry::instance().find("nope"), nullptr);
+}
+
+TEST(Registry, RefusesADuplicateKind) {
+  fanout::JobInfo info{"primes", "again", {}, nullptr};
+  EXPECT_THROW(JobRegistry::instance().add(info), std::logic_error);
+}
+
+TEST(Registry, DescribesEveryParameter) {
+  auto params = fanout::config::describe_job(*JobRegistry::instance().find("spin"));
+  std::vector<std::string> keys;
+  for (const auto& p : params) keys.push_back(p.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"tasks", "duration", "distribution", "sigma", "seed", "mode"}));
+  for (const auto& p : params) EXPECT_FALSE(p.help.empty()) << p.key;
+}
+
+TEST(Row, RefusesTheWrongType) {
+  std::vector<fanout::Column> columns{{"a", ColumnType::U8, "", ""}, {"b", ColumnType::F64, "s", ""}};
+  RowLayout layout(columns);
+  EXPECT_EQ(layout.size(), 9u);
+  std::vector<std::byte> bytes(layout.size());
+  Row row(layout, bytes);
+  row.set<double>(1, 2.5);
+  EXPECT_EQ(row.get<double>(1), 2.5);
+  EXPECT_THROW(row.set<std::uint64_t>(1, 3), std::logic_error);
+  EXPECT_THROW(row.set<std::uint8_t>(2, 3), std::logic_error);
+}
+
+TEST(Primes, AgreeWithASieve) {
+  constexpr std::uint64_t LIMIT = 20000;
+  std::vector<bool> composite(LIMIT, false);
+  composite[0] = composite[1] = true;
+  for (std::uint64_t i = 2; i * i < LIMIT; ++i)
+    if (!composite[i])
+      for (std::uint64_t j = i * i; j < LIMIT; j += i) composite[j] = true;
+  std::string numbers;
+  for (std::uint64_t n = 0; n < LIMIT; ++n) numbers += (n ? ", " : "") + std::to_string(n);
+  auto is_prime = run_column<std::uint8_t>("[job]\nkind = \"primes\"\nnumbers = [" + numbers + "]\n", 1);
+  ASSERT_EQ(is_prime.size(), LIMIT);
+  for (std::uint64_t n = 0; n < LIMIT; ++n) EXPECT_EQ(is_prime[n] == 1, !composite[n]) << n;
+}
+
+TEST(Primes, LargeNumbersNearTheSquareRootBoundary) {
+  // The square of the prime 1000003 and the product of the primes 1000003
+  // and 1000033 have no divisor below the square root but one: they test the
+  // isqrt bound exactly.
+  auto is_prime = run_column<std::uint8_t>(
+      "[job]\nkind = \"primes\"\nnumbers = [1000003, 1000006000009, 1000036000099, "
+      "9999999999999917, 9999999999999999, 142702110479723]\n",
+      1);
+  EXPECT_EQ(is_prime, (std::vector<std::uint8_t>{1, 0, 0, 1, 0, 1}));
+}
+
+TEST(Spin, DurationsDependOnSeedAndTaskOnly) {
+  std::string base = "[job]\nkind = \"spin\"\ntasks = 50\nduration = 1e-6\ndistribution = \"uniform\"\n";
+  auto a = run_column<double>(base + "seed = 7\n", 0);
+  auto b = run_column<double>(base + "seed = 7\n", 0);
+  auto c = run_column<double>(base + "seed = 8\n", 0);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  for (double d : a) {
+    EXPECT_GE(d, 0);
+    EXPECT_LE(d, 2e-6);
+  }
+}
+
+TEST(Spin, LognormalMeanIsTheDuration) {
+  auto d = run_column<double>(
+      "[job]\nkind = \"spin\"\ntasks = 20000\nduration = 1e-6\ndistribution = \"lognormal\"\nsigma = 1.0\n", 0);
+  double sum = 0;
+  for (double x : d) sum += x;
+  EXPECT_NEAR(sum / static_cast<double>(d.size()), 1e-6, 0.05e-6);
+}
+
+TEST(Spin, ZeroDurationGivesEmptyTasks) {
+  auto iterations = run_column<std::uint64_t>("[job]\nkind = \"spin\"\ntasks = 5\nduration = 0\n", 1);
+  EXPECT_EQ(iterations, (std::vector<std::uint64_t>(5, 0)));
+  auto burned = run_column<std::uint64_t>("[job]\nkind = \"spin\"\ntasks = 2\nduration = 0.002\n", 1);
+  for (auto n : burned) EXPECT_GT(n, 0u);
+}
