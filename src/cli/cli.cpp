@@ -146,7 +146,16 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   double setup_end = clock.now();
 
   RowLayout layout(loaded->info->columns);
-  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank};
+  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank, static_cast<double>(cfg.progress_interval), {}};
+  const std::uint64_t task_count = loaded->job->task_count();
+  settings.progress = [&clock, task_count, setup_end](std::uint64_t done, std::uint64_t failed) {
+    double elapsed = clock.now() - setup_end;
+    double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+    std::string eta = rate > 0 ? fmt::format("{:.0f} s", static_cast<double>(task_count - done) / rate) : "unknown";
+    std::cerr << fmt::format("fanout: {}/{} tasks done ({:.1f}%), {} failed, {:.1f} tasks/s, ETA {}\n", done,
+                             task_count, task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0,
+                             failed, rate, eta);
+  };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock);
 
   if (comm.rank() == 0) {

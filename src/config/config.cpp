@@ -44,6 +44,8 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
   Section run(root["run"].as_table(), "run", origin, describe);
   cfg.threads_per_rank = static_cast<unsigned>(
       run.whole("threads_per_rank", 1, 1, 1024, "worker threads inside each rank (processes x threads)"));
+  cfg.progress_interval = run.whole("progress_interval", 30, 0, 86400,
+                                    "seconds between progress lines on stderr (rank 0); 0 turns them off");
   run.finish();
   out.push_back(std::move(run));
 

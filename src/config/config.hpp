@@ -23,6 +23,7 @@ struct RunConfig {
   std::string policy_name;
   std::optional<std::uint64_t> chunk;  // nullopt: "auto"
   unsigned threads_per_rank = 1;
+  std::uint64_t progress_interval = 30;  // s; 0: no progress lines
   std::string output_path;
   std::string resolved_toml;  // the whole config, defaults filled in
 };

@@ -74,6 +74,8 @@ std::string describe_value(const toml::node& node) {
   std::ostringstream os;
   if (const auto* s = node.as_string()) {
     os << '"' << s->get() << '"';
+  } else if (const auto* f = node.as_floating_point()) {
+    os << fmt::format("{}", f->get());  // shortest form: 0.3, not 0.29999999999999999
   } else {
     node.visit([&](auto&& n) { os << n; });
   }

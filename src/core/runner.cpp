@@ -310,6 +310,8 @@ class Collector {
     }
     for (auto& e : batch.errors) outcome_.errors.push_back(std::move(e));
   }
+  std::uint64_t completed() const { return outcome_.completed; }
+  std::uint64_t failed() const { return outcome_.failed; }
 
  private:
   RunOutcome& outcome_;
@@ -329,12 +331,18 @@ void send_bytes(const boost::mpi::communicator& comm, int dest, int tag, const s
 
 // Rank 0: serve requests, run local tasks, collect everything.
 void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sched::Scheduler& scheduler,
-                     Collector& collector, unsigned threads, std::size_t row_size, CommTimer& timer) {
+                     Collector& collector, const RunSettings& settings, std::size_t row_size, CommTimer& timer) {
+  const unsigned threads = settings.threads_per_rank;
   int active = comm.size() - 1;
   bool local_more = true;
   Backoff backoff;
+  double next_progress = steady_seconds() + settings.progress_interval;
   for (;;) {
     bool activity = false;
+    if (settings.progress_interval > 0 && settings.progress && steady_seconds() >= next_progress) {
+      settings.progress(collector.completed(), collector.failed());
+      next_progress += settings.progress_interval;
+    }
     if (local_more && pool.queued() < threads) {
       auto work = scheduler.next(0);
       if (work.empty()) {
@@ -452,7 +460,7 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
       auto scheduler = sched::make_scheduler(settings.policy, task_count, comm.size(), threads, settings.chunk);
       outcome.chunk = scheduler->chunk_description();
       Collector collector(outcome, task_count, layout.size());
-      coordinate_root(traffic, pool, *scheduler, collector, threads, layout.size(), timer);
+      coordinate_root(traffic, pool, *scheduler, collector, settings, layout.size(), timer);
     } else {
       coordinate_worker(traffic, pool, threads, timer);
     }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct RunSettings {
   config::Policy policy = config::Policy::Dynamic;
   std::optional<std::uint64_t> chunk;
   unsigned threads_per_rank = 1;
+  // Called on rank 0 every progress_interval seconds (0: never) with the
+  // tasks finished so far and how many of them failed.
+  double progress_interval = 0;
+  std::function<void(std::uint64_t done, std::uint64_t failed)> progress;
 };
 
 // Everything a run produced. Filled on rank 0 only (other ranks get their own
