@@ -289,11 +289,31 @@ Command parse(int argc, char** argv) {
   report_cmd->add_option("--format", *format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
 
   Command command;
+  bool speak = launched_rank() == 0;
+  if (argc < 2) {
+    if (speak) std::cerr << app->help();
+    command.exit_code = EXIT_USAGE;
+    return command;
+  }
+  std::string first = argv[1];
+  if (first.empty() || first[0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const auto* sub : app->get_subcommands({})) {
+      known = known || sub->get_name() == first;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      if (speak) std::cerr << "fanout: error: unknown command \"" << first << "\"; expected one of " << names
+                           << " (fanout --help explains them)\n";
+      command.exit_code = EXIT_USAGE;
+      return command;
+    }
+  }
   try {
     app->parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     std::ostringstream discard;
-    bool speak = launched_rank() == 0;
     int code = app->exit(e, speak ? std::cout : discard, speak ? std::cerr : discard);
     command.exit_code = code == 0 ? EXIT_OK : EXIT_USAGE;
     return command;
