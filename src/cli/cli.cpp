@@ -194,6 +194,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
                                cfg.policy_name, clock.now());
     }
   }
+  quiet_barrier(comm);  // rank 0 may write for a while: the others wait without spinning
   boost::mpi::broadcast(comm, code, 0);
   return code;
 }

@@ -1,5 +1,6 @@
 #include "core/runner.hpp"
 
+#include <mpi.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,19 @@
 #include "sched/scheduler.hpp"
 
 namespace fanout {
+
+void quiet_barrier(const boost::mpi::communicator& comm) {
+  MPI_Request request;
+  MPI_Ibarrier(comm, &request);
+  int done = 0;
+  auto wait = std::chrono::microseconds(20);
+  for (;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    std::this_thread::sleep_for(wait);
+    wait = std::min<std::chrono::microseconds>(wait * 2, std::chrono::milliseconds(2));
+  }
+}
 
 void set_phase(PhaseRecord& phase, const std::string& name, double t_start, double t_end) {
   std::memset(phase.name, 0, sizeof phase.name);
@@ -467,6 +481,7 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     pool.close();
     mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, pool, timer);
   }
+  quiet_barrier(comm);
   if (comm.rank() == 0) {
     boost::mpi::gather(comm, mine, outcome.ranks, 0);
     if (outcome.completed != task_count)

@@ -49,6 +49,11 @@ struct RunOutcome {
 RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const RowLayout& layout,
                    const RunSettings& settings, const RunClock& clock);
 
+// Collective. A barrier that sleeps instead of spinning, so that ranks that
+// finished early leave their cores to those still working (Open MPI's
+// blocking collectives poll at full speed).
+void quiet_barrier(const boost::mpi::communicator& comm);
+
 void set_phase(PhaseRecord& phase, const std::string& name, double t_start, double t_end);
 
 }  // namespace fanout
