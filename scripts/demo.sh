@@ -5,9 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/common.sh
 
-ensure_packages
-build_release
-mpi_env
+prepare
 n=$(jobs_count)
 say "mpirun -n $n build/fanout run configs/primes.toml"
 # --oversubscribe: nproc may count hardware threads that Open MPI does not

@@ -6,9 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/common.sh
 
-ensure_packages
-build_release
-mpi_env
+prepare
 say "ctest"
 cd build
 ctest --output-on-failure --timeout 300 "$@"

@@ -50,3 +50,10 @@ mpi_env() {
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   fi
 }
+
+# What both quick-start commands do first: packages, a Release build, MPI env.
+prepare() {
+  ensure_packages
+  build_release
+  mpi_env
+}
