@@ -79,6 +79,15 @@ void check_output(const std::string& path, const std::string& origin, bool force
   if (fs::is_directory(p, ec)) throw ConfigError(fmt::format("{}: output.path: {} is a directory", origin, path));
 }
 
+// The config with --set and --output applied; where the output path came from.
+config::LoadedConfig load_with_options(const RunOptions& options, std::string& output_origin) {
+  auto sets = options.sets;
+  if (options.output) sets.push_back("output.path=" + quote_toml(*options.output));
+  auto loaded = config::load_config_file(options.config, sets);
+  output_origin = options.output ? "--output " + *options.output : loaded.run.output_origin;
+  return loaded;
+}
+
 // Resolves the config on rank 0 and broadcasts the outcome.
 // Collective. Returns the loaded config on every rank, or nullopt with code set.
 std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicator& comm, const RunOptions& options,
@@ -88,10 +97,8 @@ std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicat
   std::optional<config::LoadedConfig> loaded;
   if (comm.rank() == 0) {
     try {
-      auto sets = options.sets;
-      if (options.output) sets.push_back("output.path=" + quote_toml(*options.output));
-      loaded = config::load_config_file(options.config, sets);
-      std::string origin = options.output ? "--output " + *options.output : loaded->run.origin;
+      std::string origin;
+      loaded = load_with_options(options, origin);
       check_output(loaded->run.output_path, origin, options.force);
       payload = loaded->run.resolved_toml;
     } catch (const Error& e) {
@@ -116,7 +123,7 @@ std::string status_of(const RunOutcome& outcome, std::uint64_t task_count) {
 
 int write_results(const config::LoadedConfig& loaded, const RunOutcome& outcome, io::RunMetadata meta,
                   std::vector<PhaseRecord> phases, const RunClock& clock) {
-  double write_start = clock.now();
+  double write_start = phases.back().t_end;
   try {
     io::RunWriter writer(loaded.run.output_path, meta, loaded.info->columns);
     writer.write_tasks(0, outcome.tasks, outcome.rows);
@@ -137,6 +144,7 @@ int write_results(const config::LoadedConfig& loaded, const RunOutcome& outcome,
 
 int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   double start = steady_seconds();
+  ProcessUsage usage_at_start = process_usage();
   std::string created = utc_now();
   int code = EXIT_OK;
   auto loaded = load_everywhere(comm, options, code);
@@ -146,7 +154,8 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   double setup_end = clock.now();
 
   RowLayout layout(loaded->info->columns);
-  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank, static_cast<double>(cfg.progress_interval), {}};
+  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank, static_cast<double>(cfg.progress_interval), {}, {}};
+  settings.usage_at_start = usage_at_start;
   const std::uint64_t task_count = loaded->job->task_count();
   settings.progress = [&clock, task_count, setup_end](std::uint64_t done, std::uint64_t failed) {
     double elapsed = clock.now() - setup_end;
@@ -205,8 +214,10 @@ std::string join_command_line(int argc, char** argv) {
   std::string out;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
-    bool plain = !arg.empty() && arg.find_first_of(" \t'\"$\\") == std::string::npos;
-    out += (i ? " " : "") + (plain ? arg : "'" + arg + "'");
+    bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"$\\`*?[]{}()<>|&;#~!") == std::string::npos;
+    std::string quoted = "'";
+    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);  // shell-safe
+    out += (i ? " " : "") + (plain ? arg : quoted + "'");
   }
   return out;
 }
@@ -232,13 +243,16 @@ int print_jobs() {
 }
 
 int validate(const RunOptions& options, bool print) {
-  auto sets = options.sets;
-  if (options.output) sets.push_back("output.path=" + quote_toml(*options.output));
-  auto loaded = config::load_config_file(options.config, sets);
+  std::string origin;
+  auto loaded = load_with_options(options, origin);
+  check_output(loaded.run.output_path, origin, /*force=*/true);  // the directory must be there
   std::cout << fmt::format("{}: ok: job {} with {} tasks, policy {}, {} thread{} per rank, output {}\n",
                            options.config, loaded.run.job_kind, loaded.job->task_count(), loaded.run.policy_name,
                            loaded.run.threads_per_rank, loaded.run.threads_per_rank == 1 ? "" : "s",
                            loaded.run.output_path);
+  if (std::filesystem::exists(loaded.run.output_path))
+    std::cout << fmt::format("note: {} exists; fanout run will refuse to replace it without --force\n",
+                             loaded.run.output_path);
   if (print) std::cout << "\n" << loaded.run.resolved_toml;
   return EXIT_OK;
 }
@@ -256,6 +270,8 @@ Command parse(int argc, char** argv) {
   auto app = std::make_shared<CLI::App>(
       "fanout: scatter CPU-bound tasks across MPI ranks and threads, gather every result and timing into one HDF5 "
       "file.\n\nExamples:\n  mpirun -n 4 fanout run configs/primes.toml\n  fanout report results/primes.h5\n\n"
+      "fanout run CONFIG takes --output PATH, --set KEY=VALUE (repeatable) and --force; `fanout COMMAND --help` "
+      "describes each command.\n\n"
       "Exit codes: 0 ok, 1 tasks failed, 2 usage or config error, 3 I/O error, 4 interrupted.",
       "fanout");
   app->set_version_flag("--version", std::string(VERSION) + " (" + GIT_SHA + ")");

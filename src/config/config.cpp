@@ -52,6 +52,7 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
   Section output(root["output"].as_table(), "output", origin, describe);
   cfg.output_path = output.text("path", "results/" + (describe ? std::string("<kind>") : cfg.job_kind) + ".h5",
                                 "the HDF5 file to write; --output overrides");
+  cfg.output_origin = output.location_of("path");
   output.finish();
   out.push_back(std::move(output));
 }
@@ -85,6 +86,13 @@ void apply_override(toml::table& root, const std::string& assignment) {
     std::ostringstream os;
     os << toml::toml_formatter(literal);
     parsed = toml::parse(os.str(), origin);
+  }
+  if (std::find(SECTIONS.begin(), SECTIONS.end(), parts[0]) == SECTIONS.end()) {
+    std::string hint;
+    for (const auto& s : SECTIONS)
+      if (edit_distance(parts[0], s) <= 2) hint = fmt::format(" (did you mean [{}]?)", s);
+    throw ConfigError(fmt::format("{}: [{}]: unknown section; expected the tables [job], [schedule], [run], [output]{}",
+                                  origin, parts[0], hint));
   }
   toml::table* table = &root;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {

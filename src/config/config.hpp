@@ -25,6 +25,7 @@ struct RunConfig {
   unsigned threads_per_rank = 1;
   std::uint64_t progress_interval = 30;  // s; 0: no progress lines
   std::string output_path;
+  std::string output_origin;  // where output.path was set, for messages
   std::string resolved_toml;  // the whole config, defaults filled in
 };
 

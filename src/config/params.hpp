@@ -57,6 +57,8 @@ class Section {
   const toml::table& resolved() const { return resolved_; }
   const std::string& name() const { return name_; }
 
+  // "file:line" of key (or of the table when the key is absent).
+  std::string location_of(std::string_view key) const { return where(key); }
   // Throws ConfigError "LOCATION: SECTION.KEY: MESSAGE" for the node of key.
   [[noreturn]] void fail(std::string_view key, const std::string& message) const;
 

@@ -225,8 +225,8 @@ class WorkerPool {
       record.attempt = 1;
       std::string error;
       std::fill(row_bytes.begin(), row_bytes.end(), std::byte{0});
+      double t0 = steady_seconds();  // the wall interval encloses the CPU readings
       CpuTimes cpu0 = thread_cpu_times();
-      double t0 = steady_seconds();
       try {
         Row row(layout_, row_bytes);
         job_.run(id, row);
@@ -237,8 +237,8 @@ class WorkerPool {
         error = "unknown exception";
         record.status = TaskStatus::Failed;
       }
-      double t1 = steady_seconds();
       CpuTimes cpu1 = thread_cpu_times();
+      double t1 = steady_seconds();
       record.t_start = clock_.at(t0);
       record.t_end = clock_.at(t1);
       record.cpu_user = cpu1.user - cpu0.user;
@@ -438,7 +438,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, u
 }
 
 RankRecord describe_rank(int rank, unsigned threads, double compute_wall, const WorkerPool& pool,
-                         const CommTimer& timer) {
+                         const CommTimer& timer, const ProcessUsage& at_start) {
   RankRecord r;
   r.rank = rank;
   r.threads = static_cast<std::int32_t>(threads);
@@ -448,8 +448,8 @@ RankRecord describe_rank(int rank, unsigned threads, double compute_wall, const 
   r.idle = std::max(0.0, threads * compute_wall - r.busy);
   r.comm = timer.total();
   ProcessUsage usage = process_usage();
-  r.cpu_user = usage.user;
-  r.cpu_sys = usage.sys;
+  r.cpu_user = usage.user - at_start.user;
+  r.cpu_sys = usage.sys - at_start.sys;
   r.max_rss = usage.max_rss_bytes;
   r.tasks = pool.tasks_done();
   return r;
@@ -479,7 +479,7 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
       coordinate_worker(traffic, pool, threads, timer);
     }
     pool.close();
-    mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, pool, timer);
+    mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, pool, timer, settings.usage_at_start);
   }
   quiet_barrier(comm);
   if (comm.rank() == 0) {

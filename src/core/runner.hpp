@@ -27,6 +27,8 @@ struct RunSettings {
   // tasks finished so far and how many of them failed.
   double progress_interval = 0;
   std::function<void(std::uint64_t done, std::uint64_t failed)> progress;
+  // This process's CPU use when the run started: /ranks counts CPU from there.
+  ProcessUsage usage_at_start;
 };
 
 // Everything a run produced. Filled on rank 0 only (other ranks get their own

@@ -69,14 +69,14 @@ Handle phase_type() {
 
 // In memory, an error row points at its message.
 struct ErrorRow {
-  std::uint64_t task;
+  std::uint64_t id;
   const char* message;
 };
 
 Handle error_type() {
   Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(ErrorRow)), "H5Tcreate"), H5Tclose};
   Handle text = vlen_string_type();
-  FANOUT_FIELD(t.get(), ErrorRow, task, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), ErrorRow, id, H5T_NATIVE_UINT64);
   FANOUT_FIELD(t.get(), ErrorRow, message, text.get());
   return t;
 }
@@ -233,7 +233,13 @@ RunFile read_run_file(const std::string& path) {
   RunFile run;
   run.path = path;
   try {
-    Handle file = open_file_read(path);
+    Handle file;
+    try {
+      file = open_file_read(path);
+    } catch (const IoError& e) {
+      throw IoError(path + ": cannot open as HDF5: the file is truncated or damaged (or still being written); " +
+                    "HDF5 says: " + e.what());
+    }
     hid_t f = file.get();
     if (!attr_exists(f, "format") || read_string_attr(f, "format") != FORMAT_NAME)
       throw IoError(path + ": an HDF5 file, but not a fanout run file (no format = \"fanout\" attribute)");
@@ -261,7 +267,7 @@ RunFile read_run_file(const std::string& path) {
       Handle ds = open_dataset(f, "errors");
       std::vector<ErrorRow> rows(dataset_length(ds.get()));
       if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
-      for (const auto& r : rows) run.errors.push_back({r.task, r.message ? r.message : ""});
+      for (const auto& r : rows) run.errors.push_back({r.id, r.message ? r.message : ""});
       for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
     }
     Handle results = open_group(f, "results");

@@ -38,7 +38,8 @@ class StaticScheduler : public Scheduler {
 
  private:
   std::uint64_t block_begin(std::uint64_t r, std::uint64_t n) const {
-    return static_cast<std::uint64_t>(static_cast<unsigned __int128>(tasks_) * r / n);
+    __extension__ using Wide = unsigned __int128;  // tasks x ranks may exceed 64 bits
+    return static_cast<std::uint64_t>(static_cast<Wide>(tasks_) * r / n);
   }
   Policy policy_;
   std::uint64_t tasks_;

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
 from e2e import expect, expect_eq  # noqa: E402
 
-COLUMNS = ["duration", "iterations"]
+COLUMNS = ["duration"]
 
 
 def spin(tools, w, name, n, sets, threads=1, policy="dynamic"):
@@ -47,7 +47,6 @@ def case_cpu_bound(tools, args):
                                          "job.distribution=constant", "job.mode=cpu"])
         cpu, wall = cpu_and_wall(d)
         expect(np.all(d["results"]["duration"] == duration), f"planned durations {d['results']['duration']} != {duration}")
-        expect(np.all(d["results"]["iterations"] > 0), "a CPU task did no busy-loop iterations")
         # A CPU task burns its duration of CPU time (measured by the task's own thread clock).
         expect(np.all(cpu >= 0.9 * duration), f"task CPU times {cpu} below 0.9 x {duration} s")
         ratio = cpu / wall
@@ -64,7 +63,6 @@ def case_sleep(tools, args):
         d = spin(tools, w, "sleep.h5", n, [f"job.tasks={tasks}", f"job.duration={duration}",
                                            "job.distribution=constant", "job.mode=sleep"])
         cpu, wall = cpu_and_wall(d)
-        expect(np.all(d["results"]["iterations"] == 0), "a sleeping task reports busy-loop iterations")
         expect(np.all(wall >= 0.95 * duration), f"sleeping tasks returned early: {wall}")
         ratio = cpu / wall
         expect(np.all(ratio < 0.2), f"a sleeping task has CPU/wall >= 0.2: {ratio}")

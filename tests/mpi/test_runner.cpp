@@ -56,7 +56,7 @@ RunOutcome run_job(const boost::mpi::communicator& comm, const Job& job, const s
                    const Case& c) {
   RowLayout layout(columns);
   RunClock clock = synchronize_clock(comm, steady_seconds());
-  return execute(comm, job, layout, RunSettings{c.policy, c.chunk, c.threads}, clock);
+  return execute(comm, job, layout, RunSettings{c.policy, c.chunk, c.threads, 0, {}, process_usage()}, clock);
 }
 
 }  // namespace

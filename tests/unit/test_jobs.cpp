@@ -117,8 +117,6 @@ TEST(Spin, LognormalMeanIsTheDuration) {
 }
 
 TEST(Spin, ZeroDurationGivesEmptyTasks) {
-  auto iterations = run_column<std::uint64_t>("[job]\nkind = \"spin\"\ntasks = 5\nduration = 0\n", 1);
-  EXPECT_EQ(iterations, (std::vector<std::uint64_t>(5, 0)));
-  auto burned = run_column<std::uint64_t>("[job]\nkind = \"spin\"\ntasks = 2\nduration = 0.002\n", 1);
-  for (auto n : burned) EXPECT_GT(n, 0u);
+  auto durations = run_column<double>("[job]\nkind = \"spin\"\ntasks = 5\nduration = 0\n", 0);
+  EXPECT_EQ(durations, (std::vector<double>(5, 0.0)));
 }

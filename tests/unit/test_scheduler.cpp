@@ -66,7 +66,9 @@ TEST(Scheduler, StaticBlocksDifferByAtMostOne) {
       std::vector<std::uint64_t> count(ranks, 0);
       for (std::uint64_t id = 0; id < tasks; ++id) {
         ++count[owners[id][0]];
-        if (id > 0) EXPECT_LE(owners[id - 1][0], owners[id][0]) << "blocks are contiguous and ordered by rank";
+        if (id > 0) {
+          EXPECT_LE(owners[id - 1][0], owners[id][0]) << "blocks are contiguous and ordered by rank";
+        }
       }
       auto [lo, hi] = std::minmax_element(count.begin(), count.end());
       EXPECT_LE(*hi - *lo, 1u) << tasks << " tasks on " << ranks << " ranks";
