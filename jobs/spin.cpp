@@ -56,7 +56,6 @@ class Spin : public Job {
 
   void run(std::uint64_t task, Row& row) const override {
     double seconds = planned(task);
-    std::uint64_t iterations = 0;
     if (seconds > 0 && cpu_) {
       // Burn this thread's CPU time. Reading the thread CPU clock is a system
       // call (~0.75 us), so check it about every 20 us of work, or sooner
@@ -71,7 +70,6 @@ class Spin : public Job {
         std::uint64_t x = sink;
         for (std::uint64_t i = 0; i < steps; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         sink = x;
-        iterations += steps;
         double later = thread_cpu_seconds();
         if (later > now) steps_per_second = 0.5 * steps_per_second + 0.5 * static_cast<double>(steps) / (later - now);
         now = later;
@@ -82,7 +80,6 @@ class Spin : public Job {
       }
     }
     row.set<double>(0, seconds);
-    row.set<std::uint64_t>(1, iterations);
   }
 
  private:
@@ -97,8 +94,7 @@ class Spin : public Job {
 const RegisterJob registered{{
     "spin",
     "synthetic tasks that burn CPU (mode = \"cpu\") or sleep (mode = \"sleep\") for a drawn duration",
-    {{"duration", ColumnType::F64, "s", "the task's planned duration, drawn from (seed, task id)"},
-     {"iterations", ColumnType::U64, "", "busy-loop steps done (0 for sleep tasks)"}},
+    {{"duration", ColumnType::F64, "s", "the task's planned duration, drawn from (seed, task id)"}},
     [](config::Section& params) -> std::unique_ptr<Job> {
       auto tasks = params.whole("tasks", 100, 1, 1'000'000'000'000ULL, "number of tasks");
       auto duration = params.number("duration", 0.01, 0, 86400, "mean seconds per task; 0 gives empty tasks");

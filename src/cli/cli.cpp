@@ -91,7 +91,7 @@ config::LoadedConfig load_with_options(const RunOptions& options, std::string& o
 // Resolves the config on rank 0 and broadcasts the outcome.
 // Collective. Returns the loaded config on every rank, or nullopt with code set.
 std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicator& comm, const RunOptions& options,
-                                                    int& code) {
+                                                    int& code, const std::function<void(const config::LoadedConfig&)>& open_output) {
   std::string payload;  // the resolved TOML, or the error message
   code = EXIT_OK;
   std::optional<config::LoadedConfig> loaded;
@@ -100,6 +100,7 @@ std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicat
       std::string origin;
       loaded = load_with_options(options, origin);
       check_output(loaded->run.output_path, origin, options.force);
+      open_output(*loaded);
       payload = loaded->run.resolved_toml;
     } catch (const Error& e) {
       code = e.exit_code();
@@ -121,18 +122,19 @@ std::string status_of(const RunOutcome& outcome, std::uint64_t task_count) {
   return outcome.failed > 0 ? "failed" : "complete";
 }
 
-int write_results(const config::LoadedConfig& loaded, const RunOutcome& outcome, io::RunMetadata meta,
-                  std::vector<PhaseRecord> phases, const RunClock& clock) {
+// Rank 0: the last datasets, then the file goes into place.
+int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t task_count,
+                std::vector<PhaseRecord> phases, const RunClock& clock) {
   double write_start = phases.back().t_end;
   try {
-    io::RunWriter writer(loaded.run.output_path, meta, loaded.info->columns);
-    writer.write_tasks(0, outcome.tasks, outcome.rows);
+    writer.set_attribute("chunk", outcome.chunk);
+    writer.flush();
     writer.write_ranks(outcome.ranks);
     writer.write_errors(outcome.errors);
     phases.emplace_back();
     set_phase(phases.back(), "write", write_start, clock.now());
     writer.write_phases(phases);
-    writer.commit(status_of(outcome, meta.task_count), utc_now());
+    writer.commit(status_of(outcome, task_count), utc_now());
   } catch (const IoError& e) {
     std::cerr << "fanout: error: " << e.what() << "\n";
     return EXIT_IO;
@@ -147,7 +149,22 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   ProcessUsage usage_at_start = process_usage();
   std::string created = utc_now();
   int code = EXIT_OK;
-  auto loaded = load_everywhere(comm, options, code);
+  std::unique_ptr<io::RunWriter> writer;  // rank 0 only: the file is written as results arrive
+  auto open_output = [&](const config::LoadedConfig& cfg) {
+    io::RunMetadata meta;
+    meta.job = cfg.run.job_kind;
+    meta.config = cfg.run.resolved_toml;
+    meta.command_line = options.command_line;
+    meta.created = created;
+    meta.scheduler = cfg.run.policy_name;
+    meta.chunk = "";
+    meta.mpi_library = mpi_library_version();
+    meta.n_ranks = comm.size();
+    meta.threads_per_rank = cfg.run.threads_per_rank;
+    meta.task_count = cfg.job->task_count();
+    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.info->columns);
+  };
+  auto loaded = load_everywhere(comm, options, code, open_output);
   if (!loaded) return code;
   const config::RunConfig& cfg = loaded->run;
   RunClock clock = synchronize_clock(comm, start);
@@ -165,36 +182,19 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
                              task_count, task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0,
                              failed, rate, eta);
   };
-  RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock);
+  RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, writer.get());
 
   if (comm.rank() == 0) {
     double collect_end = clock.now();
-    double first = setup_end, last = setup_end;
-    bool any = false;
-    for (const auto& t : outcome.tasks) {
-      if (t.attempt == 0) continue;
-      first = any ? std::min(first, t.t_start) : t.t_start;
-      last = any ? std::max(last, t.t_end) : t.t_end;
-      any = true;
-    }
+    double first = outcome.completed ? outcome.first_start : setup_end;
+    double last = outcome.completed ? outcome.last_end : setup_end;
     std::vector<PhaseRecord> phases(4);
     set_phase(phases[0], "setup", 0, setup_end);
     set_phase(phases[1], "distribute", setup_end, first);
     set_phase(phases[2], "compute", first, last);
     set_phase(phases[3], "collect", last, collect_end);
 
-    io::RunMetadata meta;
-    meta.job = cfg.job_kind;
-    meta.config = cfg.resolved_toml;
-    meta.command_line = options.command_line;
-    meta.created = created;
-    meta.scheduler = cfg.policy_name;
-    meta.chunk = outcome.chunk;
-    meta.mpi_library = mpi_library_version();
-    meta.n_ranks = comm.size();
-    meta.threads_per_rank = cfg.threads_per_rank;
-    meta.task_count = loaded->job->task_count();
-    code = write_results(*loaded, outcome, meta, std::move(phases), clock);
+    code = finish_file(*writer, outcome, task_count, std::move(phases), clock);
     if (code == EXIT_OK) {
       if (outcome.failed > 0) code = EXIT_TASKS_FAILED;
       std::cerr << fmt::format("fanout: wrote {}: {} tasks ({} failed) on {} rank{} x {} thread{}, {}, {:.2f} s\n",

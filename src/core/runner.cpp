@@ -52,7 +52,7 @@ enum Tag : int {
   TAG_WORK = 104,     // 0 -> rank: task ranges; none means no more work
 };
 
-constexpr std::size_t FLUSH_RECORDS = 4096;       // send finished tasks at least this often...
+constexpr std::size_t FLUSH_RECORDS = 32768;      // send finished tasks at least this often...
 constexpr double FLUSH_SECONDS = 0.5;             // ...or this often
 constexpr auto MIN_WAIT = std::chrono::microseconds(10);
 constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
@@ -142,7 +142,7 @@ std::vector<TaskRange> decode_ranges(const std::vector<std::uint64_t>& message) 
 class WorkerPool {
  public:
   WorkerPool(const Job& job, const RowLayout& layout, unsigned threads, int rank, const RunClock& clock)
-      : job_(job), layout_(layout), rank_(rank), clock_(clock) {
+      : job_(job), layout_(layout), rank_(rank), clock_(clock), thread_count_(threads) {
     for (unsigned t = 0; t < threads; ++t) threads_.emplace_back([this, t] { work(static_cast<std::int32_t>(t)); });
   }
   WorkerPool(const WorkerPool&) = delete;
@@ -202,54 +202,83 @@ class WorkerPool {
   }
 
  private:
+  // How many ids a thread takes at once: enough tasks for ~200 us of work,
+  // never more than its share of the queue, so locking costs little for tiny
+  // tasks and long tasks are still shared out one by one.
+  std::uint64_t take_size(unsigned threads) const {
+    std::uint64_t share = queued_ / (2 * threads) + 1;
+    double mean = done_ ? busy_ / static_cast<double>(done_) : 1.0;
+    auto for_time = static_cast<std::uint64_t>(std::clamp(200e-6 / std::max(mean, 1e-9), 1.0, 256.0));
+    return std::min(share, for_time);
+  }
+
   void work(std::int32_t thread) {
-    std::vector<std::byte> row_bytes(layout_.size());
+    const std::size_t row_size = layout_.size();
+    const unsigned threads = thread_count_;
+    std::vector<std::uint64_t> ids;
+    Batch local;
     std::unique_lock lock(mutex_);
     for (;;) {
       work_ready_.wait(lock, [this] { return queued_ > 0 || closed_; });
       if (queued_ == 0) return;
-      TaskRange& front = queue_.front();
-      std::uint64_t id = front.begin;
-      front.begin += front.stride;
-      if (front.count() == 0) queue_.pop_front();
-      --queued_;
+      ids.clear();
+      for (std::uint64_t n = take_size(threads); n > 0 && queued_ > 0; --n) {
+        TaskRange& front = queue_.front();
+        ids.push_back(front.begin);
+        front.begin += front.stride;
+        if (front.count() == 0) queue_.pop_front();
+        --queued_;
+      }
       ++running_;
-      ++events_;
-      event_.notify_one();
+      if (queued_ < threads) {  // the coordinator fetches more before we run dry
+        ++events_;
+        event_.notify_one();
+      }
       lock.unlock();
 
-      TaskRecord record;
-      record.id = id;
-      record.rank = rank_;
-      record.thread = thread;
-      record.attempt = 1;
-      std::string error;
-      std::fill(row_bytes.begin(), row_bytes.end(), std::byte{0});
-      double t0 = steady_seconds();  // the wall interval encloses the CPU readings
-      CpuTimes cpu0 = thread_cpu_times();
-      try {
-        Row row(layout_, row_bytes);
-        job_.run(id, row);
-      } catch (const std::exception& e) {
-        error = e.what();
-        record.status = TaskStatus::Failed;
-      } catch (...) {
-        error = "unknown exception";
-        record.status = TaskStatus::Failed;
+      // One clock reading per task boundary: the end of a task is the start of the next.
+      CpuTimes cpu_before = thread_cpu_times();
+      double before = steady_seconds();
+      double busy = 0;
+      for (std::uint64_t id : ids) {
+        TaskRecord record;
+        record.id = id;
+        record.rank = rank_;
+        record.thread = thread;
+        record.attempt = 1;
+        std::size_t offset = local.rows.size();
+        local.rows.resize(offset + row_size, std::byte{0});
+        try {
+          Row row(layout_, std::span(local.rows).subspan(offset, row_size));
+          job_.run(id, row);
+        } catch (const std::exception& e) {
+          local.errors.push_back({id, e.what()});
+          record.status = TaskStatus::Failed;
+        } catch (...) {
+          local.errors.push_back({id, "unknown exception"});
+          record.status = TaskStatus::Failed;
+        }
+        CpuTimes cpu_after = thread_cpu_times();
+        double after = steady_seconds();
+        record.t_start = clock_.at(before);
+        record.t_end = clock_.at(after);
+        record.cpu_user = cpu_after.user - cpu_before.user;
+        record.cpu_sys = cpu_after.sys - cpu_before.sys;
+        busy += after - before;
+        local.records.push_back(record);
+        cpu_before = cpu_after;
+        before = after;
       }
-      CpuTimes cpu1 = thread_cpu_times();
-      double t1 = steady_seconds();
-      record.t_start = clock_.at(t0);
-      record.t_end = clock_.at(t1);
-      record.cpu_user = cpu1.user - cpu0.user;
-      record.cpu_sys = cpu1.sys - cpu0.sys;
 
       lock.lock();
-      finished_.records.push_back(record);
-      finished_.rows.insert(finished_.rows.end(), row_bytes.begin(), row_bytes.end());
-      if (record.status != TaskStatus::Ok) finished_.errors.push_back({id, std::move(error)});
-      busy_ += t1 - t0;
-      ++done_;
+      finished_.records.insert(finished_.records.end(), local.records.begin(), local.records.end());
+      finished_.rows.insert(finished_.rows.end(), local.rows.begin(), local.rows.end());
+      for (auto& e : local.errors) finished_.errors.push_back(std::move(e));
+      local.records.clear();
+      local.rows.clear();
+      local.errors.clear();
+      busy_ += busy;
+      done_ += ids.size();
       --running_;
       ++events_;
       event_.notify_one();
@@ -260,6 +289,7 @@ class WorkerPool {
   const RowLayout& layout_;
   int rank_;
   const RunClock& clock_;
+  unsigned thread_count_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable event_;
@@ -304,24 +334,27 @@ class Backoff {
   std::chrono::microseconds wait_ = MIN_WAIT;
 };
 
-// Rank 0's store of everything that came back.
+// Rank 0's bookkeeping of everything that came back; the tasks go to the sink.
 class Collector {
  public:
-  Collector(RunOutcome& outcome, std::uint64_t task_count, std::size_t row_size)
-      : outcome_(outcome), row_size_(row_size) {
-    outcome_.tasks.assign(task_count, TaskRecord{});
-    outcome_.rows.assign(task_count * row_size, std::byte{0});
-  }
+  Collector(RunOutcome& outcome, TaskSink& sink, std::uint64_t task_count)
+      : outcome_(outcome), sink_(sink), seen_(task_count, false) {}
   void store(Batch&& batch) {
-    for (std::size_t i = 0; i < batch.records.size(); ++i) {
-      const TaskRecord& r = batch.records[i];
-      if (r.id >= outcome_.tasks.size()) throw std::logic_error("a rank returned an unknown task id");
-      if (outcome_.tasks[r.id].attempt != 0) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
-      outcome_.tasks[r.id] = r;
-      std::memcpy(outcome_.rows.data() + r.id * row_size_, batch.rows.data() + i * row_size_, row_size_);
+    if (batch.records.empty()) return;
+    for (const TaskRecord& r : batch.records) {
+      if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
+      if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
+      seen_[r.id] = true;
+      if (outcome_.completed == 0) {
+        outcome_.first_start = r.t_start;
+        outcome_.last_end = r.t_end;
+      }
+      outcome_.first_start = std::min(outcome_.first_start, r.t_start);
+      outcome_.last_end = std::max(outcome_.last_end, r.t_end);
       ++outcome_.completed;
       if (r.status != TaskStatus::Ok) ++outcome_.failed;
     }
+    sink_.store(batch.records, batch.rows);
     for (auto& e : batch.errors) outcome_.errors.push_back(std::move(e));
   }
   std::uint64_t completed() const { return outcome_.completed; }
@@ -329,7 +362,8 @@ class Collector {
 
  private:
   RunOutcome& outcome_;
-  std::size_t row_size_;
+  TaskSink& sink_;
+  std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
 };
 
 std::vector<char> receive_bytes(const boost::mpi::communicator& comm, const boost::mpi::status& status) {
@@ -458,7 +492,8 @@ RankRecord describe_rank(int rank, unsigned threads, double compute_wall, const 
 }  // namespace
 
 RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const RowLayout& layout,
-                   const RunSettings& settings, const RunClock& clock) {
+                   const RunSettings& settings, const RunClock& clock, TaskSink* sink) {
+  if (comm.rank() == 0 && !sink) throw std::invalid_argument("execute: rank 0 needs a sink for the results");
   RunOutcome outcome;
   const unsigned threads = settings.threads_per_rank;
   const std::uint64_t task_count = job.task_count();
@@ -473,7 +508,7 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     if (comm.rank() == 0) {
       auto scheduler = sched::make_scheduler(settings.policy, task_count, comm.size(), threads, settings.chunk);
       outcome.chunk = scheduler->chunk_description();
-      Collector collector(outcome, task_count, layout.size());
+      Collector collector(outcome, *sink, task_count);
       coordinate_root(traffic, pool, *scheduler, collector, settings, layout.size(), timer);
     } else {
       coordinate_worker(traffic, pool, threads, timer);

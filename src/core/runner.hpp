@@ -12,6 +12,7 @@
 #include "core/clock.hpp"
 #include "core/job.hpp"
 #include "core/records.hpp"
+#include "core/sink.hpp"
 
 namespace boost::mpi {
 class communicator;
@@ -31,25 +32,26 @@ struct RunSettings {
   ProcessUsage usage_at_start;
 };
 
-// Everything a run produced. Filled on rank 0 only (other ranks get their own
-// RankRecord in `ranks` and nothing else).
+// What a run produced besides the tasks (which went to the sink). Filled on
+// rank 0 only (other ranks get their own RankRecord in `ranks` and nothing else).
 struct RunOutcome {
-  std::vector<TaskRecord> tasks;  // indexed by task id
-  std::vector<std::byte> rows;    // task_count x row size, by task id
   std::vector<RankRecord> ranks;  // indexed by rank
   std::vector<PhaseRecord> phases;
   std::vector<TaskError> errors;  // sorted by task id
   std::string chunk;              // the chunk size the scheduler used
   std::uint64_t failed = 0;
   std::uint64_t completed = 0;  // tasks that ran, failed or not
+  double first_start = 0;       // run clock: the earliest task start...
+  double last_end = 0;          // ...and the latest task end (0 when no task ran)
 };
 
 // Collective. Runs every task of `job` once on comm's ranks, each with
 // settings.threads_per_rank worker threads plus a coordinating thread (the
 // caller's) that does all MPI calls, so MPI_THREAD_FUNNELED is enough. Rank 0
-// hands out work and computes too.
+// hands out work, computes too, and passes finished tasks to `sink` as they
+// arrive (sink is used on rank 0 only; other ranks may pass null).
 RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const RowLayout& layout,
-                   const RunSettings& settings, const RunClock& clock);
+                   const RunSettings& settings, const RunClock& clock, TaskSink* sink);
 
 // Collective. A barrier that sleeps instead of spinning, so that ranks that
 // finished early leave their cores to those still working (Open MPI's

@@ -105,7 +105,7 @@ Handle vlen_string_type() {
   return t;
 }
 
-Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n) {
+Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress) {
   hsize_t dims[1] = {n};
   Handle space{check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"), H5Sclose};
   Handle props{check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose};
@@ -113,7 +113,7 @@ Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::ui
   if (n > 0) {
     hsize_t chunk[1] = {std::min<hsize_t>(n, CHUNK)};
     check_status(H5Pset_chunk(props.get(), 1, chunk), "H5Pset_chunk");
-    if (n > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
+    if (compress && n > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
   }
   return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
                    "cannot create dataset " + name),
@@ -128,6 +128,16 @@ void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64
   check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr), "H5Sselect_hyperslab");
   Handle mem_space{check_id(H5Screate_simple(1, n, nullptr), "H5Screate_simple"), H5Sclose};
   check_status(H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dwrite");
+}
+
+void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, void* data) {
+  if (count == 0) return;
+  Handle file_space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
+  hsize_t start[1] = {first};
+  hsize_t n[1] = {count};
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr), "H5Sselect_hyperslab");
+  Handle mem_space{check_id(H5Screate_simple(1, n, nullptr), "H5Screate_simple"), H5Sclose};
+  check_status(H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dread");
 }
 
 std::uint64_t dataset_length(hid_t dataset) {

@@ -49,10 +49,14 @@ Handle copy_type(hid_t type);
 Handle fixed_string_type(std::size_t bytes);
 Handle vlen_string_type();
 
-// A 1-D dataset of n elements (file type `type`), chunked and compressed when large.
-Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n);
+// A 1-D dataset of n elements (file type `type`), chunked; compressed when
+// large if `compress` (only for datasets written whole: partial writes of
+// compressed chunks would rewrite them again and again).
+Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress = true);
 // Writes elements [first, first + count) from `data` (memory type `mem_type`).
 void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data);
+// Reads elements [first, first + count) into `data`.
+void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, void* data);
 std::uint64_t dataset_length(hid_t dataset);
 void read_all(hid_t dataset, hid_t mem_type, void* data);
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -118,6 +119,16 @@ std::vector<Record> read_records(hid_t file, const std::string& name, const Hand
   return records;
 }
 
+// Column c of n packed rows, as a contiguous array.
+std::vector<std::byte> unpack_column(const RowLayout& layout, const std::vector<std::byte>& rows, std::size_t n,
+                                     std::size_t c) {
+  std::size_t size = column_size(layout.type(c));
+  std::vector<std::byte> values(n * size);
+  for (std::size_t i = 0; i < n; ++i)
+    std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
+  return values;
+}
+
 const char* TASK_UNITS = "t_start=s;t_end=s;cpu_user=s;cpu_sys=s";
 const char* RANK_UNITS = "busy=s;idle=s;comm=s;cpu_user=s;cpu_sys=s;max_rss=B";
 const char* PHASE_UNITS = "t_start=s;t_end=s";
@@ -131,6 +142,8 @@ struct RunWriter::Impl {
   std::vector<ColumnType> column_types;
   RowLayout layout;
   Handle task_mem_type;
+  std::vector<TaskRecord> pending;  // stored, not yet written
+  std::vector<std::byte> pending_rows;
   explicit Impl(const std::vector<Column>& cols) : layout(cols) {}
 };
 
@@ -160,11 +173,11 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
 
   impl_->task_mem_type = task_type();
   Handle file_type = packed(impl_->task_mem_type);
-  impl_->tasks = create_dataset_1d(f, "tasks", file_type.get(), meta.task_count);
+  impl_->tasks = create_dataset_1d(f, "tasks", file_type.get(), meta.task_count, /*compress=*/false);
   write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
   Handle results = create_group(f, "results");
   for (const auto& c : columns) {
-    Handle ds = create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count);
+    Handle ds = create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count, /*compress=*/false);
     if (!c.units.empty()) write_attr(ds.get(), "units", c.units);
     write_attr(ds.get(), "description", c.description);
     impl_->columns.push_back(std::move(ds));
@@ -185,14 +198,78 @@ void RunWriter::write_tasks(std::uint64_t first, const std::vector<TaskRecord>& 
   const RowLayout& layout = impl_->layout;
   if (rows.size() != records.size() * layout.size()) throw std::logic_error("write_tasks: rows do not match records");
   write_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, records.size(), records.data());
-  // Unpack each column from the rows into a contiguous array.
   for (std::size_t c = 0; c < layout.count(); ++c) {
-    std::size_t size = column_size(layout.type(c));
-    std::vector<std::byte> values(records.size() * size);
-    for (std::size_t i = 0; i < records.size(); ++i)
-      std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
+    auto values = unpack_column(layout, rows, records.size(), c);
     write_range(impl_->columns[c].get(), native_type(layout.type(c)), first, records.size(), values.data());
   }
+}
+
+void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::byte> rows) {
+  impl_->pending.insert(impl_->pending.end(), records.begin(), records.end());
+  impl_->pending_rows.insert(impl_->pending_rows.end(), rows.begin(), rows.end());
+  if (impl_->pending.size() >= FLUSH_RECORDS) flush();
+}
+
+void RunWriter::flush() {
+  auto& pending = impl_->pending;
+  if (pending.empty()) return;
+  const RowLayout& layout = impl_->layout;
+  const std::size_t row_size = layout.size();
+  std::vector<std::size_t> order(pending.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pending[a].id < pending[b].id; });
+  std::vector<TaskRecord> records;
+  std::vector<std::byte> rows;
+  records.reserve(pending.size());
+  rows.reserve(impl_->pending_rows.size());
+  std::size_t runs = 0;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    std::size_t i = order[k];
+    records.push_back(pending[i]);
+    rows.insert(rows.end(), impl_->pending_rows.begin() + static_cast<std::ptrdiff_t>(i * row_size),
+                impl_->pending_rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * row_size));
+    if (k == 0 || records[k].id != records[k - 1].id + 1) ++runs;
+  }
+  pending.clear();
+  impl_->pending_rows.clear();
+  std::uint64_t first = records.front().id;
+  std::uint64_t span = records.back().id - first + 1;
+  if (runs <= 16 || span > 8 * records.size()) {  // few runs, or too sparse to rewrite the span
+    std::size_t begin = 0;
+    for (std::size_t k = 1; k <= records.size(); ++k) {
+      if (k == records.size() || records[k].id != records[k - 1].id + 1) {
+        std::vector<TaskRecord> run(records.begin() + static_cast<std::ptrdiff_t>(begin),
+                                    records.begin() + static_cast<std::ptrdiff_t>(k));
+        std::vector<std::byte> run_rows(rows.begin() + static_cast<std::ptrdiff_t>(begin * row_size),
+                                        rows.begin() + static_cast<std::ptrdiff_t>(k * row_size));
+        write_tasks(run.front().id, run, run_rows);
+        begin = k;
+      }
+    }
+    return;
+  }
+  // Interleaved ids (static-cyclic): read the span they cover, lay them over
+  // it and write it back whole; earlier flushes inside the span are kept.
+  std::vector<TaskRecord> span_records(span);
+  std::vector<std::byte> span_rows(span * row_size);
+  read_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, span, span_records.data());
+  for (std::size_t c = 0; c < layout.count(); ++c) {
+    std::size_t size = column_size(layout.type(c));
+    std::vector<std::byte> values(span * size);
+    read_range(impl_->columns[c].get(), native_type(layout.type(c)), first, span, values.data());
+    for (std::uint64_t i = 0; i < span; ++i)
+      std::memcpy(span_rows.data() + i * row_size + layout.offset(c), values.data() + i * size, size);
+  }
+  for (std::size_t k = 0; k < records.size(); ++k) {
+    std::uint64_t i = records[k].id - first;
+    span_records[i] = records[k];
+    std::memcpy(span_rows.data() + i * row_size, rows.data() + k * row_size, row_size);
+  }
+  write_tasks(first, span_records, span_rows);
+}
+
+void RunWriter::set_attribute(const std::string& name, const std::string& value) {
+  write_attr(impl_->file.get(), name, value);
 }
 
 void RunWriter::write_ranks(const std::vector<RankRecord>& ranks) {
@@ -210,6 +287,7 @@ void RunWriter::write_errors(const std::vector<TaskError>& errors) {
 }
 
 void RunWriter::commit(const std::string& status, const std::string& finished) {
+  flush();
   hid_t f = impl_->file.get();
   write_attr(f, "status", status);
   write_attr(f, "finished", finished);

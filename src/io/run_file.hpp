@@ -7,6 +7,7 @@
 
 #include "core/job.hpp"
 #include "core/records.hpp"
+#include "core/sink.hpp"
 
 namespace fanout::io {
 
@@ -32,19 +33,29 @@ class Handle;
 // Writes a run file under a temporary name beside `path` (".NAME.partial-PID")
 // and renames it to `path` in commit(), so a file at `path` is always
 // complete. Destroyed without commit(), it removes the temporary file.
-class RunWriter {
+// As a TaskSink it takes finished tasks in any order during the run and
+// writes them by task id in batches, so memory stays bounded.
+class RunWriter : public TaskSink {
  public:
   RunWriter(std::string path, const RunMetadata& meta, const std::vector<Column>& columns);
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;
-  ~RunWriter();
+  ~RunWriter() override;
+
+  // Buffers; writes when the buffer holds FLUSH_RECORDS tasks.
+  void store(std::span<const TaskRecord> records, std::span<const std::byte> rows) override;
+  // Writes what store() buffered.
+  void flush();
+  static constexpr std::size_t FLUSH_RECORDS = 1 << 19;
+  // Sets (or replaces) a string attribute of the root group.
+  void set_attribute(const std::string& name, const std::string& value);
 
   // Tasks [first, first + records.size()): their records and packed rows.
   void write_tasks(std::uint64_t first, const std::vector<TaskRecord>& records, const std::vector<std::byte>& rows);
   void write_ranks(const std::vector<RankRecord>& ranks);
   void write_phases(const std::vector<PhaseRecord>& phases);
   void write_errors(const std::vector<TaskError>& errors);
-  // Sets status and finished, closes (checked) and renames into place.
+  // Flushes, sets status and finished, closes (checked) and renames into place.
   void commit(const std::string& status, const std::string& finished);
   const std::string& temp_path() const { return temp_path_; }
 

@@ -52,11 +52,25 @@ std::vector<Case> all_cases() {
   return cases;
 }
 
-RunOutcome run_job(const boost::mpi::communicator& comm, const Job& job, const std::vector<Column>& columns,
-                   const Case& c) {
+// The outcome, and on rank 0 every task's record and row by task id.
+struct Result : RunOutcome {
+  std::vector<TaskRecord> tasks;
+  std::vector<std::byte> rows;
+};
+
+Result run_job(const boost::mpi::communicator& comm, const Job& job, const std::vector<Column>& columns,
+               const Case& c) {
   RowLayout layout(columns);
   RunClock clock = synchronize_clock(comm, steady_seconds());
-  return execute(comm, job, layout, RunSettings{c.policy, c.chunk, c.threads, 0, {}, process_usage()}, clock);
+  MemorySink sink(job.task_count(), layout.size());
+  Result result;
+  static_cast<RunOutcome&>(result) = execute(comm, job, layout, RunSettings{c.policy, c.chunk, c.threads, 0, {}, process_usage()},
+                                             clock, comm.rank() == 0 ? &sink : nullptr);
+  if (comm.rank() == 0) {
+    result.tasks = std::move(sink.tasks);
+    result.rows = std::move(sink.rows);
+  }
+  return result;
 }
 
 }  // namespace
@@ -66,7 +80,7 @@ TEST(Runner, EveryTaskOnceWithTheSerialResult) {
   for (std::uint64_t tasks : {1ull, 5ull, 97ull, 1000ull}) {
     ArithmeticJob job(tasks, 0);
     for (const Case& c : all_cases()) {
-      RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), c);
+      Result out = run_job(comm, job, ArithmeticJob::columns(), c);
       SCOPED_TRACE("tasks=" + std::to_string(tasks) + " threads=" + std::to_string(c.threads));
       if (comm.rank() != 0) {
         EXPECT_TRUE(out.tasks.empty());
@@ -104,7 +118,7 @@ TEST(Runner, StaticBlockGivesEachRankItsBlock) {
   auto comm = duplicate_world();
   const std::uint64_t tasks = 10 * static_cast<std::uint64_t>(comm.size()) + 3;
   ArithmeticJob job(tasks, 0);
-  RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), {config::Policy::StaticBlock, std::nullopt, 1});
+  Result out = run_job(comm, job, ArithmeticJob::columns(), {config::Policy::StaticBlock, std::nullopt, 1});
   if (comm.rank() != 0) return;
   auto n = static_cast<std::uint64_t>(comm.size());
   for (std::uint64_t i = 0; i < tasks; ++i) {
@@ -128,7 +142,7 @@ TEST(Runner, RankZeroComputesToo) {
       row.set<std::uint64_t>(0, task);
     }
   } job;
-  RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), {config::Policy::Dynamic, 1, 1});
+  Result out = run_job(comm, job, ArithmeticJob::columns(), {config::Policy::Dynamic, 1, 1});
   if (comm.rank() == 0) {
     EXPECT_GT(out.ranks[0].tasks, 0u);
     EXPECT_GT(out.ranks[0].busy, 0.0);
@@ -139,7 +153,7 @@ TEST(Runner, FailedTasksAreRecordedAndTheRunGoesOn) {
   auto comm = duplicate_world();
   ArithmeticJob job(50, 7);  // tasks 6, 13, 20, 27, 34, 41, 48 fail
   for (const Case& c : all_cases()) {
-    RunOutcome out = run_job(comm, job, ArithmeticJob::columns(), c);
+    Result out = run_job(comm, job, ArithmeticJob::columns(), c);
     if (comm.rank() != 0) continue;
     EXPECT_EQ(out.completed, 50u);
     EXPECT_EQ(out.failed, 7u);
@@ -157,7 +171,7 @@ TEST(Runner, FailedTasksAreRecordedAndTheRunGoesOn) {
 TEST(Runner, PrimesJobFromAConfig) {
   auto comm = duplicate_world();
   auto loaded = config::load_config("[job]\nkind = \"primes\"\nnumbers = [2, 3, 4, 97, 99, 7919, 7917]\n", "test.toml");
-  RunOutcome out = run_job(comm, *loaded.job, loaded.info->columns, {config::Policy::Dynamic, std::nullopt, 1});
+  Result out = run_job(comm, *loaded.job, loaded.info->columns, {config::Policy::Dynamic, std::nullopt, 1});
   if (comm.rank() != 0) return;
   RowLayout layout(loaded.info->columns);
   std::vector<int> is_prime;

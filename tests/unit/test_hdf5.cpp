@@ -118,13 +118,57 @@ TEST_F(RunFileTest, RoundTrip) {
   EXPECT_EQ(run.errors[0].message, "boom: task 3 failed");
 }
 
-TEST_F(RunFileTest, LargeFilesAreChunkedAndCompressed) {
+TEST_F(RunFileTest, LargeFilesSpanManyChunks) {
   std::string file = path("big.h5");
-  write_sample(file, 100000);
+  write_sample(file, 200000);
   io::RunFile run = io::read_run_file(file);
-  EXPECT_EQ(run.tasks.size(), 100000u);
-  EXPECT_EQ(run.results[0].values[99999], 99999.0 * 99999.0);
-  EXPECT_LT(fs::file_size(file), 100000u * (56 + 16)) << "compression should shrink regular data";
+  EXPECT_EQ(run.tasks.size(), 200000u);
+  EXPECT_EQ(run.results[0].values[199999], 199999.0 * 199999.0);
+  EXPECT_EQ(run.tasks[131072].id, 131072u);
+}
+
+TEST_F(RunFileTest, StoredTasksInAnyOrderLandByTaskId) {
+  // As a sink the writer takes tasks in any order, in batches of any size,
+  // and flushes them by id: in contiguous runs or scattered points.
+  std::string file = path("stream.h5");
+  const std::uint64_t tasks = 3 * io::RunWriter::FLUSH_RECORDS + 123;
+  RowLayout layout(COLUMNS);
+  {
+    io::RunWriter writer(file, metadata(tasks), COLUMNS);
+    // Odd ids first (scattered), then even ids in descending blocks.
+    auto send = [&](std::vector<std::uint64_t> ids) {
+      std::vector<TaskRecord> records;
+      std::vector<std::byte> rows(ids.size() * layout.size());
+      for (std::size_t k = 0; k < ids.size(); ++k) {
+        TaskRecord r;
+        r.id = ids[k];
+        r.attempt = 1;
+        r.t_end = static_cast<double>(ids[k]);
+        records.push_back(r);
+        Row row(layout, std::span(rows).subspan(k * layout.size(), layout.size()));
+        row.set<std::uint64_t>(0, ids[k] + 7);
+        row.set<double>(1, 0.5);
+      }
+      writer.store(records, rows);
+    };
+    std::vector<std::uint64_t> odd, even;
+    for (std::uint64_t i = 0; i < tasks; ++i) (i % 2 ? odd : even).push_back(i);
+    for (std::size_t k = 0; k < odd.size(); k += 1000)
+      send(std::vector<std::uint64_t>(odd.begin() + k, odd.begin() + std::min(odd.size(), k + 1000)));
+    for (std::size_t end = even.size(); end > 0;) {
+      std::size_t begin = end > 5000 ? end - 5000 : 0;
+      send(std::vector<std::uint64_t>(even.begin() + begin, even.begin() + end));
+      end = begin;
+    }
+    writer.commit("complete", "2026-01-01T00:00:01Z");
+  }
+  io::RunFile run = io::read_run_file(file);
+  ASSERT_EQ(run.tasks.size(), tasks);
+  for (std::uint64_t i = 0; i < tasks; ++i) {
+    ASSERT_EQ(run.tasks[i].id, i);
+    ASSERT_EQ(run.tasks[i].t_end, static_cast<double>(i));
+    ASSERT_EQ(run.results[0].values[i], static_cast<double>(i + 7));
+  }
 }
 
 TEST_F(RunFileTest, AbandonedWriterLeavesNothing) {
