@@ -54,6 +54,10 @@ enum Tag : int {
 
 constexpr std::size_t FLUSH_RECORDS = 32768;      // send finished tasks at least this often...
 constexpr double FLUSH_SECONDS = 0.5;             // ...or this often
+// Workers pause when this many finished tasks wait for the coordinating
+// thread, so a rank that computes faster than it can ship or write results
+// keeps bounded memory.
+constexpr std::size_t MAX_FINISHED = 1 << 18;
 constexpr auto MIN_WAIT = std::chrono::microseconds(10);
 constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
 
@@ -190,6 +194,7 @@ class WorkerPool {
     std::lock_guard lock(mutex_);
     Batch out = std::move(finished_);
     finished_ = Batch{};
+    work_ready_.notify_all();  // workers paused for a full buffer may go on
     return out;
   }
   double busy() const {
@@ -219,7 +224,9 @@ class WorkerPool {
     Batch local;
     std::unique_lock lock(mutex_);
     for (;;) {
-      work_ready_.wait(lock, [this] { return queued_ > 0 || closed_; });
+      work_ready_.wait(lock, [this] {
+        return (queued_ > 0 && finished_.records.size() < MAX_FINISHED) || (closed_ && queued_ == 0);
+      });
       if (queued_ == 0) return;
       ids.clear();
       for (std::uint64_t n = take_size(threads); n > 0 && queued_ > 0; --n) {

@@ -53,10 +53,10 @@ Handle vlen_string_type();
 // large if `compress` (only for datasets written whole: partial writes of
 // compressed chunks would rewrite them again and again).
 Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress = true);
-// Writes elements [first, first + count) from `data` (memory type `mem_type`).
-void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data);
-// Reads elements [first, first + count) into `data`.
-void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, void* data);
+// Writes elements first, first + stride, ... (count of them) from contiguous
+// `data` (memory type `mem_type`).
+void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data,
+                 std::uint64_t stride = 1);
 std::uint64_t dataset_length(hid_t dataset);
 void read_all(hid_t dataset, hid_t mem_type, void* data);
 

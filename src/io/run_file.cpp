@@ -194,17 +194,21 @@ RunWriter::~RunWriter() {
 }
 
 void RunWriter::write_tasks(std::uint64_t first, const std::vector<TaskRecord>& records,
-                            const std::vector<std::byte>& rows) {
+                            const std::vector<std::byte>& rows, std::uint64_t stride) {
   const RowLayout& layout = impl_->layout;
   if (rows.size() != records.size() * layout.size()) throw std::logic_error("write_tasks: rows do not match records");
-  write_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, records.size(), records.data());
+  write_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, records.size(), records.data(), stride);
   for (std::size_t c = 0; c < layout.count(); ++c) {
     auto values = unpack_column(layout, rows, records.size(), c);
-    write_range(impl_->columns[c].get(), native_type(layout.type(c)), first, records.size(), values.data());
+    write_range(impl_->columns[c].get(), native_type(layout.type(c)), first, records.size(), values.data(), stride);
   }
 }
 
 void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::byte> rows) {
+  if (impl_->pending.capacity() == 0) {
+    impl_->pending.reserve(FLUSH_RECORDS + 65536);
+    impl_->pending_rows.reserve((FLUSH_RECORDS + 65536) * impl_->layout.size());
+  }
   impl_->pending.insert(impl_->pending.end(), records.begin(), records.end());
   impl_->pending_rows.insert(impl_->pending_rows.end(), rows.begin(), rows.end());
   if (impl_->pending.size() >= FLUSH_RECORDS) flush();
@@ -213,59 +217,37 @@ void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::
 void RunWriter::flush() {
   auto& pending = impl_->pending;
   if (pending.empty()) return;
-  const RowLayout& layout = impl_->layout;
-  const std::size_t row_size = layout.size();
+  const std::size_t row_size = impl_->layout.size();
   std::vector<std::size_t> order(pending.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pending[a].id < pending[b].id; });
-  std::vector<TaskRecord> records;
-  std::vector<std::byte> rows;
-  records.reserve(pending.size());
-  rows.reserve(impl_->pending_rows.size());
-  std::size_t runs = 0;
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    std::size_t i = order[k];
-    records.push_back(pending[i]);
-    rows.insert(rows.end(), impl_->pending_rows.begin() + static_cast<std::ptrdiff_t>(i * row_size),
-                impl_->pending_rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * row_size));
-    if (k == 0 || records[k].id != records[k - 1].id + 1) ++runs;
+  // Write runs of ids with a constant stride, one call per dataset and run:
+  // contiguous blocks (dynamic, static-block) and one rank's share under
+  // static-cyclic (stride = ranks) are each one run.
+  std::vector<TaskRecord> run;
+  std::vector<std::byte> run_rows;
+  std::uint64_t stride = 1;
+  auto write_run = [&] {
+    if (run.empty()) return;
+    write_tasks(run.front().id, run, run_rows, stride);
+    run.clear();
+    run_rows.clear();
+  };
+  for (std::size_t i : order) {
+    const TaskRecord& r = pending[i];
+    if (run.size() == 1) {
+      stride = r.id - run.back().id;
+    } else if (run.size() > 1 && r.id - run.back().id != stride) {
+      write_run();
+    }
+    if (run.empty()) stride = 1;
+    run.push_back(r);
+    run_rows.insert(run_rows.end(), impl_->pending_rows.begin() + static_cast<std::ptrdiff_t>(i * row_size),
+                    impl_->pending_rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * row_size));
   }
+  write_run();
   pending.clear();
   impl_->pending_rows.clear();
-  std::uint64_t first = records.front().id;
-  std::uint64_t span = records.back().id - first + 1;
-  if (runs <= 16 || span > 8 * records.size()) {  // few runs, or too sparse to rewrite the span
-    std::size_t begin = 0;
-    for (std::size_t k = 1; k <= records.size(); ++k) {
-      if (k == records.size() || records[k].id != records[k - 1].id + 1) {
-        std::vector<TaskRecord> run(records.begin() + static_cast<std::ptrdiff_t>(begin),
-                                    records.begin() + static_cast<std::ptrdiff_t>(k));
-        std::vector<std::byte> run_rows(rows.begin() + static_cast<std::ptrdiff_t>(begin * row_size),
-                                        rows.begin() + static_cast<std::ptrdiff_t>(k * row_size));
-        write_tasks(run.front().id, run, run_rows);
-        begin = k;
-      }
-    }
-    return;
-  }
-  // Interleaved ids (static-cyclic): read the span they cover, lay them over
-  // it and write it back whole; earlier flushes inside the span are kept.
-  std::vector<TaskRecord> span_records(span);
-  std::vector<std::byte> span_rows(span * row_size);
-  read_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, span, span_records.data());
-  for (std::size_t c = 0; c < layout.count(); ++c) {
-    std::size_t size = column_size(layout.type(c));
-    std::vector<std::byte> values(span * size);
-    read_range(impl_->columns[c].get(), native_type(layout.type(c)), first, span, values.data());
-    for (std::uint64_t i = 0; i < span; ++i)
-      std::memcpy(span_rows.data() + i * row_size + layout.offset(c), values.data() + i * size, size);
-  }
-  for (std::size_t k = 0; k < records.size(); ++k) {
-    std::uint64_t i = records[k].id - first;
-    span_records[i] = records[k];
-    std::memcpy(span_rows.data() + i * row_size, rows.data() + k * row_size, row_size);
-  }
-  write_tasks(first, span_records, span_rows);
 }
 
 void RunWriter::set_attribute(const std::string& name, const std::string& value) {

@@ -46,12 +46,13 @@ class RunWriter : public TaskSink {
   void store(std::span<const TaskRecord> records, std::span<const std::byte> rows) override;
   // Writes what store() buffered.
   void flush();
-  static constexpr std::size_t FLUSH_RECORDS = 1 << 19;
+  static constexpr std::size_t FLUSH_RECORDS = 1 << 18;
   // Sets (or replaces) a string attribute of the root group.
   void set_attribute(const std::string& name, const std::string& value);
 
-  // Tasks [first, first + records.size()): their records and packed rows.
-  void write_tasks(std::uint64_t first, const std::vector<TaskRecord>& records, const std::vector<std::byte>& rows);
+  // Tasks first, first + stride, ... (records.size() of them): their records and packed rows.
+  void write_tasks(std::uint64_t first, const std::vector<TaskRecord>& records, const std::vector<std::byte>& rows,
+                   std::uint64_t stride = 1);
   void write_ranks(const std::vector<RankRecord>& ranks);
   void write_phases(const std::vector<PhaseRecord>& phases);
   void write_errors(const std::vector<TaskError>& errors);
