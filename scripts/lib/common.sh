@@ -11,6 +11,7 @@ FANOUT_PACKAGES=(
   googletest libgtest-dev
   python3 python3-h5py python3-numpy
   coreutils
+  python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -1,0 +1,778 @@
+#!/usr/bin/python3
+"""fanout's benchmark suite: six benchmarks, each running fanout and its
+baselines in the same invocation, alternating, several repeats, and printing
+medians and ratios. Usually started by bench/run.sh, which installs the
+Debian packages, builds fanout and the C++ baselines and then calls
+
+  /usr/bin/python3 bench/bench.py --fanout BUILD/fanout --baselines BUILD/bench [options]
+
+Options:
+  --quick          fewer repeats and smaller sizes (a few minutes)
+  --tiny           tiny inputs, one repeat: only checks that everything runs (ctest)
+  --only 1,3       run only these benchmarks (1 dispatch, 2 imbalance, 3 primes,
+                   4 threads-vs-ranks, 5 start-up, 6 scale)
+  --repeats N      repeats per variant (default 5; --quick 3; --tiny 1)
+  --json FILE      also write every sample and every summary figure as JSON
+  --keep DIR       keep the run files in DIR instead of a temporary directory
+
+Every figure is a median over the repeats. Variants of a benchmark run
+alternately (one repeat of each, in an order that rotates from repeat to
+repeat), so that a burst of load on the machine hits all of them alike.
+Exit status: 0 if every program ran (missed targets are reported, not
+failures), 1 if a run failed, 2 on bad usage.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINES_SRC = REPO / "bench" / "baselines"
+PYTHON = "/usr/bin/python3"  # Debian's: it has h5py, numpy and mpi4py
+SPIN = REPO / "configs" / "spin.toml"
+PRIMES = REPO / "configs" / "primes.toml"
+
+# Launcher variables of an enclosing mpirun or Slurm step (ctest may run
+# under one): a benchmark starts its own mpirun as a user would.
+LAUNCHER_PREFIXES = ("OMPI_COMM_WORLD_", "OMPI_MCA_ess", "PMIX_", "PMI_", "SLURM_", "OMPI_UNIVERSE",
+                     "OMPI_FILE_LOCATION")
+
+
+class RunFailed(Exception):
+    pass
+
+
+class Unavailable(Exception):
+    """A variant needs a fanout feature this build does not have."""
+
+
+# ----------------------------------------------------------------------------
+# Running things
+
+
+class Bench:
+    def __init__(self, args):
+        self.fanout = str(Path(args.fanout).resolve())
+        self.baselines = Path(args.baselines).resolve()
+        self.mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+        self.repeats = args.repeats or {"tiny": 1, "quick": 3, "full": 5}[self.mode]
+        self.keep = args.keep
+        self.workdir = Path(args.keep or tempfile.mkdtemp(prefix="fanout-bench-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_PREFIXES)}
+        if os.geteuid() == 0:
+            self.env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        self.counter = 0
+        self.failures = []
+        self._features = None
+
+    def close(self):
+        if not self.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def pick(self, full, quick, tiny):
+        return {"full": full, "quick": quick, "tiny": tiny}[self.mode]
+
+    def run(self, cmd, env_extra=None):
+        """Runs cmd; returns (whole-process wall seconds, stdout). Raises RunFailed."""
+        env = dict(self.env, **(env_extra or {}))
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            t0 = time.perf_counter()
+            p = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=err, text=True, env=env,
+                                 cwd=self.workdir)
+            # wait4's ru_maxrss covers the child's waited-for descendants too: the
+            # peak RSS of the largest process of the run (for mpirun: a rank).
+            _, status, usage = os.wait4(p.pid, 0)
+            wall = time.perf_counter() - t0
+            p.returncode = os.waitstatus_to_exitcode(status)
+            self.last_maxrss = usage.ru_maxrss * 1024
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        if p.returncode != 0:
+            tail = (stderr.strip() or stdout.strip()).splitlines()[-6:]
+            raise RunFailed(f"`{' '.join(map(str, cmd))}` exited with {p.returncode}: " + " | ".join(tail))
+        return wall, stdout
+
+    def run_json(self, cmd, env_extra=None):
+        wall, out = self.run(cmd, env_extra)
+        lines = [l for l in out.splitlines() if l.startswith("{")]
+        if not lines:
+            raise RunFailed(f"`{' '.join(map(str, cmd))}` printed no JSON line: {out[-300:]}")
+        data = json.loads(lines[-1])
+        data["proc_wall"] = wall
+        if data.get("ok") is False:
+            raise RunFailed(f"`{' '.join(map(str, cmd))}` reported wrong results")
+        return data
+
+    @staticmethod
+    def mpirun(n, *extra):
+        return ["mpirun", "-n", str(n), *extra]
+
+    def baseline(self, name):
+        path = self.baselines / name
+        if not path.exists():
+            raise RunFailed(f"baseline {path} not built (bench/run.sh builds it)")
+        return path
+
+    def features(self):
+        """Which of the features being added to fanout this build has."""
+        if self._features is None:
+            help_text = subprocess.run([self.fanout, "run", "--help"], capture_output=True, text=True,
+                                       env=self.env).stdout
+            def accepts(*sets):
+                args = [self.fanout, "validate", str(PRIMES)]
+                for s in sets:
+                    args += ["--set", s]
+                return subprocess.run(args, capture_output=True, text=True, env=self.env).returncode == 0
+            self._features = {
+                "costs": "--costs" in help_text and accepts("schedule.order=longest-first"),
+                "guided": accepts("schedule.policy=guided"),
+            }
+        return self._features
+
+    def fanout_run(self, config, sets=(), ranks=2, mpi_extra=(), extra_args=(), tasks=False, keep_as=None):
+        """One `mpirun -n RANKS fanout run`; returns the figures of its file."""
+        self.counter += 1
+        out = self.workdir / (keep_as or f"run-{self.counter}.h5")
+        cmd = self.mpirun(ranks, *mpi_extra) + [self.fanout, "run", config, "--output", out, "--force",
+                                                "--set", "run.progress_interval=0"]
+        for s in sets:
+            cmd += ["--set", s]
+        cmd += list(extra_args)
+        wall, _ = self.run(cmd)
+        r = read_run_file(out, tasks)
+        r["proc_wall"] = wall
+        r["maxrss_proc"] = self.last_maxrss
+        if not self.keep and not keep_as:
+            out.unlink(missing_ok=True)
+        return r
+
+
+def read_run_file(path, with_tasks):
+    r = {}
+    with h5py.File(path, "r") as f:
+        r["status"] = f.attrs["status"]
+        r["task_count"] = int(f.attrs["task_count"])
+        r["chunk"] = str(f.attrs["chunk"])
+        phases = {p["name"].decode(): (float(p["t_start"]), float(p["t_end"])) for p in f["phases"][:]}
+        r["phases"] = {k: b - a for k, (a, b) in phases.items()}
+        r["compute"] = r["phases"]["compute"]
+        # compute start -> end of the write phase: the tasks run, come back and are written
+        r["e2e"] = phases["write"][1] - phases["compute"][0]
+        r["run_wall"] = phases["write"][1]  # fanout's own time after MPI_Init
+        ranks = f["ranks"][:]
+        r["rss0"] = int(ranks["max_rss"][0])
+        r["rank_tasks"] = [int(x) for x in ranks["tasks"]]
+        if with_tasks:
+            t = f["tasks"][:]
+            wall = t["t_end"] - t["t_start"]
+            r["task_wall_sum"] = float(wall.sum())
+            r["task_wall_max"] = float(wall.max())
+            r["task_cpu_sum"] = float((t["cpu_user"] + t["cpu_sys"]).sum())
+            r["results"] = {k: f["results"][k][:] for k in f["results"]}
+    if r["status"] != "complete":
+        raise RunFailed(f"{path}: status {r['status']}")
+    return r
+
+
+def alternate(bench, variants, repeats):
+    """Runs every variant `repeats` times, one repeat of each in turn, the
+    order rotating each repeat. variants: list of (name, fn). Returns
+    {name: [samples]} and {name: error} for the variants that failed."""
+    samples = {name: [] for name, _ in variants}
+    errors = {}
+    for rep in range(repeats):
+        k = rep % len(variants)
+        for name, fn in variants[k:] + variants[:k]:
+            if name in errors:
+                continue
+            try:
+                samples[name].append(fn())
+            except Unavailable as e:
+                errors[name] = f"not available: {e}"
+            except RunFailed as e:
+                errors[name] = f"failed: {e}"
+                bench.failures.append(f"{name}: {e}")
+            print(f"  . {name} ({rep + 1}/{repeats})", file=sys.stderr, flush=True)
+    return samples, errors
+
+
+def med(samples, key):
+    values = [s[key] if isinstance(key, str) else key(s) for s in samples]
+    return statistics.median(values) if values else None
+
+
+def paired_ratio(a, b, key):
+    """Median over repeats of a[i][key] / b[i][key] (same repeat, same load)."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return None
+    get = (lambda s: s[key]) if isinstance(key, str) else key
+    return statistics.median(get(a[i]) / get(b[i]) for i in range(n))
+
+
+# ----------------------------------------------------------------------------
+# Printing
+
+
+def fmt(x, spec):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    return format(x, spec)
+
+
+def rate(x):
+    if x is None:
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M/s"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} k/s"
+    return f"{x:.0f} /s"
+
+
+def print_table(title, columns, rows, notes=()):
+    print(f"\n## {title}\n")
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(str(c))
+              for i, c in enumerate(columns)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    print(line(columns))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r))
+    for n in notes:
+        print(f"\n{n}")
+    sys.stdout.flush()
+
+
+def check(name, value, target, met):
+    return {"check": name, "value": value, "target": target, "met": met}
+
+
+def print_checks(checks):
+    if not checks:
+        return
+    print()
+    for c in checks:
+        mark = {True: "MET", False: "MISSED", None: "n/a"}[c["met"]]
+        print(f"- target {c['check']}: {c['value']} (target {c['target']}): {mark}")
+    sys.stdout.flush()
+
+
+# ----------------------------------------------------------------------------
+# 1. Dispatch throughput
+
+
+def bench_dispatch(b):
+    n = b.pick(1_000_000, 200_000, 2_000)
+    # Slow baselines get fewer tasks: their rate per task is what counts.
+    n_exec1 = b.pick(20_000, 5_000, 200)
+    n_m4p1 = b.pick(10_000, 3_000, 100)
+    n_m4p100 = b.pick(300_000, 100_000, 2_000)
+    n_parallel = b.pick(300, 100, 20)
+    mw = b.baseline("mpi_master_worker")
+    pool = BASELINES_SRC / "py_pool.py"
+    m4p = BASELINES_SRC / "py_mpi4py_futures.py"
+    spin = [f"job.tasks={n}", "job.duration=0"]
+
+    def fanout(policy):
+        def fn():
+            r = b.fanout_run(SPIN, spin + [f"schedule.policy={policy}"])
+            return dict(r, tasks_per_s=n / r["e2e"], compute_rate=n / r["compute"], proc_rate=n / r["proc_wall"])
+        return fn
+
+    def parallel():
+        log = b.workdir / "parallel.joblog"
+        seq = "\n".join(str(i) for i in range(n_parallel)) + "\n"
+        t0 = time.perf_counter()
+        p = subprocess.run(["parallel", "--will-cite", "-j2", "--joblog", log, "true"], input=seq, text=True,
+                           capture_output=True, env=b.env)
+        wall = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RunFailed(f"parallel exited with {p.returncode}: {p.stderr[-300:]}")
+        records = sum(1 for _ in open(log)) - 1
+        if records != n_parallel:
+            raise RunFailed(f"parallel joblog has {records} records, expected {n_parallel}")
+        return {"tasks": n_parallel, "wall": wall, "proc_wall": wall, "tasks_per_s": n_parallel / wall}
+
+    m4p_cmd = lambda tasks, chunk: b.mpirun(3, "--oversubscribe") + [PYTHON, "-m", "mpi4py.futures", m4p, tasks, chunk]
+    variants = [
+        ("fanout dynamic/auto", fanout("dynamic")),
+        ("fanout static-block", fanout("static-block")),
+        ("MPI master-worker chunk 1", lambda: b.run_json(b.mpirun(2) + [mw, n, 1])),
+        ("MPI master-worker chunk 64", lambda: b.run_json(b.mpirun(2) + [mw, n, 64])),
+        ("MPI master-worker chunk 1, master works", lambda: b.run_json(b.mpirun(2) + [mw, n, 1, "--master-works"])),
+        ("multiprocessing Pool.map", lambda: b.run_json([PYTHON, pool, "pool-map", n])),
+        ("ProcessPoolExecutor chunk 1", lambda: b.run_json([PYTHON, pool, "executor", n_exec1, 1])),
+        ("ProcessPoolExecutor chunk 1000", lambda: b.run_json([PYTHON, pool, "executor", n, 1000])),
+        ("mpi4py.futures chunk 1", lambda: b.run_json(m4p_cmd(n_m4p1, 1))),
+        ("mpi4py.futures chunk 100", lambda: b.run_json(m4p_cmd(n_m4p100, 100))),
+        ("GNU parallel -j2 (joblog)", parallel),
+    ]
+    samples, errors = alternate(b, variants, b.repeats)
+
+    records = {"fanout dynamic/auto": "HDF5, full", "fanout static-block": "HDF5, full",
+               "GNU parallel -j2 (joblog)": "joblog text"}
+    ranks = {"fanout dynamic/auto": "2 ranks", "fanout static-block": "2 ranks",
+             "MPI master-worker chunk 1": "master + 1 worker", "MPI master-worker chunk 64": "master + 1 worker",
+             "MPI master-worker chunk 1, master works": "2 ranks",
+             "mpi4py.futures chunk 1": "master + 2 workers", "mpi4py.futures chunk 100": "master + 2 workers"}
+    ref = med(samples["fanout dynamic/auto"], "tasks_per_s")
+    rows, summary = [], {}
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, "-", "-", "-", errors[name][:90], "-"])
+            continue
+        r = med(s, "tasks_per_s")
+        summary[name] = {"tasks": s[0]["tasks"] if "tasks" in s[0] else n, "tasks_per_s": r,
+                         "samples": [x["tasks_per_s"] for x in s]}
+        tasks = s[0].get("tasks", n)
+        rows.append([name, ranks.get(name, "2 processes"), f"{tasks:,}", records.get(name, "none"), rate(r),
+                     fmt(ref / r if ref and r else None, ".2f")])
+    fan = samples["fanout dynamic/auto"]
+    notes = [
+        "tasks/s: fanout from the start of the compute phase to the end of the write phase (every task's"
+        " record and result in the file); the baselines over their map/dispatch loop, after start-up"
+        " (GNU parallel: the whole command). Last column: fanout dynamic/auto's rate / this rate."]
+    checks = []
+    if fan:
+        fs = {"compute_rate": med(fan, "compute_rate"), "e2e_rate": med(fan, "tasks_per_s"),
+              "proc_rate": med(fan, "proc_rate"), "compute": med(fan, "compute"), "e2e": med(fan, "e2e"),
+              "proc_wall": med(fan, "proc_wall"), "rss0": med(fan, "rss0"),
+              "phases": {k: med(fan, lambda x, k=k: x["phases"][k]) for k in fan[0]["phases"]}}
+        summary["fanout phases"] = fs
+        ph = fs["phases"]
+        notes.append(
+            f"fanout dynamic/auto, {n:,} tasks, medians: compute phase {ph['compute']:.3f} s"
+            f" ({rate(fs['compute_rate'])}), collect {ph['collect']:.3f} s, write {ph['write']:.3f} s;"
+            f" compute->written {fs['e2e']:.3f} s ({rate(fs['e2e_rate'])}); whole mpirun {fs['proc_wall']:.3f} s"
+            f" ({rate(fs['proc_rate'])}); rank 0 peak RSS {fs['rss0'] / 2**20:.0f} MiB.")
+        sb = samples["fanout static-block"]
+        if sb:
+            notes.append(f"fanout static-block (no requests to rank 0): compute {med(sb, 'compute'):.3f} s"
+                         f" ({rate(med(sb, 'compute_rate'))}), compute->written {rate(med(sb, 'tasks_per_s'))}.")
+        checks += [check("1a end-to-end (compute through written file)", rate(fs["e2e_rate"]), ">= 2 M/s",
+                         fs["e2e_rate"] >= 2e6),
+                   check("1b compute phase", rate(fs["compute_rate"]), ">= 10 M/s", fs["compute_rate"] >= 10e6)]
+    print_table(f"1. Dispatch throughput: {n:,} empty tasks, 2 ranks/workers, {b.repeats} repeats (medians)",
+                ["variant", "processes", "tasks", "records", "tasks/s", "fanout / this"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
+# 2. Imbalance
+
+
+def bench_imbalance(b):
+    tasks = b.pick(400, 200, 20)
+    duration = b.pick(0.01, 0.01, 0.002)  # mean seconds: about 4 s of CPU in all (2 s quick)
+    sets = [f"job.tasks={tasks}", f"job.duration={duration}", "job.distribution=lognormal", "job.sigma=1.5",
+            "job.seed=42", "job.mode=cpu"]
+    # The planned durations, for the Python baseline: the same tasks.
+    first = b.fanout_run(SPIN, sets + ["schedule.policy=static-block"], tasks=True)
+    planned = first["results"]["duration"]
+    durations = b.workdir / "durations.txt"
+    durations.write_text("\n".join(repr(float(x)) for x in planned) + "\n")
+    total, largest = float(planned.sum()), float(planned.max())
+    pool = BASELINES_SRC / "py_pool.py"
+
+    def fanout(*extra):
+        def fn():
+            r = b.fanout_run(SPIN, sets + list(extra), tasks=True)
+            r["efficiency"] = r["task_cpu_sum"] / (2 * r["compute"])
+            r["bound"] = max(r["task_wall_sum"] / 2, r["task_wall_max"])
+            return r
+        return fn
+
+    def python():
+        r = b.run_json([PYTHON, pool, "spin", durations, 1])
+        r["efficiency"] = r["cpu"] / (2 * r["wall"])
+        r["compute"] = r["wall"]
+        return r
+
+    variants = [("fanout dynamic/auto", fanout("schedule.policy=dynamic", "schedule.chunk=auto")),
+                ("fanout static-block", fanout("schedule.policy=static-block")),
+                ("fanout static-cyclic", fanout("schedule.policy=static-cyclic")),
+                ("fanout dynamic chunk 1", fanout("schedule.policy=dynamic", "schedule.chunk=1"))]
+    if b.features()["guided"]:
+        variants.append(("fanout guided", fanout("schedule.policy=guided")))
+    variants.append(("Python Pool.imap_unordered chunk 1", python))
+    samples, errors = alternate(b, variants, b.repeats)
+
+    rows, summary = [], {}
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-", "-", "-"])
+            continue
+        e = med(s, "efficiency")
+        summary[name] = {"efficiency": e, "compute": med(s, "compute"), "samples": [x["efficiency"] for x in s]}
+        has = "bound" in s[0]
+        bal = med(s, lambda x: x["task_wall_sum"] / (2 * x["compute"])) if has else None
+        summary[name]["balance"] = bal
+        rows.append([name, fmt(med(s, "compute"), ".3f"), fmt(e, ".3f"), fmt(bal, ".3f"),
+                     fmt(med(s, lambda x: x["task_cpu_sum"] / x["task_wall_sum"]) if has else None, ".3f"),
+                     fmt(med(s, lambda x: x["compute"] / x["bound"]) if has else None, ".3f")])
+    best = total / (2 * max(total / 2, largest))
+    notes = [f"{tasks} spin tasks, lognormal durations (mean {duration} s, sigma 1.5, seed 42): planned CPU"
+             f" {total:.2f} s in all, largest task {largest:.3f} s; the best efficiency any schedule can reach"
+             f" on 2 workers is {best:.3f}.",
+             "efficiency = sum of the tasks' CPU times (user + sys, /tasks) / (2 x compute phase wall);"
+             " Python: the same durations, sum of the tasks' thread CPU times / (2 x wall of the map)."
+             " efficiency = balance x task CPU/wall: balance = sum of task walls / (2 x compute phase), what"
+             " the schedule loses; task CPU/wall < 1 is CPU time the tasks lost to other processes on the"
+             " machine. compute / bound: the compute phase against max(sum of task walls / 2, largest task wall)."]
+    checks = []
+    if samples["fanout dynamic/auto"]:
+        e = summary["fanout dynamic/auto"]["efficiency"]
+        checks.append(check("2 efficiency, dynamic/auto", f"{e:.3f}", ">= 0.97", e >= 0.97))
+    print_table(f"2. Imbalance: lognormal spin tasks on 2 ranks, {b.repeats} repeats (medians)",
+                ["variant", "compute s", "efficiency", "balance", "task CPU/wall", "compute / bound"], rows, notes)
+    print_checks(checks)
+    summary["workload"] = {"tasks": tasks, "cpu_total": total, "largest": largest, "best_efficiency": best}
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
+# 3. The primes demo
+
+
+def bench_primes(b):
+    numbers = tomllib.loads(PRIMES.read_text())["job"]["numbers"]
+    primes_config = PRIMES
+    if b.mode == "tiny":  # the same program on small numbers
+        numbers = numbers[:1] + [1_000_003, 1_000_005, 999_999_937, 999_999_999]
+        primes_config = b.workdir / "primes-tiny.toml"
+        primes_config.write_text("[job]\nkind = \"primes\"\nnumbers = [" + ", ".join(map(str, numbers)) +
+                                 "]\n[schedule]\npolicy = \"dynamic\"\nchunk = 1\n")
+    sg = b.baseline("mpi_scatter_gather")
+    costs_file = None
+    feats = b.features()
+    if feats["costs"]:
+        # The earlier run whose task times --costs reads.
+        b.fanout_run(primes_config, keep_as="primes-costs.h5")
+        costs_file = b.workdir / "primes-costs.h5"
+    expected = None
+
+    def fanout(*extra_args, sets=()):
+        def fn():
+            r = b.fanout_run(primes_config, sets, extra_args=extra_args, tasks=True)
+            r["bound"] = max(r["task_wall_sum"] / 2, r["task_wall_max"])
+            r["is_prime"] = [int(x) for x in r.pop("results")["is_prime"]]
+            return r
+        return fn
+
+    def costs():
+        if not costs_file:
+            raise Unavailable("this fanout has no `run --costs` / schedule.order = \"longest-first\"")
+        return fanout("--costs", costs_file, sets=["schedule.order=longest-first"])()
+
+    def scatter_gather():
+        r = b.run_json(b.mpirun(2) + [sg, *numbers])
+        r["compute"] = r["wall"]
+        return r
+
+    variants = [("fanout (configs/primes.toml: dynamic, chunk 1)", fanout()),
+                ("fanout --costs, longest-first", costs),
+                ("MPI_Scatter/MPI_Gather (static blocks)", scatter_gather)]
+    samples, errors = alternate(b, variants, b.repeats)
+
+    # Same answers everywhere.
+    answers = {name: s[0]["is_prime"] for name, s in samples.items() if s}
+    if len({tuple(a) for a in answers.values()}) > 1:
+        b.failures.append(f"primes: the variants disagree on which numbers are prime: {answers}")
+        expected = "DISAGREE"
+    ref = samples["MPI_Scatter/MPI_Gather (static blocks)"]
+    rows, summary, checks = [], {}, []
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-", "-", "-"])
+            continue
+        ratio = paired_ratio(s, ref, "proc_wall") if ref else None
+        bound = med(s, "bound") if "bound" in s[0] else None
+        cb = med(s, lambda x: x["compute"] / x["bound"]) if bound else None
+        summary[name] = {"proc_wall": med(s, "proc_wall"), "compute": med(s, "compute"), "bound": bound,
+                         "compute_over_bound": cb, "ratio_to_scatter_gather": ratio,
+                         "samples": [x["proc_wall"] for x in s]}
+        rows.append([name, fmt(med(s, "proc_wall"), ".3f"), fmt(ratio, ".3f"), fmt(med(s, "compute"), ".3f"),
+                     fmt(bound, ".3f"), fmt(cb, ".3f")])
+    notes = [f"{len(numbers)} numbers ({sum(answers[next(iter(answers))]) if answers else '?'} prime){'' if expected is None else ' ' + expected}."
+             " whole wall: `mpirun -n 2 ...` from start to exit; ratio: this / scatter-gather, paired per repeat."
+             " compute: fanout's compute phase; scatter-gather: scatter through gather."
+             " bound = max(sum of task walls / 2, largest task wall) of the same run."]
+    fan = summary.get("fanout (configs/primes.toml: dynamic, chunk 1)")
+    if fan:
+        checks.append(check("3a whole wall fanout / scatter-gather", f"{fan['ratio_to_scatter_gather']:.3f}",
+                            "<= 1.0", fan["ratio_to_scatter_gather"] <= 1.0))
+    c = summary.get("fanout --costs, longest-first")
+    checks.append(check("3b compute phase with --costs / bound", f"{c['compute_over_bound']:.3f}" if c else
+                        errors.get("fanout --costs, longest-first", "-"), "<= 1.05",
+                        c["compute_over_bound"] <= 1.05 if c else None))
+    print_table(f"3. The primes demo on 2 ranks, {b.repeats} repeats (medians)",
+                ["variant", "whole wall s", "ratio", "compute s", "bound s", "compute / bound"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
+# 4. Threads against ranks
+
+
+def bench_threads(b):
+    tasks = b.pick(200, 100, 20)
+    duration = b.pick(0.01, 0.01, 0.002)
+    sets = [f"job.tasks={tasks}", f"job.duration={duration}", "job.distribution=constant", "job.mode=cpu"]
+
+    def fanout(ranks, threads, *mpi_extra):
+        def fn():
+            r = b.fanout_run(SPIN, sets + [f"run.threads_per_rank={threads}"], ranks=ranks, mpi_extra=mpi_extra,
+                             tasks=True)
+            r["efficiency"] = r["task_cpu_sum"] / (ranks * threads * r["compute"])
+            return r
+        return fn
+
+    # Open MPI binds each rank to one core when there are at most 2 ranks, so a
+    # rank's threads share that core unless the binding is lifted.
+    variants = [("1 rank x 1 thread", fanout(1, 1)), ("2 ranks x 1 thread", fanout(2, 1)),
+                ("1 rank x 2 threads, --bind-to none", fanout(1, 2, "--bind-to", "none")),
+                ("1 rank x 2 threads, mpirun's default binding", fanout(1, 2))]
+    samples, errors = alternate(b, variants, b.repeats)
+    one = samples["1 rank x 1 thread"]
+    rows, summary, checks = [], {}, []
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-", "-"])
+            continue
+        sp = paired_ratio(one, s, "compute") if one else None
+        summary[name] = {"compute": med(s, "compute"), "speedup": sp, "efficiency": med(s, "efficiency"),
+                         "samples": [x["compute"] for x in s]}
+        rows.append([name, fmt(med(s, "compute"), ".3f"), fmt(sp, ".3f"),
+                     fmt(sp / 2 if sp and name != "1 rank x 1 thread" else None, ".3f"),
+                     fmt(med(s, "efficiency"), ".3f")])
+        if name != "1 rank x 1 thread" and sp:
+            checks.append(check(f"4 speedup, {name}", f"{sp:.3f} ({sp / 2:.1%} of 2)", ">= 1.94 (97% of 2)",
+                                sp >= 1.94))
+    notes = [f"{tasks} spin tasks of {duration} s CPU each. speedup: compute phase of 1 x 1 / compute phase of"
+             " this, paired per repeat; efficiency: sum of task CPU / (workers x compute phase).",
+             "mpirun's default binding: Open MPI 4.1 binds every rank to one core when it starts at most 2"
+             " ranks, so the two threads of a single rank share one core; `--bind-to none` (or"
+             " `--map-by slot:PE=2`) gives the rank both cores."]
+    print_table(f"4. Threads against ranks, {b.repeats} repeats (medians)",
+                ["variant", "compute s", "speedup", "of perfect", "efficiency"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
+# 5. Start-up
+
+
+def bench_startup(b):
+    init = b.baseline("mpi_init_only")
+    ob1 = ["--mca", "pml", "ob1"]
+    one = ["job.tasks=1", "job.duration=0"]
+
+    def fanout(*extra):
+        return lambda: b.fanout_run(SPIN, one, mpi_extra=extra)
+
+    variants = [("mpi_init_only, Open MPI defaults", lambda: {"proc_wall": b.run(b.mpirun(2) + [init])[0]}),
+                ("fanout 1 empty task, Open MPI defaults", fanout()),
+                ("mpi_init_only --mca pml ob1", lambda: {"proc_wall": b.run(b.mpirun(2, *ob1) + [init])[0]}),
+                ("fanout 1 empty task --mca pml ob1", fanout(*ob1)),
+                ("mpi_init_only, sets OMPI_MCA_pml=ob1 itself",
+                 lambda: {"proc_wall": b.run(b.mpirun(2) + [init, "--default-pml-ob1"])[0]})]
+    samples, errors = alternate(b, variants, b.pick(2 * b.repeats, b.repeats, 1))
+    rows, summary, checks = [], {}, []
+    pairs = {"fanout 1 empty task, Open MPI defaults": "mpi_init_only, Open MPI defaults",
+             "fanout 1 empty task --mca pml ob1": "mpi_init_only --mca pml ob1"}
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-"])
+            continue
+        extra = None
+        if name in pairs and samples[pairs[name]]:
+            floor = samples[pairs[name]]
+            n = min(len(s), len(floor))
+            extra = statistics.median(s[i]["proc_wall"] - floor[i]["proc_wall"] for i in range(n))
+            checks.append(check(f"5 fixed cost beyond the floor, {name[len('fanout 1 empty task'):].strip(', ')}",
+                                f"{extra * 1000:.0f} ms", "< 50 ms", extra < 0.05))
+        summary[name] = {"proc_wall": med(s, "proc_wall"), "extra": extra, "samples": [x["proc_wall"] for x in s],
+                         "run_wall": med(s, "run_wall") if "run_wall" in s[0] else None}
+        rows.append([name, fmt(med(s, "proc_wall") * 1000, ".0f"), fmt(extra * 1000 if extra is not None else None, ".0f"),
+                     fmt(med(s, "run_wall") * 1000 if "run_wall" in s[0] else None, ".1f")])
+    notes = ["whole wall: `mpirun -n 2 ...` from start to exit. beyond floor: fanout's whole wall - mpi_init_only's"
+             " with the same transport, paired per repeat. fanout's own: the end of its write phase on the run"
+             " clock (from after MPI_Init on rank 0)."]
+    print_table("5. Start-up: one empty task against MPI_Init + MPI_Finalize, 2 ranks (medians)",
+                ["variant", "whole wall ms", "beyond floor ms", "fanout's own ms"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
+# 6. Scale of task count
+
+
+def bench_scale(b):
+    sizes = b.pick([10**4, 10**5, 10**6, 10**7], [10**4, 10**5, 10**6], [10**3, 10**4])
+    big = max(sizes)
+
+    def fanout(n):
+        def fn():
+            r = b.fanout_run(SPIN, [f"job.tasks={n}", "job.duration=0"])
+            return dict(r, ns_per_task=r["e2e"] / n * 1e9, proc_ns=r["proc_wall"] / n * 1e9,
+                        rss_per_task=r["rss0"] / n)
+        return fn
+
+    variants = [(f"{n:,} tasks", fanout(n)) for n in sizes]
+    repeats = b.pick(3, 2, 1) if big >= 10**7 else b.repeats
+    samples, errors = alternate(b, variants, repeats)
+    rows, summary = [], {}
+    base_rss = None
+    for (name, _), n in zip(variants, sizes):
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-", "-", "-", "-", "-", "-"])
+            continue
+        rss = med(s, "rss0")
+        if base_rss is None:
+            base_rss = rss
+        marginal = (rss - base_rss) / (n - sizes[0]) if n != sizes[0] else None
+        summary[name] = {"tasks": n, "proc_wall": med(s, "proc_wall"), "e2e": med(s, "e2e"),
+                         "compute": med(s, "compute"), "ns_per_task": med(s, "ns_per_task"),
+                         "proc_ns": med(s, "proc_ns"), "rss0": rss, "rss_per_task": rss / n,
+                         "marginal_rss_per_task": marginal, "maxrss_proc": med(s, "maxrss_proc"), "phases": {k: med(s, lambda x, k=k: x["phases"][k])
+                                                                       for k in s[0]["phases"]}}
+        rows.append([name, fmt(med(s, "proc_wall"), ".2f"), fmt(med(s, "e2e"), ".3f"),
+                     fmt(med(s, "ns_per_task"), ".0f"), fmt(med(s, "proc_ns"), ".0f"), fmt(rss / 2**20, ".1f"),
+                     fmt(rss / n, ".1f"), fmt(marginal, ".1f"), fmt(med(s, "maxrss_proc") / 2**20, ".1f")])
+    checks = []
+    mid, top = f"{sizes[1]:,} tasks", f"{big:,} tasks"
+    if mid in summary and top in summary and sizes[1] < big:
+        t = summary[top]["ns_per_task"] / summary[mid]["ns_per_task"]
+        m = summary[top]["marginal_rss_per_task"] / summary[mid]["marginal_rss_per_task"] \
+            if summary[mid]["marginal_rss_per_task"] else None
+        checks.append(check(f"6a time per task, {top} / {mid}", f"{t:.2f}", "<= 1.1 (flat)", t <= 1.1))
+        checks.append(check(f"6b rank 0 RSS growth per task, {top} / {mid}",
+                            f"{summary[top]['marginal_rss_per_task']:.1f} B / {summary[mid]['marginal_rss_per_task']:.1f} B",
+                            "flat or falling; bounded memory: about 0 B", m <= 1.1 if m is not None else None))
+    elif top in errors:
+        checks.append(check(f"6 {top}", errors[top][:80], "runs", False))
+    notes = ["e2e: compute start -> end of write; ns/task of that and of the whole mpirun. RSS: rank 0's peak"
+             f" (/ranks max_rss). growth B/task: (RSS - RSS at {sizes[0]:,}) / (tasks - {sizes[0]:,}), the memory"
+             " each extra task costs rank 0. fanout measures max_rss at the end of the task loop, before rank 0"
+             " writes the file; the last column is the peak of the largest process over the whole run (wait4's"
+             " ru_maxrss of mpirun, which covers its ranks)."]
+    print_table(f"6. Scale of task count: empty tasks on 2 ranks, dynamic/auto, {repeats} repeats (medians)",
+                ["tasks", "whole wall s", "e2e s", "ns/task e2e", "ns/task whole", "rank 0 RSS MiB", "RSS B/task",
+                 "growth B/task", "peak RSS MiB, any rank"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
+
+BENCHMARKS = {1: ("dispatch", bench_dispatch), 2: ("imbalance", bench_imbalance), 3: ("primes", bench_primes),
+              4: ("threads", bench_threads), 5: ("startup", bench_startup), 6: ("scale", bench_scale)}
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mpi = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout.splitlines()
+    sha = subprocess.run(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "src", "jobs", "CMakeLists.txt"],
+                           capture_output=True, text=True).stdout.strip()
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cores": os.cpu_count(), "cpu": model, "kernel": platform.release(),
+            "mpi": mpi[0] if mpi else "?", "git": sha + (" (+ uncommitted changes in src/)" if dirty else ""),
+            "load": os.getloadavg()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--fanout", required=True)
+    ap.add_argument("--baselines", required=True, help="directory of the built C++ baselines")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--only", default="1,2,3,4,5,6")
+    ap.add_argument("--repeats", type=int)
+    ap.add_argument("--json")
+    ap.add_argument("--keep")
+    args = ap.parse_args()
+    try:
+        only = [int(x) for x in args.only.split(",") if x]
+        assert all(k in BENCHMARKS for k in only)
+    except (ValueError, AssertionError):
+        ap.error("--only takes numbers 1 to 6, comma-separated")
+    b = Bench(args)
+    m = machine()
+    print(f"# fanout benchmarks ({b.mode}, {b.repeats} repeats)\n")
+    print(f"date {m['date']}; {m['cores']} cores ({m['cpu']}); Linux {m['kernel']}; {m['mpi']};"
+          f" fanout {m['git']}; load average at start {m['load'][0]:.2f}")
+    print(f"fanout: {b.fanout}; baselines: {b.baselines}")
+    results = {"machine": m, "mode": b.mode, "repeats": b.repeats, "features": b.features(), "benchmarks": {}}
+    try:
+        for k in only:
+            name, fn = BENCHMARKS[k]
+            t0 = time.perf_counter()
+            try:
+                results["benchmarks"][name] = fn(b)
+            except (RunFailed, Unavailable) as e:
+                b.failures.append(f"{name}: {e}")
+                print(f"\n## {k}. {name}: FAILED: {e}")
+            results["benchmarks"].setdefault(name, {})["seconds"] = time.perf_counter() - t0
+    finally:
+        b.close()
+    results["machine"]["load_end"] = os.getloadavg()
+    all_checks = [c for r in results["benchmarks"].values() for c in r.get("checks", [])]
+    print("\n## Targets\n")
+    for c in all_checks:
+        print(f"- {c['check']}: {c['value']} (target {c['target']}): {({True: 'MET', False: 'MISSED', None: 'n/a'})[c['met']]}")
+    print(f"\nload average at end {results['machine']['load_end'][0]:.2f}")
+    if args.json:
+        def default(o):
+            if isinstance(o, (np.integer,)):
+                return int(o)
+            if isinstance(o, (np.floating,)):
+                return float(o)
+            if isinstance(o, np.ndarray):
+                return o.tolist()
+            return str(o)
+        Path(args.json).write_text(json.dumps(results, indent=1, default=default))
+    if b.failures:
+        print("\nruns that failed:", *b.failures, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
