@@ -42,6 +42,8 @@ class Spin : public Job {
         cpu_(mode == "cpu") {}
 
   std::uint64_t task_count() const override { return tasks_; }
+  bool has_costs() const override { return true; }
+  double cost(std::uint64_t task) const override { return planned(task); }
 
   double planned(std::uint64_t task) const {
     if (duration_ == 0) return 0;

@@ -23,6 +23,7 @@
 #include "fanout/version.hpp"
 #include "io/run_file.hpp"
 #include "report/report.hpp"
+#include "sched/scheduler.hpp"
 
 namespace fanout::cli {
 
@@ -83,9 +84,43 @@ void check_output(const std::string& path, const std::string& origin, bool force
 config::LoadedConfig load_with_options(const RunOptions& options, std::string& output_origin) {
   auto sets = options.sets;
   if (options.output) sets.push_back("output.path=" + quote_toml(*options.output));
+  if (options.costs) sets.push_back("schedule.order=longest-first");
   auto loaded = config::load_config_file(options.config, sets);
   output_origin = options.output ? "--output " + *options.output : loaded.run.output_origin;
   return loaded;
+}
+
+// Task costs for longest-first: an earlier run's task times (matched by task
+// id; tasks it lacks get the mean), or the job's own estimates.
+std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::optional<std::string>& costs_file) {
+  const std::uint64_t n = loaded.job->task_count();
+  std::vector<double> costs(n, 0.0);
+  if (costs_file) {
+    io::RunFile earlier = io::read_run_file(*costs_file);
+    if (earlier.job != loaded.run.job_kind)
+      throw ConfigError(fmt::format("--costs {}: a run of job \"{}\", but this config runs job \"{}\"", *costs_file,
+                                    earlier.job, loaded.run.job_kind));
+    std::vector<bool> known(n, false);
+    double sum = 0;
+    std::uint64_t count = 0;
+    for (const auto& t : earlier.tasks) {
+      if (t.attempt == 0 || t.status != TaskStatus::Ok || t.id >= n) continue;
+      costs[t.id] = t.t_end - t.t_start;
+      known[t.id] = true;
+      sum += costs[t.id];
+      ++count;
+    }
+    double mean = count ? sum / static_cast<double>(count) : 0;
+    for (std::uint64_t i = 0; i < n; ++i)
+      if (!known[i]) costs[i] = mean;
+    return costs;
+  }
+  if (!loaded.job->has_costs())
+    throw ConfigError(fmt::format("{}: schedule.order: \"longest-first\" needs task costs, and job \"{}\" does not "
+                                  "estimate them; pass an earlier run of this config with --costs FILE",
+                                  loaded.run.order_origin, loaded.run.job_kind));
+  for (std::uint64_t i = 0; i < n; ++i) costs[i] = loaded.job->cost(i);
+  return costs;
 }
 
 // Resolves the config on rank 0 and broadcasts the outcome.
@@ -150,13 +185,17 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   std::string created = utc_now();
   int code = EXIT_OK;
   std::unique_ptr<io::RunWriter> writer;  // rank 0 only: the file is written as results arrive
+  std::vector<std::uint64_t> order;       // rank 0 only: the hand-out order
   auto open_output = [&](const config::LoadedConfig& cfg) {
+    if (cfg.run.order == config::Order::LongestFirst) order = sched::longest_first(task_costs(cfg, options.costs));
     io::RunMetadata meta;
     meta.job = cfg.run.job_kind;
     meta.config = cfg.run.resolved_toml;
     meta.command_line = options.command_line;
     meta.created = created;
     meta.scheduler = cfg.run.policy_name;
+    meta.order = cfg.run.order_name;
+    meta.costs = cfg.run.order == config::Order::LongestFirst ? (options.costs ? *options.costs : "job") : "";
     meta.chunk = "";
     meta.mpi_library = mpi_library_version();
     meta.n_ranks = comm.size();
@@ -173,6 +212,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   RowLayout layout(loaded->info->columns);
   RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank, static_cast<double>(cfg.progress_interval), {}, {}};
   settings.usage_at_start = usage_at_start;
+  settings.order = std::move(order);
   const std::uint64_t task_count = loaded->job->task_count();
   settings.progress = [&clock, task_count, setup_end](std::uint64_t done, std::uint64_t failed) {
     double elapsed = clock.now() - setup_end;
@@ -270,7 +310,8 @@ Command parse(int argc, char** argv) {
   auto app = std::make_shared<CLI::App>(
       "fanout: scatter CPU-bound tasks across MPI ranks and threads, gather every result and timing into one HDF5 "
       "file.\n\nExamples:\n  mpirun -n 4 fanout run configs/primes.toml\n  fanout report results/primes.h5\n\n"
-      "fanout run CONFIG takes --output PATH, --set KEY=VALUE (repeatable) and --force; `fanout COMMAND --help` "
+      "fanout run CONFIG takes --output PATH, --set KEY=VALUE (repeatable), --force and --costs FILE; "
+      "`fanout COMMAND --help` "
       "describes each command.\n\n"
       "Exit codes: 0 ok, 1 tasks failed, 2 usage or config error, 3 I/O error, 4 interrupted.",
       "fanout");
@@ -297,6 +338,10 @@ Command parse(int argc, char** argv) {
       "run", "run a config's tasks on all ranks (start with mpirun -n N) and write the HDF5 file");
   add_config_options(run_cmd);
   run_cmd->add_flag("--force", options->force, "replace an existing output file (only once the new one is complete)");
+  run_cmd->add_option("--costs", options->costs,
+                      "hand tasks out longest-first, using the task times of an earlier run of the same job "
+                      "(sets schedule.order = \"longest-first\")")
+      ->type_name("FILE");
   CLI::App* validate_cmd = app->add_subcommand("validate", "check a config (and its overrides) without running it");
   add_config_options(validate_cmd);
   validate_cmd->add_flag("--print", *print, "print the resolved config, defaults filled in");

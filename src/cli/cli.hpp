@@ -16,6 +16,7 @@ struct RunOptions {
   std::string config;
   std::optional<std::string> output;
   std::vector<std::string> sets;
+  std::optional<std::string> costs;  // an earlier run's file: hand tasks out longest-first
   bool force = false;
   std::string command_line;
 };

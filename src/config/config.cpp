@@ -13,7 +13,7 @@
 namespace fanout::config {
 
 const std::vector<std::string>& policy_names() {
-  static const std::vector<std::string> names{"static-block", "static-cyclic", "dynamic"};
+  static const std::vector<std::string> names{"static-block", "static-cyclic", "dynamic", "guided"};
   return names;
 }
 
@@ -21,6 +21,7 @@ Policy policy_from_name(const std::string& name) {
   if (name == "static-block") return Policy::StaticBlock;
   if (name == "static-cyclic") return Policy::StaticCyclic;
   if (name == "dynamic") return Policy::Dynamic;
+  if (name == "guided") return Policy::Guided;
   throw ConfigError("unknown scheduling policy \"" + name + "\"");
 }
 
@@ -34,10 +35,21 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
   Section schedule(root["schedule"].as_table(), "schedule", origin, describe);
   cfg.policy_name = schedule.choice("policy", "dynamic", policy_names(),
                                     "how task ids are handed to ranks: static-block (contiguous blocks), "
-                                    "static-cyclic (round robin), dynamic (idle workers ask rank 0 for the next chunk)");
+                                    "static-cyclic (round robin), dynamic (idle workers ask rank 0 for the next chunk), "
+                                    "guided (chunks of remaining / (2 x workers), shrinking)");
   cfg.policy = policy_from_name(cfg.policy_name);
   cfg.chunk = schedule.auto_or_whole("chunk", 1,
-                                     "tasks per request under policy dynamic (static policies ignore it); \"auto\": chunks shrink with the work left, about 8 per worker");
+                                     "dynamic: tasks per worker per request; guided: the smallest chunk; static policies "
+                                     "ignore it. \"auto\": dynamic sizes chunks from the task times measured so far "
+                                     "(about 5 ms of work each, shrinking at the end)");
+  cfg.order_name = schedule.choice("order", "given", {"given", "longest-first"},
+                                   "the order tasks are handed out: as given, or longest first by cost (from the job, "
+                                   "or from an earlier run with fanout run --costs FILE)");
+  cfg.order = cfg.order_name == "longest-first" ? Order::LongestFirst : Order::Given;
+  cfg.order_origin = schedule.location_of("order");
+  if (cfg.order == Order::LongestFirst && cfg.policy == Policy::StaticBlock && !describe)
+    schedule.fail("order", "\"longest-first\" does not combine with policy \"static-block\" (it would give the "
+                           "longest tasks all to rank 0); use dynamic, guided or static-cyclic");
   schedule.finish();
   out.push_back(std::move(schedule));
 

@@ -12,7 +12,8 @@
 
 namespace fanout::config {
 
-enum class Policy { StaticBlock, StaticCyclic, Dynamic };
+enum class Policy { StaticBlock, StaticCyclic, Dynamic, Guided };
+enum class Order { Given, LongestFirst };
 const std::vector<std::string>& policy_names();
 Policy policy_from_name(const std::string& name);
 
@@ -22,6 +23,9 @@ struct RunConfig {
   Policy policy = Policy::Dynamic;
   std::string policy_name;
   std::optional<std::uint64_t> chunk;  // nullopt: "auto"
+  Order order = Order::Given;
+  std::string order_name;
+  std::string order_origin;  // where schedule.order was set, for messages
   unsigned threads_per_rank = 1;
   std::uint64_t progress_interval = 30;  // s; 0: no progress lines
   std::string output_path;

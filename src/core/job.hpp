@@ -82,6 +82,10 @@ class Job {
   virtual ~Job() = default;
   virtual std::uint64_t task_count() const = 0;
   virtual void run(std::uint64_t task, Row& row) const = 0;
+  // A job that can estimate its tasks' relative costs says so; schedule.order
+  // = "longest-first" then hands out the costliest tasks first.
+  virtual bool has_costs() const { return false; }
+  virtual double cost(std::uint64_t /*task*/) const { return 0; }
 };
 
 // What a job file registers: its name, its columns, and a factory that reads

@@ -344,11 +344,13 @@ class Backoff {
 // Rank 0's bookkeeping of everything that came back; the tasks go to the sink.
 class Collector {
  public:
-  Collector(RunOutcome& outcome, TaskSink& sink, std::uint64_t task_count)
-      : outcome_(outcome), sink_(sink), seen_(task_count, false) {}
+  Collector(RunOutcome& outcome, TaskSink& sink, sched::Scheduler& scheduler, std::uint64_t task_count)
+      : outcome_(outcome), sink_(sink), scheduler_(scheduler), seen_(task_count, false) {}
   void store(Batch&& batch) {
     if (batch.records.empty()) return;
+    double seconds = 0;
     for (const TaskRecord& r : batch.records) {
+      seconds += r.t_end - r.t_start;
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
       seen_[r.id] = true;
@@ -361,6 +363,7 @@ class Collector {
       ++outcome_.completed;
       if (r.status != TaskStatus::Ok) ++outcome_.failed;
     }
+    scheduler_.observe(seconds, batch.records.size());
     sink_.store(batch.records, batch.rows);
     for (auto& e : batch.errors) outcome_.errors.push_back(std::move(e));
   }
@@ -370,6 +373,7 @@ class Collector {
  private:
   RunOutcome& outcome_;
   TaskSink& sink_;
+  sched::Scheduler& scheduler_;
   std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
 };
 
@@ -513,9 +517,10 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     boost::mpi::communicator traffic(comm, boost::mpi::comm_duplicate);
     WorkerPool pool(job, layout, threads, comm.rank(), clock);
     if (comm.rank() == 0) {
-      auto scheduler = sched::make_scheduler(settings.policy, task_count, comm.size(), threads, settings.chunk);
+      auto scheduler = sched::make_scheduler(
+          {settings.policy, task_count, comm.size(), threads, settings.chunk, settings.order});
       outcome.chunk = scheduler->chunk_description();
-      Collector collector(outcome, *sink, task_count);
+      Collector collector(outcome, *sink, *scheduler, task_count);
       coordinate_root(traffic, pool, *scheduler, collector, settings, layout.size(), timer);
     } else {
       coordinate_worker(traffic, pool, threads, timer);

@@ -30,6 +30,8 @@ struct RunSettings {
   std::function<void(std::uint64_t done, std::uint64_t failed)> progress;
   // This process's CPU use when the run started: /ranks counts CPU from there.
   ProcessUsage usage_at_start;
+  // Rank 0 only: the order to hand tasks out in (task ids; empty: as given).
+  std::vector<std::uint64_t> order;
 };
 
 // What a run produced besides the tasks (which went to the sink). Filled on

@@ -169,6 +169,8 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   write_attr(f, "task_count", static_cast<std::int64_t>(meta.task_count));
   write_attr(f, "scheduler", meta.scheduler);
   write_attr(f, "chunk", meta.chunk);
+  write_attr(f, "order", meta.order);
+  write_attr(f, "costs", meta.costs);
   write_attr(f, "mpi_library", meta.mpi_library);
 
   impl_->task_mem_type = task_type();
@@ -316,6 +318,8 @@ RunFile read_run_file(const std::string& path) {
     run.finished = read_string_attr(f, "finished");
     run.scheduler = read_string_attr(f, "scheduler");
     run.chunk = read_string_attr(f, "chunk");
+    if (attr_exists(f, "order")) run.order = read_string_attr(f, "order");  // since 1.1
+    if (attr_exists(f, "costs")) run.costs = read_string_attr(f, "costs");
     run.mpi_library = read_string_attr(f, "mpi_library");
     run.n_ranks = read_int_attr(f, "n_ranks").at(0);
     run.threads_per_rank = read_int_attr(f, "threads_per_rank").at(0);

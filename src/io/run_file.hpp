@@ -13,7 +13,7 @@ namespace fanout::io {
 
 inline constexpr const char* FORMAT_NAME = "fanout";
 inline constexpr std::int64_t FORMAT_MAJOR = 1;
-inline constexpr std::int64_t FORMAT_MINOR = 0;
+inline constexpr std::int64_t FORMAT_MINOR = 1;  // 1.1: order, costs
 
 struct RunMetadata {
   std::string job;
@@ -22,6 +22,8 @@ struct RunMetadata {
   std::string created;  // UTC ISO 8601
   std::string scheduler;
   std::string chunk;
+  std::string order;  // "given" or "longest-first"
+  std::string costs;  // where longest-first costs came from: an earlier file, "job", or ""
   std::string mpi_library;
   std::int64_t n_ranks = 1;
   std::int64_t threads_per_rank = 1;
@@ -87,6 +89,8 @@ struct RunFile {
   std::string finished;
   std::string scheduler;
   std::string chunk;
+  std::string order;  // "" in files of format 1.0
+  std::string costs;
   std::string mpi_library;
   std::int64_t n_ranks = 0;
   std::int64_t threads_per_rank = 0;

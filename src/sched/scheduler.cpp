@@ -1,86 +1,142 @@
 #include "sched/scheduler.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
 namespace fanout::sched {
+
+std::vector<std::uint64_t> longest_first(const std::vector<double>& costs) {
+  std::vector<std::uint64_t> ids(costs.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::stable_sort(ids.begin(), ids.end(), [&](std::uint64_t a, std::uint64_t b) { return costs[a] > costs[b]; });
+  return ids;
+}
+
+std::uint64_t auto_chunk(double mean_task_seconds, std::uint64_t observed, std::uint64_t remaining,
+                         std::uint64_t workers) {
+  if (observed == 0) return 1;  // nothing measured yet: probe with single tasks
+  double for_overhead = std::ceil(TARGET_CHUNK_SECONDS / std::max(mean_task_seconds, 1e-9));
+  std::uint64_t tail = remaining / (2 * workers);
+  auto chunk = static_cast<std::uint64_t>(std::min(for_overhead, 1e12));
+  return std::max<std::uint64_t>(1, std::min(chunk, tail));
+}
+
+std::uint64_t guided_chunk(std::uint64_t remaining, std::uint64_t workers, std::uint64_t floor) {
+  return std::max<std::uint64_t>(std::max<std::uint64_t>(floor, 1), remaining / (2 * workers));
+}
+
 namespace {
 
 using Policy = config::Policy;
 
-// Hands each rank its precomputed share once, then nothing.
+// Positions p, p + stride, ... (count of them) as task ranges: themselves
+// when there is no order, else the ids at those positions, consecutive ids merged.
+std::vector<TaskRange> emit(const std::vector<std::uint64_t>& order, std::uint64_t p, std::uint64_t count,
+                            std::uint64_t stride) {
+  if (count == 0) return {};
+  if (order.empty()) return {{p, p + (count - 1) * stride + 1, stride}};
+  std::vector<TaskRange> out;
+  for (std::uint64_t k = 0; k < count; ++k) {
+    std::uint64_t id = order[p + k * stride];
+    if (!out.empty() && out.back().stride == 1 && out.back().end == id) {
+      ++out.back().end;
+    } else {
+      out.push_back({id, id + 1, 1});
+    }
+  }
+  return out;
+}
+
+// Each rank's share is fixed in advance: a contiguous block of positions, or
+// every ranks-th position. Without an order a share goes out in one piece;
+// with one, in pieces, so messages stay small.
 class StaticScheduler : public Scheduler {
  public:
-  StaticScheduler(Policy policy, std::uint64_t tasks, int ranks) : policy_(policy), tasks_(tasks), ranks_(ranks),
-      served_(static_cast<std::size_t>(ranks), false) {}
+  explicit StaticScheduler(SchedulerOptions o) : o_(std::move(o)), cursor_(static_cast<std::size_t>(o_.ranks)) {
+    auto n = static_cast<std::uint64_t>(o_.ranks);
+    for (std::uint64_t r = 0; r < n; ++r) cursor_[r] = o_.policy == Policy::StaticBlock ? block_begin(r) : r;
+  }
 
   std::vector<TaskRange> next(int rank) override {
-    if (rank < 0 || rank >= ranks_) throw std::out_of_range("scheduler: rank out of range");
-    if (served_[static_cast<std::size_t>(rank)]) return {};
-    served_[static_cast<std::size_t>(rank)] = true;
+    if (rank < 0 || rank >= o_.ranks) throw std::out_of_range("scheduler: rank out of range");
     auto r = static_cast<std::uint64_t>(rank);
-    auto n = static_cast<std::uint64_t>(ranks_);
-    TaskRange range;
-    if (policy_ == Policy::StaticBlock) {
-      // Blocks differ in size by at most one task.
-      range = {block_begin(r, n), block_begin(r + 1, n), 1};
-    } else {
-      range = {r, tasks_, n};
-    }
-    if (range.count() == 0) return {};
-    return {range};
+    bool block = o_.policy == Policy::StaticBlock;
+    std::uint64_t stride = block ? 1 : static_cast<std::uint64_t>(o_.ranks);
+    std::uint64_t end = block ? block_begin(r + 1) : o_.task_count;
+    std::uint64_t& p = cursor_[r];
+    if (p >= end) return {};
+    std::uint64_t left = (end - p + stride - 1) / stride;
+    std::uint64_t count = o_.order.empty() ? left : std::min<std::uint64_t>(left, PIECE);
+    auto work = emit(o_.order, p, count, stride);
+    p += count * stride;
+    return work;
   }
 
-  std::string chunk_description() const override {
-    return policy_ == Policy::StaticBlock ? "block" : "1";
-  }
+  std::string chunk_description() const override { return o_.policy == Policy::StaticBlock ? "block" : "1"; }
 
  private:
-  std::uint64_t block_begin(std::uint64_t r, std::uint64_t n) const {
+  static constexpr std::uint64_t PIECE = 4096;
+  std::uint64_t block_begin(std::uint64_t r) const {
     __extension__ using Wide = unsigned __int128;  // tasks x ranks may exceed 64 bits
-    return static_cast<std::uint64_t>(static_cast<Wide>(tasks_) * r / n);
+    return static_cast<std::uint64_t>(static_cast<Wide>(o_.task_count) * r / static_cast<std::uint64_t>(o_.ranks));
   }
-  Policy policy_;
-  std::uint64_t tasks_;
-  int ranks_;
-  std::vector<bool> served_;
+  SchedulerOptions o_;
+  std::vector<std::uint64_t> cursor_;  // next position of each rank
 };
 
-// Idle ranks ask for the next chunk. A fixed chunk, or "auto": about eight
-// chunks per worker, shrinking with the work that remains, never below one.
-class DynamicScheduler : public Scheduler {
+// Idle ranks ask for the next chunk of positions. dynamic: a fixed chunk or
+// auto_chunk(); guided: guided_chunk(). A rank's request serves all its threads.
+class SharedScheduler : public Scheduler {
  public:
-  DynamicScheduler(std::uint64_t tasks, int ranks, unsigned threads, std::optional<std::uint64_t> chunk)
-      : tasks_(tasks), workers_(static_cast<std::uint64_t>(ranks) * threads), threads_(threads), chunk_(chunk) {}
+  explicit SharedScheduler(SchedulerOptions o)
+      : o_(std::move(o)), workers_(static_cast<std::uint64_t>(o_.ranks) * o_.threads_per_rank) {}
 
   std::vector<TaskRange> next(int /*rank*/) override {
-    if (next_ >= tasks_) return {};
-    std::uint64_t remaining = tasks_ - next_;
-    std::uint64_t size = chunk_ ? *chunk_ * threads_ : std::max<std::uint64_t>(threads_, remaining / (8 * workers_) * threads_);
-    size = std::min(size, remaining);
-    TaskRange range{next_, next_ + size, 1};
+    if (next_ >= o_.task_count) return {};
+    std::uint64_t remaining = o_.task_count - next_;
+    std::uint64_t per_worker;
+    if (o_.policy == Policy::Guided) {
+      per_worker = guided_chunk(remaining, workers_, o_.chunk.value_or(1));
+    } else if (o_.chunk) {
+      per_worker = *o_.chunk;
+    } else {
+      double mean = observed_ ? seconds_ / static_cast<double>(observed_) : 0;
+      per_worker = auto_chunk(mean, observed_, remaining, workers_);
+    }
+    std::uint64_t size = std::min(remaining, per_worker * o_.threads_per_rank);
+    auto work = emit(o_.order, next_, size, 1);
     next_ += size;
-    return {range};
+    return work;
   }
 
-  std::string chunk_description() const override { return chunk_ ? std::to_string(*chunk_) : "auto"; }
+  void observe(double seconds, std::uint64_t count) override {
+    seconds_ += seconds;
+    observed_ += count;
+  }
+
+  std::string chunk_description() const override { return o_.chunk ? std::to_string(*o_.chunk) : "auto"; }
 
  private:
-  std::uint64_t tasks_;
+  SchedulerOptions o_;
   std::uint64_t workers_;
-  std::uint64_t threads_;
-  std::optional<std::uint64_t> chunk_;
-  std::uint64_t next_ = 0;
+  std::uint64_t next_ = 0;  // next position to hand out
+  double seconds_ = 0;
+  std::uint64_t observed_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Scheduler> make_scheduler(config::Policy policy, std::uint64_t task_count, int ranks,
-                                          unsigned threads_per_rank, std::optional<std::uint64_t> chunk) {
-  if (ranks < 1 || threads_per_rank < 1) throw std::invalid_argument("make_scheduler: ranks and threads must be >= 1");
-  if (policy == Policy::Dynamic) return std::make_unique<DynamicScheduler>(task_count, ranks, threads_per_rank, chunk);
-  return std::make_unique<StaticScheduler>(policy, task_count, ranks);
+std::unique_ptr<Scheduler> make_scheduler(SchedulerOptions options) {
+  if (options.ranks < 1 || options.threads_per_rank < 1)
+    throw std::invalid_argument("make_scheduler: ranks and threads must be >= 1");
+  if (!options.order.empty() && options.order.size() != options.task_count)
+    throw std::invalid_argument("make_scheduler: the order must list every task once");
+  if (options.policy == Policy::Dynamic || options.policy == Policy::Guided)
+    return std::make_unique<SharedScheduler>(std::move(options));
+  return std::make_unique<StaticScheduler>(std::move(options));
 }
 
 }  // namespace fanout::sched

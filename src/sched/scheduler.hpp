@@ -1,10 +1,12 @@
 #pragma once
 // Schedulers decide which task ids each rank runs. They live on rank 0 and
-// answer one question, next(rank), whatever the policy; static policies give
-// a rank its whole share on the first call.
+// answer one question, next(rank), whatever the policy. They hand out
+// positions in a hand-out order (task ids in the given order, or sorted
+// longest-first), so every policy can follow any order.
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
@@ -19,16 +21,38 @@ struct TaskRange {
   std::uint64_t count() const { return end > begin ? (end - begin + stride - 1) / stride : 0; }
 };
 
+struct SchedulerOptions {
+  config::Policy policy = config::Policy::Dynamic;
+  std::uint64_t task_count = 0;
+  int ranks = 1;
+  unsigned threads_per_rank = 1;
+  std::optional<std::uint64_t> chunk;  // dynamic: fixed chunk; guided: the floor; nullopt: auto
+  std::vector<std::uint64_t> order;    // hand-out order of task ids; empty: 0, 1, 2, ...
+};
+
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
   // The next work for `rank`; empty when that rank gets no more.
   virtual std::vector<TaskRange> next(int rank) = 0;
-  // The chunk size in use, as recorded in the file ("auto" resolves to a number or "auto").
+  // Finished tasks: `count` of them took `seconds` of wall time in all.
+  virtual void observe(double /*seconds*/, std::uint64_t /*count*/) {}
+  // The chunk setting as recorded in the file: a number, "auto", "block" or "1".
   virtual std::string chunk_description() const = 0;
 };
 
-std::unique_ptr<Scheduler> make_scheduler(config::Policy policy, std::uint64_t task_count, int ranks,
-                                          unsigned threads_per_rank, std::optional<std::uint64_t> chunk);
+std::unique_ptr<Scheduler> make_scheduler(SchedulerOptions options);
+
+// Task ids sorted by cost, longest first (ties: smaller id first).
+std::vector<std::uint64_t> longest_first(const std::vector<double>& costs);
+
+// Dynamic "auto": tasks per worker per request, from the mean task time seen
+// so far: enough for TARGET_CHUNK_SECONDS of work (dispatch then costs well
+// under 1%), at most remaining / (2 x workers) so the tail stays short, at least 1.
+inline constexpr double TARGET_CHUNK_SECONDS = 0.005;
+std::uint64_t auto_chunk(double mean_task_seconds, std::uint64_t observed, std::uint64_t remaining,
+                         std::uint64_t workers);
+// Guided: remaining / (2 x workers), never below floor.
+std::uint64_t guided_chunk(std::uint64_t remaining, std::uint64_t workers, std::uint64_t floor);
 
 }  // namespace fanout::sched

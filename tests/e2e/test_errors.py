@@ -23,7 +23,7 @@ from e2e import expect, expect_eq  # noqa: E402
 GOOD = '[job]\nkind = "spin"\ntasks = 4\nduration = 0.0\n'
 
 SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode"
-POLICY_CHOICES = '"static-block", "static-cyclic", "dynamic"'
+POLICY_CHOICES = '"static-block", "static-cyclic", "dynamic", "guided"'
 
 # name: (config text, expected message with {F} for the file's path; a
 # trailing "..." means the rest is the TOML library's own wording).

@@ -40,14 +40,16 @@ struct Case {
   config::Policy policy;
   std::optional<std::uint64_t> chunk;
   unsigned threads;
+  bool reversed = false;  // hand tasks out last id first
 };
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (auto policy : {config::Policy::StaticBlock, config::Policy::StaticCyclic, config::Policy::Dynamic})
-    for (unsigned threads : {1u, 2u}) {
-      cases.push_back({policy, std::nullopt, threads});
-      if (policy == config::Policy::Dynamic) cases.push_back({policy, 3, threads});
+  for (auto policy : {config::Policy::StaticBlock, config::Policy::StaticCyclic, config::Policy::Dynamic,
+                      config::Policy::Guided})
+    for (unsigned threads : {1u, 2u, 3u}) {
+      cases.push_back({policy, std::nullopt, threads, false});
+      if (policy != config::Policy::StaticBlock) cases.push_back({policy, 3, threads, true});
     }
   return cases;
 }
@@ -63,9 +65,12 @@ Result run_job(const boost::mpi::communicator& comm, const Job& job, const std::
   RowLayout layout(columns);
   RunClock clock = synchronize_clock(comm, steady_seconds());
   MemorySink sink(job.task_count(), layout.size());
+  RunSettings settings{c.policy, c.chunk, c.threads, 0, {}, process_usage(), {}};
+  if (c.reversed && comm.rank() == 0) {
+    for (std::uint64_t i = job.task_count(); i > 0; --i) settings.order.push_back(i - 1);
+  }
   Result result;
-  static_cast<RunOutcome&>(result) = execute(comm, job, layout, RunSettings{c.policy, c.chunk, c.threads, 0, {}, process_usage()},
-                                             clock, comm.rank() == 0 ? &sink : nullptr);
+  static_cast<RunOutcome&>(result) = execute(comm, job, layout, settings, clock, comm.rank() == 0 ? &sink : nullptr);
   if (comm.rank() == 0) {
     result.tasks = std::move(sink.tasks);
     result.rows = std::move(sink.rows);
@@ -81,7 +86,8 @@ TEST(Runner, EveryTaskOnceWithTheSerialResult) {
     ArithmeticJob job(tasks, 0);
     for (const Case& c : all_cases()) {
       Result out = run_job(comm, job, ArithmeticJob::columns(), c);
-      SCOPED_TRACE("tasks=" + std::to_string(tasks) + " threads=" + std::to_string(c.threads));
+      SCOPED_TRACE("tasks=" + std::to_string(tasks) + " policy=" + std::to_string(static_cast<int>(c.policy)) +
+                   " threads=" + std::to_string(c.threads) + " reversed=" + std::to_string(c.reversed));
       if (comm.rank() != 0) {
         EXPECT_TRUE(out.tasks.empty());
         continue;

@@ -97,7 +97,7 @@ TEST(ConfigErrors, OutOfRange) {
 
 TEST(ConfigErrors, UnknownPolicySuggestsTheClosest) {
   EXPECT_EQ(error_of(SPIN + "[schedule]\npolicy = \"dynamc\"\n"),
-            "test.toml:6: schedule.policy: expected one of \"static-block\", \"static-cyclic\", \"dynamic\", found "
+            "test.toml:6: schedule.policy: expected one of \"static-block\", \"static-cyclic\", \"dynamic\", \"guided\", found "
             "\"dynamc\" (did you mean \"dynamic\"?)");
 }
 
@@ -139,7 +139,7 @@ TEST(ConfigErrors, ChunkMustBeAutoOrPositive) {
 TEST(ConfigErrors, OverrideErrorsNameTheOverride) {
   EXPECT_EQ(error_of(SPIN, {"schedule.policy=dynamc"}),
             "--set schedule.policy=dynamc: schedule.policy: expected one of \"static-block\", \"static-cyclic\", "
-            "\"dynamic\", found \"dynamc\" (did you mean \"dynamic\"?)");
+            "\"dynamic\", \"guided\", found \"dynamc\" (did you mean \"dynamic\"?)");
   EXPECT_EQ(error_of(SPIN, {"policy"}), "--set policy: expected KEY=VALUE (for example schedule.policy=dynamic)");
   EXPECT_EQ(error_of(SPIN, {"policy=dynamic"}),
             "--set policy=dynamic: expected a dotted key SECTION.KEY (for example run.threads_per_rank), found "
@@ -175,4 +175,13 @@ TEST(Params, RunSectionsAreDescribed) {
   EXPECT_EQ(sections[0].second.at(0).key, "policy");
   EXPECT_EQ(sections[1].second.at(0).key, "threads_per_rank");
   EXPECT_EQ(sections[2].second.at(0).key, "path");
+}
+
+TEST(ConfigErrors, LongestFirstNeedsAPolicyThatCanFollowIt) {
+  EXPECT_EQ(error_of(SPIN + "[schedule]\npolicy = \"static-block\"\norder = \"longest-first\"\n"),
+            "test.toml:7: schedule.order: \"longest-first\" does not combine with policy \"static-block\" (it would give "
+            "the longest tasks all to rank 0); use dynamic, guided or static-cyclic");
+  auto loaded = load_config(SPIN, "test.toml", {"schedule.order=longest-first", "schedule.policy=guided"});
+  EXPECT_EQ(loaded.run.order, fanout::config::Order::LongestFirst);
+  EXPECT_EQ(loaded.run.policy, Policy::Guided);
 }
