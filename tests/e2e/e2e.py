@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 PHASES = ["setup", "distribute", "compute", "collect", "write"]
-POLICIES = ["static-block", "static-cyclic", "dynamic"]
+POLICIES = ["static-block", "static-cyclic", "dynamic", "guided"]
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 # Signs that a process crashed or dumped a stack instead of failing cleanly.
