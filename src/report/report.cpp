@@ -54,7 +54,13 @@ Summary summarize(const io::RunFile& run) {
   }
   s.cores_busy = s.wall > 0 ? (s.cpu_user + s.cpu_sys) / s.wall : 0;
   s.cpu_per_wall = s.task_wall > 0 ? s.task_cpu / s.task_wall : 0;
-  s.kind = s.task_wall <= 0 ? "empty" : s.cpu_per_wall >= 0.8 ? "CPU-bound" : s.cpu_per_wall <= 0.3 ? "I/O-bound" : "mixed";
+  // Below ~20 us a task's CPU and wall readings are mostly clock cost: too short to tell.
+  std::uint64_t ran = s.ok + s.failed;
+  bool too_short = ran == 0 || s.task_wall / static_cast<double>(ran) < 20e-6;
+  s.kind = too_short ? "too short to classify"
+           : s.cpu_per_wall >= 0.8 ? "CPU-bound"
+           : s.cpu_per_wall <= 0.3 ? "I/O-bound"
+                                   : "mixed";
   double busy_mean = run.ranks.empty() ? 0 : busy_sum / static_cast<double>(run.ranks.size());
   s.imbalance = busy_mean > 0 ? busy_max / busy_mean : 1;
   s.efficiency = s.workers > 0 && s.wall > 0 ? s.task_wall / (static_cast<double>(s.workers) * s.wall) : 0;

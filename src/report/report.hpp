@@ -26,7 +26,7 @@ struct Summary {
   double task_wall = 0;    // s: sum of task durations
   double task_cpu = 0;     // s: sum of task CPU (user + sys)
   double cpu_per_wall = 0; // task_cpu / task_wall: ~1 CPU-bound, ~0 I/O-bound
-  std::string kind;        // "CPU-bound", "I/O-bound" or "mixed"
+  std::string kind;        // "CPU-bound", "I/O-bound", "mixed" or "too short to classify"
   double imbalance = 0;    // max / mean busy over ranks
   double efficiency = 0;   // task_wall / (workers x wall)
   std::vector<RankSummary> per_rank;
