@@ -46,10 +46,10 @@ namespace {
 using sched::TaskRange;
 
 enum Tag : int {
-  TAG_REQUEST = 101,  // rank -> 0: finished tasks, and a request for more work
+  TAG_REQUEST = 101,  // rank -> 0: finished tasks, and a request for more work (ahead or not)
   TAG_RESULTS = 102,  // rank -> 0: finished tasks only
   TAG_DONE = 103,     // rank -> 0: the last finished tasks; the rank is done
-  TAG_WORK = 104,     // 0 -> rank: task ranges; none means no more work
+  TAG_WORK = 104,     // 0 -> rank: task ranges, "later", or no more work
 };
 
 constexpr std::size_t FLUSH_RECORDS = 32768;      // send finished tasks at least this often...
@@ -69,8 +69,9 @@ struct Batch {
   bool empty() const { return records.empty(); }
 };
 
-// Wire format: u64 n_records, u64 n_errors, records, rows, then per error
-// u64 id, u64 length, bytes. Sender and receiver are the same binary.
+// Wire format: u64 flags (1: a request made ahead of need), u64 n_records,
+// u64 n_errors, records, rows, then per error u64 id, u64 length, bytes.
+// Sender and receiver are the same binary.
 template <class T>
 void put(std::vector<char>& out, const T& value) {
   const auto* p = reinterpret_cast<const char*>(&value);
@@ -86,8 +87,11 @@ T take(const char*& p, const char* end) {
   return value;
 }
 
-std::vector<char> encode(const Batch& batch) {
+constexpr std::uint64_t FLAG_AHEAD = 1;
+
+std::vector<char> encode(const Batch& batch, std::uint64_t flags = 0) {
   std::vector<char> out;
+  put<std::uint64_t>(out, flags);
   put<std::uint64_t>(out, batch.records.size());
   put<std::uint64_t>(out, batch.errors.size());
   const auto* r = reinterpret_cast<const char*>(batch.records.data());
@@ -102,10 +106,11 @@ std::vector<char> encode(const Batch& batch) {
   return out;
 }
 
-Batch decode(const std::vector<char>& message, std::size_t row_size) {
+Batch decode(const std::vector<char>& message, std::size_t row_size, std::uint64_t& flags) {
   Batch batch;
   const char* p = message.data();
   const char* end = p + message.size();
+  flags = take<std::uint64_t>(p, end);
   auto n_records = take<std::uint64_t>(p, end);
   auto n_errors = take<std::uint64_t>(p, end);
   if (static_cast<std::size_t>(end - p) < n_records * (sizeof(TaskRecord) + row_size))
@@ -128,18 +133,20 @@ Batch decode(const std::vector<char>& message, std::size_t row_size) {
   return batch;
 }
 
-std::vector<std::uint64_t> encode_ranges(const std::vector<TaskRange>& ranges) {
-  std::vector<std::uint64_t> out{ranges.size()};
-  for (const auto& r : ranges) out.insert(out.end(), {r.begin, r.end, r.stride});
+// WORK message: u64 status (0: no more work, 1: ranges follow, 2: ask again
+// when a worker is idle), then begin, end, stride per range.
+std::vector<std::uint64_t> encode_work(const sched::Work& work) {
+  std::vector<std::uint64_t> out{work.done() ? 0u : work.later ? 2u : 1u};
+  for (const auto& r : work.ranges) out.insert(out.end(), {r.begin, r.end, r.stride});
   return out;
 }
 
-std::vector<TaskRange> decode_ranges(const std::vector<std::uint64_t>& message) {
-  std::vector<TaskRange> out;
-  std::uint64_t n = message.empty() ? 0 : message[0];
-  for (std::uint64_t k = 0; k < n && 3 * k + 3 < message.size() + 1; ++k)
-    out.push_back({message[1 + 3 * k], message[2 + 3 * k], message[3 + 3 * k]});
-  return out;
+sched::Work decode_work(const std::vector<std::uint64_t>& message) {
+  sched::Work work;
+  if (message.empty()) throw std::runtime_error("empty work message");
+  work.later = message[0] == 2;
+  for (std::size_t i = 1; i + 2 < message.size(); i += 3) work.ranges.push_back({message[i], message[i + 1], message[i + 2]});
+  return work;
 }
 
 // The worker threads of one rank, fed from a local queue of task ranges.
@@ -174,6 +181,11 @@ class WorkerPool {
   std::uint64_t queued() const {
     std::lock_guard lock(mutex_);
     return queued_;
+  }
+  // Workers with nothing to do right now.
+  unsigned idle_workers() const {
+    std::lock_guard lock(mutex_);
+    return queued_ == 0 ? thread_count_ - running_ : 0;
   }
   bool all_done() const {
     std::lock_guard lock(mutex_);
@@ -388,12 +400,30 @@ void send_bytes(const boost::mpi::communicator& comm, int dest, int tag, const s
   comm.send(dest, tag, message.data(), static_cast<int>(message.size()));
 }
 
+// When a rank asks for more: before its queue runs dry (ahead of need), so
+// the next chunk arrives while its workers are busy; after the scheduler said
+// "later" (few tasks left), only once a worker is idle.
+class Fetcher {
+ public:
+  // Should the rank ask now? Sets `ahead` to whether no worker is idle.
+  bool should_ask(const WorkerPool& pool, unsigned threads, bool& ahead) const {
+    if (pool.queued() >= threads) return false;
+    ahead = pool.idle_workers() == 0;
+    return !(ahead && deferred_);
+  }
+  void answered(const sched::Work& work) { deferred_ = work.later; }
+
+ private:
+  bool deferred_ = false;
+};
+
 // Rank 0: serve requests, run local tasks, collect everything.
 void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sched::Scheduler& scheduler,
                      Collector& collector, const RunSettings& settings, std::size_t row_size, CommTimer& timer) {
   const unsigned threads = settings.threads_per_rank;
   int active = comm.size() - 1;
   bool local_more = true;
+  Fetcher fetcher;
   Backoff backoff;
   double next_progress = steady_seconds() + settings.progress_interval;
   for (;;) {
@@ -402,13 +432,15 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sch
       settings.progress(collector.completed(), collector.failed());
       next_progress += settings.progress_interval;
     }
-    if (local_more && pool.queued() < threads) {
-      auto work = scheduler.next(0);
-      if (work.empty()) {
+    bool ahead = false;
+    if (local_more && fetcher.should_ask(pool, threads, ahead)) {
+      auto work = scheduler.next(0, ahead);
+      fetcher.answered(work);
+      if (work.done()) {
         local_more = false;
         pool.close();
       } else {
-        pool.add(work);
+        pool.add(work.ranges);
       }
       activity = true;
     }
@@ -418,9 +450,10 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sch
       if (!status) break;
       activity = true;
       auto message = timer([&] { return receive_bytes(comm, *status); });
-      collector.store(decode(message, row_size));
+      std::uint64_t flags = 0;
+      collector.store(decode(message, row_size, flags));
       if (status->tag() == TAG_REQUEST) {
-        auto reply = encode_ranges(scheduler.next(status->source()));
+        auto reply = encode_work(scheduler.next(status->source(), (flags & FLAG_AHEAD) != 0));
         timer([&] { comm.send(status->source(), TAG_WORK, reply.data(), static_cast<int>(reply.size())); });
       } else if (status->tag() == TAG_DONE) {
         --active;
@@ -439,11 +472,13 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, u
   bool requested = false;
   bool more = true;
   double last_flush = steady_seconds();
+  Fetcher fetcher;
   Backoff backoff;
   for (;;) {
     bool activity = false;
-    if (more && !requested && pool.queued() < threads) {
-      auto message = encode(pool.take_results());
+    bool ahead = false;
+    if (more && !requested && fetcher.should_ask(pool, threads, ahead)) {
+      auto message = encode(pool.take_results(), ahead ? FLAG_AHEAD : 0);
       timer([&] { send_bytes(comm, 0, TAG_REQUEST, message); });
       last_flush = steady_seconds();
       requested = true;
@@ -455,12 +490,13 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, u
         auto count = status->count<std::uint64_t>();
         std::vector<std::uint64_t> reply(count ? static_cast<std::size_t>(*count) : 0);
         timer([&] { comm.recv(0, TAG_WORK, reply.data(), static_cast<int>(reply.size())); });
-        auto ranges = decode_ranges(reply);
-        if (ranges.empty()) {
+        auto work = decode_work(reply);
+        fetcher.answered(work);
+        if (work.done()) {
           more = false;
           pool.close();
         } else {
-          pool.add(ranges);
+          pool.add(work.ranges);
         }
         requested = false;
         activity = true;
@@ -526,9 +562,10 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
       coordinate_worker(traffic, pool, threads, timer);
     }
     pool.close();
+    // Idle time runs until every rank is done, so wait for them first.
+    quiet_barrier(comm);
     mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, pool, timer, settings.usage_at_start);
   }
-  quiet_barrier(comm);
   if (comm.rank() == 0) {
     boost::mpi::gather(comm, mine, outcome.ranks, 0);
     if (outcome.completed != task_count)

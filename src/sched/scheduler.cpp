@@ -60,7 +60,7 @@ class StaticScheduler : public Scheduler {
     for (std::uint64_t r = 0; r < n; ++r) cursor_[r] = o_.policy == Policy::StaticBlock ? block_begin(r) : r;
   }
 
-  std::vector<TaskRange> next(int rank) override {
+  Work next(int rank, bool /*ahead*/) override {
     if (rank < 0 || rank >= o_.ranks) throw std::out_of_range("scheduler: rank out of range");
     auto r = static_cast<std::uint64_t>(rank);
     bool block = o_.policy == Policy::StaticBlock;
@@ -70,7 +70,7 @@ class StaticScheduler : public Scheduler {
     if (p >= end) return {};
     std::uint64_t left = (end - p + stride - 1) / stride;
     std::uint64_t count = o_.order.empty() ? left : std::min<std::uint64_t>(left, PIECE);
-    auto work = emit(o_.order, p, count, stride);
+    Work work{emit(o_.order, p, count, stride)};
     p += count * stride;
     return work;
   }
@@ -94,9 +94,10 @@ class SharedScheduler : public Scheduler {
   explicit SharedScheduler(SchedulerOptions o)
       : o_(std::move(o)), workers_(static_cast<std::uint64_t>(o_.ranks) * o_.threads_per_rank) {}
 
-  std::vector<TaskRange> next(int /*rank*/) override {
+  Work next(int /*rank*/, bool ahead) override {
     if (next_ >= o_.task_count) return {};
     std::uint64_t remaining = o_.task_count - next_;
+    if (ahead && remaining < workers_) return {{}, true};
     std::uint64_t per_worker;
     if (o_.policy == Policy::Guided) {
       per_worker = guided_chunk(remaining, workers_, o_.chunk.value_or(1));
@@ -107,7 +108,7 @@ class SharedScheduler : public Scheduler {
       per_worker = auto_chunk(mean, observed_, remaining, workers_);
     }
     std::uint64_t size = std::min(remaining, per_worker * o_.threads_per_rank);
-    auto work = emit(o_.order, next_, size, 1);
+    Work work{emit(o_.order, next_, size, 1)};
     next_ += size;
     return work;
   }

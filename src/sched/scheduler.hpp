@@ -30,11 +30,20 @@ struct SchedulerOptions {
   std::vector<std::uint64_t> order;    // hand-out order of task ids; empty: 0, 1, 2, ...
 };
 
+// An answer to a rank: task ranges; none and not `later`: no more, ever.
+struct Work {
+  std::vector<TaskRange> ranges;
+  bool later = false;  // ask again when a worker is idle
+  bool done() const { return ranges.empty() && !later; }
+};
+
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  // The next work for `rank`; empty when that rank gets no more.
-  virtual std::vector<TaskRange> next(int rank) = 0;
+  // The next work for `rank`. `ahead`: the rank asks before any of its
+  // workers is idle; with fewer tasks left than workers such a request is
+  // told to come back later, so that no rank hoards the last tasks.
+  virtual Work next(int rank, bool ahead = false) = 0;
   // Finished tasks: `count` of them took `seconds` of wall time in all.
   virtual void observe(double /*seconds*/, std::uint64_t /*count*/) {}
   // The chunk setting as recorded in the file: a number, "auto", "block" or "1".

@@ -36,13 +36,13 @@ Drained drain(SchedulerOptions options, double seconds_per_task = -1) {
     int r = guard % ranks;
     if (finished[r]) continue;
     auto work = scheduler->next(r);
-    if (work.empty()) {
+    if (work.done()) {
       finished[r] = true;
       --open;
       continue;
     }
     std::uint64_t size = 0;
-    for (const TaskRange& range : work) {
+    for (const TaskRange& range : work.ranges) {
       size += range.count();
       for (std::uint64_t id = range.begin; id < range.end; id += range.stride) {
         d.owners.at(id).push_back(r);
@@ -168,7 +168,7 @@ TEST(Scheduler, LongestFirstHandsOutTheCostliestFirst) {
 TEST(Scheduler, ConsecutiveIdsInAnOrderMergeIntoOneRange) {
   std::vector<std::uint64_t> order{4, 5, 6, 0, 1, 2, 3};
   auto scheduler = make_scheduler({Policy::Dynamic, 7, 1, 1, 7, order});
-  auto work = scheduler->next(0);
+  auto work = scheduler->next(0).ranges;
   ASSERT_EQ(work.size(), 2u);
   EXPECT_EQ(work[0].begin, 4u);
   EXPECT_EQ(work[0].end, 7u);
@@ -178,9 +178,9 @@ TEST(Scheduler, ConsecutiveIdsInAnOrderMergeIntoOneRange) {
 
 TEST(Scheduler, StaticRanksWithNoShareGetNothing) {
   auto scheduler = make_scheduler({Policy::StaticBlock, 2, 4, 1, {}, {}});
-  EXPECT_TRUE(scheduler->next(0).empty());  // block [0, 0)
-  EXPECT_EQ(scheduler->next(1).at(0).count(), 1u);
-  EXPECT_TRUE(scheduler->next(1).empty()) << "a static share is handed out once";
+  EXPECT_TRUE(scheduler->next(0).done());  // block [0, 0)
+  EXPECT_EQ(scheduler->next(1).ranges.at(0).count(), 1u);
+  EXPECT_TRUE(scheduler->next(1).done()) << "a static share is handed out once";
 }
 
 TEST(Scheduler, ChunkDescription) {
@@ -193,4 +193,22 @@ TEST(Scheduler, ChunkDescription) {
 
 TEST(Scheduler, RefusesAnIncompleteOrder) {
   EXPECT_THROW(make_scheduler({Policy::Dynamic, 3, 1, 1, {}, {0, 1}}), std::invalid_argument);
+}
+
+TEST(Scheduler, NoRankFetchesAheadTheLastTasks) {
+  // 2 tasks, 2 ranks: rank 0 takes one, then asks ahead for the second; it
+  // is told "later", so rank 1, idle, gets it.
+  for (Policy policy : {Policy::Dynamic, Policy::Guided}) {
+    auto scheduler = make_scheduler({policy, 2, 2, 1, {}, {}});
+    EXPECT_EQ(scheduler->next(0, false).ranges.at(0).begin, 0u);
+    auto ahead = scheduler->next(0, true);
+    EXPECT_TRUE(ahead.later);
+    EXPECT_TRUE(ahead.ranges.empty());
+    EXPECT_FALSE(ahead.done());
+    EXPECT_EQ(scheduler->next(1, false).ranges.at(0).begin, 1u);
+    EXPECT_TRUE(scheduler->next(0, false).done());
+  }
+  // With plenty left, asking ahead is answered at once.
+  auto scheduler = make_scheduler({Policy::Dynamic, 100, 2, 1, 1, {}});
+  EXPECT_EQ(scheduler->next(0, true).ranges.at(0).count(), 1u);
 }
