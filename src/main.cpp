@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   std::optional<boost::mpi::communicator> world;
   int rank = fanout::cli::launched_rank();
   if (command.needs_mpi) {
+    fanout::cli::apply_mpi_defaults();
     // Only the main thread calls MPI; worker threads never do.
     env.emplace(argc, argv, boost::mpi::threading::funneled, /*abort_on_exception=*/true);
     if (env->thread_level() < boost::mpi::threading::funneled) {

@@ -34,6 +34,14 @@ int launched_rank() {
   return 0;
 }
 
+void apply_mpi_defaults() {
+  const char* off = std::getenv("FANOUT_MPI_DEFAULTS");
+  if (off && std::string(off) == "0") return;
+  for (const char* batch : {"SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID"})
+    if (std::getenv(batch)) return;
+  setenv("OMPI_MCA_pml", "ob1", /*overwrite=*/0);
+}
+
 namespace {
 
 std::string utc_now() {

@@ -37,4 +37,12 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options);
 // MPI is initialised (0 when not launched by mpirun or srun).
 int launched_rank();
 
+// Transport defaults for a workstation, set before MPI starts: Open MPI's ob1
+// messaging layer (shared memory and TCP) instead of probing for high-speed
+// network hardware, which costs ~0.2 s per start. Never overrides a value the
+// user set (OMPI_MCA_pml), and does nothing inside a batch job (Slurm, PBS,
+// LSF), where the site's own configuration should choose; FANOUT_MPI_DEFAULTS=0
+// turns it off.
+void apply_mpi_defaults();
+
 }  // namespace fanout::cli
