@@ -16,12 +16,16 @@
 #include <boost/mpi/communicator.hpp>
 #include <fmt/format.h>
 
+#include "cli/progress.hpp"
+#include "cli/python.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/runner.hpp"
 #include "fanout/version.hpp"
 #include "io/run_file.hpp"
+#include "report/compare.hpp"
+#include "report/predict.hpp"
 #include "report/report.hpp"
 #include "sched/scheduler.hpp"
 
@@ -104,7 +108,12 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
   const std::uint64_t n = loaded.job->task_count();
   std::vector<double> costs(n, 0.0);
   if (costs_file) {
-    io::RunFile earlier = io::read_run_file(*costs_file);
+    io::RunFile earlier;
+    try {
+      earlier = io::read_run_file(*costs_file);
+    } catch (const IoError& e) {
+      throw IoError(std::string("--costs: ") + e.what());
+    }
     if (earlier.job != loaded.run.job_kind)
       throw ConfigError(fmt::format("--costs {}: a run of job \"{}\", but this config runs job \"{}\"", *costs_file,
                                     earlier.job, loaded.run.job_kind));
@@ -218,21 +227,19 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   double setup_end = clock.now();
 
   RowLayout layout(loaded->info->columns);
-  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank, static_cast<double>(cfg.progress_interval), {}, {}};
+  const std::uint64_t task_count = loaded->job->task_count();
+  auto interval = static_cast<double>(cfg.progress_interval);
+  Progress progress(Progress::choose(options.progress, isatty(STDERR_FILENO) == 1, interval), task_count, interval);
+  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank, progress.tick(), {}, {}};
   settings.usage_at_start = usage_at_start;
   settings.order = std::move(order);
-  const std::uint64_t task_count = loaded->job->task_count();
-  settings.progress = [&clock, task_count, setup_end](std::uint64_t done, std::uint64_t failed) {
-    double elapsed = clock.now() - setup_end;
-    double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
-    std::string eta = rate > 0 ? fmt::format("{:.0f} s", static_cast<double>(task_count - done) / rate) : "unknown";
-    std::cerr << fmt::format("fanout: {}/{} tasks done ({:.1f}%), {} failed, {:.1f} tasks/s, ETA {}\n", done,
-                             task_count, task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0,
-                             failed, rate, eta);
+  settings.progress = [&](std::uint64_t done, std::uint64_t failed, double task_cpu) {
+    progress.update(clock.now(), done, failed, task_cpu);
   };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, writer.get());
 
   if (comm.rank() == 0) {
+    progress.finish();
     double collect_end = clock.now();
     double first = outcome.completed ? outcome.first_start : setup_end;
     double last = outcome.completed ? outcome.last_end : setup_end;
@@ -294,6 +301,7 @@ int validate(const RunOptions& options, bool print) {
   std::string origin;
   auto loaded = load_with_options(options, origin);
   check_output(loaded.run.output_path, origin, /*force=*/true);  // the directory must be there
+  if (loaded.run.order == config::Order::LongestFirst) task_costs(loaded, options.costs);
   std::cout << fmt::format("{}: ok: job {} with {} tasks, policy {}, {} thread{} per rank, output {}\n",
                            options.config, loaded.run.job_kind, loaded.job->task_count(), loaded.run.policy_name,
                            loaded.run.threads_per_rank, loaded.run.threads_per_rank == 1 ? "" : "s",
@@ -305,10 +313,36 @@ int validate(const RunOptions& options, bool print) {
   return EXIT_OK;
 }
 
+int predict_file(const std::string& path, report::PredictOptions options, const std::string& policy,
+                 const std::string& chunk, const std::string& format) {
+  if (!policy.empty()) options.policy = config::policy_from_name(policy);
+  if (chunk == "auto") {
+    options.chunk_auto = true;
+  } else if (!chunk.empty()) {
+    if (chunk.find_first_not_of("0123456789") != std::string::npos || std::stoull(chunk) == 0)
+      throw ConfigError("--chunk: expected \"auto\" or a whole number >= 1, found \"" + chunk + "\"");
+    options.chunk = std::stoull(chunk);
+  }
+  io::RunFile run = io::read_run_file(path);
+  report::Prediction p = report::predict(run, options);
+  std::cout << (format == "json" ? report::format_json(p) : report::format_text(p));
+  return EXIT_OK;
+}
+
 int report_file(const std::string& path, const std::string& format) {
   io::RunFile run = io::read_run_file(path);
   report::Summary summary = report::summarize(run);
-  std::cout << (format == "json" ? report::format_json(run, summary) : report::format_text(run, summary));
+  std::cout << (format == "json"  ? report::format_json(run, summary)
+                : format == "csv" ? report::format_csv(summary)
+                                  : report::format_text(run, summary));
+  return EXIT_OK;
+}
+
+int compare_files(const std::vector<std::string>& paths, const std::string& format) {
+  std::vector<io::RunFile> runs;
+  for (const auto& path : paths) runs.push_back(io::read_run_file(path));
+  report::Comparison comparison = report::compare(runs);
+  std::cout << (format == "json" ? report::format_json(comparison) : report::format_text(comparison));
   return EXIT_OK;
 }
 
@@ -346,6 +380,10 @@ Command parse(int argc, char** argv) {
       "run", "run a config's tasks on all ranks (start with mpirun -n N) and write the HDF5 file");
   add_config_options(run_cmd);
   run_cmd->add_flag("--force", options->force, "replace an existing output file (only once the new one is complete)");
+  run_cmd->add_option("--progress", options->progress,
+                      "auto (default): an updating line on a terminal, else a line every run.progress_interval "
+                      "seconds; always: the updating line anyway; never: none. Runs under 2 s show none")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   run_cmd->add_option("--costs", options->costs,
                       "hand tasks out longest-first, using the task times of an earlier run of the same job "
                       "(sets schedule.order = \"longest-first\")")
@@ -353,10 +391,52 @@ Command parse(int argc, char** argv) {
   CLI::App* validate_cmd = app->add_subcommand("validate", "check a config (and its overrides) without running it");
   add_config_options(validate_cmd);
   validate_cmd->add_flag("--print", *print, "print the resolved config, defaults filled in");
+  validate_cmd->add_option("--costs", options->costs, "check an earlier run's file for longest-first, as run would")
+      ->type_name("FILE");
   CLI::App* jobs_cmd = app->add_subcommand("jobs", "list the built-in jobs, their parameters and result columns");
   CLI::App* report_cmd = app->add_subcommand("report", "summarise a run file: CPU times, wall time, balance, efficiency");
   report_cmd->add_option("FILE", *file, "a file written by fanout run")->required();
-  report_cmd->add_option("--format", *format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  report_cmd->add_option("--format", *format, "text (default), json, or csv (one row per rank)")
+      ->check(CLI::IsMember({"text", "json", "csv"}));
+  auto compare_paths = std::make_shared<std::vector<std::string>>();
+  auto compare_format = std::make_shared<std::string>("text");
+  CLI::App* compare_cmd = app->add_subcommand(
+      "compare", "compare runs of one job at different rank counts or policies: speedup, efficiency, Karp-Flatt, "
+                 "Amdahl fit");
+  compare_cmd->add_option("FILE", *compare_paths, "two or more files written by fanout run")->required();
+  compare_cmd->add_option("--format", *compare_format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+
+  auto predict_options = std::make_shared<report::PredictOptions>();
+  auto predict_policy = std::make_shared<std::string>();
+  auto predict_chunk = std::make_shared<std::string>();
+  auto predict_format = std::make_shared<std::string>("text");
+  auto predict_file_path = std::make_shared<std::string>();
+  CLI::App* predict_cmd = app->add_subcommand(
+      "predict", "predict wall time and efficiency at other rank and thread counts by replaying a run's task times "
+                 "through the runner's schedulers (a discrete-event simulation)");
+  predict_cmd->add_option("FILE", *predict_file_path, "a file written by fanout run")->required();
+  predict_cmd->add_option("--ranks,-n", predict_options->ranks, "ranks to predict for")
+      ->required()
+      ->check(CLI::Range(1, 10'000'000));
+  predict_cmd->add_option("--threads", predict_options->threads, "threads per rank (default 1)")->check(CLI::Range(1, 1024));
+  predict_cmd->add_option("--policy", *predict_policy, "scheduling policy (default: the file's)")
+      ->check(CLI::IsMember(config::policy_names()));
+  predict_cmd->add_option("--chunk", *predict_chunk, "chunk: a whole number or auto (default: the file's)");
+  predict_cmd->add_option("--latency", predict_options->latency,
+                          "seconds for a remote rank's request to be answered (default 0.0002)")
+      ->check(CLI::Range(0.0, 10.0));
+  predict_cmd->add_option("--format", *predict_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+
+  auto plot_options = std::make_shared<PlotOptions>();
+  CLI::App* plot_cmd = app->add_subcommand(
+      "plot", "draw run files as PNGs: timeline, rank utilisation, task durations; with --scaling, speedup and "
+              "efficiency of runs at different rank counts (needs python3-matplotlib)");
+  plot_cmd->add_option("FILE", plot_options->files, "files written by fanout run")->required();
+  plot_cmd->add_option("--out", plot_options->out, "the directory for the PNGs (default: beside each file)")
+      ->type_name("DIR");
+  plot_cmd->add_flag("--scaling", plot_options->scaling,
+                     "one speedup and one efficiency plot of all FILEs (runs of one job at different rank counts)");
 
   Command command;
   bool speak = launched_rank() == 0;
@@ -396,6 +476,17 @@ Command parse(int argc, char** argv) {
     command.execute = [options, print](const boost::mpi::communicator*) { return validate(*options, *print); };
   } else if (jobs_cmd->parsed()) {
     command.execute = [](const boost::mpi::communicator*) { return print_jobs(); };
+  } else if (predict_cmd->parsed()) {
+    command.execute = [predict_file_path, predict_options, predict_policy, predict_chunk,
+                       predict_format](const boost::mpi::communicator*) {
+      return predict_file(*predict_file_path, *predict_options, *predict_policy, *predict_chunk, *predict_format);
+    };
+  } else if (compare_cmd->parsed()) {
+    command.execute = [compare_paths, compare_format](const boost::mpi::communicator*) {
+      return compare_files(*compare_paths, *compare_format);
+    };
+  } else if (plot_cmd->parsed()) {
+    command.execute = [plot_options](const boost::mpi::communicator*) { return plot(*plot_options); };
   } else if (report_cmd->parsed()) {
     command.execute = [file, format](const boost::mpi::communicator*) { return report_file(*file, *format); };
   }

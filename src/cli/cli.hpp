@@ -18,6 +18,7 @@ struct RunOptions {
   std::vector<std::string> sets;
   std::optional<std::string> costs;  // an earlier run's file: hand tasks out longest-first
   bool force = false;
+  std::string progress = "auto";  // --progress auto|always|never
   std::string command_line;
 };
 

@@ -7,6 +7,7 @@
 
 #include <boost/mpi/collectives/broadcast.hpp>
 #include <boost/mpi/communicator.hpp>
+#include <boost/mpi/status.hpp>
 
 namespace fanout {
 
@@ -31,16 +32,16 @@ ProcessUsage process_usage() {
 }
 
 RunClock synchronize_clock(const boost::mpi::communicator& comm, double rank0_start) {
-  constexpr int ROUNDS = 8;
+  constexpr int ROUNDS = 4;
   constexpr int TAG = 9001;
   double offset = 0;
   if (comm.rank() == 0) {
-    for (int r = 1; r < comm.size(); ++r) {
-      for (int i = 0; i < ROUNDS; ++i) {
-        int ping = 0;
-        comm.recv(r, TAG, ping);
-        comm.send(r, TAG, steady_seconds());
-      }
+    // Answer pings in arrival order, so a rank that is slow to start (say, on
+    // an oversubscribed machine) holds up no one else.
+    for (int i = 0; i < ROUNDS * (comm.size() - 1); ++i) {
+      int ping = 0;
+      boost::mpi::status status = comm.recv(boost::mpi::any_source, TAG, ping);
+      comm.send(status.source(), TAG, steady_seconds());
     }
   } else {
     double best_delay = std::numeric_limits<double>::infinity();

@@ -363,6 +363,7 @@ class Collector {
     double seconds = 0;
     for (const TaskRecord& r : batch.records) {
       seconds += r.t_end - r.t_start;
+      task_cpu_ += r.cpu_user + r.cpu_sys;
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
       seen_[r.id] = true;
@@ -376,16 +377,19 @@ class Collector {
       if (r.status != TaskStatus::Ok) ++outcome_.failed;
     }
     scheduler_.observe(seconds, batch.records.size());
+
     sink_.store(batch.records, batch.rows);
     for (auto& e : batch.errors) outcome_.errors.push_back(std::move(e));
   }
   std::uint64_t completed() const { return outcome_.completed; }
   std::uint64_t failed() const { return outcome_.failed; }
+  double task_cpu() const { return task_cpu_; }
 
  private:
   RunOutcome& outcome_;
   TaskSink& sink_;
   sched::Scheduler& scheduler_;
+  double task_cpu_ = 0;
   std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
 };
 
@@ -429,7 +433,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sch
   for (;;) {
     bool activity = false;
     if (settings.progress_interval > 0 && settings.progress && steady_seconds() >= next_progress) {
-      settings.progress(collector.completed(), collector.failed());
+      settings.progress(collector.completed(), collector.failed(), collector.task_cpu());
       next_progress += settings.progress_interval;
     }
     bool ahead = false;

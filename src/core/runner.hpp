@@ -25,9 +25,9 @@ struct RunSettings {
   std::optional<std::uint64_t> chunk;
   unsigned threads_per_rank = 1;
   // Called on rank 0 every progress_interval seconds (0: never) with the
-  // tasks finished so far and how many of them failed.
+  // tasks finished so far, how many of them failed, and their CPU time.
   double progress_interval = 0;
-  std::function<void(std::uint64_t done, std::uint64_t failed)> progress;
+  std::function<void(std::uint64_t done, std::uint64_t failed, double task_cpu)> progress;
   // This process's CPU use when the run started: /ranks counts CPU from there.
   ProcessUsage usage_at_start;
   // Rank 0 only: the order to hand tasks out in (task ids; empty: as given).

@@ -132,6 +132,16 @@ void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64
   check_status(H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dwrite");
 }
 
+void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, void* data) {
+  if (count == 0) return;
+  Handle file_space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
+  hsize_t start[1] = {first};
+  hsize_t n[1] = {count};
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr), "H5Sselect_hyperslab");
+  Handle mem_space{check_id(H5Screate_simple(1, n, nullptr), "H5Screate_simple"), H5Sclose};
+  check_status(H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dread");
+}
+
 std::uint64_t dataset_length(hid_t dataset) {
   Handle space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
   int rank = check_status(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims");

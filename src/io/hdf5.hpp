@@ -57,6 +57,8 @@ Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::ui
 // `data` (memory type `mem_type`).
 void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data,
                  std::uint64_t stride = 1);
+// Reads elements [first, first + count) into `data`.
+void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, void* data);
 std::uint64_t dataset_length(hid_t dataset);
 void read_all(hid_t dataset, hid_t mem_type, void* data);
 

@@ -226,6 +226,19 @@ void RunWriter::flush() {
   // Write runs of ids with a constant stride, one call per dataset and run:
   // contiguous blocks (dynamic, static-block) and one rank's share under
   // static-cyclic (stride = ranks) are each one run.
+  // Scattered ids (longest-first order): if they are dense enough, read the
+  // span they cover, lay them over it, and write the span back in one piece.
+  std::uint64_t first = pending[order.front()].id;
+  std::uint64_t span = pending[order.back()].id - first + 1;
+  std::size_t breaks = 0;
+  for (std::size_t k = 1; k < order.size(); ++k)
+    if (pending[order[k]].id != pending[order[k - 1]].id + 1) ++breaks;
+  if (breaks > order.size() / 8 + 16 && span <= 8 * order.size()) {
+    rewrite_span(first, span, order);
+    pending.clear();
+    impl_->pending_rows.clear();
+    return;
+  }
   std::vector<TaskRecord> run;
   std::vector<std::byte> run_rows;
   std::uint64_t stride = 1;
@@ -250,6 +263,27 @@ void RunWriter::flush() {
   write_run();
   pending.clear();
   impl_->pending_rows.clear();
+}
+
+void RunWriter::rewrite_span(std::uint64_t first, std::uint64_t span, const std::vector<std::size_t>& order) {
+  const RowLayout& layout = impl_->layout;
+  const std::size_t row_size = layout.size();
+  std::vector<TaskRecord> records(span);
+  std::vector<std::byte> rows(span * row_size);
+  read_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, span, records.data());
+  for (std::size_t c = 0; c < layout.count(); ++c) {
+    std::size_t size = column_size(layout.type(c));
+    std::vector<std::byte> values(span * size);
+    read_range(impl_->columns[c].get(), native_type(layout.type(c)), first, span, values.data());
+    for (std::uint64_t i = 0; i < span; ++i)
+      std::memcpy(rows.data() + i * row_size + layout.offset(c), values.data() + i * size, size);
+  }
+  for (std::size_t k : order) {
+    std::uint64_t i = impl_->pending[k].id - first;
+    records[i] = impl_->pending[k];
+    std::memcpy(rows.data() + i * row_size, impl_->pending_rows.data() + k * row_size, row_size);
+  }
+  write_tasks(first, records, rows);
 }
 
 void RunWriter::set_attribute(const std::string& name, const std::string& value) {

@@ -63,6 +63,7 @@ class RunWriter : public TaskSink {
   const std::string& temp_path() const { return temp_path_; }
 
  private:
+  void rewrite_span(std::uint64_t first, std::uint64_t span, const std::vector<std::size_t>& order);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;

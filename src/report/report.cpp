@@ -1,11 +1,62 @@
 #include "report/report.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <map>
+#include <utility>
 
 #include <fmt/format.h>
 
 namespace fanout::report {
+
+namespace {
+
+std::string phase_name(const PhaseRecord& p) { return std::string(p.name, strnlen(p.name, sizeof p.name)); }
+
+const PhaseSummary* find_phase(const std::vector<PhaseSummary>& phases, const std::string& name) {
+  for (const auto& p : phases)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+// What the kind of work means for the choice between ranks and threads (the
+// course texts' lesson): CPU-bound work wants a core per worker, waiting work
+// is served by threads.
+void advise(Summary& s) {
+  std::string workers = fmt::format("this run had {} worker{} ({} rank{} x {} thread{})", s.workers,
+                                    s.workers == 1 ? "" : "s", s.ranks, s.ranks == 1 ? "" : "s", s.threads_per_rank,
+                                    s.threads_per_rank == 1 ? "" : "s");
+  if (s.kind == "CPU-bound") {
+    s.advice = "CPU-bound work keeps a core busy per worker: run one worker per core in all (ranks x threads per "
+               "rank = cores), as ranks (mpirun -n) or as threads (run.threads_per_rank); more workers than cores "
+               "only take turns on them; " + workers;
+    return;
+  }
+  if (s.kind == "too short to classify") {
+    s.advice = "the tasks are too short to measure (under 20 us each on average): the cost of handing them out "
+               "dominates; give each task more work before choosing ranks or threads; " + workers;
+    return;
+  }
+  // About 1 / (CPU/wall) waiting workers keep one core busy.
+  double per_core = s.cpu_per_wall > 0 ? 1.0 / s.cpu_per_wall : 64.0;
+  long threads = std::clamp(static_cast<long>(std::floor(per_core)), 2L, 64L);
+  s.suggested_threads_per_rank = threads;
+  if (s.kind == "I/O-bound") {
+    s.advice = fmt::format(
+        "I/O-bound work waits more than it computes, and threads serve waiting work as well as processes: raise "
+        "run.threads_per_rank rather than adding ranks; at CPU/wall {:.2f} about {} threads keep one core busy "
+        "(--set run.threads_per_rank={}); {}",
+        s.cpu_per_wall, threads, threads, workers);
+  } else {
+    s.advice = fmt::format(
+        "mixed work computes part of the time and waits the rest: one rank per core with a few threads each hides "
+        "the waits; at CPU/wall {:.2f} about {} threads keep one core busy (--set run.threads_per_rank={}); {}",
+        s.cpu_per_wall, threads, threads, workers);
+  }
+}
+
+}  // namespace
 
 Summary summarize(const io::RunFile& run) {
   Summary s;
@@ -13,32 +64,84 @@ Summary summarize(const io::RunFile& run) {
   s.status = run.status;
   s.policy = run.scheduler;
   s.chunk = run.chunk;
+  s.order = run.order;
   s.ranks = run.n_ranks;
   s.threads_per_rank = run.threads_per_rank;
   s.workers = run.n_ranks * run.threads_per_rank;
   s.tasks = run.tasks.size();
   double first = 0, last = 0;
   bool any = false;
+  std::map<std::pair<int, int>, double> last_end;  // (rank, thread) -> its last task's end
+  std::vector<SlowTask> ran;
   for (const auto& t : run.tasks) {
     if (t.attempt == 0) {
       ++s.not_run;
       continue;
     }
     (t.status == TaskStatus::Ok ? s.ok : s.failed)++;
-    s.task_wall += t.t_end - t.t_start;
+    double seconds = t.t_end - t.t_start;
+    s.task_wall += seconds;
     s.task_cpu += t.cpu_user + t.cpu_sys;
     first = any ? std::min(first, t.t_start) : t.t_start;
     last = any ? std::max(last, t.t_end) : t.t_end;
     any = true;
+    auto [it, inserted] = last_end.try_emplace({t.rank, t.thread}, t.t_end);
+    if (!inserted) it->second = std::max(it->second, t.t_end);
+    ran.push_back({t.id, t.rank, t.thread, seconds, t.cpu_user + t.cpu_sys});
   }
   s.compute = last - first;
-  for (const auto& p : run.phases) s.wall = std::max(s.wall, p.t_end);
+  for (const auto& p : run.phases) {
+    s.phases.push_back({phase_name(p), p.t_start, p.t_end});
+    s.wall = std::max(s.wall, p.t_end);
+  }
   if (s.wall == 0) s.wall = last;
+
+  // Slowest tasks: longest first, ties by id.
+  std::size_t top = std::min(SLOWEST, ran.size());
+  std::partial_sort(ran.begin(), ran.begin() + static_cast<std::ptrdiff_t>(top), ran.end(),
+                    [](const SlowTask& a, const SlowTask& b) {
+                      return a.seconds != b.seconds ? a.seconds > b.seconds : a.id < b.id;
+                    });
+  s.slowest.assign(ran.begin(), ran.begin() + static_cast<std::ptrdiff_t>(top));
+
+  // Where the lost core-seconds went; phase boundaries from /phases, else from the tasks.
+  const PhaseSummary* compute = find_phase(s.phases, "compute");
+  const PhaseSummary* collect = find_phase(s.phases, "collect");
+  double compute_start = compute ? compute->t_start : first;
+  double compute_end = compute ? compute->t_end : last;
+  double collect_end = collect ? collect->t_end : compute_end;
+  const double workers = static_cast<double>(s.workers);
+  std::map<int, double> tail_of_rank;
+  double tail = 0;
+  for (const auto& [worker, end] : last_end) {
+    double t = std::max(0.0, compute_end - end);
+    tail += t;
+    tail_of_rank[worker.first] += t;
+  }
+  // A worker that ran no task idled through the whole compute phase: all tail.
+  double span = std::max(0.0, compute_end - compute_start);
+  for (long r = 0; r < s.ranks; ++r) {
+    long seen = 0;
+    for (long th = 0; th < s.threads_per_rank; ++th)
+      seen += last_end.count({static_cast<int>(r), static_cast<int>(th)}) ? 1 : 0;
+    double t = static_cast<double>(s.threads_per_rank - seen) * span;
+    tail += t;
+    tail_of_rank[static_cast<int>(r)] += t;
+  }
+  s.lost.startup = workers * compute_start;
+  s.lost.idle_tail = tail;
+  s.lost.idle_other = workers * span - s.task_wall - tail;
+  s.lost.collect = workers * (collect_end - compute_end);
+  s.lost.write = workers * (s.wall - collect_end);
+  s.lost.total = workers * s.wall - s.task_wall;
+
   double busy_sum = 0, busy_max = 0;
   for (const auto& r : run.ranks) {
     RankSummary rs;
     rs.rank = r.rank;
     rs.host = std::string(r.host, strnlen(r.host, sizeof r.host));
+    rs.pid = r.pid;
+    rs.threads = r.threads;
     rs.tasks = r.tasks;
     rs.busy = r.busy;
     rs.idle = r.idle;
@@ -46,26 +149,58 @@ Summary summarize(const io::RunFile& run) {
     rs.cpu_user = r.cpu_user;
     rs.cpu_sys = r.cpu_sys;
     rs.max_rss_mib = static_cast<double>(r.max_rss) / (1024.0 * 1024.0);
+    rs.idle_tail = tail_of_rank.count(r.rank) ? tail_of_rank[r.rank] : 0;
+    auto host = std::find_if(s.hosts.begin(), s.hosts.end(), [&](const HostSummary& h) { return h.host == rs.host; });
+    if (host == s.hosts.end()) s.hosts.push_back({rs.host, 1});
+    else ++host->ranks;
     s.per_rank.push_back(rs);
     s.cpu_user += r.cpu_user;
     s.cpu_sys += r.cpu_sys;
     busy_sum += r.busy;
+    if (r.busy > busy_max) s.busiest_rank = r.rank;
     busy_max = std::max(busy_max, r.busy);
   }
   s.cores_busy = s.wall > 0 ? (s.cpu_user + s.cpu_sys) / s.wall : 0;
   s.cpu_per_wall = s.task_wall > 0 ? s.task_cpu / s.task_wall : 0;
   // Below ~20 us a task's CPU and wall readings are mostly clock cost: too short to tell.
-  std::uint64_t ran = s.ok + s.failed;
-  bool too_short = ran == 0 || s.task_wall / static_cast<double>(ran) < 20e-6;
+  std::uint64_t ran_count = s.ok + s.failed;
+  bool too_short = ran_count == 0 || s.task_wall / static_cast<double>(ran_count) < 20e-6;
   s.kind = too_short ? "too short to classify"
            : s.cpu_per_wall >= 0.8 ? "CPU-bound"
            : s.cpu_per_wall <= 0.3 ? "I/O-bound"
                                    : "mixed";
+  advise(s);
   double busy_mean = run.ranks.empty() ? 0 : busy_sum / static_cast<double>(run.ranks.size());
   s.imbalance = busy_mean > 0 ? busy_max / busy_mean : 1;
   s.efficiency = s.workers > 0 && s.wall > 0 ? s.task_wall / (static_cast<double>(s.workers) * s.wall) : 0;
   return s;
 }
+
+namespace {
+
+// Splits text into lines of at most `width` characters at spaces; every line
+// after the first starts with `indent`.
+std::string wrap(const std::string& text, std::size_t width, const std::string& indent) {
+  std::string out, line;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t space = text.find(' ', pos);
+    std::string word = text.substr(pos, space == std::string::npos ? std::string::npos : space - pos);
+    pos = space == std::string::npos ? text.size() : space + 1;
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    line += (line.empty() || line == indent ? "" : " ") + word;
+  }
+  return out + line;
+}
+
+std::string percent(double part, double whole) {
+  return whole > 0 ? fmt::format("{:5.1f}%", 100.0 * part / whole) : std::string("     -");
+}
+
+}  // namespace
 
 std::string format_text(const io::RunFile& run, const Summary& s) {
   std::string out;
@@ -73,11 +208,16 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   line(fmt::format("run:       {} ({}), {} tasks on {} rank{} x {} thread{}, policy {} (chunk {})", s.job, run.path,
                    s.tasks, s.ranks, s.ranks == 1 ? "" : "s", s.threads_per_rank, s.threads_per_rank == 1 ? "" : "s",
                    s.policy, s.chunk));
+  std::string hosts;
+  for (const auto& h : s.hosts)
+    hosts += fmt::format("{}{} ({} rank{})", hosts.empty() ? "" : ", ", h.host, h.ranks, h.ranks == 1 ? "" : "s");
+  line(fmt::format("hosts:     {}", hosts.empty() ? "none recorded" : hosts));
   line(fmt::format("status:    {}: {} ok, {} failed, {} not run", s.status, s.ok, s.failed, s.not_run));
   line(fmt::format("CPU times: user {:.2f} s, sys {:.2f} s, total {:.2f} s / Wall time {:.2f} s ({:.2f} cores busy)",
                    s.cpu_user, s.cpu_sys, s.cpu_user + s.cpu_sys, s.wall, s.cores_busy));
   line(fmt::format("tasks:     {:.2f} s of task time, {:.2f} s of it on CPU: {} (CPU/wall {:.2f})", s.task_wall,
                    s.task_cpu, s.kind, s.cpu_per_wall));
+  line(wrap("advice:    " + s.advice, 100, std::string(11, ' ')));
   line("");
   line(fmt::format("{:>5} {:<16} {:>8} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8}", "rank", "host", "tasks", "busy s",
                    "idle s", "comm s", "cpu user s", "cpu sys s", "RSS MiB"));
@@ -85,20 +225,39 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
     line(fmt::format("{:>5} {:<16} {:>8} {:>9.3f} {:>9.3f} {:>9.3f} {:>10.3f} {:>9.3f} {:>8.1f}", r.rank,
                      r.host.substr(0, 16), r.tasks, r.busy, r.idle, r.comm, r.cpu_user, r.cpu_sys, r.max_rss_mib));
   line("");
-  line(fmt::format("load imbalance (max/mean busy): {:.2f}", s.imbalance));
-  line(fmt::format("parallel efficiency: {:.2f} ({:.2f} s of tasks / ({} workers x {:.2f} s wall))", s.efficiency,
-                   s.task_wall, s.workers, s.wall));
+  line(fmt::format("load imbalance (max/mean busy): {:.2f}{}", s.imbalance,
+                   s.per_rank.size() > 1 ? fmt::format(" (rank {} busiest)", s.busiest_rank) : std::string()));
+  line(fmt::format("parallel efficiency: {:.2f} ({:.2f} s of tasks / ({} worker{} x {:.2f} s wall))", s.efficiency,
+                   s.task_wall, s.workers, s.workers == 1 ? "" : "s", s.wall));
+  const LostTime& l = s.lost;
+  line(fmt::format("lost core-seconds: {:.3f} s ({} worker{} x {:.3f} s wall - {:.3f} s of tasks), spent in:", l.total,
+                   s.workers, s.workers == 1 ? "" : "s", s.wall, s.task_wall));
+  auto part = [&](const char* what, double seconds) {
+    line(fmt::format("  {:<42} {:>9.3f} s {}", what, seconds, percent(seconds, l.total)));
+  };
+  part("startup (setup + distribute)", l.startup);
+  part("idle tail (last task end to compute end)", l.idle_tail);
+  part("other idle during compute (dispatch waits)", l.idle_other);
+  part("collect", l.collect);
+  part("writing", l.write);
+  if (!s.slowest.empty()) {
+    line("");
+    line(fmt::format("slowest tasks ({} of {}):", s.slowest.size(), s.ok + s.failed));
+    line(fmt::format("{:>12} {:>5} {:>6} {:>10} {:>10}", "id", "rank", "thread", "seconds", "cpu s"));
+    for (const auto& t : s.slowest)
+      line(fmt::format("{:>12} {:>5} {:>6} {:>10.4f} {:>10.4f}", t.id, t.rank, t.thread, t.seconds, t.cpu));
+  }
   if (!run.errors.empty()) {
     line("");
     line(fmt::format("failed tasks ({}):", run.errors.size()));
-    for (std::size_t i = 0; i < std::min<std::size_t>(run.errors.size(), 10); ++i)
+    for (std::size_t i = 0; i < std::min(run.errors.size(), FAILURES_SHOWN); ++i)
       line(fmt::format("  task {}: {}", run.errors[i].id, run.errors[i].message));
-    if (run.errors.size() > 10) line(fmt::format("  ... and {} more (see /errors)", run.errors.size() - 10));
+    if (run.errors.size() > FAILURES_SHOWN)
+      line(fmt::format("  ... and {} more (see /errors)", run.errors.size() - FAILURES_SHOWN));
   }
   return out;
 }
 
-namespace {
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -114,28 +273,70 @@ std::string json_string(const std::string& s) {
   }
   return out + "\"";
 }
-std::string num(double x) { return fmt::format("{:.6g}", x); }
-}  // namespace
+
+std::string json_number(double x) { return std::isfinite(x) ? fmt::format("{:.6g}", x) : std::string("null"); }
 
 std::string format_json(const io::RunFile& run, const Summary& s) {
+  const auto& num = json_number;
   std::string per_rank;
   for (const auto& r : s.per_rank) {
     per_rank += fmt::format(
-        "{}{{\"rank\": {}, \"host\": {}, \"tasks\": {}, \"busy\": {}, \"idle\": {}, \"comm\": {}, "
-        "\"cpu_user\": {}, \"cpu_sys\": {}, \"max_rss_mib\": {}}}",
-        per_rank.empty() ? "" : ", ", r.rank, json_string(r.host), r.tasks, num(r.busy), num(r.idle), num(r.comm),
-        num(r.cpu_user), num(r.cpu_sys), num(r.max_rss_mib));
+        "{}{{\"rank\": {}, \"host\": {}, \"pid\": {}, \"threads\": {}, \"tasks\": {}, \"busy\": {}, \"idle\": {}, "
+        "\"comm\": {}, \"cpu_user\": {}, \"cpu_sys\": {}, \"max_rss_mib\": {}, \"idle_tail\": {}}}",
+        per_rank.empty() ? "" : ", ", r.rank, json_string(r.host), r.pid, r.threads, r.tasks, num(r.busy), num(r.idle),
+        num(r.comm), num(r.cpu_user), num(r.cpu_sys), num(r.max_rss_mib), num(r.idle_tail));
   }
+  std::string hosts;
+  for (const auto& h : s.hosts)
+    hosts += fmt::format("{}{{\"host\": {}, \"ranks\": {}}}", hosts.empty() ? "" : ", ", json_string(h.host), h.ranks);
+  std::string phases;
+  for (const auto& p : s.phases)
+    phases += fmt::format("{}{{\"name\": {}, \"t_start\": {}, \"t_end\": {}}}", phases.empty() ? "" : ", ",
+                          json_string(p.name), num(p.t_start), num(p.t_end));
+  std::string slowest;
+  for (const auto& t : s.slowest)
+    slowest += fmt::format("{}{{\"id\": {}, \"rank\": {}, \"thread\": {}, \"seconds\": {}, \"cpu\": {}}}",
+                           slowest.empty() ? "" : ", ", t.id, t.rank, t.thread, num(t.seconds), num(t.cpu));
+  std::string failures;
+  for (std::size_t i = 0; i < std::min(run.errors.size(), FAILURES_SHOWN); ++i)
+    failures += fmt::format("{}{{\"id\": {}, \"message\": {}}}", failures.empty() ? "" : ", ", run.errors[i].id,
+                            json_string(run.errors[i].message));
+  const LostTime& l = s.lost;
+  std::string lost = fmt::format(
+      "{{\"total\": {}, \"startup\": {}, \"idle_tail\": {}, \"idle_other\": {}, \"collect\": {}, \"write\": {}}}",
+      num(l.total), num(l.startup), num(l.idle_tail), num(l.idle_other), num(l.collect), num(l.write));
   return fmt::format(
-      "{{\"file\": {}, \"job\": {}, \"status\": {}, \"ranks\": {}, \"threads_per_rank\": {}, \"policy\": {}, "
-      "\"chunk\": {}, \"tasks\": {}, \"ok\": {}, \"failed\": {}, \"not_run\": {}, \"wall\": {}, \"compute\": {}, "
+      "{{\"file\": {}, \"job\": {}, \"status\": {}, \"ranks\": {}, \"threads_per_rank\": {}, \"workers\": {}, "
+      "\"policy\": {}, \"chunk\": {}, \"order\": {}, \"hosts\": [{}], "
+      "\"tasks\": {}, \"ok\": {}, \"failed\": {}, \"not_run\": {}, \"wall\": {}, \"compute\": {}, "
       "\"cpu_user\": {}, \"cpu_sys\": {}, \"cpu_total\": {}, \"cores_busy\": {}, \"task_wall\": {}, "
-      "\"task_cpu\": {}, \"cpu_per_wall\": {}, \"kind\": {}, \"imbalance\": {}, \"efficiency\": {}, "
-      "\"per_rank\": [{}]}}\n",
-      json_string(run.path), json_string(s.job), json_string(s.status), s.ranks, s.threads_per_rank,
-      json_string(s.policy), json_string(s.chunk), s.tasks, s.ok, s.failed, s.not_run, num(s.wall), num(s.compute),
-      num(s.cpu_user), num(s.cpu_sys), num(s.cpu_user + s.cpu_sys), num(s.cores_busy), num(s.task_wall),
-      num(s.task_cpu), num(s.cpu_per_wall), json_string(s.kind), num(s.imbalance), num(s.efficiency), per_rank);
+      "\"task_cpu\": {}, \"cpu_per_wall\": {}, \"kind\": {}, \"advice\": {}, \"suggested_threads_per_rank\": {}, "
+      "\"imbalance\": {}, \"busiest_rank\": {}, \"efficiency\": {}, \"phases\": [{}], \"lost\": {}, "
+      "\"slowest\": [{}], \"failures\": [{}], \"per_rank\": [{}]}}\n",
+      json_string(run.path), json_string(s.job), json_string(s.status), s.ranks, s.threads_per_rank, s.workers,
+      json_string(s.policy), json_string(s.chunk), json_string(s.order), hosts, s.tasks, s.ok, s.failed, s.not_run,
+      num(s.wall), num(s.compute), num(s.cpu_user), num(s.cpu_sys), num(s.cpu_user + s.cpu_sys), num(s.cores_busy),
+      num(s.task_wall), num(s.task_cpu), num(s.cpu_per_wall), json_string(s.kind), json_string(s.advice),
+      s.suggested_threads_per_rank ? std::to_string(*s.suggested_threads_per_rank) : std::string("null"),
+      num(s.imbalance), s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank);
+}
+
+namespace {
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+}  // namespace
+
+std::string format_csv(const Summary& s) {
+  std::string out = "rank,host,pid,threads,tasks,busy,idle,comm,cpu_user,cpu_sys,max_rss_mib,idle_tail\n";
+  for (const auto& r : s.per_rank)
+    out += fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f}\n", r.rank, csv_field(r.host),
+                       r.pid, r.threads, r.tasks, r.busy, r.idle, r.comm, r.cpu_user, r.cpu_sys, r.max_rss_mib,
+                       r.idle_tail);
+  return out;
 }
 
 }  // namespace fanout::report

@@ -1,5 +1,8 @@
 #pragma once
-// Figures computed from a run file, and their text and JSON forms.
+// Figures computed from a run file, and their text, JSON and CSV forms
+// (docs/report.md defines every figure and field).
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,15 +13,47 @@ namespace fanout::report {
 struct RankSummary {
   int rank = 0;
   std::string host;
+  std::int64_t pid = 0;
+  int threads = 0;
   std::uint64_t tasks = 0;
   double busy = 0, idle = 0, comm = 0, cpu_user = 0, cpu_sys = 0;
   double max_rss_mib = 0;
+  double idle_tail = 0;  // s: over this rank's threads, compute end - the thread's last task end
+};
+
+struct HostSummary {
+  std::string host;
+  long ranks = 0;
+};
+
+struct PhaseSummary {
+  std::string name;
+  double t_start = 0, t_end = 0;  // s, run clock
+};
+
+// Core-seconds the workers did not spend in tasks: workers x wall - task time,
+// split by where in the run it went. The five parts add up to total.
+struct LostTime {
+  double total = 0;
+  double startup = 0;     // workers x (setup + distribute): before the first task
+  double idle_tail = 0;   // sum over workers of compute end - its last task end
+  double idle_other = 0;  // the rest of compute: waits for work between tasks and before a worker's first
+  double collect = 0;     // workers x collect
+  double write = 0;       // workers x write
+};
+
+struct SlowTask {
+  std::uint64_t id = 0;
+  int rank = 0, thread = 0;
+  double seconds = 0;  // t_end - t_start
+  double cpu = 0;      // cpu_user + cpu_sys
 };
 
 struct Summary {
-  std::string job, status, policy, chunk;
+  std::string job, status, policy, chunk, order;
   long ranks = 0, threads_per_rank = 0, workers = 0;
   std::uint64_t tasks = 0, ok = 0, failed = 0, not_run = 0;
+  std::vector<HostSummary> hosts;  // in order of first rank
   double wall = 0;         // s: the whole run, from start to file closed
   double compute = 0;      // s: first task start to last task end
   double cpu_user = 0, cpu_sys = 0;  // s: all ranks, whole processes
@@ -27,13 +62,28 @@ struct Summary {
   double task_cpu = 0;     // s: sum of task CPU (user + sys)
   double cpu_per_wall = 0; // task_cpu / task_wall: ~1 CPU-bound, ~0 I/O-bound
   std::string kind;        // "CPU-bound", "I/O-bound", "mixed" or "too short to classify"
+  std::string advice;      // what the kind of work means for ranks and threads
+  std::optional<long> suggested_threads_per_rank;  // I/O-bound and mixed work: about 1 / cpu_per_wall
   double imbalance = 0;    // max / mean busy over ranks
+  int busiest_rank = 0;
   double efficiency = 0;   // task_wall / (workers x wall)
+  std::vector<PhaseSummary> phases;
+  LostTime lost;
+  std::vector<SlowTask> slowest;  // up to SLOWEST, longest first
   std::vector<RankSummary> per_rank;
 };
+
+inline constexpr std::size_t SLOWEST = 5;
+inline constexpr std::size_t FAILURES_SHOWN = 10;
 
 Summary summarize(const io::RunFile& run);
 std::string format_text(const io::RunFile& run, const Summary& s);
 std::string format_json(const io::RunFile& run, const Summary& s);
+std::string format_csv(const Summary& s);
+
+// JSON helpers shared with compare: a quoted, escaped string; a number in
+// shortest round-trip-safe form (%.6g), or null when not finite.
+std::string json_string(const std::string& s);
+std::string json_number(double x);
 
 }  // namespace fanout::report

@@ -1,0 +1,53 @@
+#include "cli/progress.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace fanout::cli {
+
+namespace {
+std::string duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  auto s = static_cast<long long>(std::llround(seconds));
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+}
+}  // namespace
+
+Progress::Mode Progress::choose(const std::string& flag, bool terminal, double interval) {
+  if (flag == "never") return Mode::Off;
+  if (flag == "always" || terminal) return Mode::Live;
+  return interval > 0 ? Mode::Lines : Mode::Off;
+}
+
+std::string Progress::line(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu) const {
+  double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  double percent = total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
+  std::string eta = rate > 0 ? duration(static_cast<double>(total_ - done) / rate) : "?";
+  return fmt::format("fanout: {}/{} tasks ({:.1f}%), {} failed, {:.1f} tasks/s, ETA {}, {:.2f} cores busy", done, total_,
+                     percent, failed, rate, eta, elapsed > 0 ? task_cpu / elapsed : 0.0);
+}
+
+void Progress::update(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu) {
+  if (mode_ == Mode::Off || elapsed < QUIET_SECONDS) return;
+  std::string text = line(elapsed, done, failed, task_cpu);
+  if (mode_ == Mode::Live) {
+    std::fprintf(out_, "\r\033[K%s", text.c_str());
+    drawn_ = true;
+  } else {
+    std::fprintf(out_, "%s\n", text.c_str());
+  }
+  std::fflush(out_);
+}
+
+void Progress::finish() {
+  if (drawn_) {
+    std::fputc('\n', out_);
+    std::fflush(out_);
+    drawn_ = false;
+  }
+}
+
+}  // namespace fanout::cli

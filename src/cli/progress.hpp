@@ -1,0 +1,37 @@
+#pragma once
+// Progress of a run on rank 0's stderr: one updating line on a terminal, a
+// plain line every run.progress_interval seconds otherwise (Slurm logs).
+// Nothing for runs shorter than 2 s.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace fanout::cli {
+
+class Progress {
+ public:
+  enum class Mode { Live, Lines, Off };
+  // `mode` from --progress (auto|always|never) and whether stderr is a terminal.
+  static Mode choose(const std::string& flag, bool terminal, double interval);
+
+  Progress(Mode mode, std::uint64_t total, double interval, std::FILE* out = stderr)
+      : mode_(mode), total_(total), interval_(interval), out_(out) {}
+  // How often the runner should call update() (s); 0: never.
+  double tick() const { return mode_ == Mode::Live ? 0.5 : mode_ == Mode::Lines ? interval_ : 0; }
+  void update(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu);
+  // Ends a live line, so that what follows starts on a line of its own.
+  void finish();
+  // The text of one progress report (without line control).
+  std::string line(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu) const;
+
+  static constexpr double QUIET_SECONDS = 2;
+
+ private:
+  Mode mode_;
+  std::uint64_t total_;
+  double interval_;
+  std::FILE* out_;
+  bool drawn_ = false;
+};
+
+}  // namespace fanout::cli

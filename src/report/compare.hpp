@@ -1,0 +1,68 @@
+#pragma once
+// fanout compare: runs of one job at different rank counts (strong scaling)
+// or policies side by side, with speedup, efficiency, the Karp-Flatt serial
+// fraction and an Amdahl fit (docs/report.md derives them).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/run_file.hpp"
+
+namespace fanout::report {
+
+struct ComparedRun {
+  std::string file, policy, chunk, order, status;
+  long ranks = 0, threads_per_rank = 0, workers = 0;
+  std::uint64_t tasks = 0;
+  double wall = 0;       // s: the whole run, as fanout report gives it
+  double task_wall = 0;  // s: sum of the task durations
+  double speedup = 0;    // baseline wall x baseline workers / wall
+  double efficiency = 0; // speedup / workers
+  std::optional<double> karp_flatt;  // workers > 1 only
+};
+
+// Amdahl's law, T(p) = T1 (f + (1 - f) / p), fitted as 1/S = a + b/p.
+struct AmdahlFit {
+  std::size_t points = 0;
+  double intercept = 0;        // a
+  double slope = 0;            // b
+  double serial_fraction = 0;  // f = a / (a + b), clamped to [0, 1]
+  bool clamped = false;        // the fit gave f outside [0, 1]
+  std::optional<long> best_workers;  // largest p with predicted efficiency >= 0.5; none when f = 0
+};
+
+struct Comparison {
+  std::string job;
+  std::vector<ComparedRun> runs;     // by workers, then ranks, then as given
+  std::size_t baseline = 0;          // index into runs
+  std::vector<std::string> varied;   // what differs between the runs: "ranks", config keys
+  std::optional<AmdahlFit> fit;      // needs runs at two or more worker counts
+  std::optional<long> best_ranks;    // best_workers / threads_per_rank when every run has the same threads
+  std::string fit_note;              // why there is no fit, or a caveat about it
+};
+
+// The config keys a scaling or policy study may vary: schedule.*, run.threads_per_rank, output.path.
+bool study_key(const std::string& key);
+// Every key of a TOML document as dotted name -> value in TOML form (tables flattened, arrays whole).
+std::vector<std::pair<std::string, std::string>> flatten_toml(const std::string& text, const std::string& origin);
+// Keys whose values differ between two configs (or that only one has), sorted.
+std::vector<std::string> differing_keys(const std::vector<std::pair<std::string, std::string>>& a,
+                                        const std::vector<std::pair<std::string, std::string>>& b);
+
+// Karp-Flatt experimentally determined serial fraction: (1/S - 1/p) / (1 - 1/p), p > 1.
+double karp_flatt(double speedup, double workers);
+// Least squares of y = 1/S on x = 1/p over (workers, speedup) points; nullopt when
+// fewer than two distinct worker counts or a + b <= 0.
+std::optional<AmdahlFit> amdahl_fit(const std::vector<std::pair<double, double>>& workers_speedup);
+// The largest p whose Amdahl efficiency 1 / (f p + 1 - f) is >= 0.5: floor(1 + 1/f); nullopt for f = 0.
+std::optional<long> best_workers(double serial_fraction);
+
+// Throws ConfigError (exit 2) for files of different jobs or of configs that
+// differ beyond the study keys, naming the keys; IoError (exit 3) for a config
+// attribute that is not TOML.
+Comparison compare(const std::vector<io::RunFile>& runs);
+std::string format_text(const Comparison& c);
+std::string format_json(const Comparison& c);
+
+}  // namespace fanout::report
