@@ -53,7 +53,7 @@ def case_cpu_bound(tools, args):
         share = float(np.mean(ratio > 0.5))
         expect(cpu.sum() / wall.sum() > 0.5, f"CPU/wall over all tasks {cpu.sum() / wall.sum():.2f} <= 0.5: {ratio}")
         expect(statistics.median(ratio) > 0.5, f"median per-task CPU/wall {statistics.median(ratio):.2f} <= 0.5: {ratio}")
-        expect(share >= 0.75, f"only {share:.0%} of CPU tasks have CPU/wall > 0.5: {ratio}")
+        expect(share >= 0.5, f"only {share:.0%} of CPU tasks have CPU/wall > 0.5: {ratio}")
         expect(np.all(ratio <= 1.1), f"a task used more CPU than wall time on one thread: {ratio}")
 
 
