@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""fanout predict against measured runs, and the live progress output.
+
+Cases:
+  predict_accuracy  a 1-rank run of sleeping spin tasks predicts the 2- and 3-rank runs within 10%
+  predict_shape     JSON fields, 100,000 ranks, other policies and threads, bad input
+  progress_pipe     stderr not a terminal: plain lines every run.progress_interval; none under 2 s
+  progress_tty      in a pseudo-terminal (script(1)): one updating line
+"""
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+from e2e import expect, expect_eq  # noqa: E402
+
+# Sleeping tasks, so that 3 ranks on 2 cores are not slowed by sharing cores.
+SLEEP = ["--set", "job.mode=sleep", "--set", "job.tasks=40", "--set", "job.duration=0.05",
+         "--set", "job.distribution=lognormal", "--set", "job.sigma=0.5", "--set", "run.progress_interval=0"]
+
+
+def report_wall(tools, path):
+    return json.loads(e2e.run_ok(tools, ["report", path, "--format", "json"]).out)["wall"]
+
+
+def predict(tools, path, *extra):
+    return json.loads(e2e.run_ok(tools, ["predict", path, "--format", "json", *extra]).out)
+
+
+def case_predict_accuracy(tools, args):
+    with e2e.Workdir("predict-accuracy") as w:
+        # Timing on a shared machine is noisy: each comparison gets two tries,
+        # each try comparing a prediction with a run measured right after it.
+        failures = []
+        for n in (2, 3):
+            for attempt in range(2):
+                one = w(f"one-{n}-{attempt}.h5")
+                e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", one, *SLEEP], np_=1, cwd=w.path)
+                many = w(f"many-{n}-{attempt}.h5")
+                e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", many, *SLEEP], np_=n, cwd=w.path)
+                predicted = predict(tools, one, "--ranks", str(n))["wall"]
+                actual = report_wall(tools, many)
+                error = abs(predicted - actual) / actual
+                if error <= 0.10:
+                    break
+                failures.append(f"{n} ranks, try {attempt + 1}: predicted {predicted:.3f} s, measured {actual:.3f} s "
+                                f"({error:.0%} off)")
+            else:
+                raise e2e.Failure("prediction off by more than 10% twice: " + "; ".join(failures))
+
+
+def case_predict_shape(tools, args):
+    with e2e.Workdir("predict-shape") as w:
+        one = w("one.h5")
+        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", one, *SLEEP], np_=1, cwd=w.path)
+        d = e2e.read_file(one)
+        durations = d["tasks"]["t_end"] - d["tasks"]["t_start"]
+        p1 = predict(tools, one, "--ranks", "1")
+        for field in ("ranks", "threads", "policy", "chunk", "tasks", "task_time", "compute", "wall", "efficiency"):
+            expect(field in p1, f"predict JSON lacks {field}: {p1}")
+        expect_eq(p1["ranks"], 1, "ranks")
+        expect(abs(p1["task_time"] - durations.sum()) < 1e-3, f"task_time {p1['task_time']} != {durations.sum()}")
+        # On 1 worker the compute phase is the sum of the task times.
+        expect(abs(p1["compute"] - durations.sum()) < 1e-3, f"1-worker compute {p1['compute']} != {durations.sum()}")
+        big = predict(tools, one, "--ranks", "100000")
+        expect(big["compute"] >= durations.max() - 1e-9, f"compute {big['compute']} below the longest task")
+        expect(big["efficiency"] <= 1.0, f"efficiency {big['efficiency']} above 1")
+        for extra, workers in ((["--policy", "static-block"], 2), (["--policy", "guided"], 2),
+                               (["--threads", "2"], 4), (["--chunk", "3"], 2)):
+            p = predict(tools, one, "--ranks", "2", *extra)
+            expect(durations.sum() / workers - 1e-9 <= p["compute"] <= durations.sum() + 1e-9,
+                   f"{extra}: compute {p['compute']} outside [sum/{workers}, sum]")
+            expect(0 < p["efficiency"] <= 1.0, f"{extra}: efficiency {p['efficiency']}")
+        r = e2e.run(tools, ["predict", w("missing.h5"), "--ranks", "2"])
+        e2e.expect_code(r, 3)
+        r = e2e.run(tools, ["predict", one, "--ranks", "0"])
+        e2e.expect_code(r, 2)
+        r = e2e.run(tools, ["predict", one, "--ranks", "2", "--chunk", "zero"])
+        e2e.expect_code(r, 2)
+
+
+# 3 s of sleeping tasks for one worker; PROGRESS_RUN_2 the same time for two.
+PROGRESS_RUN = ["--set", "job.mode=sleep", "--set", "job.tasks=30", "--set", "job.duration=0.1",
+                "--set", "job.distribution=constant"]
+PROGRESS_RUN_2 = ["--set", "job.mode=sleep", "--set", "job.tasks=60", "--set", "job.duration=0.1",
+                  "--set", "job.distribution=constant"]
+
+
+def case_progress_pipe(tools, args):
+    with e2e.Workdir("progress-pipe") as w:
+        r = e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", w("a.h5"), *PROGRESS_RUN_2,
+                               "--set", "run.progress_interval=1"], np_=2, cwd=w.path)
+        lines = [l for l in r.err.splitlines() if l.startswith("fanout: ") and "/60 tasks (" in l]
+        expect(len(lines) >= 1, f"no progress line in a 3 s run with interval 1:\n{r.describe()}")
+        expect("\r" not in r.err, "a carriage return in progress written to a pipe")
+        for l in lines:
+            expect("tasks/s" in l and "ETA" in l and "cores busy" in l, f"progress line: {l}")
+        r = e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", w("b.h5"), "--set", "job.tasks=4",
+                               "--set", "job.duration=0", "--set", "run.progress_interval=1"], np_=2, cwd=w.path)
+        expect("/4 tasks (" not in r.err, f"progress output for a run under 2 s:\n{r.describe()}")
+        r = e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", w("c.h5"), *PROGRESS_RUN_2,
+                               "--set", "run.progress_interval=1", "--progress", "never"], np_=2, cwd=w.path)
+        expect("/60 tasks (" not in r.err, f"progress output with --progress never:\n{r.describe()}")
+
+
+def in_terminal(tools, argv, cwd):
+    """Runs argv in a pseudo-terminal made by script(1); returns what the terminal got."""
+    command = " ".join(shlex.quote(a) for a in argv)
+    proc = subprocess.run(["script", "-qec", command, "/dev/null"], cwd=cwd, env=e2e.mpi_env(),
+                          capture_output=True, timeout=90)  # bytes: text mode would turn \r into \n
+    out = proc.stdout.decode("utf-8", "replace")
+    expect(proc.returncode == 0, f"{command} in a terminal: exit {proc.returncode}\n{out}{proc.stderr!r}")
+    return out
+
+
+def case_progress_tty(tools, args):
+    with e2e.Workdir("progress-tty") as w:
+        # A singleton sees the terminal itself: auto gives the updating line.
+        out = in_terminal(tools, [tools.fanout, "run", tools.config("spin.toml"), "--output", w("a.h5"), *PROGRESS_RUN],
+                          w.path)
+        updates = out.count("\r\x1b[Kfanout: ")
+        expect(updates >= 1, f"no updating progress line in a terminal:\n{out!r}")
+        expect("/30 tasks (" in out, f"progress line content:\n{out!r}")
+        # Under mpirun the ranks write into pipes; --progress always draws the line anyway.
+        out = in_terminal(tools, [tools.mpiexec, "-n", "2", "--oversubscribe", tools.fanout, "run",
+                                  tools.config("spin.toml"), "--output", w("b.h5"), *PROGRESS_RUN_2,
+                                  "--progress", "always"], w.path)
+        expect(out.count("\r\x1b[Kfanout: ") >= 1, f"no updating line with --progress always:\n{out!r}")
+        # The updating line is ended before the summary, which starts a line of its own.
+        expect("\nfanout: wrote " in out.replace("\r\n", "\n"), f"the summary line does not start a line:\n{out!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(e2e.main({"predict_accuracy": case_predict_accuracy, "predict_shape": case_predict_shape,
+                       "progress_pipe": case_progress_pipe, "progress_tty": case_progress_tty}))
