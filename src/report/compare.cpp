@@ -104,8 +104,8 @@ std::optional<AmdahlFit> amdahl_fit(const std::vector<std::pair<double, double>>
   fit.slope = sxy / sxx;
   fit.intercept = my - fit.slope * mx;
   double t1 = fit.intercept + fit.slope;  // predicted 1/S at p = 1
-  if (!(t1 > 0)) return std::nullopt;
-  double f = fit.intercept / t1;
+  // t1 <= 0: a line that reaches 0 before p = 1; superlinear if it rises with 1/p, else runs slowing down.
+  double f = t1 > 0 ? fit.intercept / t1 : fit.slope > 0 ? -1.0 : 2.0;
   fit.clamped = f < 0 || f > 1;
   fit.serial_fraction = std::clamp(f, 0.0, 1.0);
   fit.best_workers = best_workers(fit.serial_fraction);
@@ -114,6 +114,7 @@ std::optional<AmdahlFit> amdahl_fit(const std::vector<std::pair<double, double>>
 
 std::optional<long> best_workers(double serial_fraction) {
   if (!(serial_fraction > 0)) return std::nullopt;
+  if (serial_fraction >= 1) return 1;  // no parallel part: a second worker adds nothing
   double p = std::floor(1.0 + 1.0 / serial_fraction + 1e-9);
   return static_cast<long>(std::min(p, 1e15));
 }
@@ -185,7 +186,7 @@ Comparison compare(const std::vector<io::RunFile>& files) {
   }
   c.fit = amdahl_fit(points);
   if (!c.fit) {
-    c.fit_note = "no Amdahl fit: it needs runs at two or more worker counts (ranks x threads) that speed up";
+    c.fit_note = "no Amdahl fit: it needs runs at two or more worker counts (ranks x threads)";
   } else {
     std::set<std::string> policies;
     for (const auto& r : c.runs) policies.insert(r.policy);

@@ -53,9 +53,10 @@ std::vector<std::string> differing_keys(const std::vector<std::pair<std::string,
 // Karp-Flatt experimentally determined serial fraction: (1/S - 1/p) / (1 - 1/p), p > 1.
 double karp_flatt(double speedup, double workers);
 // Least squares of y = 1/S on x = 1/p over (workers, speedup) points; nullopt when
-// fewer than two distinct worker counts or a + b <= 0.
+// fewer than two distinct worker counts.
 std::optional<AmdahlFit> amdahl_fit(const std::vector<std::pair<double, double>>& workers_speedup);
-// The largest p whose Amdahl efficiency 1 / (f p + 1 - f) is >= 0.5: floor(1 + 1/f); nullopt for f = 0.
+// The largest p whose Amdahl efficiency 1 / (f p + 1 - f) is >= 0.5: floor(1 + 1/f); 1 for f = 1
+// (nothing to gain); nullopt for f = 0 (no limit).
 std::optional<long> best_workers(double serial_fraction);
 
 // Throws ConfigError (exit 2) for files of different jobs or of configs that
