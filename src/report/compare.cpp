@@ -174,7 +174,10 @@ Comparison compare(const std::vector<io::RunFile>& files) {
   std::stable_sort(c.runs.begin(), c.runs.end(), [](const ComparedRun& a, const ComparedRun& b) {
     return a.workers != b.workers ? a.workers < b.workers : a.ranks < b.ranks;
   });
-  c.baseline = 0;  // the fewest workers; among equals the first given
+  // Baseline: the fastest run with the fewest workers (the least disturbed; as fanout plot --scaling).
+  c.baseline = 0;
+  for (std::size_t i = 1; i < c.runs.size() && c.runs[i].workers == c.runs[0].workers; ++i)
+    if (c.runs[i].wall < c.runs[c.baseline].wall) c.baseline = i;
   const ComparedRun& base = c.runs[c.baseline];
   const double reference = base.wall * static_cast<double>(base.workers);  // the one-worker time, if base ran perfectly
   std::vector<std::pair<double, double>> points;

@@ -35,7 +35,7 @@ struct AmdahlFit {
 struct Comparison {
   std::string job;
   std::vector<ComparedRun> runs;     // by workers, then ranks, then as given
-  std::size_t baseline = 0;          // index into runs
+  std::size_t baseline = 0;          // index into runs: the fastest of those with the fewest workers
   std::vector<std::string> varied;   // what differs between the runs: "ranks", config keys
   std::optional<AmdahlFit> fit;      // needs runs at two or more worker counts
   std::optional<long> best_ranks;    // best_workers / threads_per_rank when every run has the same threads

@@ -70,12 +70,13 @@ def raw(path):
 
 def expected(paths):
     """The comparison, computed from the datasets: rows by workers, then ranks,
-    then as given; baseline the first row; S = base wall x base workers / wall."""
+    then as given; baseline the fastest of the fewest workers; S = base wall x
+    base workers / wall."""
     runs = [raw(p) for p in paths]
     for r in runs:
         r["workers"] = r["ranks"] * r["threads"]
     runs = sorted(runs, key=lambda r: (r["workers"], r["ranks"]))  # stable: ties stay as given
-    base = runs[0]
+    base = min((r for r in runs if r["workers"] == runs[0]["workers"]), key=lambda r: r["wall"])
     for r in runs:
         r["speedup"] = base["wall"] * base["workers"] / r["wall"]
         r["efficiency"] = r["speedup"] / r["workers"]
@@ -94,7 +95,7 @@ def expected(paths):
         best_ranks = max(1, best // threads.pop()) if best is not None and len(threads) == 1 else None
         fit = {"intercept": intercept, "slope": slope, "serial_fraction": fc, "clamped": not 0 <= f <= 1,
                "best_workers": best, "best_ranks": best_ranks, "points": len(runs)}
-    return runs, fit
+    return runs, fit, base
 
 
 def compare_json(tools, paths, cwd):
@@ -106,14 +107,14 @@ def compare_json(tools, paths, cwd):
 
 
 def check_comparison(tools, paths, cwd, varied, where):
-    runs, fit = expected(paths)
+    runs, fit, base = expected(paths)
     j = compare_json(tools, paths, cwd)
     check_shape(j, SHAPE, where)
     for i, r in enumerate(j["runs"]):
         check_shape(r, RUN_SHAPE, f"{where}.runs[{i}]")
     expect_eq(j["job"], "spin", f"{where}: job")
     expect_eq(j["varied"], varied, f"{where}: varied")
-    expect_eq(j["baseline"], runs[0]["file"], f"{where}: baseline")
+    expect_eq(j["baseline"], base["file"], f"{where}: baseline (the fastest of the fewest workers)")
     expect_eq([r["file"] for r in j["runs"]], [r["file"] for r in runs], f"{where}: row order")
     for got, want in zip(j["runs"], runs):
         expect_eq((got["ranks"], got["threads_per_rank"], got["workers"], got["policy"]),

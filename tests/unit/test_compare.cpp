@@ -208,6 +208,18 @@ TEST(Compare, SpeedupFromTheFewestWorkersScaledByTheirCount) {
   EXPECT_NE(format_text(c).find("Amdahl fit"), std::string::npos);
 }
 
+TEST(Compare, BaselineIsTheFastestOfTheFewestWorkers) {
+  Comparison c = compare({made_up_run("slow.h5", 1, 1, 2.0), made_up_run("two.h5", 2, 1, 1.0),
+                          made_up_run("fast.h5", 1, 1, 1.5)});
+  ASSERT_EQ(c.runs.size(), 3u);
+  EXPECT_EQ(c.runs[0].file, "slow.h5");  // rows: by workers, then as given
+  EXPECT_EQ(c.runs[1].file, "fast.h5");
+  EXPECT_EQ(c.baseline, 1u);
+  EXPECT_DOUBLE_EQ(c.runs[0].speedup, 1.5 / 2.0);
+  EXPECT_DOUBLE_EQ(c.runs[2].speedup, 1.5);
+  EXPECT_FALSE(c.runs[0].karp_flatt);
+}
+
 TEST(Compare, RefusesOtherJobsAndOtherParameters) {
   io::RunFile a = made_up_run("a.h5", 1, 1, 1.0), b = made_up_run("b.h5", 2, 1, 0.6);
   b.job = "primes";
