@@ -38,22 +38,25 @@ void advise(Summary& s) {
                "dominates; give each task more work before choosing ranks or threads; " + workers;
     return;
   }
-  // About 1 / (CPU/wall) waiting workers keep one core busy.
-  double per_core = s.cpu_per_wall > 0 ? 1.0 / s.cpu_per_wall : 64.0;
-  long threads = std::clamp(static_cast<long>(std::floor(per_core)), 2L, 64L);
+  // About 1 / (CPU/wall) waiting workers keep one core busy; suggested up to 64, past which what
+  // the tasks wait on, not the cores, sets the limit.
+  double per_core = s.cpu_per_wall > 0 ? 1.0 / s.cpu_per_wall : 1e9;
+  long threads = std::clamp(static_cast<long>(std::min(std::floor(per_core), 1e9)), 2L, 64L);
   s.suggested_threads_per_rank = threads;
-  if (s.kind == "I/O-bound") {
-    s.advice = fmt::format(
-        "I/O-bound work waits more than it computes, and threads serve waiting work as well as processes: raise "
-        "run.threads_per_rank rather than adding ranks; at CPU/wall {:.2f} about {} threads keep one core busy "
-        "(--set run.threads_per_rank={}); {}",
-        s.cpu_per_wall, threads, threads, workers);
-  } else {
-    s.advice = fmt::format(
-        "mixed work computes part of the time and waits the rest: one rank per core with a few threads each hides "
-        "the waits; at CPU/wall {:.2f} about {} threads keep one core busy (--set run.threads_per_rank={}); {}",
-        s.cpu_per_wall, threads, threads, workers);
-  }
+  std::string how_many =
+      per_core >= 65 ? fmt::format("at CPU/wall {:.2f} one core could serve more than 64 such workers: try --set "
+                                   "run.threads_per_rank={} (beyond that, what the tasks wait on sets the limit, not "
+                                   "the cores)",
+                                   s.cpu_per_wall, threads)
+                     : fmt::format("at CPU/wall {:.2f} about {} such workers keep one core busy: try --set "
+                                   "run.threads_per_rank={}",
+                                   s.cpu_per_wall, threads, threads);
+  if (s.kind == "I/O-bound")
+    s.advice = "I/O-bound work waits more than it computes, and threads serve waiting work as well as processes: "
+               "raise run.threads_per_rank rather than adding ranks; " + how_many + "; " + workers;
+  else
+    s.advice = "mixed work computes part of the time and waits the rest: one rank per core with a few threads each "
+               "hides the waits; " + how_many + "; " + workers;
 }
 
 }  // namespace
