@@ -10,6 +10,7 @@ FANOUT_PACKAGES=(
   libtomlplusplus-dev libcli11-dev libfmt-dev
   googletest libgtest-dev
   python3 python3-h5py python3-numpy
+  python3-matplotlib python3-pandas   # fanout plot and python/fanout_analysis
   coreutils
   python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
 )

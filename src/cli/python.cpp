@@ -75,8 +75,9 @@ int run_python_script(const std::string& script, const std::vector<std::string>&
   const std::string interpreter = python_interpreter();
   const std::string path = python_dir() + "/" + script;
   if (access(interpreter.c_str(), X_OK) != 0)
-    throw IoError(fmt::format("{} needs Python 3 at {}, which {}; on Debian: apt-get install {}", script,
-                              interpreter, errno == ENOENT ? "does not exist" : std::strerror(errno),
+    throw IoError(fmt::format("cannot run {}: it needs Python 3 at {}, which {} (FANOUT_PYTHON names another); "
+                              "on Debian: apt-get install {}",
+                              script, interpreter, errno == ENOENT ? "does not exist" : std::strerror(errno),
                               PYTHON_PACKAGES));
   if (access(path.c_str(), R_OK) != 0)
     throw IoError(fmt::format("cannot read {}: {}; fanout runs its Python code from the source tree it was built "

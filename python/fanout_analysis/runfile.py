@@ -1,0 +1,221 @@
+"""Reading a fanout run file (docs/file-format.md) into pandas DataFrames."""
+
+import errno
+import os
+import tomllib
+
+import h5py
+import numpy as np
+import pandas as pd
+
+FORMAT_NAME = "fanout"
+FORMAT_MAJOR = 1  # the major version of docs/file-format.md this module reads
+
+# The datasets that are one compound table each, and the field they are indexed by.
+_INDEX = {"tasks": "id", "ranks": "rank", "phases": "name", "errors": "id"}
+
+
+class FanoutFileError(ValueError):
+    """The file exists but is not a fanout run file this module can read
+    (not HDF5, truncated, no format = "fanout", or another major version)."""
+
+
+def _decode(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray):
+        return [_decode(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode_attrs(attrs):
+    out = {name: _decode(attrs[name]) for name in attrs}
+    if "format_version" in out:
+        out["format_version"] = tuple(int(v) for v in np.atleast_1d(attrs["format_version"]))
+    return out
+
+
+def _units(dataset):
+    """The `units` attribute, field=unit;field=unit, as a dict."""
+    text = _decode(dataset.attrs.get("units", ""))
+    if not isinstance(text, str) or not text:
+        return {}
+    return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+
+
+def _table(dataset, index):
+    """A compound dataset as a DataFrame: byte strings decoded, enums named,
+    indexed by `index` (the column is moved into the index)."""
+    raw = dataset[()]
+    columns = {}
+    for name in raw.dtype.names:
+        values = raw[name]
+        enum = h5py.check_enum_dtype(dataset.dtype[name])
+        if enum is not None:
+            known = [k for k, _ in sorted(enum.items(), key=lambda kv: kv[1])]
+            if sorted(enum.values()) == list(range(len(known))) and (len(values) == 0 or values.max() < len(known)):
+                columns[name] = pd.Categorical.from_codes(values.astype(np.int64), categories=known)
+            else:  # values outside 0..k-1: slow path, unknown values shown as numbers
+                by_value = {int(v): k for k, v in enum.items()}
+                labels = [by_value.get(int(v), str(int(v))) for v in values]
+                columns[name] = pd.Categorical(labels, categories=known + sorted(set(labels) - set(known)))
+        elif values.dtype.kind == "S":
+            columns[name] = np.array([v.decode("utf-8", errors="replace") for v in values], dtype=object)
+        elif values.dtype.kind == "O":
+            columns[name] = np.array([_decode(v) for v in values], dtype=object)
+        else:
+            columns[name] = values
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    if index in frame.columns:
+        frame = frame.set_index(index)
+    return frame
+
+
+class Run:
+    """One fanout run file, read whole into memory.
+
+    attrs    dict of the root attributes (strings as str, numbers as int,
+             format_version as a tuple (major, minor))
+    tasks    DataFrame, one row per task, indexed by task id: rank, thread,
+             t_start, t_end, cpu_user, cpu_sys, attempt, status ('ok' or
+             'failed', a categorical)
+    ranks    DataFrame indexed by rank: host, pid, threads, tasks, busy, idle,
+             comm, cpu_user, cpu_sys, max_rss
+    phases   DataFrame indexed by phase name (setup ... write): t_start, t_end
+    errors   DataFrame indexed by the failed task's id: message (0 rows when
+             no task failed)
+    results  DataFrame indexed by task id, one column per /results dataset
+    units    {"tasks": {"t_start": "s", ...}, "ranks": ..., "phases": ...,
+             "results": {column: unit}}
+    result_descriptions  {column: description}
+    config   the resolved config (the `config` attribute) parsed as TOML
+    """
+
+    def __init__(self, path, attrs, tasks, ranks, phases, errors, results, units, result_descriptions):
+        self.path = path
+        self.attrs = attrs
+        self.tasks = tasks
+        self.ranks = ranks
+        self.phases = phases
+        self.errors = errors
+        self.results = results
+        self.units = units
+        self.result_descriptions = result_descriptions
+
+    def __repr__(self):
+        ranks, threads = self.n_ranks, self.threads_per_rank
+        return (f"<fanout run {self.path!r}: job {self.job}, {self.task_count} tasks on {ranks} "
+                f"rank{'s' if ranks != 1 else ''} x {threads} thread{'s' if threads != 1 else ''}, "
+                f"{self.attrs.get('status', '?')}>")
+
+    @property
+    def name(self):
+        """The file name without directory and .h5 extension."""
+        stem = os.path.basename(self.path)
+        for ext in (".h5", ".hdf5", ".hdf"):
+            if stem.endswith(ext):
+                return stem[: -len(ext)]
+        return stem
+
+    @property
+    def job(self):
+        return self.attrs.get("job", "")
+
+    @property
+    def n_ranks(self):
+        return int(self.attrs.get("n_ranks", len(self.ranks)))
+
+    @property
+    def threads_per_rank(self):
+        return int(self.attrs.get("threads_per_rank", 1))
+
+    @property
+    def workers(self):
+        """Worker threads in all: ranks x threads per rank."""
+        return self.n_ranks * self.threads_per_rank
+
+    @property
+    def task_count(self):
+        return len(self.tasks)
+
+    @property
+    def config(self):
+        try:
+            return tomllib.loads(self.attrs.get("config", ""))
+        except tomllib.TOMLDecodeError:
+            return {}
+
+    @property
+    def ran(self):
+        """The tasks that ran (a row never written has attempt 0)."""
+        return self.tasks[self.tasks["attempt"] > 0]
+
+    @property
+    def wall(self):
+        """The run's wall time as `fanout report` gives it: the end of the
+        last phase (the end of `write`), or of the last task if the file has
+        no phases."""
+        if len(self.phases):
+            return float(self.phases["t_end"].max())
+        ran = self.ran
+        return float(ran["t_end"].max()) if len(ran) else 0.0
+
+
+def load(path):
+    """Reads a fanout run file. Raises FileNotFoundError if it does not exist
+    and FanoutFileError if it is not a readable fanout 1.x run file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: cannot open: {os.strerror(errno.ENOENT)}")
+    if not os.path.isfile(path):
+        raise FanoutFileError(f"{path}: not a regular file")
+    if not h5py.is_hdf5(path):
+        raise FanoutFileError(f"{path}: not an HDF5 file (or truncated)")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise FanoutFileError(f"{path}: cannot open as HDF5: the file is truncated or damaged "
+                              f"(or still being written); HDF5 says: {e}") from e
+    with f:
+        attrs = _decode_attrs(f.attrs)
+        if attrs.get("format") != FORMAT_NAME:
+            raise FanoutFileError(f'{path}: an HDF5 file, but not a fanout run file (no format = "fanout" attribute)')
+        version = attrs.get("format_version", ())
+        if len(version) < 1 or version[0] != FORMAT_MAJOR:
+            shown = ".".join(str(v) for v in version) or "?"
+            raise FanoutFileError(f"{path}: format version {shown}, but fanout_analysis reads "
+                                  f"{FORMAT_MAJOR}.x only")
+        try:
+            tables = {}
+            units = {}
+            for name, index in _INDEX.items():
+                if name in f:
+                    tables[name] = _table(f[name], index)
+                    units[name] = _units(f[name])
+            if "errors" in tables and "id" not in tables["errors"].index.names and "task" in tables["errors"]:
+                tables["errors"] = tables["errors"].set_index("task").rename_axis("id")  # 1.0 files before 4bb38b7
+            columns, units["results"], descriptions = {}, {}, {}
+            if "results" in f:
+                for column, dataset in f["results"].items():
+                    columns[column] = dataset[()]
+                    if "units" in dataset.attrs:
+                        units["results"][column] = _decode(dataset.attrs["units"])
+                    descriptions[column] = _decode(dataset.attrs.get("description", ""))
+        except (OSError, KeyError, ValueError) as e:
+            raise FanoutFileError(f"{path}: cannot read: {e}") from e
+    tasks = tables.get("tasks")
+    if tasks is None:
+        raise FanoutFileError(f"{path}: a fanout file without /tasks")
+    empty = {
+        "ranks": pd.DataFrame(index=pd.Index([], name="rank")),
+        "phases": pd.DataFrame({"t_start": [], "t_end": []}, index=pd.Index([], name="name")),
+        "errors": pd.DataFrame({"message": pd.Series([], dtype=object)}, index=pd.Index([], name="id", dtype=np.uint64)),
+    }
+    for name, frame in empty.items():
+        tables.setdefault(name, frame)
+    lengths = {len(v) for v in columns.values()}
+    index = tasks.index if lengths <= {len(tasks)} else pd.RangeIndex(max(lengths), name="id")
+    results = pd.DataFrame(columns, index=index)
+    return Run(path, attrs, tasks, tables["ranks"], tables["phases"], tables["errors"], results, units, descriptions)
