@@ -230,7 +230,11 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   const std::uint64_t task_count = loaded->job->task_count();
   auto interval = static_cast<double>(cfg.progress_interval);
   Progress progress(Progress::choose(options.progress, isatty(STDERR_FILENO) == 1, interval), task_count, interval);
-  RunSettings settings{cfg.policy, cfg.chunk, cfg.threads_per_rank, progress.tick(), {}, {}};
+  RunSettings settings;
+  settings.policy = cfg.policy;
+  settings.chunk = cfg.chunk;
+  settings.threads_per_rank = cfg.threads_per_rank;
+  settings.progress_interval = progress.tick();
   settings.usage_at_start = usage_at_start;
   settings.order = std::move(order);
   settings.progress = [&](std::uint64_t done, std::uint64_t failed, double task_cpu) {
