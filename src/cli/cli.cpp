@@ -174,6 +174,18 @@ std::string status_of(const RunOutcome& outcome, std::uint64_t task_count) {
   return outcome.failed > 0 ? "failed" : "complete";
 }
 
+// Is stderr a terminal, here or, for a rank that mpirun started on this
+// machine (its stderr is a pipe to mpirun), at mpirun itself?
+bool stderr_reaches_terminal() {
+  if (isatty(STDERR_FILENO) == 1) return true;
+  if (!std::getenv("OMPI_COMM_WORLD_RANK")) return false;
+  std::error_code ec;
+  auto target = std::filesystem::read_symlink("/proc/" + std::to_string(getppid()) + "/fd/2", ec);
+  if (ec) return false;
+  std::string t = target.string();
+  return t.rfind("/dev/pts/", 0) == 0 || t.rfind("/dev/tty", 0) == 0;
+}
+
 // Rank 0: the last datasets, then the file goes into place.
 int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t task_count,
                 std::vector<PhaseRecord> phases, const RunClock& clock) {
@@ -229,7 +241,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   RowLayout layout(loaded->info->columns);
   const std::uint64_t task_count = loaded->job->task_count();
   auto interval = static_cast<double>(cfg.progress_interval);
-  Progress progress(Progress::choose(options.progress, isatty(STDERR_FILENO) == 1, interval), task_count, interval);
+  Progress progress(Progress::choose(options.progress, stderr_reaches_terminal(), interval), task_count, interval);
   RunSettings settings;
   settings.policy = cfg.policy;
   settings.chunk = cfg.chunk;

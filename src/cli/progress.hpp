@@ -11,7 +11,8 @@ namespace fanout::cli {
 class Progress {
  public:
   enum class Mode { Live, Lines, Off };
-  // `mode` from --progress (auto|always|never) and whether stderr is a terminal.
+  // `mode` from --progress (auto|always|never) and whether stderr reaches a
+  // terminal (directly, or through the mpirun that started this rank).
   static Mode choose(const std::string& flag, bool terminal, double interval);
 
   Progress(Mode mode, std::uint64_t total, double interval, std::FILE* out = stderr)

@@ -124,7 +124,11 @@ def case_progress_tty(tools, args):
         updates = out.count("\r\x1b[Kfanout: ")
         expect(updates >= 1, f"no updating progress line in a terminal:\n{out!r}")
         expect("/30 tasks (" in out, f"progress line content:\n{out!r}")
-        # Under mpirun the ranks write into pipes; --progress always draws the line anyway.
+        # Under mpirun rank 0 writes into a pipe to mpirun, whose stderr is the terminal: auto sees it.
+        out = in_terminal(tools, [tools.mpiexec, "-n", "2", "--oversubscribe", tools.fanout, "run",
+                                  tools.config("spin.toml"), "--output", w("m.h5"), *PROGRESS_RUN_2], w.path)
+        expect(out.count("\r\x1b[Kfanout: ") >= 1, f"no updating line under mpirun in a terminal:\n{out!r}")
+        # --progress always draws the line whatever stderr is.
         out = in_terminal(tools, [tools.mpiexec, "-n", "2", "--oversubscribe", tools.fanout, "run",
                                   tools.config("spin.toml"), "--output", w("b.h5"), *PROGRESS_RUN_2,
                                   "--progress", "always"], w.path)
