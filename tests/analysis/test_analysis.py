@@ -25,23 +25,10 @@ import h5py
 import numpy as np
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# A launcher's rank variables must not leak into the mpiexec the test starts.
-LAUNCHER_PREFIXES = ("OMPI_COMM_WORLD_", "OMPI_MCA_ess", "PMIX_", "PMI_", "SLURM_", "OMPI_UNIVERSE", "OMPI_FILE_LOCATION")
-CRASH_SIGNS = ["Traceback", "Segmentation fault", "core dumped", "terminate called", "internal error", "HDF5-DIAG"]
-
-
-class Failure(AssertionError):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        raise Failure(f"{what}: expected {expected!r}, got {actual!r}")
+# The shared checks of the e2e tier: Failure, expect, expect_eq, what a crash
+# looks like, and the launcher variables that must not leak into a new mpiexec.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from e2e import CRASH_SIGNS, LAUNCHER_PREFIXES, Failure, expect, expect_eq  # noqa: E402
 
 
 def expect_close(actual, expected, what, rel=1e-9, abs_=1e-12):
