@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,8 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/mpi/collectives/broadcast.hpp>
+#include <boost/mpi/collectives/reduce.hpp>
+#include <boost/mpi/operations.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <fmt/format.h>
 
@@ -186,6 +189,25 @@ bool stderr_reaches_terminal() {
   return t.rfind("/dev/pts/", 0) == 0 || t.rfind("/dev/tty", 0) == 0;
 }
 
+// Collective. Open MPI binds each rank to one core when it starts few
+// ranks, so threads_per_rank > 1 would share that core: say so once, on rank 0.
+void warn_if_threads_lack_cpus(const boost::mpi::communicator& comm, unsigned threads) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : static_cast<int>(threads);
+  int short_ranks = cpus < static_cast<int>(threads) ? 1 : 0;
+  int fewest = cpus;
+  int total_short = 0;
+  int min_cpus = 0;
+  boost::mpi::reduce(comm, short_ranks, total_short, std::plus<int>(), 0);
+  boost::mpi::reduce(comm, fewest, min_cpus, boost::mpi::minimum<int>(), 0);
+  if (comm.rank() == 0 && total_short > 0)
+    std::cerr << fmt::format(
+        "fanout: warning: {} of {} rank{} may use only {} CPU{} (their affinity) for {} worker threads each, so the "
+        "threads will share CPUs; start mpirun with --bind-to none, or --map-by slot:PE={}\n",
+        total_short, comm.size(), comm.size() == 1 ? "" : "s", min_cpus, min_cpus == 1 ? "" : "s", threads, threads);
+}
+
 // Rank 0: the last datasets, then the file goes into place.
 int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t task_count,
                 std::vector<PhaseRecord> phases, const RunClock& clock) {
@@ -235,6 +257,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   auto loaded = load_everywhere(comm, options, code, open_output);
   if (!loaded) return code;
   const config::RunConfig& cfg = loaded->run;
+  warn_if_threads_lack_cpus(comm, cfg.threads_per_rank);
   RunClock clock = synchronize_clock(comm, start);
   double setup_end = clock.now();
 
