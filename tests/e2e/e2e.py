@@ -120,6 +120,16 @@ def run(tools, args, np_=None, cwd=None, timeout=90):
     return Result(argv, proc, time.monotonic() - t0)
 
 
+def run_spin(tools, w, n, name, sets):
+    """Runs configs/spin.toml at n ranks with `--set` overrides, writing w/name; returns the path."""
+    path = w(name)
+    argv = ["run", tools.config("spin.toml"), "--output", path]
+    for s in sets:
+        argv += ["--set", s]
+    run_ok(tools, argv, np_=n, cwd=w.path)
+    return path
+
+
 def expect_code(result, code):
     expect(result.code == code, f"expected exit code {code}, got {result.code}\n{result.describe()}")
     expect_clean(result)

@@ -261,12 +261,7 @@ def check_csv(out, e, where):
 
 
 def spin_run(tools, w, n, name, sets):
-    path = w(name)
-    argv = ["run", tools.config("spin.toml"), "--output", path]
-    for s in sets:
-        argv += ["--set", s]
-    e2e.run_ok(tools, argv, np_=n, cwd=w.path)
-    return path
+    return e2e.run_spin(tools, w, n, name, sets)
 
 
 def case_analysis(tools, args):

@@ -27,12 +27,7 @@ JSON_FIELDS = {"wall": float, "cpu_user": float, "cpu_sys": float, "efficiency":
 
 
 def make_run(tools, w, n, name="run.h5", sets=("job.tasks=12", "job.duration=0.01", "job.distribution=constant")):
-    path = w(name)
-    argv = ["run", tools.config("spin.toml"), "--output", path]
-    for s in sets:
-        argv += ["--set", s]
-    e2e.run_ok(tools, argv, np_=n, cwd=w.path)
-    return path
+    return e2e.run_spin(tools, w, n, name, sets)
 
 
 def close(a, b, tol):
