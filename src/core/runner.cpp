@@ -52,8 +52,8 @@ enum Tag : int {
   TAG_WORK = 104,     // 0 -> rank: task ranges, "later", or no more work
 };
 
-constexpr std::size_t FLUSH_RECORDS = 32768;      // send finished tasks at least this often...
-constexpr double FLUSH_SECONDS = 0.5;             // ...or this often
+constexpr std::size_t SEND_RECORDS = 32768;       // send finished tasks at least this often...
+constexpr double SEND_SECONDS = 0.5;               // ...or this often
 // Workers pause when this many finished tasks wait for the coordinating
 // thread, so a rank that computes faster than it can ship or write results
 // keeps bounded memory.
@@ -512,7 +512,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, u
       return;
     }
     std::size_t pending = pool.pending();
-    if (pending >= FLUSH_RECORDS || (pending > 0 && steady_seconds() - last_flush > FLUSH_SECONDS)) {
+    if (pending >= SEND_RECORDS || (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS)) {
       auto message = encode(pool.take_results());
       timer([&] { send_bytes(comm, 0, TAG_RESULTS, message); });
       last_flush = steady_seconds();

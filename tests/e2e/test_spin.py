@@ -25,11 +25,7 @@ COLUMNS = ["duration"]
 
 def spin(tools, w, name, n, sets, threads=1, policy="dynamic"):
     """Runs configs/spin.toml with the overrides; returns the checked data."""
-    path = w(name)
-    args = ["run", tools.config("spin.toml"), "--output", path]
-    for s in sets:
-        args += ["--set", s]
-    e2e.run_ok(tools, args, np_=n, cwd=w.path)
+    path = e2e.run_spin(tools, w, n, name, sets)
     tasks = int(next(s.split("=", 1)[1] for s in sets if s.startswith("job.tasks=")))
     return e2e.check_run_file(path, n_ranks=n, job="spin", task_count=tasks, policy=policy, threads=threads,
                               columns=COLUMNS)
