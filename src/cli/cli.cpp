@@ -2,9 +2,11 @@
 
 #include <mpi.h>
 #include <sched.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -80,6 +82,8 @@ std::string quote_toml(const std::string& value) {
 // The output must not exist (unless --force) and its directory must be writable.
 void check_output(const std::string& path, const std::string& origin, bool force) {
   namespace fs = std::filesystem;
+  if (path.find('\0') != std::string::npos)
+    throw ConfigError(fmt::format("{}: output.path: expected a file path, found a NUL character in it", origin));
   fs::path p(path);
   fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   std::error_code ec;
@@ -88,6 +92,19 @@ void check_output(const std::string& path, const std::string& origin, bool force
                                   dir.string(), path));
   if (access(dir.c_str(), W_OK) != 0)
     throw ConfigError(fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(errno)));
+  // access() says yes to root on a read-only file system.
+  struct statvfs fs_info {};
+  if (statvfs(dir.c_str(), &fs_info) == 0 && (fs_info.f_flag & ST_RDONLY))
+    throw ConfigError(fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(EROFS)));
+  // The temporary file beside it (.NAME.partial-PID) needs room for its longer name.
+  constexpr std::size_t TEMP_NAME_EXTRA = 32;
+  long name_max = pathconf(dir.c_str(), _PC_NAME_MAX);
+  std::size_t name_length = p.filename().string().size();
+  if (name_max > 0 && name_length + TEMP_NAME_EXTRA > static_cast<std::size_t>(name_max))
+    throw ConfigError(fmt::format("{}: output.path: the file name is {} bytes long; expected at most {} in {} "
+                                  "(its limit of {}, less room for the temporary name beside it)",
+                                  origin, name_length, static_cast<std::size_t>(name_max) - TEMP_NAME_EXTRA,
+                                  dir.string(), name_max));
   if (fs::exists(p, ec) && !force)
     throw ConfigError(fmt::format("{}: output.path: {} already exists; pass --force to replace it "
                                   "(it stays untouched until the new file is complete) or --output to write elsewhere",
@@ -115,7 +132,8 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
     try {
       earlier = io::read_run_file(*costs_file);
     } catch (const IoError& e) {
-      throw IoError(std::string("--costs: ") + e.what());
+      // Bad input to the run, found before any task runs: a usage error, like an unreadable config.
+      throw ConfigError(std::string("--costs ") + e.what());
     }
     if (earlier.job != loaded.run.job_kind)
       throw ConfigError(fmt::format("--costs {}: a run of job \"{}\", but this config runs job \"{}\"", *costs_file,
@@ -345,7 +363,8 @@ int validate(const RunOptions& options, bool print) {
                            options.config, loaded.run.job_kind, loaded.job->task_count(), loaded.run.policy_name,
                            loaded.run.threads_per_rank, loaded.run.threads_per_rank == 1 ? "" : "s",
                            loaded.run.output_path);
-  if (std::filesystem::exists(loaded.run.output_path))
+  std::error_code ec;
+  if (std::filesystem::exists(loaded.run.output_path, ec))
     std::cout << fmt::format("note: {} exists; fanout run will refuse to replace it without --force\n",
                              loaded.run.output_path);
   if (print) std::cout << "\n" << loaded.run.resolved_toml;
@@ -358,9 +377,11 @@ int predict_file(const std::string& path, report::PredictOptions options, const 
   if (chunk == "auto") {
     options.chunk_auto = true;
   } else if (!chunk.empty()) {
-    if (chunk.find_first_not_of("0123456789") != std::string::npos || std::stoull(chunk) == 0)
+    std::uint64_t value = 0;
+    auto [end, error] = std::from_chars(chunk.data(), chunk.data() + chunk.size(), value);
+    if (error != std::errc() || end != chunk.data() + chunk.size() || value == 0)
       throw ConfigError("--chunk: expected \"auto\" or a whole number >= 1, found \"" + chunk + "\"");
-    options.chunk = std::stoull(chunk);
+    options.chunk = value;
   }
   io::RunFile run = io::read_run_file(path);
   report::Prediction p = report::predict(run, options);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -82,7 +83,9 @@ void apply_override(toml::table& root, const std::string& assignment) {
     if (part.empty()) throw ConfigError(fmt::format("{}: key \"{}\" has an empty part", origin, key));
     parts.push_back(part);
   }
-  if (parts.size() < 2)
+  // Every key is SECTION.KEY: a deeper one could only be an unknown key, and
+  // the tables made for it would have no source to name in the message.
+  if (parts.size() != 2)
     throw ConfigError(fmt::format("{}: expected a dotted key SECTION.KEY (for example run.threads_per_rank), found \"{}\"",
                                   origin, key));
   // The value is TOML; a bare word that is not valid TOML is taken as a string.
@@ -125,7 +128,11 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
   cfg.origin = origin;
   std::vector<Section> sections;
   for (const auto& [key, node] : root) {
-    if (std::find(SECTIONS.begin(), SECTIONS.end(), key.str()) != SECTIONS.end() && node.is_table()) continue;
+    if (std::find(SECTIONS.begin(), SECTIONS.end(), key.str()) != SECTIONS.end()) {
+      if (node.is_table()) continue;
+      throw ConfigError(fmt::format("{}: {}: expected a table [{}], found {}", location(node, origin), key.str(),
+                                    key.str(), describe_found(node)));
+    }
     std::string hint;
     for (const auto& s : SECTIONS)
       if (edit_distance(key.str(), s) <= 2) hint = fmt::format(" (did you mean [{}]?)", s);
@@ -172,11 +179,24 @@ LoadedConfig load_config(const std::string& text, const std::string& origin,
 }
 
 LoadedConfig load_config_file(const std::string& path, const std::vector<std::string>& overrides) {
+  auto unreadable = [&](const std::string& why) {
+    return ConfigError(fmt::format("{}: cannot read the config file: {}", path, why));
+  };
+  std::error_code ec;
+  // A directory opens as a stream on Linux and then reads as empty text.
+  if (std::filesystem::is_directory(path, ec)) throw unreadable(std::strerror(EISDIR));
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot read the config file: {}", path, std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_config(text.str(), path, overrides);
+  if (!in) throw unreadable(std::strerror(errno));
+  // Bounded, so that /dev/zero or a huge file by mistake is an error, not a hang.
+  constexpr std::size_t MAX_BYTES = 16 << 20;
+  std::string text;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > MAX_BYTES) throw unreadable("larger than 16 MiB, so not a config");
+  }
+  if (in.bad()) throw unreadable(std::strerror(errno));
+  return load_config(text, path, overrides);
 }
 
 std::vector<std::pair<std::string, std::vector<ParamSpec>>> describe_run_sections() {

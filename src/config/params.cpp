@@ -40,7 +40,7 @@ std::string type_name(const toml::node& node) {
     case toml::node_type::integer: return "an integer";
     case toml::node_type::floating_point: return "a float";
     case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
+    case toml::node_type::array: return node.as_array()->is_array_of_tables() ? "an array of tables" : "an array";
     case toml::node_type::table: return "a table";
     default: return "a date or time";
   }
@@ -84,6 +84,10 @@ std::string describe_value(const toml::node& node) {
   return shown;
 }
 
+std::string describe_found(const toml::node& node) {
+  return fmt::format("{} ({})", describe_value(node), type_name(node));
+}
+
 Section::Section(const toml::table* table, std::string name, std::string origin, bool describe)
     : table_(table), name_(std::move(name)), origin_(std::move(origin)), describe_(describe) {}
 
@@ -104,7 +108,7 @@ void Section::fail(std::string_view key, const std::string& message) const {
 }
 
 void Section::fail_type(std::string_view key, const toml::node& node, const std::string& expected) const {
-  fail(key, fmt::format("expected {}, found {} ({})", expected, describe_value(node), type_name(node)));
+  fail(key, fmt::format("expected {}, found {}", expected, describe_found(node)));
 }
 
 const toml::node* Section::lookup(std::string_view key, std::string_view type, std::string default_text,
@@ -202,9 +206,8 @@ std::vector<std::uint64_t> Section::whole_list(std::string_view key, std::uint64
       auto v = item.value_exact<std::int64_t>();
       std::string item_key = fmt::format("{}[{}]", key, i);
       if (!v) {
-        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {} ({})",
-                                      location(item, where(key)), qualified(item_key), min,
-                                      describe_value(item), type_name(item)));
+        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {}",
+                                      location(item, where(key)), qualified(item_key), min, describe_found(item)));
       }
       if (*v < 0 || static_cast<std::uint64_t>(*v) < min) {
         throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {}",

@@ -81,5 +81,7 @@ class Section {
 // A TOML value as a person reads it in an error message: "dynamc" (a string),
 // 3.5 (a float), [1, 2] (an array).
 std::string describe_value(const toml::node& node);
+// The value and its TOML type, for "found ..." in messages: "dynamc" (a string).
+std::string describe_found(const toml::node& node);
 
 }  // namespace fanout::config

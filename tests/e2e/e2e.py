@@ -104,13 +104,14 @@ class Result:
                 f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}--------------")
 
 
-def run(tools, args, np_=None, cwd=None, timeout=90):
+def run(tools, args, np_=None, cwd=None, timeout=90, prefix=()):
     """Runs `fanout ARGS`, under `mpiexec -n NP` if np_ is given, else as a
-    plain process (an MPI singleton for `run`). Returns a Result."""
+    plain process (an MPI singleton for `run`); `prefix` goes before it all
+    (e.g. setpriv). Returns a Result."""
     if np_ is None:
-        argv = [tools.fanout] + list(args)
+        argv = list(prefix) + [tools.fanout] + list(args)
     else:
-        argv = [tools.mpiexec, "-n", str(np_), "--oversubscribe", tools.fanout] + list(args)
+        argv = list(prefix) + [tools.mpiexec, "-n", str(np_), "--oversubscribe", tools.fanout] + list(args)
     t0 = time.monotonic()
     try:
         proc = subprocess.run(argv, cwd=cwd, env=mpi_env(), capture_output=True, text=True, timeout=timeout)
@@ -390,6 +391,34 @@ def factor_oracle(tools, numbers):
 
 def listing(directory):
     return sorted(os.listdir(directory))
+
+
+def snapshot(directory):
+    """Everything under directory, hidden files included: each path with its
+    type, size, mtime and (files) sha256, and each directory's own mtime, so
+    a file made and removed again shows too."""
+    out = {}
+    for root, dirs, files in os.walk(directory):
+        st = os.stat(root)
+        out[os.path.relpath(root, directory) + "/"] = ("dir", st.st_mode, st.st_mtime_ns)
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                out[os.path.relpath(path, directory)] = ("other", os.lstat(path).st_mode)
+            elif os.access(path, os.R_OK):
+                out[os.path.relpath(path, directory)] = fingerprint(path)
+            else:
+                st = os.stat(path)
+                out[os.path.relpath(path, directory)] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def snapshot_diff(before, after):
+    """What changed between two snapshots, as readable lines."""
+    lines = [f"new: {p}" for p in sorted(set(after) - set(before))]
+    lines += [f"gone: {p}" for p in sorted(set(before) - set(after))]
+    lines += [f"changed: {p}" for p in sorted(set(before) & set(after)) if before[p] != after[p]]
+    return lines
 
 
 def fingerprint(path):

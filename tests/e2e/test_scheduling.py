@@ -83,8 +83,8 @@ def case_costs_errors(tools, args):
         expect(f'--costs {spin_file}: a run of job "spin", but this config runs job "primes"' in r.err, r.describe())
         r = e2e.run(tools, ["run", tools.config("primes.toml"), "--output", out, "--costs", w("missing.h5")],
                     np_=2, cwd=w.path)
-        e2e.expect_code(r, 3)
-        expect(f"{w('missing.h5')}: cannot open: No such file or directory" in r.err, r.describe())
+        e2e.expect_code(r, 2)
+        expect(f"--costs {w('missing.h5')}: cannot open: No such file or directory" in r.err, r.describe())
         r = e2e.run(tools, ["run", tools.config("primes.toml"), "--output", out, "--set", "schedule.order=longest-first"],
                     np_=2, cwd=w.path)
         e2e.expect_code(r, 2)
