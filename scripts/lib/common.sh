@@ -13,6 +13,8 @@ FANOUT_PACKAGES=(
   python3-matplotlib python3-pandas   # fanout plot and python/fanout_analysis
   coreutils
   python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
+  clang libclang-rt-14-dev  # the config-parser fuzzer (tests/fuzz): clang and its libFuzzer
+  util-linux                # setpriv and unshare, for the bad-input tests run as root
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

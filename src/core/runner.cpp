@@ -116,10 +116,11 @@ Batch decode(const std::vector<char>& message, std::size_t row_size, std::uint64
   if (static_cast<std::size_t>(end - p) < n_records * (sizeof(TaskRecord) + row_size))
     throw std::runtime_error("truncated result message");
   batch.records.resize(n_records);
-  std::memcpy(batch.records.data(), p, n_records * sizeof(TaskRecord));
-  p += n_records * sizeof(TaskRecord);
   batch.rows.resize(n_records * row_size);
-  std::memcpy(batch.rows.data(), p, batch.rows.size());
+  // memcpy to the null data() of an empty vector is undefined, even of 0 bytes (UBSan).
+  if (!batch.records.empty()) std::memcpy(batch.records.data(), p, n_records * sizeof(TaskRecord));
+  p += n_records * sizeof(TaskRecord);
+  if (!batch.rows.empty()) std::memcpy(batch.rows.data(), p, batch.rows.size());
   p += batch.rows.size();
   for (std::uint64_t i = 0; i < n_errors; ++i) {
     TaskError e;

@@ -62,6 +62,14 @@ BAD_INPUT = [
     Bad("invalid_utf8", b'[job]\nkind = "sp\xffin"\n', "{C}:2:10: TOML syntax error: ..."),
     Bad("integer_overflow", '[job]\nkind = "spin"\ntasks = 99999999999999999999\n', "{C}:3:29: TOML syntax error: ..."),
     Bad("key_without_value", '[job]\nkind = "spin"\ntasks\n', "{C}:3:6: TOML syntax error: ..."),
+    # Found by the fuzzer (tests/fuzz) in toml++ 3.3, whose Debian build answers them cleanly.
+    Bad("control_char_in_table_header", b'[\x1d]\nkind = "spin"\n',
+        "{C}:1:2: TOML syntax error: Error while parsing key: expected bare key starting character or string "
+        "delimiter, saw '\\u001D'"),
+    Bad("non_ascii_in_key", b'job\xc8\x94ind = "spin"\n',
+        "{C}:1:4: TOML syntax error: Error while parsing key-value pair: expected '=', saw '\u0214'"),
+    Bad("non_ascii_after_line_ending_backslash", '[job]\nkind = """\\\n\u00a7spin"""\n',
+        '{C}:2: job.kind: expected one of ' + KINDS + ', found "\u00a7spin" (did you mean "spin"?)'),
     # Tables.
     Bad("unknown_section", '[job]\nkind = "spin"\n\n[shedule]\npolicy = "dynamic"\n',
         "{C}:4: [shedule]: unknown section; expected the tables " + SECTIONS + " (did you mean [schedule]?)"),

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the config-parser fuzzer with clang (its own CMake project, beside the
+# g++ build) and runs it for a bounded time from the seed corpus: configs/,
+# tests/fuzz/seeds/ and the bad configs of tests/e2e/test_errors.py. Fails
+# when the fuzzer finds a crash, a sanitizer report or a leak; the input that
+# did it is left in BUILD_DIR/artifacts/ (turn it into a regression test).
+#   tests/fuzz/run.sh BUILD_DIR [SECONDS]        (ctest: fuzz_config_parser)
+set -euo pipefail
+source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build_dir="$1"
+seconds="${2:-60}"
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake -S "$source_dir/tests/fuzz" -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+  "${launcher[@]}" >/dev/null
+cmake --build "$build_dir" -j 2 >/dev/null
+
+# The corpus grows in a fresh directory each time; the seeds stay as they are.
+corpus="$build_dir/corpus"
+seeds="$build_dir/seeds"
+rm -rf "$corpus" "$seeds" "$build_dir/artifacts"
+mkdir -p "$corpus" "$seeds" "$build_dir/artifacts"
+cp "$source_dir"/configs/*.toml "$source_dir"/tests/fuzz/seeds/* "$seeds"/
+/usr/bin/python3 - "$source_dir/tests/e2e" "$seeds" <<'PY'
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import test_errors
+for case in test_errors.BAD_INPUT:
+    if case.config is not None:
+        data = case.config.encode() if isinstance(case.config, str) else case.config
+        with open(os.path.join(sys.argv[2], "bad-" + case.name), "wb") as f:
+            f.write(data)
+PY
+echo "fuzz_config: $(ls "$seeds" | wc -l) seeds, ${seconds} s"
+"$build_dir/fuzz_config" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -dict="$source_dir/tests/fuzz/toml.dict" -artifact_prefix="$build_dir/artifacts/" "$corpus" "$seeds"
