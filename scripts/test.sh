@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build, run every ctest tier
-# (unit, MPI at 1-4 ranks, end-to-end). Extra arguments go to ctest,
-# e.g. scripts/test.sh -R e2e
+# (unit, MPI at 1-4 ranks, end-to-end, the config-parser fuzzer), then the
+# unit and MPI tiers again in an AddressSanitizer + UBSan build (the asan
+# preset, build-asan/). Extra arguments go to ctest of the Release build
+# only, and skip the asan build, e.g. scripts/test.sh -R e2e
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/common.sh
 
 prepare
-say "ctest"
-cd build
-ctest --output-on-failure --timeout 300 "$@"
+say "ctest (Release build)"
+status=0
+(cd build && ctest --output-on-failure --timeout 300 "$@") || status=$?
+if [ $# -eq 0 ]; then
+  build_asan
+  say "ctest (asan build: the unit and MPI tiers)"
+  ctest --test-dir build-asan --output-on-failure --timeout 300 -L '^(unit|mpi)$' || status=$?
+fi
+exit "$status"

@@ -48,6 +48,14 @@ build_release() {
   cmake --build build -j "$(jobs_count)"
 }
 
+# Configures and builds the asan preset's tests into build-asan/ (Debug,
+# AddressSanitizer and UBSan): what scripts/test.sh runs after the Release suite.
+build_asan() {
+  say "configuring and building (Debug, AddressSanitizer + UBSan) into build-asan/"
+  cmake --preset asan
+  cmake --build build-asan -j "$(jobs_count)" --target fanout_unit_tests fanout_mpi_tests
+}
+
 # Open MPI refuses to run as root unless told that it is meant.
 mpi_env() {
   if [ "$(id -u)" = 0 ]; then

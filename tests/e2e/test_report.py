@@ -12,7 +12,6 @@ import os
 import re
 import sys
 
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
 from e2e import expect, expect_eq  # noqa: E402
