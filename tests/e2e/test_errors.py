@@ -14,7 +14,9 @@ Cases:
   existing_output (--np N) an existing output: untouched without --force,
                 replaced by a complete file with it
 """
+import copy
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -225,7 +227,8 @@ def prefix_for(wrap, w):
 
 def prepare(tools, w):
     """The working directory every case starts from: a spin run file, an
-    existing output, a read-only directory."""
+    existing output, a read-only directory. Returns the tools to run as
+    nobody: a copy of the binary here, in case the build tree is private."""
     os.chmod(w.path, 0o755)
     outdir = w.mkdir("out")
     e2e.run_ok(tools, ["run", "-o", w("spin.h5"), "--set", "job.tasks=2", "--set", "job.duration=0",
@@ -236,6 +239,9 @@ def prepare(tools, w):
         f.write("a hidden file\n")
     os.chmod(w.mkdir("ro"), 0o555)
     w.mkdir("configs")
+    nobody = copy.copy(tools)
+    nobody.fanout = shutil.copy(tools.fanout, w.mkdir("bin"))
+    return nobody
 
 
 def expect_one_error(result, message, what):
@@ -261,7 +267,7 @@ def run_table(tools, args, names=None):
     cases = [c for c in BAD_INPUT if names is None or c.name in names]
     failures = []
     with e2e.Workdir(f"bad-input-np{n}") as w:
-        prepare(tools, w)
+        as_nobody = prepare(tools, w)
         for case in cases:
             subst = {"W": w.path, "O": w("out"), "C": w("configs", f"{case.name}.toml")}
             if case.config is not None:
@@ -274,10 +280,11 @@ def run_table(tools, args, names=None):
             before = e2e.snapshot(w.path)
             prefix = prefix_for(case.wrap, w)
             try:
-                result = e2e.run(tools, ["run"] + argv, np_=n, cwd=w.path, prefix=prefix)
+                who = as_nobody if case.wrap == "nobody" else tools
+                result = e2e.run(who, ["run"] + argv, np_=n, cwd=w.path, prefix=prefix)
                 expect_one_error(result, message, f"{case.name} (run)")
                 if case.validate:
-                    result = e2e.run(tools, ["validate"] + argv, cwd=w.path, prefix=prefix)
+                    result = e2e.run(who, ["validate"] + argv, cwd=w.path, prefix=prefix)
                     expect_one_error(result, message, f"{case.name} (validate)")
                 changes = e2e.snapshot_diff(before, e2e.snapshot(w.path))
                 expect(not changes, f"{case.name}: files touched: {changes}")
