@@ -21,9 +21,10 @@ namespace {
 
 Handle status_enum_type() {
   Handle t{check_id(H5Tenum_create(H5T_NATIVE_UINT8), "H5Tenum_create"), H5Tclose};
-  std::uint8_t ok = 0, failed = 1;
+  std::uint8_t ok = 0, failed = 1, timed_out = 2;
   check_status(H5Tenum_insert(t.get(), "ok", &ok), "H5Tenum_insert");
   check_status(H5Tenum_insert(t.get(), "failed", &failed), "H5Tenum_insert");
+  check_status(H5Tenum_insert(t.get(), "timed_out", &timed_out), "H5Tenum_insert");
   return t;
 }
 
@@ -35,6 +36,7 @@ Handle task_type() {
   FANOUT_FIELD(t.get(), TaskRecord, thread, H5T_NATIVE_INT32);
   FANOUT_FIELD(t.get(), TaskRecord, status, status.get());
   FANOUT_FIELD(t.get(), TaskRecord, attempt, H5T_NATIVE_UINT32);
+  FANOUT_FIELD(t.get(), TaskRecord, session, H5T_NATIVE_UINT16);
   FANOUT_FIELD(t.get(), TaskRecord, t_start, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), TaskRecord, t_end, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), TaskRecord, cpu_user, H5T_NATIVE_DOUBLE);
@@ -71,6 +73,8 @@ Handle phase_type() {
 // In memory, an error row points at its message.
 struct ErrorRow {
   std::uint64_t id;
+  std::uint32_t attempt;
+  std::int32_t rank;
   const char* message;
 };
 
@@ -78,6 +82,8 @@ Handle error_type() {
   Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(ErrorRow)), "H5Tcreate"), H5Tclose};
   Handle text = vlen_string_type();
   FANOUT_FIELD(t.get(), ErrorRow, id, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), ErrorRow, attempt, H5T_NATIVE_UINT32);
+  FANOUT_FIELD(t.get(), ErrorRow, rank, H5T_NATIVE_INT32);
   FANOUT_FIELD(t.get(), ErrorRow, message, text.get());
   return t;
 }
@@ -172,6 +178,8 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   write_attr(f, "order", meta.order);
   write_attr(f, "costs", meta.costs);
   write_attr(f, "mpi_library", meta.mpi_library);
+  write_attr(f, "job_hash", meta.job_hash);
+  write_attr(f, "sessions", meta.sessions);
 
   impl_->task_mem_type = task_type();
   Handle file_type = packed(impl_->task_mem_type);
@@ -300,7 +308,7 @@ void RunWriter::write_phases(const std::vector<PhaseRecord>& phases) {
 
 void RunWriter::write_errors(const std::vector<TaskError>& errors) {
   std::vector<ErrorRow> rows;
-  for (const auto& e : errors) rows.push_back({e.id, e.message.c_str()});
+  for (const auto& e : errors) rows.push_back({e.id, e.attempt, e.rank, e.message.c_str()});
   write_records(impl_->file.get(), "errors", error_type(), rows, "");
 }
 
@@ -316,6 +324,45 @@ void RunWriter::commit(const std::string& status, const std::string& finished) {
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
     throw IoError("cannot rename " + temp_path_ + " to " + path_ + ": " + std::strerror(errno));
   committed_ = true;
+}
+
+Batch read_finished_tasks(const std::string& path, const std::vector<Column>& columns) {
+  quiet_hdf5_errors();
+  Batch out;
+  try {
+    Handle file = open_file_read(path);
+    hid_t f = file.get();
+    std::vector<TaskRecord> tasks = read_records<TaskRecord>(f, "tasks", task_type());
+    std::vector<std::uint64_t> keep;
+    for (const auto& t : tasks)
+      if (t.attempt > 0 && t.status == TaskStatus::Ok) keep.push_back(t.id);
+    RowLayout layout(columns);
+    out.rows.resize(keep.size() * layout.size());
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      Handle ds = open_dataset(f, "results/" + columns[c].name);
+      if (dataset_length(ds.get()) != tasks.size())
+        throw IoError("/results/" + columns[c].name + " does not have one value per task");
+      std::size_t size = column_size(columns[c].type);
+      std::vector<std::byte> values(tasks.size() * size);
+      if (!values.empty()) read_all(ds.get(), native_type(columns[c].type), values.data());
+      for (std::size_t k = 0; k < keep.size(); ++k)
+        std::memcpy(out.rows.data() + k * layout.size() + layout.offset(c), values.data() + keep[k] * size, size);
+    }
+    for (std::uint64_t id : keep) out.records.push_back(tasks[id]);
+    if (link_exists(f, "errors")) {
+      Handle type = error_type();
+      Handle ds = open_dataset(f, "errors");
+      std::vector<ErrorRow> rows(dataset_length(ds.get()), ErrorRow{0, 1, -1, nullptr});
+      if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
+      for (const auto& r : rows)
+        if (r.id < tasks.size() && tasks[r.id].attempt > 0 && tasks[r.id].status == TaskStatus::Ok)
+          out.errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
+      for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
+    }
+  } catch (const IoError& e) {
+    throw IoError(path + ": cannot read its finished tasks: " + e.what());
+  }
+  return out;
 }
 
 RunFile read_run_file(const std::string& path) {
@@ -355,6 +402,8 @@ RunFile read_run_file(const std::string& path) {
     if (attr_exists(f, "order")) run.order = read_string_attr(f, "order");  // since 1.1
     if (attr_exists(f, "costs")) run.costs = read_string_attr(f, "costs");
     run.mpi_library = read_string_attr(f, "mpi_library");
+    if (attr_exists(f, "job_hash")) run.job_hash = read_string_attr(f, "job_hash");  // since 1.2
+    run.sessions = attr_exists(f, "sessions") ? read_int_attr(f, "sessions").at(0) : 1;
     run.n_ranks = read_int_attr(f, "n_ranks").at(0);
     run.threads_per_rank = read_int_attr(f, "threads_per_rank").at(0);
     run.tasks = read_records<TaskRecord>(f, "tasks", task_type());
@@ -363,9 +412,9 @@ RunFile read_run_file(const std::string& path) {
     if (link_exists(f, "errors")) {
       Handle type = error_type();
       Handle ds = open_dataset(f, "errors");
-      std::vector<ErrorRow> rows(dataset_length(ds.get()));
+      std::vector<ErrorRow> rows(dataset_length(ds.get()), ErrorRow{0, 1, -1, nullptr});  // 1.0, 1.1: no attempt, rank
       if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
-      for (const auto& r : rows) run.errors.push_back({r.id, r.message ? r.message : ""});
+      for (const auto& r : rows) run.errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
       for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
     }
     Handle results = open_group(f, "results");

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/batch.hpp"
 #include "core/job.hpp"
 #include "core/records.hpp"
 #include "core/sink.hpp"
@@ -13,7 +14,7 @@ namespace fanout::io {
 
 inline constexpr const char* FORMAT_NAME = "fanout";
 inline constexpr std::int64_t FORMAT_MAJOR = 1;
-inline constexpr std::int64_t FORMAT_MINOR = 1;  // 1.1: order, costs
+inline constexpr std::int64_t FORMAT_MINOR = 2;  // 1.1: order, costs; 1.2: see docs/file-format.md
 
 struct RunMetadata {
   std::string job;
@@ -25,6 +26,8 @@ struct RunMetadata {
   std::string order;  // "given" or "longest-first"
   std::string costs;  // where longest-first costs came from: an earlier file, "job", or ""
   std::string mpi_library;
+  std::string job_hash;       // hex digest of the [job] table: resume checks it
+  std::int64_t sessions = 1;  // fanout runs that made the file: 1 + resumes
   std::int64_t n_ranks = 1;
   std::int64_t threads_per_rank = 1;
   std::uint64_t task_count = 0;
@@ -93,6 +96,8 @@ struct RunFile {
   std::string order;  // "" in files of format 1.0
   std::string costs;
   std::string mpi_library;
+  std::string job_hash;  // "" before 1.2
+  std::int64_t sessions = 1;
   std::int64_t n_ranks = 0;
   std::int64_t threads_per_rank = 0;
   std::vector<TaskRecord> tasks;
@@ -105,5 +110,10 @@ struct RunFile {
 // Reads a whole run file. Throws IoError, naming the file, when it is
 // missing, not HDF5, not a fanout file, or of a newer major format version.
 RunFile read_run_file(const std::string& path);
+
+// The tasks of a run file that finished ok, with their packed rows (for
+// `columns`, the job's) and the errors of their earlier failed attempts: what
+// a resumed run carries over. Throws IoError.
+Batch read_finished_tasks(const std::string& path, const std::vector<Column>& columns);
 
 }  // namespace fanout::io

@@ -50,7 +50,7 @@ BAD_CONFIGS = {
     "unknown_kind": ('# a job that does not exist\n[job]\nkind = "matrix"\n',
                      '{F}:3: job.kind: expected one of "primes", "spin", found "matrix"'),
     "unknown_section": ('[job]\nkind = "spin"\n\n[shedule]\npolicy = "dynamic"\n',
-                        "{F}:4: [shedule]: unknown section; expected the tables [job], [schedule], [run], [output] "
+                        "{F}:4: [shedule]: unknown section; expected the tables [job], [schedule], [run], [checkpoint], [output] "
                         "(did you mean [schedule]?)"),
     "no_job": ('[schedule]\npolicy = "dynamic"\n',
                "{F}: job: missing; expected a [job] table with a kind"),

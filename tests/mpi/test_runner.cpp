@@ -65,7 +65,11 @@ Result run_job(const boost::mpi::communicator& comm, const Job& job, const std::
   RowLayout layout(columns);
   RunClock clock = synchronize_clock(comm, steady_seconds());
   MemorySink sink(job.task_count(), layout.size());
-  RunSettings settings{c.policy, c.chunk, c.threads, 0, {}, process_usage(), {}};
+  RunSettings settings;
+  settings.policy = c.policy;
+  settings.chunk = c.chunk;
+  settings.threads_per_rank = c.threads;
+  settings.usage_at_start = process_usage();
   if (c.reversed && comm.rank() == 0) {
     for (std::uint64_t i = job.task_count(); i > 0; --i) settings.order.push_back(i - 1);
   }

@@ -125,7 +125,7 @@ TEST(ConfigErrors, BadListItemNamesItsIndex) {
 
 TEST(ConfigErrors, UnknownSection) {
   EXPECT_EQ(error_of(SPIN + "[schedul]\npolicy = \"dynamic\"\n"),
-            "test.toml:5: [schedul]: unknown section; expected the tables [job], [schedule], [run], [output] (did you "
+            "test.toml:5: [schedul]: unknown section; expected the tables [job], [schedule], [run], [checkpoint], [output] (did you "
             "mean [schedule]?)");
 }
 

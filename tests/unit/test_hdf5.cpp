@@ -79,7 +79,7 @@ void write_sample(const std::string& file, std::uint64_t tasks, bool replaces = 
   std::strcpy(phases[0].name, "compute");
   phases[0].t_end = 9;
   writer.write_phases(phases);
-  writer.write_errors({{3, "boom: task 3 failed"}});
+  writer.write_errors({{3, 2, 1, "boom: task 3 failed"}});
   writer.commit("failed", "2026-01-01T00:00:09Z");
   EXPECT_FALSE(fs::exists(writer.temp_path()));
 }
@@ -116,6 +116,8 @@ TEST_F(RunFileTest, RoundTrip) {
   ASSERT_EQ(run.errors.size(), 1u);
   EXPECT_EQ(run.errors[0].id, 3u);
   EXPECT_EQ(run.errors[0].message, "boom: task 3 failed");
+  EXPECT_EQ(run.errors[0].attempt, 2u);
+  EXPECT_EQ(run.errors[0].rank, 1);
 }
 
 TEST_F(RunFileTest, LargeFilesSpanManyChunks) {
