@@ -310,6 +310,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   const std::uint64_t task_count = loaded->job->task_count();
   std::uint64_t already_done = resumed.carried.records.size();
   boost::mpi::broadcast(comm, already_done, 0);
+  boost::mpi::broadcast(comm, resumed.sessions, 0);
   auto interval = static_cast<double>(cfg.progress_interval);
   Progress progress(Progress::choose(options.progress, stderr_reaches_terminal(), interval), task_count - already_done,
                     interval);
