@@ -44,7 +44,7 @@ void check_same_job(const std::string& file, const std::string& stored_config, c
     list += fmt::format("{}{} ({} there, {} now)", list.empty() ? "" : "; ", key,
                         b.count(key) ? b[key] : "not set", n.count(key) ? n[key] : "not set");
   throw ConfigError(fmt::format("--resume: {} is a run of other job parameters, so its finished tasks do not belong to "
-                                "this config: {}; run with --force to start over, or use --output for a new file",
+                                "this config: {}; to start over, run without --resume and with --force, or use --output for a new file",
                                 file, list.empty() ? "the job tables differ" : list));
 }
 

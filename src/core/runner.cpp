@@ -80,7 +80,7 @@ enum Tag : int {
   TAG_RESULTS = 102,  // rank -> 0: finished tasks only
   TAG_DONE = 103,     // rank -> 0: the last finished tasks; the rank is done
   TAG_WORK = 104,     // 0 -> rank: task ranges, "later", or no more work
-  TAG_STOP = 105,     // rank -> 0: signals received (int); 0 -> rank: stop level (int, 1 graceful, 2 at once)
+  TAG_STOP = 105,     // rank -> 0: signals received and the last one (2 ints); 0 -> rank: stop level (int, 1 graceful, 2 at once)
 };
 
 constexpr std::size_t SEND_RECORDS = 32768;       // send finished tasks at least this often...
@@ -592,7 +592,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     }
     if (int signals = stop_signals_received(); signals > signals_seen) {
       signals_seen = signals;
-      request_stop(level_for(signals), StopCause::Signal, signal_name(last_stop_signal()));
+      request_stop(level_for(signals), StopCause::Signal, signal_name(last_stop_signal()) + " on rank 0");
     }
     if (settings.stop_check && now >= next_check) {
       next_check = now + 1;
@@ -618,10 +618,10 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
       if (!status) break;
       activity = true;
       if (status->tag() == TAG_STOP) {
-        int signals = 0;
-        timer([&] { comm.recv(status->source(), TAG_STOP, signals); });
-        request_stop(level_for(signals), StopCause::Signal,
-                     fmt::format("rank {} received a stop signal", status->source()));
+        int received[2] = {0, 0};  // signals, the last one's number
+        timer([&] { comm.recv(status->source(), TAG_STOP, received, 2); });
+        request_stop(level_for(received[0]), StopCause::Signal,
+                     fmt::format("{} on rank {}", signal_name(received[1]), status->source()));
         continue;
       }
       auto message = timer([&] { return receive_bytes(comm, *status); });
@@ -662,7 +662,8 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
     bool ahead = false;
     if (int signals = stop_signals_received(); signals > signals_sent) {  // rank 0 decides; tell it
       signals_sent = signals;
-      timer([&] { comm.send(0, TAG_STOP, signals); });
+      int sent[2] = {signals, last_stop_signal()};
+      timer([&] { comm.send(0, TAG_STOP, sent, 2); });
     }
     if (auto status = timer([&] { return comm.iprobe(0, TAG_STOP); })) {
       int level = 0;

@@ -80,7 +80,7 @@ TEST(ConfigErrors, SyntaxError) {
 TEST(ConfigErrors, UnknownKeySuggestsTheClosest) {
   EXPECT_EQ(error_of(SPIN + "taks = 5\n"),
             "test.toml:5: job.taks: unknown key; expected one of: kind, tasks, duration, distribution, sigma, seed, "
-            "mode (did you mean \"tasks\"?)");
+            "mode, fail_every, fail_on (did you mean \"tasks\"?)");
 }
 
 TEST(ConfigErrors, WrongType) {
@@ -170,11 +170,13 @@ TEST(Params, EditDistance) {
 
 TEST(Params, RunSectionsAreDescribed) {
   auto sections = fanout::config::describe_run_sections();
-  ASSERT_EQ(sections.size(), 3u);
+  ASSERT_EQ(sections.size(), 4u);
   EXPECT_EQ(sections[0].first, "schedule");
   EXPECT_EQ(sections[0].second.at(0).key, "policy");
   EXPECT_EQ(sections[1].second.at(0).key, "threads_per_rank");
-  EXPECT_EQ(sections[2].second.at(0).key, "path");
+  EXPECT_EQ(sections[2].first, "checkpoint");
+  EXPECT_EQ(sections[2].second.at(0).key, "interval");
+  EXPECT_EQ(sections[3].second.at(0).key, "path");
 }
 
 TEST(ConfigErrors, LongestFirstNeedsAPolicyThatCanFollowIt) {

@@ -54,7 +54,7 @@ TEST(Registry, DescribesEveryParameter) {
   auto params = fanout::config::describe_job(*JobRegistry::instance().find("spin"));
   std::vector<std::string> keys;
   for (const auto& p : params) keys.push_back(p.key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"tasks", "duration", "distribution", "sigma", "seed", "mode"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"tasks", "duration", "distribution", "sigma", "seed", "mode", "fail_every", "fail_on"}));
   for (const auto& p : params) EXPECT_FALSE(p.help.empty()) << p.key;
 }
 
