@@ -68,7 +68,7 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
                                     "seconds between progress lines on stderr (rank 0); 0 turns them off");
   cfg.grace = run.number("grace", 10, 0, 86400,
                          "seconds running tasks may take to finish after SIGTERM, SIGINT or SIGUSR1 before fanout "
-                         "writes what finished and exits 4 (a second signal stops at once)");
+                         "writes what finished and exits 4 (a second one stops at once)");
   cfg.retries = static_cast<unsigned>(
       run.whole("retries", 0, 0, 1000, "times a failed task is run again (on another rank when there is one)"));
   cfg.max_failures = run.whole("max_failures", 0, 0, Section::NO_MAX,

@@ -22,7 +22,7 @@ from e2e import expect, expect_eq  # noqa: E402
 # A small, fast, valid config.
 GOOD = '[job]\nkind = "spin"\ntasks = 4\nduration = 0.0\n'
 
-SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode"
+SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode, fail_every, fail_on"
 POLICY_CHOICES = '"static-block", "static-cyclic", "dynamic", "guided"'
 
 # name: (config text, expected message with {F} for the file's path; a
