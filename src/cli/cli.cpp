@@ -168,21 +168,14 @@ class CheckpointingSink : public TaskSink {
   CheckpointingSink(io::RunWriter& writer, io::JournalWriter& journal) : writer_(writer), journal_(journal) {}
   void store(std::span<const TaskRecord> records, std::span<const std::byte> rows) override {
     writer_.store(records, rows);
-    batch_.records.assign(records.begin(), records.end());
-    batch_.rows.assign(rows.begin(), rows.end());
-    journal_.add(batch_);
+    journal_.add(records, rows, {});
   }
-  void store_errors(std::span<const TaskError> errors) override {
-    Batch b;
-    b.errors.assign(errors.begin(), errors.end());
-    journal_.add(b);
-  }
+  void store_errors(std::span<const TaskError> errors) override { journal_.add({}, {}, errors); }
   void poll() override { journal_.poll(); }
 
  private:
   io::RunWriter& writer_;
   io::JournalWriter& journal_;
-  Batch batch_;
 };
 
 // Is stderr a terminal, here or, for a rank that mpirun started on this
@@ -349,7 +342,13 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     const std::uint64_t to_run = task_count - already_done;
     const std::string status = status_of(outcome, to_run);
     try {
-      journal->checkpoint();  // before the file: whatever happens next, nothing finished is lost
+      // Before the file: whatever happens while it is written, nothing
+      // finished is lost. Synced only when the journal will be kept (a
+      // complete run's file is not synced either).
+      if (status == "partial")
+        journal->checkpoint();
+      else
+        journal->write_out();
     } catch (const IoError& e) {
       std::cerr << "fanout: warning: " << e.what() << "\n";
     }

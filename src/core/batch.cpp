@@ -23,23 +23,28 @@ T take(const char*& p, const char* end) {
 
 }  // namespace
 
-std::vector<char> encode(const Batch& batch, std::uint64_t flags) {
-  std::vector<char> out;
-  out.reserve(24 + batch.records.size() * sizeof(TaskRecord) + batch.rows.size());
+void encode_into(std::vector<char>& out, std::span<const TaskRecord> records, std::span<const std::byte> rows,
+                 std::span<const TaskError> errors, std::uint64_t flags) {
+  out.reserve(out.size() + 24 + records.size_bytes() + rows.size());
   put<std::uint64_t>(out, flags);
-  put<std::uint64_t>(out, batch.records.size());
-  put<std::uint64_t>(out, batch.errors.size());
-  const auto* r = reinterpret_cast<const char*>(batch.records.data());
-  out.insert(out.end(), r, r + batch.records.size() * sizeof(TaskRecord));
-  const auto* b = reinterpret_cast<const char*>(batch.rows.data());
-  out.insert(out.end(), b, b + batch.rows.size());
-  for (const auto& e : batch.errors) {
+  put<std::uint64_t>(out, records.size());
+  put<std::uint64_t>(out, errors.size());
+  const auto* r = reinterpret_cast<const char*>(records.data());
+  out.insert(out.end(), r, r + records.size_bytes());
+  const auto* b = reinterpret_cast<const char*>(rows.data());
+  out.insert(out.end(), b, b + rows.size());
+  for (const auto& e : errors) {
     put<std::uint64_t>(out, e.id);
     put<std::uint32_t>(out, e.attempt);
     put<std::int32_t>(out, e.rank);
     put<std::uint64_t>(out, e.message.size());
     out.insert(out.end(), e.message.begin(), e.message.end());
   }
+}
+
+std::vector<char> encode(const Batch& batch, std::uint64_t flags) {
+  std::vector<char> out;
+  encode_into(out, batch.records, batch.rows, batch.errors, flags);
   return out;
 }
 

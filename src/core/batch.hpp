@@ -4,6 +4,7 @@
 // ends; the journal checks its own header).
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/records.hpp"
@@ -20,6 +21,9 @@ struct Batch {
 // u64 flags, u64 n_records, u64 n_errors, records, rows, then per error
 // u64 id, u32 attempt, i32 rank, u64 length, bytes.
 std::vector<char> encode(const Batch& batch, std::uint64_t flags = 0);
+// The same bytes, appended to `out` from the parts of a batch.
+void encode_into(std::vector<char>& out, std::span<const TaskRecord> records, std::span<const std::byte> rows,
+                 std::span<const TaskError> errors, std::uint64_t flags = 0);
 // Throws std::runtime_error on a short or malformed message.
 Batch decode(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags);
 

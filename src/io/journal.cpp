@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+
+#include <zlib.h>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -23,18 +25,14 @@ constexpr std::size_t WRITE_BYTES = 1 << 20;
 constexpr double WRITE_SECONDS = 1.0;
 
 std::uint32_t crc32(const char* data, std::size_t size) {
-  static const auto table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t c = 0xffffffffu;
-  for (std::size_t i = 0; i < size; ++i) c = table[(c ^ static_cast<unsigned char>(data[i])) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  while (size > 0) {  // zlib takes uInt lengths
+    auto n = static_cast<uInt>(std::min<std::size_t>(size, 1u << 30));
+    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(data), n);
+    data += n;
+    size -= n;
+  }
+  return static_cast<std::uint32_t>(crc);
 }
 
 template <class T>
@@ -78,12 +76,18 @@ void write_all(int fd, const char* data, std::size_t size, const std::string& pa
   }
 }
 
-void append_block(std::vector<char>& out, const Batch& batch) {
-  std::vector<char> payload = encode(batch);
-  put<std::uint32_t>(out, BLOCK_MAGIC);
-  put<std::uint32_t>(out, crc32(payload.data(), payload.size()));
-  put<std::uint64_t>(out, payload.size());
-  out.insert(out.end(), payload.begin(), payload.end());
+// A block header (magic, CRC, length) and the encoded batch, appended to out.
+void append_block(std::vector<char>& out, std::span<const TaskRecord> records, std::span<const std::byte> rows,
+                  std::span<const TaskError> errors) {
+  const std::size_t head = out.size();
+  out.resize(head + 16);
+  encode_into(out, records, rows, errors);
+  const std::size_t start = head + 16;
+  const std::uint64_t size = out.size() - start;
+  const std::uint32_t magic = BLOCK_MAGIC, crc = crc32(out.data() + start, size);
+  std::memcpy(out.data() + head, &magic, 4);
+  std::memcpy(out.data() + head + 4, &crc, 4);
+  std::memcpy(out.data() + head + 8, &size, 8);
 }
 
 }  // namespace
@@ -106,7 +110,7 @@ JournalWriter::JournalWriter(std::string path, const JournalHeader& header, cons
   put_string(head, header.job);
   put_string(head, header.job_hash);
   put_string(head, header.config);
-  if (!carried.empty()) append_block(head, carried);
+  if (!carried.empty()) append_block(head, carried.records, carried.rows, carried.errors);
   try {
     write_all(fd_, head.data(), head.size(), temp);
     if (::fdatasync(fd_) != 0) throw IoError("cannot sync the checkpoint journal " + temp + ": " + std::strerror(errno));
@@ -128,10 +132,11 @@ JournalWriter::~JournalWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void JournalWriter::add(const Batch& batch) {
-  if (batch.empty()) return;
-  append_block(buffer_, batch);
-  buffered_tasks_ += batch.records.size();
+void JournalWriter::add(std::span<const TaskRecord> records, std::span<const std::byte> rows,
+                        std::span<const TaskError> errors) {
+  if (records.empty() && errors.empty()) return;
+  append_block(buffer_, records, rows, errors);
+  buffered_tasks_ += records.size();
   if (buffer_.size() >= WRITE_BYTES || buffered_tasks_ >= tasks_per_checkpoint_) poll();
 }
 

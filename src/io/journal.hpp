@@ -39,11 +39,14 @@ class JournalWriter {
 
   // Buffers; written out at least every second (or 1 MiB), made durable at
   // each checkpoint (interval seconds or tasks_per_checkpoint tasks).
-  void add(const Batch& batch);
+  void add(std::span<const TaskRecord> records, std::span<const std::byte> rows, std::span<const TaskError> errors);
   // Call often: writes and syncs what is due.
   void poll();
   // Writes out and syncs everything now.
   void checkpoint();
+  // Writes out what is buffered, without syncing: enough for the journal to
+  // survive the death of this process (not of the machine).
+  void write_out() { write_block(); }
   // After the run file is committed: the journal is no longer needed.
   void remove();
   const std::string& path() const { return path_; }
