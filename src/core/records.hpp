@@ -6,7 +6,7 @@
 
 namespace fanout {
 
-enum class TaskStatus : std::uint8_t { Ok = 0, Failed = 1 };
+enum class TaskStatus : std::uint8_t { Ok = 0, Failed = 1, TimedOut = 2 };
 
 struct TaskRecord {
   std::uint64_t id = 0;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "fanout/version.hpp"
@@ -21,9 +22,10 @@ namespace {
 
 Handle status_enum_type() {
   Handle t{check_id(H5Tenum_create(H5T_NATIVE_UINT8), "H5Tenum_create"), H5Tclose};
-  std::uint8_t ok = 0, failed = 1;
+  std::uint8_t ok = 0, failed = 1, timed_out = 2;
   check_status(H5Tenum_insert(t.get(), "ok", &ok), "H5Tenum_insert");
   check_status(H5Tenum_insert(t.get(), "failed", &failed), "H5Tenum_insert");
+  check_status(H5Tenum_insert(t.get(), "timed_out", &timed_out), "H5Tenum_insert");
   return t;
 }
 
@@ -89,13 +91,15 @@ Handle packed(const Handle& mem_type) {
   return t;
 }
 
-hid_t native_type(ColumnType type) {
+// The memory (and file) type of a result column; text is null-padded bytes.
+Handle column_type(ColumnType type, std::size_t bytes) {
   switch (type) {
-    case ColumnType::U8: return H5T_NATIVE_UINT8;
-    case ColumnType::I32: return H5T_NATIVE_INT32;
-    case ColumnType::I64: return H5T_NATIVE_INT64;
-    case ColumnType::U64: return H5T_NATIVE_UINT64;
-    case ColumnType::F64: return H5T_NATIVE_DOUBLE;
+    case ColumnType::U8: return copy_type(H5T_NATIVE_UINT8);
+    case ColumnType::I32: return copy_type(H5T_NATIVE_INT32);
+    case ColumnType::I64: return copy_type(H5T_NATIVE_INT64);
+    case ColumnType::U64: return copy_type(H5T_NATIVE_UINT64);
+    case ColumnType::F64: return copy_type(H5T_NATIVE_DOUBLE);
+    case ColumnType::Text: return padded_string_type(bytes);
   }
   throw std::logic_error("unknown column type");
 }
@@ -122,7 +126,7 @@ std::vector<Record> read_records(hid_t file, const std::string& name, const Hand
 // Column c of n packed rows, as a contiguous array.
 std::vector<std::byte> unpack_column(const RowLayout& layout, const std::vector<std::byte>& rows, std::size_t n,
                                      std::size_t c) {
-  std::size_t size = column_size(layout.type(c));
+  std::size_t size = layout.bytes(c);
   std::vector<std::byte> values(n * size);
   for (std::size_t i = 0; i < n; ++i)
     std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
@@ -139,7 +143,7 @@ struct RunWriter::Impl {
   Handle file;
   Handle tasks;
   std::vector<Handle> columns;
-  std::vector<ColumnType> column_types;
+  std::vector<Handle> column_types;  // memory types, by column
   RowLayout layout;
   Handle task_mem_type;
   std::vector<TaskRecord> pending;  // stored, not yet written
@@ -179,11 +183,15 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
   Handle results = create_group(f, "results");
   for (const auto& c : columns) {
-    Handle ds = create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count, /*compress=*/false);
+    Handle type = column_type(c.type, column_bytes(c));
+    // Text values are mostly padding: compress them (they are written in
+    // few, large batches, so chunks are seldom rewritten).
+    bool compress = c.type == ColumnType::Text;
+    Handle ds = create_dataset_1d(results.get(), c.name, type.get(), meta.task_count, compress);
     if (!c.units.empty()) write_attr(ds.get(), "units", c.units);
     write_attr(ds.get(), "description", c.description);
     impl_->columns.push_back(std::move(ds));
-    impl_->column_types.push_back(c.type);
+    impl_->column_types.push_back(std::move(type));
   }
   results.close("closing /results");
 }
@@ -202,18 +210,19 @@ void RunWriter::write_tasks(std::uint64_t first, const std::vector<TaskRecord>& 
   write_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, records.size(), records.data(), stride);
   for (std::size_t c = 0; c < layout.count(); ++c) {
     auto values = unpack_column(layout, rows, records.size(), c);
-    write_range(impl_->columns[c].get(), native_type(layout.type(c)), first, records.size(), values.data(), stride);
+    write_range(impl_->columns[c].get(), impl_->column_types[c].get(), first, records.size(), values.data(), stride);
   }
 }
 
 void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::byte> rows) {
   if (impl_->pending.capacity() == 0) {
-    impl_->pending.reserve(FLUSH_RECORDS + 65536);
-    impl_->pending_rows.reserve((FLUSH_RECORDS + 65536) * impl_->layout.size());
+    std::size_t expected = std::min(FLUSH_RECORDS, FLUSH_BYTES / std::max<std::size_t>(1, impl_->layout.size())) + 65536;
+    impl_->pending.reserve(expected);
+    impl_->pending_rows.reserve(expected * impl_->layout.size());
   }
   impl_->pending.insert(impl_->pending.end(), records.begin(), records.end());
   impl_->pending_rows.insert(impl_->pending_rows.end(), rows.begin(), rows.end());
-  if (impl_->pending.size() >= FLUSH_RECORDS) flush();
+  if (impl_->pending.size() >= FLUSH_RECORDS || impl_->pending_rows.size() >= FLUSH_BYTES) flush();
 }
 
 void RunWriter::flush() {
@@ -272,9 +281,9 @@ void RunWriter::rewrite_span(std::uint64_t first, std::uint64_t span, const std:
   std::vector<std::byte> rows(span * row_size);
   read_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, span, records.data());
   for (std::size_t c = 0; c < layout.count(); ++c) {
-    std::size_t size = column_size(layout.type(c));
+    std::size_t size = layout.bytes(c);
     std::vector<std::byte> values(span * size);
-    read_range(impl_->columns[c].get(), native_type(layout.type(c)), first, span, values.data());
+    read_range(impl_->columns[c].get(), impl_->column_types[c].get(), first, span, values.data());
     for (std::uint64_t i = 0; i < span; ++i)
       std::memcpy(rows.data() + i * row_size + layout.offset(c), values.data() + i * size, size);
   }
@@ -377,8 +386,22 @@ RunFile read_run_file(const std::string& path) {
       Handle ds = open_dataset(results.get(), name);
       ResultColumn column;
       column.name = name;
-      column.values.resize(dataset_length(ds.get()));
-      if (!column.values.empty()) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      std::uint64_t n = dataset_length(ds.get());
+      Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
+      if (H5Tget_class(file_type.get()) == H5T_STRING) {  // a text column (since 1.2)
+        std::size_t size = H5Tget_size(file_type.get());
+        Handle type = padded_string_type(size);
+        std::vector<char> bytes(n * size);
+        if (n > 0) read_all(ds.get(), type.get(), bytes.data());
+        column.type = "text";
+        for (std::uint64_t k = 0; k < n; ++k) {
+          std::string_view value(bytes.data() + k * size, size);
+          column.texts.emplace_back(value.substr(0, value.find_last_not_of('\0') + 1));
+        }
+      } else {
+        column.values.resize(n);
+        if (n > 0) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      }
       run.results.push_back(std::move(column));
     }
   } catch (const IoError& e) {
