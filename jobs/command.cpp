@@ -278,8 +278,8 @@ std::vector<std::string> read_commands(config::Section& params, const std::strin
 const RegisterJob registered{{
     "command",
     "a task farm of shell command lines: each task runs one line with /bin/sh -c",
-    {{"exit_code", ColumnType::I32, "", "the command's exit status; -1 when a signal ended it"},
-     {"signal", ColumnType::I32, "", "the signal that ended the command, 0 when it exited"},
+    {{"exit_code", ColumnType::I32, "", "the command's exit status; -1 when it was killed (see signal)"},
+     {"signal", ColumnType::I32, "", "the number of the terminating signal; 0 when the command exited"},
      {"cpu_user", ColumnType::F64, "s", "user CPU time of the command and the processes it waited for"},
      {"cpu_sys", ColumnType::F64, "s", "system CPU time of the command and the processes it waited for"},
      {"max_rss", ColumnType::I64, "B", "peak resident memory of the largest of those processes"},
