@@ -389,6 +389,8 @@ RunFile read_run_file(const std::string& path) {
       std::uint64_t n = dataset_length(ds.get());
       Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
       if (H5Tget_class(file_type.get()) == H5T_STRING) {  // a text column (since 1.2)
+        if (H5Tis_variable_str(file_type.get()) > 0)
+          throw IoError(std::string("/results/") + name + ": variable-length strings; a text column is fixed-length");
         std::size_t size = H5Tget_size(file_type.get());
         Handle type = padded_string_type(size);
         std::vector<char> bytes(n * size);
