@@ -407,7 +407,7 @@ int print_jobs() {
                                p.default_text.empty() ? " (required)" : " (default " + p.default_text + ")");
     std::cout << "  result columns (/results/<name>, one value per task):\n";
     for (const auto& c : info->columns)
-      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_name(c.type), c.description,
+      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_text(c), c.description,
                                c.units.empty() ? "" : " [" + c.units + "]");
   }
   std::cout << "\nRun settings (any job):\n";

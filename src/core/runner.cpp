@@ -257,11 +257,16 @@ class WorkerPool {
         record.thread = thread;
         record.attempt = 1;
         record.session = session_;
+        // The row stays whatever run() filled in, even when it throws: a
+        // failed task keeps its partial results (a command's exit code, say).
         std::size_t offset = local.rows.size();
         local.rows.resize(offset + row_size, std::byte{0});
         try {
           Row row(layout_, std::span(local.rows).subspan(offset, row_size));
           job_.run(id, row);
+        } catch (const TaskTimedOut& e) {
+          local.errors.push_back({id, 1, rank_, e.what()});
+          record.status = TaskStatus::TimedOut;
         } catch (const std::exception& e) {
           local.errors.push_back({id, 1, rank_, e.what()});
           record.status = TaskStatus::Failed;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "fanout/version.hpp"
@@ -95,13 +96,15 @@ Handle packed(const Handle& mem_type) {
   return t;
 }
 
-hid_t native_type(ColumnType type) {
+// The memory (and file) type of a result column; text is null-padded bytes.
+Handle column_type(ColumnType type, std::size_t bytes) {
   switch (type) {
-    case ColumnType::U8: return H5T_NATIVE_UINT8;
-    case ColumnType::I32: return H5T_NATIVE_INT32;
-    case ColumnType::I64: return H5T_NATIVE_INT64;
-    case ColumnType::U64: return H5T_NATIVE_UINT64;
-    case ColumnType::F64: return H5T_NATIVE_DOUBLE;
+    case ColumnType::U8: return copy_type(H5T_NATIVE_UINT8);
+    case ColumnType::I32: return copy_type(H5T_NATIVE_INT32);
+    case ColumnType::I64: return copy_type(H5T_NATIVE_INT64);
+    case ColumnType::U64: return copy_type(H5T_NATIVE_UINT64);
+    case ColumnType::F64: return copy_type(H5T_NATIVE_DOUBLE);
+    case ColumnType::Text: return padded_string_type(bytes);
   }
   throw std::logic_error("unknown column type");
 }
@@ -128,7 +131,7 @@ std::vector<Record> read_records(hid_t file, const std::string& name, const Hand
 // Column c of n packed rows, as a contiguous array.
 std::vector<std::byte> unpack_column(const RowLayout& layout, const std::vector<std::byte>& rows, std::size_t n,
                                      std::size_t c) {
-  std::size_t size = column_size(layout.type(c));
+  std::size_t size = layout.bytes(c);
   std::vector<std::byte> values(n * size);
   for (std::size_t i = 0; i < n; ++i)
     std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
@@ -145,7 +148,7 @@ struct RunWriter::Impl {
   Handle file;
   Handle tasks;
   std::vector<Handle> columns;
-  std::vector<ColumnType> column_types;
+  std::vector<Handle> column_types;  // memory types, by column
   RowLayout layout;
   Handle task_mem_type;
   std::vector<TaskRecord> pending;  // stored, not yet written
@@ -157,7 +160,11 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
     : impl_(std::make_unique<Impl>(columns)), path_(std::move(path)) {
   quiet_hdf5_errors();
   std::filesystem::path p(path_);
-  temp_path_ = (p.parent_path() / ("." + p.filename().string() + ".partial-" + std::to_string(getpid()))).string();
+  std::string name = ".";  // built step by step: g++ 12 warns (-Wrestrict) about a + b + c here
+  name += p.filename().string();
+  name += ".partial-";
+  name += std::to_string(getpid());
+  temp_path_ = (p.parent_path() / name).string();
   impl_->file = create_file(temp_path_);
   hid_t f = impl_->file.get();
   write_attr(f, "format", std::string(FORMAT_NAME));
@@ -187,11 +194,15 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
   Handle results = create_group(f, "results");
   for (const auto& c : columns) {
-    Handle ds = create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count, /*compress=*/false);
+    Handle type = column_type(c.type, column_bytes(c));
+    // Text values are mostly padding: compress them (they are written in
+    // few, large batches, so chunks are seldom rewritten).
+    bool compress = c.type == ColumnType::Text;
+    Handle ds = create_dataset_1d(results.get(), c.name, type.get(), meta.task_count, compress);
     if (!c.units.empty()) write_attr(ds.get(), "units", c.units);
     write_attr(ds.get(), "description", c.description);
     impl_->columns.push_back(std::move(ds));
-    impl_->column_types.push_back(c.type);
+    impl_->column_types.push_back(std::move(type));
   }
   results.close("closing /results");
 }
@@ -210,18 +221,19 @@ void RunWriter::write_tasks(std::uint64_t first, const std::vector<TaskRecord>& 
   write_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, records.size(), records.data(), stride);
   for (std::size_t c = 0; c < layout.count(); ++c) {
     auto values = unpack_column(layout, rows, records.size(), c);
-    write_range(impl_->columns[c].get(), native_type(layout.type(c)), first, records.size(), values.data(), stride);
+    write_range(impl_->columns[c].get(), impl_->column_types[c].get(), first, records.size(), values.data(), stride);
   }
 }
 
 void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::byte> rows) {
   if (impl_->pending.capacity() == 0) {
-    impl_->pending.reserve(FLUSH_RECORDS + 65536);
-    impl_->pending_rows.reserve((FLUSH_RECORDS + 65536) * impl_->layout.size());
+    std::size_t expected = std::min(FLUSH_RECORDS, FLUSH_BYTES / std::max<std::size_t>(1, impl_->layout.size())) + 65536;
+    impl_->pending.reserve(expected);
+    impl_->pending_rows.reserve(expected * impl_->layout.size());
   }
   impl_->pending.insert(impl_->pending.end(), records.begin(), records.end());
   impl_->pending_rows.insert(impl_->pending_rows.end(), rows.begin(), rows.end());
-  if (impl_->pending.size() >= FLUSH_RECORDS) flush();
+  if (impl_->pending.size() >= FLUSH_RECORDS || impl_->pending_rows.size() >= FLUSH_BYTES) flush();
 }
 
 void RunWriter::flush() {
@@ -280,9 +292,9 @@ void RunWriter::rewrite_span(std::uint64_t first, std::uint64_t span, const std:
   std::vector<std::byte> rows(span * row_size);
   read_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, span, records.data());
   for (std::size_t c = 0; c < layout.count(); ++c) {
-    std::size_t size = column_size(layout.type(c));
+    std::size_t size = layout.bytes(c);
     std::vector<std::byte> values(span * size);
-    read_range(impl_->columns[c].get(), native_type(layout.type(c)), first, span, values.data());
+    read_range(impl_->columns[c].get(), impl_->column_types[c].get(), first, span, values.data());
     for (std::uint64_t i = 0; i < span; ++i)
       std::memcpy(rows.data() + i * row_size + layout.offset(c), values.data() + i * size, size);
   }
@@ -342,9 +354,10 @@ Batch read_finished_tasks(const std::string& path, const std::vector<Column>& co
       Handle ds = open_dataset(f, "results/" + columns[c].name);
       if (dataset_length(ds.get()) != tasks.size())
         throw IoError("/results/" + columns[c].name + " does not have one value per task");
-      std::size_t size = column_size(columns[c].type);
+      std::size_t size = column_bytes(columns[c]);
       std::vector<std::byte> values(tasks.size() * size);
-      if (!values.empty()) read_all(ds.get(), native_type(columns[c].type), values.data());
+      Handle type = column_type(columns[c].type, size);
+      if (!values.empty()) read_all(ds.get(), type.get(), values.data());
       for (std::size_t k = 0; k < keep.size(); ++k)
         std::memcpy(out.rows.data() + k * layout.size() + layout.offset(c), values.data() + keep[k] * size, size);
     }
@@ -426,8 +439,24 @@ RunFile read_run_file(const std::string& path) {
       Handle ds = open_dataset(results.get(), name);
       ResultColumn column;
       column.name = name;
-      column.values.resize(dataset_length(ds.get()));
-      if (!column.values.empty()) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      std::uint64_t n = dataset_length(ds.get());
+      Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
+      if (H5Tget_class(file_type.get()) == H5T_STRING) {  // a text column (since 1.2)
+        if (H5Tis_variable_str(file_type.get()) > 0)
+          throw IoError(std::string("/results/") + name + ": variable-length strings; a text column is fixed-length");
+        std::size_t size = H5Tget_size(file_type.get());
+        Handle type = padded_string_type(size);
+        std::vector<char> bytes(n * size);
+        if (n > 0) read_all(ds.get(), type.get(), bytes.data());
+        column.type = "text";
+        for (std::uint64_t k = 0; k < n; ++k) {
+          std::string_view value(bytes.data() + k * size, size);
+          column.texts.emplace_back(value.substr(0, value.find_last_not_of('\0') + 1));
+        }
+      } else {
+        column.values.resize(n);
+        if (n > 0) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      }
       run.results.push_back(std::move(column));
     }
   } catch (const IoError& e) {

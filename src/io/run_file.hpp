@@ -52,6 +52,7 @@ class RunWriter : public TaskSink {
   // Writes what store() buffered.
   void flush();
   static constexpr std::size_t FLUSH_RECORDS = 1 << 18;
+  static constexpr std::size_t FLUSH_BYTES = std::size_t{64} << 20;  // ...or when the rows take this much
   // Sets (or replaces) a string attribute of the root group.
   void set_attribute(const std::string& name, const std::string& value);
 
@@ -74,11 +75,13 @@ class RunWriter : public TaskSink {
   bool committed_ = false;
 };
 
-// A result column as read back, every value converted to double for reports.
+// A result column as read back: numbers converted to double for reports;
+// text columns (type "text") in `texts` instead, without their padding.
 struct ResultColumn {
   std::string name;
   std::string type;
   std::vector<double> values;
+  std::vector<std::string> texts;
 };
 
 struct RunFile {

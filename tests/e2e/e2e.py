@@ -33,7 +33,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 # Signs that a process crashed or dumped a stack instead of failing cleanly.
 CRASH_SIGNS = [
     "Segmentation fault", "core dumped", "terminate called", "Aborted", "internal error",
-    "Traceback", "HDF5-DIAG", "#000:", "stack trace", "Signal:", "signal ",
+    "Traceback", "HDF5-DIAG", "#000:", "stack trace", "Signal:", "on signal ",
     "what():", "free():", "double free", "AddressSanitizer", "runtime error:", "MPI_ABORT",
 ]
 

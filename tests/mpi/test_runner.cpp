@@ -178,6 +178,38 @@ TEST(Runner, FailedTasksAreRecordedAndTheRunGoesOn) {
   }
 }
 
+// Fills its row, then fails (task % 3 == 1) or times out (task % 3 == 2).
+class FillThenThrowJob : public Job {
+ public:
+  std::uint64_t task_count() const override { return 30; }
+  void run(std::uint64_t task, Row& row) const override {
+    row.set<std::uint64_t>(0, task + 100);
+    if (task % 3 == 1) throw std::runtime_error("exit code " + std::to_string(task));
+    if (task % 3 == 2) throw TaskTimedOut("timed out " + std::to_string(task));
+  }
+};
+
+TEST(Runner, ThrowingTasksKeepTheirRowsAndTimeoutsAreTheirOwnStatus) {
+  auto comm = duplicate_world();
+  FillThenThrowJob job;
+  for (const Case& c : all_cases()) {
+    Result out = run_job(comm, job, ArithmeticJob::columns(), c);
+    if (comm.rank() != 0) continue;
+    EXPECT_EQ(out.failed, 20u) << "timed-out tasks count as failed";
+    ASSERT_EQ(out.errors.size(), 20u);
+    for (std::uint64_t i = 0; i < 30; ++i) {
+      std::uint64_t value = 0;
+      std::memcpy(&value, out.rows.data() + i * sizeof value, sizeof value);
+      EXPECT_EQ(value, i + 100) << "task " << i << ": the row it filled before throwing";
+      TaskStatus expected = i % 3 == 0 ? TaskStatus::Ok : i % 3 == 1 ? TaskStatus::Failed : TaskStatus::TimedOut;
+      EXPECT_EQ(out.tasks[i].status, expected) << i;
+    }
+    EXPECT_EQ(out.errors[0].id, 1u);
+    EXPECT_EQ(out.errors[0].message, "exit code 1");
+    EXPECT_EQ(out.errors[1].message, "timed out 2");
+  }
+}
+
 TEST(Runner, PrimesJobFromAConfig) {
   auto comm = duplicate_world();
   auto loaded = config::load_config("[job]\nkind = \"primes\"\nnumbers = [2, 3, 4, 97, 99, 7919, 7917]\n", "test.toml");

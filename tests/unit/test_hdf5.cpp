@@ -173,6 +173,37 @@ TEST_F(RunFileTest, StoredTasksInAnyOrderLandByTaskId) {
   }
 }
 
+TEST_F(RunFileTest, TextColumnsAndTimedOutRoundTrip) {
+  std::string file = path("text.h5");
+  const std::vector<Column> columns{{"code", ColumnType::I32, "", "c"}, {"tail", ColumnType::Text, "", "t", 8}};
+  RowLayout layout(columns);
+  const std::uint64_t tasks = 3000;  // several chunks of a text column
+  std::vector<TaskRecord> records(tasks);
+  std::vector<std::byte> rows(tasks * layout.size());
+  for (std::uint64_t i = 0; i < tasks; ++i) {
+    records[i].id = i;
+    records[i].attempt = 1;
+    records[i].status = i == 2 ? TaskStatus::TimedOut : TaskStatus::Ok;
+    Row row(layout, std::span(rows).subspan(i * layout.size(), layout.size()));
+    row.set<std::int32_t>(0, static_cast<std::int32_t>(i));
+    row.set_text(1, i == 1 ? std::string("12345678") : "t" + std::to_string(i));
+  }
+  {
+    io::RunWriter writer(file, metadata(tasks), columns);
+    writer.store(records, rows);
+    writer.commit("failed", "2026-01-01T00:00:01Z");
+  }
+  io::RunFile run = io::read_run_file(file);
+  EXPECT_EQ(run.tasks[2].status, TaskStatus::TimedOut);
+  ASSERT_EQ(run.results.size(), 2u);
+  EXPECT_EQ(run.results[0].values[7], 7.0);
+  EXPECT_EQ(run.results[1].type, "text");
+  ASSERT_EQ(run.results[1].texts.size(), tasks);
+  EXPECT_EQ(run.results[1].texts[0], "t0");
+  EXPECT_EQ(run.results[1].texts[1], "12345678");
+  EXPECT_EQ(run.results[1].texts[2999], "t2999");
+}
+
 TEST_F(RunFileTest, AbandonedWriterLeavesNothing) {
   std::string file = path("abandoned.h5");
   std::string temp;
