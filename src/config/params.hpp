@@ -25,6 +25,12 @@ struct ParamSpec {
 // Where a node came from: "file:line" or "--set key=value".
 std::string location(const toml::node& node, const std::string& fallback);
 
+// The whole of a small input file (a config, a list of commands), read at
+// most max_bytes far, so that /dev/zero or a huge file given by mistake is an
+// error, not a hang. On failure: nullopt, and `why` says why ("Is a
+// directory", "larger than 16 MiB", ...).
+std::optional<std::string> read_small_file(const std::string& path, std::size_t max_bytes, std::string& why);
+
 // Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
@@ -44,6 +50,14 @@ class Section {
                      const std::vector<std::string>& options, std::string_view help);
   std::string text(std::string_view key, std::optional<std::string> def, std::string_view help);
   std::vector<std::uint64_t> whole_list(std::string_view key, std::uint64_t min, std::string_view help);
+  // Optional keys without a default (listed as "default none"): nullopt when absent.
+  std::optional<double> optional_number(std::string_view key, double min, double max, std::string_view help);
+  // A non-empty array of non-empty strings.
+  std::optional<std::vector<std::string>> optional_text_list(std::string_view key, std::string_view help);
+  // A file's path: a relative one is taken from the directory of the config
+  // file that gave it (from the working directory for --set). Returned, and
+  // kept in the resolved config, as an absolute path.
+  std::optional<std::string> optional_path(std::string_view key, std::string_view help);
   // "auto" (returned as nullopt) or a whole number >= min.
   std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min,
                                              std::string_view help);
@@ -65,6 +79,7 @@ class Section {
  private:
   const toml::node* lookup(std::string_view key, std::string_view type, std::string default_text,
                            std::string_view help);
+  double number_value(std::string_view key, const toml::node& node, double min, double max) const;
   [[noreturn]] void fail_type(std::string_view key, const toml::node& node, const std::string& expected) const;
   std::string where(std::string_view key) const;
   std::string qualified(std::string_view key) const;

@@ -27,10 +27,10 @@ from e2e import expect, expect_eq  # noqa: E402
 GOOD = '[job]\nkind = "spin"\ntasks = 4\nduration = 0.0\n'
 
 # Parts of messages that list what fanout knows; one place to change when it grows.
-SECTIONS = "[job], [schedule], [run], [output]"
-SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode"
+SECTIONS = "[job], [schedule], [run], [checkpoint], [output]"
+SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode, fail_every, fail_on"
 POLICIES = '"static-block", "static-cyclic", "dynamic", "guided"'
-KINDS = '"primes", "spin"'
+KINDS = '"command", "primes", "spin"'
 TASKS_RANGE = "a whole number from 1 to 1000000000000"
 ROOT = os.geteuid() == 0
 
@@ -175,6 +175,10 @@ BAD_INPUT = [
     Bad("missing_config", None, "{W}/no-such.toml: cannot read the config file: No such file or directory",
         args=["{W}/no-such.toml", "-o", "{O}/x.h5"]),
     Bad("config_is_a_directory", None, "{O}: cannot read the config file: Is a directory", args=["{O}", "-o", "{O}/x.h5"]),
+    Bad("config_endless", None, "/dev/zero: cannot read the config file: larger than 16 MiB",
+        args=["/dev/zero", "-o", "{O}/x.h5"]),
+    Bad("command_file_endless", '[job]\nkind = "command"\nfile = "/dev/zero"\n',
+        "{C}:3: job.file: cannot read /dev/zero: larger than 256 MiB"),
     Bad("config_not_readable", GOOD, "{C}: cannot read the config file: Permission denied", wrap="nobody"),
     # --costs FILE.
     Bad("costs_missing", GOOD, "--costs {W}/no-such.h5: cannot open: No such file or directory",
@@ -201,7 +205,7 @@ BAD_INPUT = [
     Bad("output_read_only_mount", GOOD, "--output {O}/x.h5: output.path: cannot write in {O}: Read-only file system",
         wrap="readonly"),
     Bad("output_name_too_long", GOOD, "--output {O}/" + "n" * 240 + ".h5: output.path: the file name is 243 bytes "
-        "long; expected at most 223 in {O} (its limit of 255, less room for the temporary name beside it)",
+        "long; expected at most 223 in {O} (its limit of 255, less room for the temporary names beside it)",
         args=["{C}", "--output", "{O}/" + "n" * 240 + ".h5"]),
 ]
 

@@ -32,5 +32,8 @@ for case in test_errors.BAD_INPUT:
             f.write(data)
 PY
 echo "fuzz_config: $(ls "$seeds" | wc -l) seeds, ${seconds} s"
+# The command job reads job.file relative to the config: let that be an empty directory.
+mkdir -p "$build_dir/cwd"
+cd "$build_dir/cwd"
 "$build_dir/fuzz_config" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -dict="$source_dir/tests/fuzz/toml.dict" -artifact_prefix="$build_dir/artifacts/" "$corpus" "$seeds"
