@@ -108,6 +108,12 @@ class Job {
   // = "longest-first" then hands out the costliest tasks first.
   virtual bool has_costs() const { return false; }
   virtual double cost(std::uint64_t /*task*/) const { return 0; }
+  // Called from a rank's coordinating thread when the run gives up on the
+  // tasks still running (run.grace after a stop signal has passed, or a
+  // second signal came). A job whose tasks run outside fanout's threads, such
+  // as child processes, stops them here so that run() returns soon. Must be
+  // thread-safe; the default does nothing (fanout then leaves the threads).
+  virtual void cancel() const {}
 };
 
 // What a job file registers: its name, its columns, and a factory that reads

@@ -94,6 +94,8 @@ constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
 // A rank told "later" with nothing to do (failed tasks may still come back
 // for a retry) asks again after this long.
 constexpr double LATER_PAUSE = 0.002;
+// After Job::cancel, how long running tasks get to return before they are left.
+constexpr double CANCEL_WAIT = 1.0;
 
 constexpr std::uint64_t FLAG_AHEAD = 1;
 
@@ -164,6 +166,8 @@ class WorkerPool {
     for (auto& t : threads_) t.detach();
     threads_.clear();
   }
+  // Asks the job to end its running tasks (Job::cancel).
+  void cancel_tasks() { job_.cancel(); }
   std::uint64_t queued() const {
     std::lock_guard lock(mutex_);
     return queued_;
@@ -517,11 +521,17 @@ class Stopper {
     return true;
   }
   int level() const { return level_; }
-  // Running tasks are given up on: now, or never (false).
+  // Are the running tasks given up on? When the time has come, the job is
+  // first asked to cancel them (Job::cancel); tasks still running a second
+  // later are left to their threads.
   bool give_up(WorkerPool& pool) {
     if (abandoned_ || level_ == 0) return abandoned_;
-    if (level_ >= 2 || steady_seconds() >= deadline_) {
-      if (pool.running() > 0) {
+    double now = steady_seconds();
+    if ((level_ >= 2 || now >= deadline_) && pool.running() > 0) {
+      if (cancelled_at_ < 0) {
+        pool.cancel_tasks();
+        cancelled_at_ = now;
+      } else if (now - cancelled_at_ >= CANCEL_WAIT) {
         pool.abandon();
         abandoned_ = true;
       }
@@ -534,6 +544,7 @@ class Stopper {
   double grace_;
   int level_ = 0;
   double deadline_ = 0;
+  double cancelled_at_ = -1;
   bool abandoned_ = false;
 };
 
