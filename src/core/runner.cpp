@@ -425,6 +425,7 @@ class Collector {
       TaskRecord r = batch.records[i];
       dispatcher_.returned();
       seconds += r.t_end - r.t_start;
+      longest_ = std::max(longest_, r.t_end - r.t_start);
       task_cpu_ += r.cpu_user + r.cpu_sys;
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
@@ -461,6 +462,7 @@ class Collector {
   std::uint64_t completed() const { return outcome_.completed; }
   std::uint64_t failed() const { return outcome_.failed; }
   double task_cpu() const { return task_cpu_; }
+  double longest() const { return longest_; }
 
  private:
   RunOutcome& outcome_;
@@ -469,6 +471,7 @@ class Collector {
   Dispatcher& dispatcher_;
   unsigned retries_;
   double task_cpu_ = 0;
+  double longest_ = 0;
   std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
   std::unordered_map<std::uint64_t, std::uint32_t> attempts_;  // failed tasks waiting for a retry
 };
@@ -612,7 +615,8 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     }
     if (settings.stop_check && now >= next_check) {
       next_check = now + 1;
-      if (std::string why = settings.stop_check(); !why.empty()) request_stop(1, StopCause::Check, why);
+      if (std::string why = settings.stop_check(collector.longest()); !why.empty())
+        request_stop(1, StopCause::Check, why);
     }
     if (settings.max_failures > 0 && collector.failed() >= settings.max_failures)
       request_stop(1, StopCause::MaxFailures, fmt::format("run.max_failures = {} reached", settings.max_failures));
