@@ -208,13 +208,26 @@ void warn_if_threads_lack_cpus(const boost::mpi::communicator& comm, unsigned th
         total_short, comm.size(), comm.size() == 1 ? "" : "s", min_cpus, min_cpus == 1 ? "" : "s", threads, threads);
 }
 
-// Rank 0: the last datasets, then the file goes into place.
-int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t task_count,
+// Rank 0: the last datasets and, when every task succeeded, the job's own
+// output (Job::finish); then the file goes into place.
+int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const RunOutcome& outcome,
                 std::vector<PhaseRecord> phases, const RunClock& clock) {
   double write_start = phases.back().t_end;
+  const std::uint64_t task_count = loaded.job->task_count();
   try {
     writer.set_attribute("chunk", outcome.chunk);
     writer.flush();
+    if (status_of(outcome, task_count) == "complete") {
+      try {
+        writer.finish_job(*loaded.job);
+      } catch (const IoError&) {
+        throw;
+      } catch (const std::exception& e) {
+        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written\n",
+                                 loaded.run.job_kind, e.what(), loaded.run.output_path);
+        return EXIT_TASKS_FAILED;
+      }
+    }
     writer.write_ranks(outcome.ranks);
     writer.write_errors(outcome.errors);
     phases.emplace_back();
@@ -252,7 +265,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.n_ranks = comm.size();
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = cfg.job->task_count();
-    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.info->columns);
+    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
   };
   auto loaded = load_everywhere(comm, options, code, open_output);
   if (!loaded) return code;
@@ -261,7 +274,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   RunClock clock = synchronize_clock(comm, start);
   double setup_end = clock.now();
 
-  RowLayout layout(loaded->info->columns);
+  RowLayout layout(loaded->columns);
   const std::uint64_t task_count = loaded->job->task_count();
   auto interval = static_cast<double>(cfg.progress_interval);
   Progress progress(Progress::choose(options.progress, stderr_reaches_terminal(), interval), task_count, interval);
@@ -288,7 +301,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     set_phase(phases[2], "compute", first, last);
     set_phase(phases[3], "collect", last, collect_end);
 
-    code = finish_file(*writer, outcome, task_count, std::move(phases), clock);
+    code = finish_file(*writer, *loaded, outcome, std::move(phases), clock);
     if (code == EXIT_OK) {
       if (outcome.failed > 0) code = EXIT_TASKS_FAILED;
       std::cerr << fmt::format("fanout: wrote {}: {} tasks ({} failed) on {} rank{} x {} thread{}, {}, {:.2f} s\n",
@@ -325,7 +338,7 @@ int print_jobs() {
                                p.default_text.empty() ? " (required)" : " (default " + p.default_text + ")");
     std::cout << "  result columns (/results/<name>, one value per task):\n";
     for (const auto& c : info->columns)
-      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_name(c.type), c.description,
+      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_text(c), c.description,
                                c.units.empty() ? "" : " [" + c.units + "]");
   }
   std::cout << "\nRun settings (any job):\n";

@@ -8,6 +8,7 @@ namespace fanout {
 std::size_t column_size(ColumnType type) {
   switch (type) {
     case ColumnType::U8: return 1;
+    case ColumnType::U32:
     case ColumnType::I32: return 4;
     case ColumnType::I64:
     case ColumnType::U64:
@@ -19,6 +20,7 @@ std::size_t column_size(ColumnType type) {
 const char* column_type_name(ColumnType type) {
   switch (type) {
     case ColumnType::U8: return "uint8";
+    case ColumnType::U32: return "uint32";
     case ColumnType::I32: return "int32";
     case ColumnType::I64: return "int64";
     case ColumnType::U64: return "uint64";
@@ -27,17 +29,28 @@ const char* column_type_name(ColumnType type) {
   return "?";
 }
 
+std::string column_type_text(const Column& column) {
+  std::string name = column_type_name(column.type);
+  if (column.length == 1) return name;
+  return name + "[" + (column.length ? std::to_string(column.length) : "") + "]";
+}
+
 RowLayout::RowLayout(const std::vector<Column>& columns) {
   for (const auto& c : columns) {
+    if (c.length == 0) throw std::logic_error("column " + c.name + " has length 0 (Job::columns must set it)");
     offsets_.push_back(size_);
     types_.push_back(c.type);
-    size_ += column_size(c.type);
+    lengths_.push_back(c.length);
+    size_ += column_size(c.type) * c.length;
   }
 }
 
-void Row::check(std::size_t column, ColumnType type) const {
+void Row::check(std::size_t column, ColumnType type, std::uint64_t length) const {
   if (column >= layout_->count() || layout_->type(column) != type)
     throw std::logic_error("Row::set/get: column index or type does not match the job's columns");
+  if (layout_->length(column) != length)
+    throw std::logic_error("Row::set/get: column " + std::to_string(column) + " holds " +
+                           std::to_string(layout_->length(column)) + " values per task, not " + std::to_string(length));
 }
 
 JobRegistry& JobRegistry::instance() {

@@ -1,5 +1,6 @@
 #pragma once
 // The Job interface and the registry that jobs in jobs/ add themselves to.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace fanout {
@@ -14,18 +16,26 @@ namespace config {
 class Section;
 }
 
-enum class ColumnType : std::uint8_t { U8, I32, I64, U64, F64 };
+enum class ColumnType : std::uint8_t { U8, U32, I32, I64, U64, F64 };
 
 std::size_t column_size(ColumnType type);
 const char* column_type_name(ColumnType type);
 
-// One result column: one value per task, stored as /results/<name>.
+// One result column, stored as /results/<name>: one value per task, or, for
+// an array column (length > 1), `length` values per task in a 2-D dataset
+// (tasks x length).
 struct Column {
   std::string name;
   ColumnType type;
   std::string units;  // "" when dimensionless
   std::string description;
+  // Values per task. 0 in a registration: set by the job from its parameters
+  // (Job::columns); every column of a built job has length >= 1.
+  std::uint64_t length = 1;
 };
+
+// "uint32", or "uint32[640]" for an array column ("uint32[]": length set by the job).
+std::string column_type_text(const Column& column);
 
 // Byte layout of a packed row: the columns one after another, unaligned.
 class RowLayout {
@@ -34,17 +44,21 @@ class RowLayout {
   std::size_t size() const { return size_; }
   std::size_t offset(std::size_t column) const { return offsets_[column]; }
   ColumnType type(std::size_t column) const { return types_[column]; }
+  std::uint64_t length(std::size_t column) const { return lengths_[column]; }
+  std::size_t bytes(std::size_t column) const { return column_size(types_[column]) * lengths_[column]; }
   std::size_t count() const { return types_.size(); }
 
  private:
   std::vector<std::size_t> offsets_;
   std::vector<ColumnType> types_;
+  std::vector<std::uint64_t> lengths_;
   std::size_t size_ = 0;
 };
 
 template <class T>
 constexpr ColumnType column_type_of();
 template <> constexpr ColumnType column_type_of<std::uint8_t>() { return ColumnType::U8; }
+template <> constexpr ColumnType column_type_of<std::uint32_t>() { return ColumnType::U32; }
 template <> constexpr ColumnType column_type_of<std::int32_t>() { return ColumnType::I32; }
 template <> constexpr ColumnType column_type_of<std::int64_t>() { return ColumnType::I64; }
 template <> constexpr ColumnType column_type_of<std::uint64_t>() { return ColumnType::U64; }
@@ -57,21 +71,94 @@ class Row {
   // Throws std::logic_error if T is not the column's declared type.
   template <class T>
   void set(std::size_t column, T value) {
-    check(column, column_type_of<T>());
+    check(column, column_type_of<T>(), 1);
     std::memcpy(bytes_.data() + layout_->offset(column), &value, sizeof(T));
+  }
+  // An array column: exactly its length of values.
+  template <class T>
+  void set(std::size_t column, std::span<const T> values) {
+    check(column, column_type_of<T>(), values.size());
+    std::memcpy(bytes_.data() + layout_->offset(column), values.data(), values.size_bytes());
   }
   template <class T>
   T get(std::size_t column) const {
-    check(column, column_type_of<T>());
+    check(column, column_type_of<T>(), 1);
     T value;
     std::memcpy(&value, bytes_.data() + layout_->offset(column), sizeof(T));
     return value;
   }
 
  private:
-  void check(std::size_t column, ColumnType type) const;
+  void check(std::size_t column, ColumnType type, std::uint64_t length) const;
   const RowLayout* layout_;
   std::span<std::byte> bytes_;
+};
+
+// A root attribute or a dataset attribute written by Job::finish.
+using AttributeValue = std::variant<std::string, double, std::int64_t, std::uint64_t>;
+
+// A 2-D dataset /output/<name> that Job::finish creates and fills row by row.
+class OutputDataset {
+ public:
+  virtual ~OutputDataset() = default;
+  // Writes rows [first, first + count): count x columns values, row after row.
+  template <class T>
+  void write_rows(std::uint64_t first, std::uint64_t count, const T* values) {
+    write(column_type_of<T>(), first, count, values);
+  }
+  virtual void set_attribute(const std::string& name, const AttributeValue& value) = 0;
+
+ protected:
+  virtual void write(ColumnType type, std::uint64_t first, std::uint64_t count, const void* values) = 0;
+};
+
+// What Job::finish sees of the run file before it is committed: the result
+// columns (read from the file, range by range, so any number of tasks fits in
+// memory), the root attributes and the /output group.
+class RunOutput {
+ public:
+  virtual ~RunOutput() = default;
+  virtual std::uint64_t task_count() const = 0;
+  // Values per task of result column `column` (1, or an array column's length).
+  virtual std::uint64_t column_length(const std::string& column) const = 0;
+  // Reads tasks [first, first + count) of `column` into values (count x length).
+  template <class T>
+  void read(const std::string& column, std::uint64_t first, std::uint64_t count, T* values) {
+    read_column(column, column_type_of<T>(), first, count, values);
+  }
+  // Calls visit(first_task, std::span<const T> values) for consecutive ranges
+  // of tasks, in order, about a million values at a time.
+  template <class T, class Visit>
+  void for_each_range(const std::string& column, Visit&& visit) {
+    const std::uint64_t length = column_length(column);
+    const std::uint64_t step = std::max<std::uint64_t>(1, RANGE_VALUES / length);
+    std::vector<T> values;
+    for (std::uint64_t first = 0; first < task_count(); first += step) {
+      std::uint64_t count = std::min(step, task_count() - first);
+      values.resize(count * length);
+      read(column, first, count, values.data());
+      visit(first, std::span<const T>(values));
+    }
+  }
+  // The sum of a column's values over all tasks (T: the column's type).
+  template <class T>
+  T sum(const std::string& column) {
+    T total = 0;
+    for_each_range<T>(column, [&](std::uint64_t, std::span<const T> values) {
+      for (T v : values) total += v;
+    });
+    return total;
+  }
+  // Sets (or replaces) a root attribute: a string or a number.
+  virtual void set_attribute(const std::string& name, const AttributeValue& value) = 0;
+  // Creates /output/<name>, rows x columns of `type`, chunked and compressed.
+  virtual std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type,
+                                                        std::uint64_t rows, std::uint64_t columns) = 0;
+  static constexpr std::uint64_t RANGE_VALUES = 1 << 20;
+
+ protected:
+  virtual void read_column(const std::string& column, ColumnType type, std::uint64_t first, std::uint64_t count,
+                           void* values) = 0;
 };
 
 // A job: a fixed set of tasks, numbered 0..task_count()-1, each producing one
@@ -86,6 +173,14 @@ class Job {
   // = "longest-first" then hands out the costliest tasks first.
   virtual bool has_costs() const { return false; }
   virtual double cost(std::uint64_t /*task*/) const { return 0; }
+  // The result columns of the job as built: the registered ones, with the
+  // length of each array column registered with length 0 filled in from
+  // the parameters.
+  virtual std::vector<Column> columns(std::vector<Column> registered) const { return registered; }
+  // Called once on rank 0 after the last task, before the file is committed,
+  // and only when every task succeeded: reads the result columns, writes
+  // root attributes and /output datasets. Throwing stops the run (no file).
+  virtual void finish(RunOutput& /*output*/) const {}
 };
 
 // What a job file registers: its name, its columns, and a factory that reads

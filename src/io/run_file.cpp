@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <variant>
 
 #include "core/error.hpp"
 #include "fanout/version.hpp"
@@ -92,6 +93,7 @@ Handle packed(const Handle& mem_type) {
 hid_t native_type(ColumnType type) {
   switch (type) {
     case ColumnType::U8: return H5T_NATIVE_UINT8;
+    case ColumnType::U32: return H5T_NATIVE_UINT32;
     case ColumnType::I32: return H5T_NATIVE_INT32;
     case ColumnType::I64: return H5T_NATIVE_INT64;
     case ColumnType::U64: return H5T_NATIVE_UINT64;
@@ -122,7 +124,7 @@ std::vector<Record> read_records(hid_t file, const std::string& name, const Hand
 // Column c of n packed rows, as a contiguous array.
 std::vector<std::byte> unpack_column(const RowLayout& layout, const std::vector<std::byte>& rows, std::size_t n,
                                      std::size_t c) {
-  std::size_t size = column_size(layout.type(c));
+  std::size_t size = layout.bytes(c);
   std::vector<std::byte> values(n * size);
   for (std::size_t i = 0; i < n; ++i)
     std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
@@ -144,8 +146,76 @@ struct RunWriter::Impl {
   Handle task_mem_type;
   std::vector<TaskRecord> pending;  // stored, not yet written
   std::vector<std::byte> pending_rows;
-  explicit Impl(const std::vector<Column>& cols) : layout(cols) {}
+  std::vector<Column> column_specs;
+  std::uint64_t task_count = 0;
+  explicit Impl(const std::vector<Column>& cols) : layout(cols), column_specs(cols) {}
 };
+
+namespace {
+
+// Job::finish's view of the file: result columns by name, root attributes, /output.
+class FileOutput : public RunOutput {
+ public:
+  explicit FileOutput(RunWriter::Impl& impl) : impl_(impl) {}
+  std::uint64_t task_count() const override { return impl_.task_count; }
+  std::uint64_t column_length(const std::string& column) const override {
+    return impl_.column_specs[index(column)].length;
+  }
+  void set_attribute(const std::string& name, const AttributeValue& value) override {
+    write_attribute(impl_.file.get(), name, value);
+  }
+  std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type, std::uint64_t rows,
+                                                std::uint64_t columns) override {
+    if (!output_.valid()) output_ = link_exists(impl_.file.get(), "output") ? open_group(impl_.file.get(), "output")
+                                                                           : create_group(impl_.file.get(), "output");
+    return std::make_unique<Dataset>(create_dataset_2d(output_.get(), name, native_type(type), rows, columns), type);
+  }
+
+  static void write_attribute(hid_t loc, const std::string& name, const AttributeValue& value) {
+    std::visit([&](const auto& v) { write_attr(loc, name, v); }, value);
+  }
+
+ protected:
+  void read_column(const std::string& column, ColumnType type, std::uint64_t first, std::uint64_t count,
+                   void* values) override {
+    std::size_t c = index(column);
+    if (impl_.column_specs[c].type != type)
+      throw std::logic_error("RunOutput::read: column " + column + " holds " + column_type_name(impl_.column_specs[c].type) +
+                             ", not " + column_type_name(type));
+    if (first + count > impl_.task_count) throw std::logic_error("RunOutput::read: tasks beyond the last one");
+    read_range(impl_.columns[c].get(), native_type(type), first, count, values);
+  }
+
+ private:
+  class Dataset : public OutputDataset {
+   public:
+    Dataset(Handle ds, ColumnType type) : ds_(std::move(ds)), type_(type) {}
+    void set_attribute(const std::string& name, const AttributeValue& value) override {
+      write_attribute(ds_.get(), name, value);
+    }
+
+   protected:
+    void write(ColumnType type, std::uint64_t first, std::uint64_t count, const void* values) override {
+      if (type != type_) throw std::logic_error("OutputDataset::write_rows: wrong value type");
+      write_range(ds_.get(), native_type(type), first, count, values);
+    }
+
+   private:
+    Handle ds_;
+    ColumnType type_;
+  };
+
+  std::size_t index(const std::string& column) const {
+    for (std::size_t c = 0; c < impl_.column_specs.size(); ++c)
+      if (impl_.column_specs[c].name == column) return c;
+    throw std::logic_error("RunOutput: the job has no result column " + column);
+  }
+
+  RunWriter::Impl& impl_;
+  Handle output_;
+};
+
+}  // namespace
 
 RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vector<Column>& columns)
     : impl_(std::make_unique<Impl>(columns)), path_(std::move(path)) {
@@ -177,9 +247,13 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   Handle file_type = packed(impl_->task_mem_type);
   impl_->tasks = create_dataset_1d(f, "tasks", file_type.get(), meta.task_count, /*compress=*/false);
   write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
+  impl_->task_count = meta.task_count;
   Handle results = create_group(f, "results");
   for (const auto& c : columns) {
-    Handle ds = create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count, /*compress=*/false);
+    Handle ds = c.length == 1
+                    ? create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count, /*compress=*/false)
+                    : create_dataset_2d(results.get(), c.name, native_type(c.type), meta.task_count, c.length,
+                                        /*compress=*/false);
     if (!c.units.empty()) write_attr(ds.get(), "units", c.units);
     write_attr(ds.get(), "description", c.description);
     impl_->columns.push_back(std::move(ds));
@@ -213,7 +287,7 @@ void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::
   }
   impl_->pending.insert(impl_->pending.end(), records.begin(), records.end());
   impl_->pending_rows.insert(impl_->pending_rows.end(), rows.begin(), rows.end());
-  if (impl_->pending.size() >= FLUSH_RECORDS) flush();
+  if (impl_->pending.size() >= FLUSH_RECORDS || impl_->pending_rows.size() >= FLUSH_BYTES) flush();
 }
 
 void RunWriter::flush() {
@@ -272,7 +346,7 @@ void RunWriter::rewrite_span(std::uint64_t first, std::uint64_t span, const std:
   std::vector<std::byte> rows(span * row_size);
   read_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, span, records.data());
   for (std::size_t c = 0; c < layout.count(); ++c) {
-    std::size_t size = column_size(layout.type(c));
+    std::size_t size = layout.bytes(c);
     std::vector<std::byte> values(span * size);
     read_range(impl_->columns[c].get(), native_type(layout.type(c)), first, span, values.data());
     for (std::uint64_t i = 0; i < span; ++i)
@@ -288,6 +362,12 @@ void RunWriter::rewrite_span(std::uint64_t first, std::uint64_t span, const std:
 
 void RunWriter::set_attribute(const std::string& name, const std::string& value) {
   write_attr(impl_->file.get(), name, value);
+}
+
+void RunWriter::finish_job(const Job& job) {
+  flush();
+  FileOutput output(*impl_);
+  job.finish(output);
 }
 
 void RunWriter::write_ranks(const std::vector<RankRecord>& ranks) {
@@ -375,6 +455,7 @@ RunFile read_run_file(const std::string& path) {
       char name[256] = {};
       H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
       Handle ds = open_dataset(results.get(), name);
+      if (dataset_shape(ds.get()).size() != 1) continue;  // array columns: not read for reports
       ResultColumn column;
       column.name = name;
       column.values.resize(dataset_length(ds.get()));
