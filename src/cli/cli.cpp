@@ -336,7 +336,7 @@ int print_jobs() {
     for (const auto& p : config::describe_job(*info))
       std::cout << fmt::format("    {:<14} {:<22} {}{}\n", p.key, p.type, p.help,
                                p.default_text.empty() ? " (required)" : " (default " + p.default_text + ")");
-    std::cout << "  result columns (/results/<name>, one value per task):\n";
+    std::cout << "  result columns (/results/<name>, one value per task; TYPE[N]: N values per task):\n";
     for (const auto& c : info->columns)
       std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_text(c), c.description,
                                c.units.empty() ? "" : " [" + c.units + "]");
