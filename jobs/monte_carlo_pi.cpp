@@ -8,6 +8,7 @@
 
 #include "config/params.hpp"
 #include "core/job.hpp"
+#include "core/run_output.hpp"
 
 namespace fanout::jobs {
 namespace {

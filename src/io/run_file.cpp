@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "core/error.hpp"
+#include "core/run_output.hpp"
 #include "fanout/version.hpp"
 #include "io/hdf5.hpp"
 

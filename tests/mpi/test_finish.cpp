@@ -17,6 +17,7 @@
 #include "config/params.hpp"
 #include "core/error.hpp"
 #include "core/job.hpp"
+#include "core/run_output.hpp"
 #include "io/hdf5.hpp"
 
 using namespace fanout;
