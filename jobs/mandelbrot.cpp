@@ -34,9 +34,11 @@ class Mandelbrot : public Job {
   // Row `task` of the image, from the top (y_max) down; pixel centres.
   void run(std::uint64_t task, Row& row) const override {
     std::vector<std::uint32_t> counts(r_.width);
-    const double cy = r_.y_max - (r_.y_max - r_.y_min) * ((static_cast<double>(task) + 0.5) / static_cast<double>(r_.height));
+    const double cy =
+        r_.y_max - (r_.y_max - r_.y_min) * ((static_cast<double>(task) + 0.5) / static_cast<double>(r_.height));
     for (std::uint64_t j = 0; j < r_.width; ++j) {
-      const double cx = r_.x_min + (r_.x_max - r_.x_min) * ((static_cast<double>(j) + 0.5) / static_cast<double>(r_.width));
+      const double cx =
+          r_.x_min + (r_.x_max - r_.x_min) * ((static_cast<double>(j) + 0.5) / static_cast<double>(r_.width));
       double zx = 0, zy = 0;
       std::uint32_t n = 0;
       while (n < r_.max_iter) {

@@ -62,7 +62,8 @@ class Perfect : public fanout::Job {
 const fanout::RegisterJob registered{{
     "perfect",
     "count the perfect and the abundant numbers below a limit, one task per block of numbers",
-    {{"perfect", fanout::ColumnType::U64, "", "perfect numbers in the block (equal to the sum of their proper divisors)"},
+    {{"perfect", fanout::ColumnType::U64, "",
+      "perfect numbers in the block (equal to the sum of their proper divisors)"},
      {"abundant", fanout::ColumnType::U64, "", "abundant numbers in the block (less than that sum)"}},
     [](fanout::config::Section& params) -> std::unique_ptr<fanout::Job> {
       auto limit = params.whole("limit", 100'000, 2, 1'000'000'000'000ULL, "count the numbers 1 to limit - 1");

@@ -72,8 +72,8 @@ class RunOutput {
   // Sets (or replaces) a root attribute: a string or a number.
   virtual void set_attribute(const std::string& name, const AttributeValue& value) = 0;
   // Creates /output/<name>, rows x columns of `type`, chunked and compressed.
-  virtual std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type,
-                                                        std::uint64_t rows, std::uint64_t columns) = 0;
+  virtual std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type, std::uint64_t rows,
+                                                        std::uint64_t columns) = 0;
   static constexpr std::uint64_t RANGE_VALUES = 1 << 20;
 
  protected:
