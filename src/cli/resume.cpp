@@ -181,7 +181,7 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
     }
     sessions_before = file.sessions;
     if (!have_journal) {
-      state.carried = finished_ok(io::read_finished_tasks(output, loaded.info->columns), task_count);
+      state.carried = finished_ok(io::read_finished_tasks(output, loaded.columns), task_count);
       state.source = output;
     }
   }
@@ -191,7 +191,7 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
       throw ConfigError(fmt::format("--resume: {} is the journal of a run of job \"{}\", but this config runs job \"{}\"",
                                     journal, contents.header.job, loaded.run.job_kind));
     check_same_job(journal, contents.header.config, contents.header.job_hash, loaded, hash);
-    if (contents.header.task_count != task_count || contents.header.row_size != RowLayout(loaded.info->columns).size())
+    if (contents.header.task_count != task_count || contents.header.row_size != RowLayout(loaded.columns).size())
       throw IoError(fmt::format("{}: the journal's task count or row size does not match job \"{}\"", journal,
                                 loaded.run.job_kind));
     state.carried = finished_ok(std::move(contents.batch), task_count);

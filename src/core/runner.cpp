@@ -84,11 +84,13 @@ enum Tag : int {
 };
 
 constexpr std::size_t SEND_RECORDS = 32768;       // send finished tasks at least this often...
+constexpr std::size_t SEND_BYTES = 1 << 26;       // ...or when their rows (array columns) reach 64 MiB...
 constexpr double SEND_SECONDS = 0.5;               // ...or this often
 // Workers pause when this many finished tasks wait for the coordinating
 // thread, so a rank that computes faster than it can ship or write results
 // keeps bounded memory.
 constexpr std::size_t MAX_FINISHED = 1 << 18;
+constexpr std::size_t MAX_FINISHED_BYTES = 1 << 28;  // of rows, for large array columns
 constexpr auto MIN_WAIT = std::chrono::microseconds(10);
 constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
 // A rank told "later" with nothing to do (failed tasks may still come back
@@ -196,6 +198,10 @@ class WorkerPool {
     std::lock_guard lock(mutex_);
     return finished_.records.size() + finished_.errors.size();
   }
+  std::size_t pending_bytes() const {
+    std::lock_guard lock(mutex_);
+    return finished_.rows.size();
+  }
   Batch take_results() {
     std::lock_guard lock(mutex_);
     Batch out = std::move(finished_);
@@ -231,7 +237,8 @@ class WorkerPool {
     std::unique_lock lock(mutex_);
     for (;;) {
       work_ready_.wait(lock, [this] {
-        return (queued_ > 0 && finished_.records.size() < MAX_FINISHED) || (closed_ && queued_ == 0);
+        return (queued_ > 0 && finished_.records.size() < MAX_FINISHED && finished_.rows.size() < MAX_FINISHED_BYTES) ||
+               (closed_ && queued_ == 0);
       });
       if (queued_ == 0) return;
       ids.clear();
@@ -725,7 +732,8 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
       return;
     }
     std::size_t pending = pool.pending();
-    if (pending >= SEND_RECORDS || (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS)) {
+    if (pending >= SEND_RECORDS || pool.pending_bytes() >= SEND_BYTES ||
+        (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS)) {
       auto message = encode(pool.take_results());
       timer([&] { send_bytes(comm, 0, TAG_RESULTS, message); });
       last_flush = steady_seconds();
