@@ -109,6 +109,42 @@ void cross_off(std::uint8_t* segment, std::int64_t len, std::uint32_t p, Crossin
   at = {turn - len, k};
 }
 
+// Tiny primes (at least 4 multiples per KiB) cross off an L1-sized chunk of
+// the segment at a time, so that their many crossings hit the L1 cache.
+constexpr std::uint64_t CHUNK = 32 * 1024;
+constexpr std::uint64_t TINY = 8192;
+
+// Large primes (at most 64 multiples per segment) wait in buckets for the
+// segments they have a multiple in, instead of being visited in every one.
+constexpr std::uint64_t LARGE_PRIME = SEGMENT_BYTES / 8;
+
+// A large prime waiting for the segment of its next multiple: wheel = a << 3
+// | c for p = 30a + WHEEL[c]; place = byte in that segment << 3 | k.
+struct Bucketed {
+  std::uint32_t wheel;
+  std::uint32_t place;
+};
+
+// From multiple k of a turn to the next (k = 7: to multiple 0 of the next
+// turn), the byte advances by a * GAP[k] + STEP_CARRY[c][k].
+constexpr std::array<std::uint32_t, 8> GAP{6, 4, 2, 4, 2, 4, 6, 2};
+constexpr std::array<std::array<std::uint32_t, 8>, 8> step_carry_table() {
+  std::array<std::array<std::uint32_t, 8>, 8> table{};
+  for (std::uint32_t c = 0; c < 8; ++c) {
+    for (std::uint32_t k = 0; k < 7; ++k) table[c][k] = carry(c, k + 1) - carry(c, k);
+    table[c][7] = WHEEL[c] + carry(c, 0) - carry(c, 7);
+  }
+  return table;
+}
+constexpr auto STEP_CARRY = step_carry_table();
+constexpr std::array<std::array<std::uint8_t, 8>, 8> mask_table() {
+  std::array<std::array<std::uint8_t, 8>, 8> table{};
+  for (std::uint32_t c = 0; c < 8; ++c)
+    for (std::uint32_t k = 0; k < 8; ++k) table[c][k] = mask(c, k);
+  return table;
+}
+constexpr auto MASK = mask_table();
+
 using CrossOff = void (*)(std::uint8_t*, std::int64_t, std::uint32_t, Crossing&);
 constexpr std::array<CrossOff, 8> CROSS_OFF{cross_off<0>, cross_off<1>, cross_off<2>, cross_off<3>,
                                             cross_off<4>, cross_off<5>, cross_off<6>, cross_off<7>};
@@ -155,35 +191,100 @@ std::uint64_t count_primes(std::uint64_t lo, std::uint64_t hi, const SievingPrim
   for (std::uint64_t p : {2, 3, 5})
     if (lo <= p && p < hi) ++count;
 
-  // Bytes [first, last) hold every number of [lo, hi) that is coprime to 30.
+  // Bytes [first, last) hold every number of [lo, hi) that is coprime to 30,
+  // in `segments` segments of SEGMENT_BYTES (the last may be shorter).
   const std::uint64_t first = lo / 30, last = (hi + 29) / 30;
+  const std::uint64_t segments = (last - first + SEGMENT_BYTES - 1) / SEGMENT_BYTES;
 
-  // The primes that matter (p*p < hi), each at its first multiple >= max(p*p, 30*first).
+  // The primes that matter (p*p < hi): small ones sieve every segment, large
+  // ones (fewer than 8 multiples per segment) wait in buckets.
   auto all = primes.primes();
-  auto used = static_cast<std::size_t>(
+  auto end_of = [&](std::uint64_t bound) {
+    return static_cast<std::size_t>(
+        std::partition_point(all.begin(), all.end(), [bound](std::uint64_t p) { return p < bound; }) - all.begin());
+  };
+  const std::size_t used = static_cast<std::size_t>(
       std::partition_point(all.begin(), all.end(), [hi](std::uint64_t p) { return p * p < hi; }) - all.begin());
-  std::vector<Crossing> next(used);
-  for (std::size_t i = 0; i < used; ++i) {
-    std::uint64_t p = all[i];
-    std::uint64_t from = std::max(p * p, 30 * first);
-    std::uint64_t q = (from + p - 1) / p;
-    std::uint64_t t = q / 30, r = q % 30;
-    std::uint32_t k = 0;
-    while (WHEEL[k] < r) ++k;  // WHEEL[7] = 29 >= r always
-    next[i] = {static_cast<std::int64_t>(p * t) - static_cast<std::int64_t>(first), k};
+  const std::size_t small = std::min(used, end_of(LARGE_PRIME));
+  const std::size_t tiny = std::min(small, end_of(TINY));
+
+  // Each prime's first multiple p*q >= max(p*p, 30*first), q coprime to 30:
+  // q = 30t + WHEEL[k], in byte p*t + offset[k].
+  auto first_multiple = [first](std::uint64_t p, std::uint64_t& t, std::uint32_t& k) {
+    std::uint64_t q = (std::max(p * p, 30 * first) + p - 1) / p;
+    t = q / 30;
+    k = 0;
+    while (WHEEL[k] < q % 30) ++k;  // WHEEL[7] = 29 >= q % 30 always
+  };
+  thread_local std::vector<Crossing> next;
+  next.resize(small);
+  for (std::size_t i = 0; i < small; ++i) {
+    std::uint64_t t;
+    std::uint32_t k;
+    first_multiple(all[i], t, k);
+    next[i] = {static_cast<std::int64_t>(all[i] * t) - static_cast<std::int64_t>(first), k};
+  }
+
+  // A large prime's next multiple is at most p/5 + 6 bytes on, so a ring of
+  // buckets, one per segment, that many segments long holds them all. Primes
+  // whose square lies beyond the first segment join when their segment comes.
+  const std::uint64_t largest = used > 0 ? all[used - 1] : 0;
+  const std::uint64_t ring_size = (largest / 5 + 6) / SEGMENT_BYTES + 2;
+  thread_local std::vector<std::vector<Bucketed>> ring;
+  if (ring.size() < ring_size) ring.resize(ring_size);
+  for (auto& bucket : ring) bucket.clear();
+  auto enqueue = [&](std::uint64_t p, std::uint64_t byte, std::uint32_t k) {  // byte: from `first`
+    if (byte < last - first)
+      ring[(byte / SEGMENT_BYTES) % ring_size].push_back(
+          {static_cast<std::uint32_t>((p / 30) << 3 | BIT_OF[p % 30]),
+           static_cast<std::uint32_t>((byte % SEGMENT_BYTES) << 3 | k)});
+  };
+  std::size_t waiting = small;  // the first large prime not yet in a bucket
+  auto square = [&](std::size_t i) { return std::uint64_t{all[i]} * all[i]; };
+  for (; waiting < used && square(waiting) < 30 * first; ++waiting) {
+    std::uint64_t p = all[waiting], t;
+    std::uint32_t k;
+    first_multiple(p, t, k);
+    enqueue(p, p * t + (p / 30) * WHEEL[k] + carry(BIT_OF[p % 30], k) - first, k);
   }
 
   thread_local std::vector<std::uint8_t> segment(SEGMENT_BYTES + 8);
-  for (std::uint64_t start = first; start < last; start += SEGMENT_BYTES) {
+  for (std::uint64_t n = 0; n < segments; ++n) {
+    const std::uint64_t start = first + n * SEGMENT_BYTES;
     const std::uint64_t len = std::min(SEGMENT_BYTES, last - start);
     std::uint8_t* s = segment.data();
     copy_pattern(s, start, len);
     std::memset(s + len, 0, 8);
     if (start == 0) s[0] = 0xFE;  // 1 is not prime; 7..29 are (the pattern crossed off 7..19)
-    for (std::size_t i = 0; i < used; ++i) {
+    for (std::uint64_t chunk = 0; chunk < len; chunk += CHUNK) {
+      std::uint64_t chunk_len = std::min<std::uint64_t>(CHUNK, len - chunk);
+      for (std::size_t i = 0; i < tiny; ++i) {
+        std::uint32_t p = all[i];
+        CROSS_OFF[BIT_OF[p % 30]](s + chunk, static_cast<std::int64_t>(chunk_len), p, next[i]);
+      }
+    }
+    for (std::size_t i = tiny; i < small; ++i) {
       std::uint32_t p = all[i];
       CROSS_OFF[BIT_OF[p % 30]](s, static_cast<std::int64_t>(len), p, next[i]);
     }
+    // Large primes whose square is in this segment start there (q = p).
+    for (; waiting < used && square(waiting) / 30 < start + len; ++waiting) {
+      std::uint64_t p = all[waiting];
+      enqueue(p, p * p / 30 - first, BIT_OF[p % 30]);
+    }
+    auto& bucket = ring[n % ring_size];
+    for (const Bucketed& entry : bucket) {
+      std::uint64_t a = entry.wheel >> 3, byte = entry.place >> 3;
+      std::uint32_t c = entry.wheel & 7, k = entry.place & 7;
+      do {
+        s[byte] &= MASK[c][k];
+        byte += a * GAP[k] + STEP_CARRY[c][k];
+        k = (k + 1) & 7;
+      } while (byte < len);
+      std::uint64_t p = 30 * a + WHEEL[c];
+      enqueue(p, (n + 1) * SEGMENT_BYTES + byte - len, k);
+    }
+    bucket.clear();
     // Numbers below lo and at or above hi do not count.
     if (start == first)
       for (std::uint32_t k = 0; k < 8; ++k)

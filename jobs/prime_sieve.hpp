@@ -1,11 +1,15 @@
 #pragma once
 // The kernel of the prime_count job: a segmented sieve of Eratosthenes on a
 // mod-30 wheel. One bit per number coprime to 30 (8 per byte: byte j holds
-// 30j + 1, 7, 11, 13, 17, 19, 23, 29), so a segment of 256 KiB covers 7.9
-// million numbers. Multiples of 7..19 come from a pre-sieved pattern copied
-// into each segment; every larger sieving prime p crosses off its multiples
-// p*q (q coprime to 30) eight per wheel turn of p bytes, with the byte
-// offsets and bit masks of its residue class unrolled. Counting is popcount.
+// 30j + 1, 7, 11, 13, 17, 19, 23, 29), so a segment of 256 KiB (in L2)
+// covers 7.9 million numbers. Multiples of 7..19 come from a pre-sieved
+// pattern copied into each segment. Every larger sieving prime p crosses off
+// its multiples p*q (q coprime to 30) eight per wheel turn of p bytes, with
+// the byte offsets and bit masks of its residue class unrolled: primes below
+// 8192 a 32 KiB (L1) chunk at a time, primes up to 32768 over the whole
+// segment, and larger ones (fewer than 64 multiples per segment) from
+// buckets that hold each prime only for the segments it has a multiple in.
+// Counting is popcount.
 #include <cstdint>
 #include <span>
 #include <vector>
