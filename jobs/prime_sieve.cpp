@@ -196,8 +196,9 @@ std::uint64_t count_primes(std::uint64_t lo, std::uint64_t hi, const SievingPrim
   const std::uint64_t first = lo / 30, last = (hi + 29) / 30;
   const std::uint64_t segments = (last - first + SEGMENT_BYTES - 1) / SEGMENT_BYTES;
 
-  // The primes that matter (p*p < hi): small ones sieve every segment, large
-  // ones (fewer than 8 multiples per segment) wait in buckets.
+  // The primes that matter (p*p < hi): tiny ones sieve every L1 chunk, small
+  // ones every segment, large ones (fewer than 64 multiples per segment) wait
+  // in buckets.
   auto all = primes.primes();
   auto end_of = [&](std::uint64_t bound) {
     return static_cast<std::size_t>(
