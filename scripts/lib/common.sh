@@ -13,6 +13,7 @@ FANOUT_PACKAGES=(
   python3-matplotlib python3-pandas   # fanout plot and python/fanout_analysis
   coreutils
   python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
+  primesieve-bin            # the oracle of the prime_count tests and its bench baseline
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
