@@ -224,8 +224,10 @@ int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const
       } catch (const IoError&) {
         throw;
       } catch (const std::exception& e) {
-        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written\n",
-                                 loaded.run.job_kind, e.what(), loaded.run.output_path);
+        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written (the "
+                                 "finished tasks are kept in {}: fanout resume {} runs the finish step again)\n",
+                                 loaded.run.job_kind, e.what(), loaded.run.output_path,
+                                 io::journal_path(loaded.run.output_path), loaded.run.output_path);
         return EXIT_TASKS_FAILED;
       }
     }
