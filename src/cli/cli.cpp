@@ -132,18 +132,16 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
 
 // Resolves the config on rank 0 and broadcasts the outcome.
 // Collective. Returns the loaded config on every rank, or nullopt with code set.
-std::optional<config::LoadedConfig> load_everywhere(
-    const boost::mpi::communicator& comm, const RunOptions& options, int& code,
-    const std::function<void(const config::LoadedConfig&, const std::string& origin)>& open_output) {
-  std::string payload;  // the resolved TOML, or the error message
+// Collective. Rank 0 runs `produce`; every rank gets the text it returned,
+// or, when it threw an Error, nothing and the error's exit code in `code`
+// (rank 0 prints the message once).
+std::optional<std::string> from_rank0(const boost::mpi::communicator& comm, int& code,
+                                      const std::function<std::string()>& produce) {
+  std::string payload;  // the text, or the error message
   code = EXIT_OK;
-  std::optional<config::LoadedConfig> loaded;
   if (comm.rank() == 0) {
     try {
-      std::string origin;
-      loaded = load_with_options(options, origin);
-      open_output(*loaded, origin);
-      payload = loaded->run.resolved_toml;
+      payload = produce();
     } catch (const Error& e) {
       code = e.exit_code();
       payload = e.what();
@@ -155,7 +153,21 @@ std::optional<config::LoadedConfig> load_everywhere(
     if (comm.rank() == 0) std::cerr << "fanout: error: " << payload << "\n";
     return std::nullopt;
   }
-  if (comm.rank() != 0) loaded = config::load_config(payload, options.config);
+  return payload;
+}
+
+std::optional<config::LoadedConfig> load_everywhere(
+    const boost::mpi::communicator& comm, const RunOptions& options, int& code,
+    const std::function<void(const config::LoadedConfig&, const std::string& origin)>& open_output) {
+  std::optional<config::LoadedConfig> loaded;
+  auto resolved = from_rank0(comm, code, [&] {
+    std::string origin;
+    loaded = load_with_options(options, origin);
+    open_output(*loaded, origin);
+    return loaded->run.resolved_toml;
+  });
+  if (!resolved) return std::nullopt;
+  if (comm.rank() != 0) loaded = config::load_config(*resolved, options.config);
   return loaded;
 }
 
@@ -211,13 +223,28 @@ void warn_if_threads_lack_cpus(const boost::mpi::communicator& comm, unsigned th
         total_short, comm.size(), comm.size() == 1 ? "" : "s", min_cpus, min_cpus == 1 ? "" : "s", threads, threads);
 }
 
-// Rank 0: the last datasets, then the file goes into place.
-int finish_file(io::RunWriter& writer, const RunOutcome& outcome, const std::vector<TaskError>& errors,
-                std::uint64_t to_run, std::vector<PhaseRecord> phases, const RunClock& clock) {
+// Rank 0: the last datasets and, when every task succeeded, the job's own
+// output (Job::finish); then the file goes into place.
+int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const RunOutcome& outcome,
+                const std::vector<TaskError>& errors, std::uint64_t to_run, std::vector<PhaseRecord> phases,
+                const RunClock& clock) {
   double write_start = phases.back().t_end;
   try {
     writer.set_attribute("chunk", outcome.chunk);
     writer.flush();
+    if (status_of(outcome, to_run) == "complete") {
+      try {
+        writer.finish_job(*loaded.job);
+      } catch (const IoError&) {
+        throw;
+      } catch (const std::exception& e) {
+        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written (the "
+                                 "finished tasks are kept in {}: fanout resume {} runs the finish step again)\n",
+                                 loaded.run.job_kind, e.what(), loaded.run.output_path,
+                                 io::journal_path(loaded.run.output_path), loaded.run.output_path);
+        return EXIT_TASKS_FAILED;
+      }
+    }
     writer.write_ranks(outcome.ranks);
     writer.write_errors(errors);
     phases.emplace_back();
@@ -272,8 +299,8 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.n_ranks = comm.size();
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = task_count;
-    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.info->columns);
-    io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.info->columns).size(),
+    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
+    io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
                              static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml};
     journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header, resumed.carried,
                                                   cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
@@ -301,7 +328,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   RunClock clock = synchronize_clock(comm, start);
   double setup_end = clock.now();
 
-  RowLayout layout(loaded->info->columns);
+  RowLayout layout(loaded->columns);
   const std::uint64_t task_count = loaded->job->task_count();
   std::uint64_t already_done = resumed.carried.records.size();
   boost::mpi::broadcast(comm, already_done, 0);
@@ -354,7 +381,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     } catch (const IoError& e) {
       std::cerr << "fanout: warning: " << e.what() << "\n";
     }
-    code = finish_file(*writer, outcome, errors, to_run, std::move(phases), clock);
+    code = finish_file(*writer, *loaded, outcome, errors, to_run, std::move(phases), clock);
     if (code == EXIT_OK) {
       if (status != "partial") journal->remove();
       const std::uint64_t done = already_done + outcome.completed;
@@ -407,7 +434,7 @@ int print_jobs() {
     for (const auto& p : config::describe_job(*info))
       std::cout << fmt::format("    {:<14} {:<22} {}{}\n", p.key, p.type, p.help,
                                p.default_text.empty() ? " (required)" : " (default " + p.default_text + ")");
-    std::cout << "  result columns (/results/<name>, one value per task):\n";
+    std::cout << "  result columns (/results/<name>, one value per task; TYPE[N]: N values per task):\n";
     for (const auto& c : info->columns)
       std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_text(c), c.description,
                                c.units.empty() ? "" : " [" + c.units + "]");
@@ -475,25 +502,12 @@ int compare_files(const std::vector<std::string>& paths, const std::string& form
 // `fanout resume FILE`: rank 0 reads the config stored in the file (or its
 // journal) and every rank runs it with --resume --output FILE.
 int resume_run(const boost::mpi::communicator& comm, RunOptions options, const std::string& file) {
-  std::string payload;
   int code = EXIT_OK;
-  if (comm.rank() == 0) {
-    try {
-      payload = stored_config(file);
-    } catch (const Error& e) {
-      code = e.exit_code();
-      payload = e.what();
-    }
-  }
-  boost::mpi::broadcast(comm, code, 0);
-  boost::mpi::broadcast(comm, payload, 0);
-  if (code != EXIT_OK) {
-    if (comm.rank() == 0) std::cerr << "fanout: error: " << payload << "\n";
-    return code;
-  }
+  auto config = from_rank0(comm, code, [&] { return stored_config(file); });
+  if (!config) return code;
   std::string output = file.ends_with(".journal") ? file.substr(0, file.size() - 8) : file;
   options.config = output + " (its stored config)";
-  options.config_text = payload;
+  options.config_text = *config;
   options.output = output;
   options.resume = true;
   return run(comm, options);

@@ -30,7 +30,7 @@ GOOD = '[job]\nkind = "spin"\ntasks = 4\nduration = 0.0\n'
 SECTIONS = "[job], [schedule], [run], [checkpoint], [output]"
 SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode, fail_every, fail_on"
 POLICIES = '"static-block", "static-cyclic", "dynamic", "guided"'
-KINDS = '"command", "primes", "spin"'
+KINDS = '"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "spin"'
 TASKS_RANGE = "a whole number from 1 to 1000000000000"
 ROOT = os.geteuid() == 0
 
