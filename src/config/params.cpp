@@ -102,16 +102,46 @@ std::string join_quoted(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::string describe_value(const toml::node& node) {
-  std::ostringstream os;
+namespace {
+
+// Arrays and tables item by item, not through toml++'s formatter: in 3.3 it
+// converts log10(nan) to an integer to decide on line breaks, undefined
+// behaviour for a nan or inf anywhere inside (found by tests/fuzz).
+void append_value(std::string& out, const toml::node& node) {
+  constexpr std::size_t ENOUGH = 64;  // describe_value shows 60 characters at most
   if (const auto* s = node.as_string()) {
-    os << '"' << s->get() << '"';
+    out += '"' + s->get() + '"';
   } else if (const auto* f = node.as_floating_point()) {
-    os << fmt::format("{}", f->get());  // shortest form: 0.3, not 0.29999999999999999
+    out += fmt::format("{}", f->get());  // shortest form: 0.3, not 0.29999999999999999; nan, inf
+  } else if (const auto* a = node.as_array()) {
+    out += '[';
+    for (std::size_t i = 0; i < a->size() && out.size() < ENOUGH; ++i) {
+      if (i) out += ", ";
+      append_value(out, *a->get(i));
+    }
+    out += ']';
+  } else if (const auto* t = node.as_table()) {
+    out += '{';
+    bool first = true;
+    for (const auto& [key, value] : *t) {
+      if (out.size() >= ENOUGH) break;
+      out += (first ? " " : ", ") + std::string(key.str()) + " = ";
+      append_value(out, value);
+      first = false;
+    }
+    out += first ? "}" : " }";
   } else {
-    node.visit([&](auto&& n) { os << n; });
+    std::ostringstream os;
+    node.visit([&](auto&& n) { os << n; });  // integers, booleans, dates and times
+    out += os.str();
   }
-  std::string shown = os.str();
+}
+
+}  // namespace
+
+std::string describe_value(const toml::node& node) {
+  std::string shown;
+  append_value(shown, node);
   if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
   return shown;
 }
