@@ -95,7 +95,9 @@ SlurmctldPort=$PORT
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$DIR/run/munge.socket
+# cred_expire: a requeued job may start again cred_expire + 1 s after it was
+# requeued (Slurm's default, 120 s, is kept at real sites).
+AuthInfo=socket=$DIR/run/munge.socket,cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/%n
@@ -130,7 +132,13 @@ EOF
   } >"$CONF"
 fi
 for node in $(node_names); do mkdir -p "$DIR/spool/$node" "$DIR/tmp/$node"; done
-echo "export SLURM_CONF=$CONF" >"$DIR/env.sh"
+{
+  echo "export SLURM_CONF=$CONF"
+  if [ "$NODES" -gt 1 ]; then
+    echo "# Emulated nodes share one machine: Open MPI's shared-memory files of their ranks would collide."
+    echo "export OMPI_MCA_btl=self,tcp"
+  fi
+} >"$DIR/env.sh"
 export SLURM_CONF=$CONF
 
 # --- daemons
@@ -177,4 +185,4 @@ if ! wait_for 30 nodes ready; then
   fail "$DIR/log/slurmctld.log" "the node(s) did not become idle within 30 s"
 fi
 echo "start.sh: cluster up in $DIR: $NODES node(s) ($(node_names | paste -sd' ')), slurmctld on port $PORT"
-echo "start.sh: for sbatch, squeue, scontrol: export SLURM_CONF=$CONF   (or: source $DIR/env.sh)"
+echo "start.sh: for sbatch, squeue, scontrol: source $DIR/env.sh   ($(grep ^export "$DIR/env.sh" | paste -sd';'))"
