@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/mpi/collectives/broadcast.hpp>
+#include <boost/mpi/collectives/gather.hpp>
 #include <boost/mpi/collectives/reduce.hpp>
 #include <boost/mpi/operations.hpp>
 #include <boost/mpi/communicator.hpp>
@@ -31,6 +32,9 @@
 #include "report/predict.hpp"
 #include "report/report.hpp"
 #include "sched/scheduler.hpp"
+#include "slurm/sbatch.hpp"
+#include "slurm/slurm.hpp"
+#include "cli/submit.hpp"
 
 namespace fanout::cli {
 
@@ -51,24 +55,6 @@ void apply_mpi_defaults() {
 
 namespace {
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string mpi_library_version() {
-  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
-  int length = 0;
-  MPI_Get_library_version(version, &length);
-  std::string v(version, static_cast<std::size_t>(length));
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\0' || v.back() == ' ')) v.pop_back();
-  return v.substr(0, v.find(','));
-}
-
 std::string quote_toml(const std::string& value) {
   toml::table t;
   t.insert_or_assign("v", value);
@@ -76,6 +62,8 @@ std::string quote_toml(const std::string& value) {
   os << toml::toml_formatter(t);
   return os.str().substr(os.str().find('=') + 2);
 }
+
+}  // namespace
 
 // The output must not exist (unless --force) and its directory must be writable.
 void check_output(const std::string& path, const std::string& origin, bool force) {
@@ -103,6 +91,26 @@ config::LoadedConfig load_with_options(const RunOptions& options, std::string& o
   auto loaded = config::load_config_file(options.config, sets);
   output_origin = options.output ? "--output " + *options.output : loaded.run.output_origin;
   return loaded;
+}
+
+namespace {
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string mpi_library_version() {
+  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  std::string v(version, static_cast<std::size_t>(length));
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\0' || v.back() == ' ')) v.pop_back();
+  return v.substr(0, v.find(','));
 }
 
 // Task costs for longest-first: an earlier run's task times (matched by task
@@ -228,6 +236,15 @@ int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t 
   return EXIT_OK;
 }
 
+// Collective. Rank 0 learns the node of every rank (/ranks field node).
+void record_nodes(const boost::mpi::communicator& comm, std::vector<RankRecord>& ranks) {
+  std::vector<std::string> nodes;
+  boost::mpi::gather(comm, slurm::node_name(), nodes, 0);
+  if (comm.rank() != 0) return;
+  for (std::size_t r = 0; r < ranks.size() && r < nodes.size(); ++r)
+    std::snprintf(ranks[r].node, sizeof ranks[r].node, "%s", nodes[r].c_str());
+}
+
 }  // namespace
 
 int run(const boost::mpi::communicator& comm, const RunOptions& options) {
@@ -253,6 +270,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = cfg.job->task_count();
     writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.info->columns);
+    for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
   };
   auto loaded = load_everywhere(comm, options, code, open_output);
   if (!loaded) return code;
@@ -276,6 +294,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     progress.update(clock.now(), done, failed, task_cpu);
   };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, writer.get());
+  record_nodes(comm, outcome.ranks);
 
   if (comm.rank() == 0) {
     progress.finish();
@@ -306,13 +325,7 @@ namespace {
 
 std::string join_command_line(int argc, char** argv) {
   std::string out;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"$\\`*?[]{}()<>|&;#~!") == std::string::npos;
-    std::string quoted = "'";
-    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);  // shell-safe
-    out += (i ? " " : "") + (plain ? arg : quoted + "'");
-  }
+  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + slurm::shell_quote(argv[i]);
   return out;
 }
 
@@ -477,6 +490,10 @@ Command parse(int argc, char** argv) {
   plot_cmd->add_flag("--scaling", plot_options->scaling,
                      "one speedup and one efficiency plot of all FILEs (runs of one job at different rank counts)");
 
+  auto submit_options = std::make_shared<SubmitOptions>();
+  submit_options->run.command_line = "fanout " + join_command_line(argc - 1, argv + 1);
+  CLI::App* submit_cmd = add_submit_command(*app, submit_options);
+
   Command command;
   bool speak = launched_rank() == 0;
   if (argc < 2) {
@@ -526,6 +543,8 @@ Command parse(int argc, char** argv) {
     };
   } else if (plot_cmd->parsed()) {
     command.execute = [plot_options](const boost::mpi::communicator*) { return plot(*plot_options); };
+  } else if (submit_cmd->parsed()) {
+    command.execute = [submit_options](const boost::mpi::communicator*) { return submit(*submit_options); };
   } else if (report_cmd->parsed()) {
     command.execute = [file, format](const boost::mpi::communicator*) { return report_file(*file, *format); };
   }

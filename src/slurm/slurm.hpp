@@ -1,0 +1,45 @@
+#pragma once
+// What fanout learns from Slurm inside an allocation: the job's context (for
+// the run file), the node a rank runs on, and how much time the allocation
+// has left. Also runs Slurm's commands (squeue, scontrol, sbatch).
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fanout::slurm {
+
+// Is this process inside a Slurm allocation (SLURM_JOB_ID set)?
+bool in_allocation();
+
+// The root attributes that record the Slurm context, in this order:
+// slurm_job_id, slurm_array_task_id, slurm_nodelist, slurm_partition,
+// slurm_cpus_per_task, slurm_time_limit; every value "" outside Slurm (or
+// when Slurm does not say, e.g. no array). The time limit comes from squeue.
+std::vector<std::pair<std::string, std::string>> context_attributes();
+
+// The node this process runs on: SLURMD_NODENAME inside a Slurm job step
+// (emulated nodes on one machine share a host name but not this), else the
+// host name.
+std::string node_name();
+
+// Seconds left before the allocation's time limit, read from squeue (%L),
+// or nothing outside Slurm, for a job without a limit, or when squeue fails.
+std::optional<double> seconds_left();
+
+// A Slurm duration as squeue and scontrol print it, or as --time takes it:
+// "D-HH:MM:SS", "D-HH:MM", "D-HH", "HH:MM:SS", "MM:SS" or "MM", in seconds.
+// Nothing for UNLIMITED, NOT_SET, INVALID or anything else.
+std::optional<double> parse_duration(const std::string& text);
+
+struct CommandResult {
+  int status = -1;  // the exit status; -1 if the command could not start or died of a signal
+  std::string out;  // its standard output
+  std::string err;  // its standard error (or why it could not start)
+};
+
+// Runs argv (found on PATH, no shell) with this process's environment and
+// no standard input, and collects its output.
+CommandResult run_command(const std::vector<std::string>& argv);
+
+}  // namespace fanout::slurm
