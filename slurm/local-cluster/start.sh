@@ -159,7 +159,9 @@ fail() {  # LOG MESSAGE
 
 if ! alive "$DIR/run/munged.pid"; then
   rm -f "$DIR/run/munge.socket" "$DIR/run/munge.socket.lock"
-  munged --socket="$DIR/run/munge.socket" --key-file="$DIR/etc/munge.key" --pid-file="$DIR/run/munged.pid" \
+  # --force: munged otherwise wants every directory above its socket open to all
+  # users (DIR may be a private temporary directory); only root uses this cluster.
+  munged --force --socket="$DIR/run/munge.socket" --key-file="$DIR/etc/munge.key" --pid-file="$DIR/run/munged.pid" \
     --log-file="$DIR/log/munged.log" --seed-file="$DIR/state/munge.seed" ||
     fail "$DIR/log/munged.log" "munged did not start"
   wait_for 10 munged test -S "$DIR/run/munge.socket" || fail "$DIR/log/munged.log" "munged made no socket"

@@ -17,6 +17,16 @@ std::string shell_quote(const std::string& word) {
   return quoted + "'";
 }
 
+namespace {
+
+// sbatch reads a #SBATCH value with spaces only inside double quotes.
+std::string sbatch_line_for(const std::string& key, const std::string& value) {
+  bool plain = value.find_first_of(" \t\"") == std::string::npos;
+  return "#SBATCH --" + key + "=" + (plain ? value : "\"" + value + "\"");
+}
+
+}  // namespace
+
 std::string render_batch_script(const std::string& template_text, const std::string& template_path,
                                 const BatchRequest& request) {
   static const std::regex sbatch_line(R"(^##?SBATCH\s+--([A-Za-z-]+)(=.*)?\s*$)");
@@ -40,7 +50,7 @@ std::string render_batch_script(const std::string& template_text, const std::str
       const std::string key = m[1].str();
       if (const std::string* value = value_of(key)) {
         if (rendered.insert(key).second) {
-          out.push_back("#SBATCH --" + key + "=" + *value);
+          out.push_back(sbatch_line_for(key, *value));
           if (rendered.size() == 1) insert_at = out.size();
         }
         continue;
@@ -78,7 +88,7 @@ std::string render_batch_script(const std::string& template_text, const std::str
         break;
       }
     }
-    out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), "#SBATCH --" + key + "=" + value);
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), sbatch_line_for(key, value));
     rendered.insert(key);
   }
 
