@@ -14,7 +14,6 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/mpi/collectives/broadcast.hpp>
-#include <boost/mpi/collectives/gather.hpp>
 #include <boost/mpi/collectives/reduce.hpp>
 #include <boost/mpi/operations.hpp>
 #include <boost/mpi/communicator.hpp>
@@ -55,6 +54,24 @@ void apply_mpi_defaults() {
 
 namespace {
 
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string mpi_library_version() {
+  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  std::string v(version, static_cast<std::size_t>(length));
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\0' || v.back() == ' ')) v.pop_back();
+  return v.substr(0, v.find(','));
+}
+
 std::string quote_toml(const std::string& value) {
   toml::table t;
   t.insert_or_assign("v", value);
@@ -62,8 +79,6 @@ std::string quote_toml(const std::string& value) {
   os << toml::toml_formatter(t);
   return os.str().substr(os.str().find('=') + 2);
 }
-
-}  // namespace
 
 // The output must not exist (unless --force) and its directory must be writable.
 void check_output(const std::string& path, const std::string& origin, bool force) {
@@ -91,26 +106,6 @@ config::LoadedConfig load_with_options(const RunOptions& options, std::string& o
   auto loaded = config::load_config_file(options.config, sets);
   output_origin = options.output ? "--output " + *options.output : loaded.run.output_origin;
   return loaded;
-}
-
-namespace {
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string mpi_library_version() {
-  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
-  int length = 0;
-  MPI_Get_library_version(version, &length);
-  std::string v(version, static_cast<std::size_t>(length));
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\0' || v.back() == ' ')) v.pop_back();
-  return v.substr(0, v.find(','));
 }
 
 // Task costs for longest-first: an earlier run's task times (matched by task
@@ -236,15 +231,6 @@ int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t 
   return EXIT_OK;
 }
 
-// Collective. Rank 0 learns the node of every rank (/ranks field node).
-void record_nodes(const boost::mpi::communicator& comm, std::vector<RankRecord>& ranks) {
-  std::vector<std::string> nodes;
-  boost::mpi::gather(comm, slurm::node_name(), nodes, 0);
-  if (comm.rank() != 0) return;
-  for (std::size_t r = 0; r < ranks.size() && r < nodes.size(); ++r)
-    std::snprintf(ranks[r].node, sizeof ranks[r].node, "%s", nodes[r].c_str());
-}
-
 }  // namespace
 
 int run(const boost::mpi::communicator& comm, const RunOptions& options) {
@@ -294,7 +280,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     progress.update(clock.now(), done, failed, task_cpu);
   };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, writer.get());
-  record_nodes(comm, outcome.ranks);
+  slurm::record_nodes(comm, outcome.ranks);
 
   if (comm.rank() == 0) {
     progress.finish();

@@ -9,9 +9,6 @@
 namespace boost::mpi {
 class communicator;
 }
-namespace fanout::config {
-struct LoadedConfig;
-}
 
 namespace fanout::cli {
 
@@ -36,14 +33,6 @@ Command parse(int argc, char** argv);
 
 // Collective. `fanout run`: every rank returns the same exit code.
 int run(const boost::mpi::communicator& comm, const RunOptions& options);
-
-// The config of `options` with --set and --output applied; output_origin
-// says where the output path came from (for messages). Throws ConfigError.
-config::LoadedConfig load_with_options(const RunOptions& options, std::string& output_origin);
-
-// Throws ConfigError unless `path` can be written: its directory exists and
-// is writable, and the file does not exist (unless force).
-void check_output(const std::string& path, const std::string& origin, bool force);
 
 // The rank this process will have, from the launcher's environment, before
 // MPI is initialised (0 when not launched by mpirun or srun).

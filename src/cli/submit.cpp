@@ -97,13 +97,24 @@ std::string render(const SubmitOptions& o, const std::string& template_text, con
   return slurm::render_batch_script(template_text, template_path, request);
 }
 
+// A TOML basic string: what --output becomes in output.path.
+std::string toml_string(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+  return out + "\"";
+}
+
+// The config with --set, --threads-per-rank and --output applied (a bad one fails here, not in the queue).
+config::LoadedConfig load_config(const SubmitOptions& o) {
+  std::vector<std::string> sets = o.run.sets;
+  if (o.threads_per_rank) sets.push_back("run.threads_per_rank=" + std::to_string(*o.threads_per_rank));
+  if (o.run.output && o.scaling.empty()) sets.push_back("output.path=" + toml_string(*o.run.output));
+  return config::load_config_file(o.run.config, sets);
+}
+
 std::vector<PlannedJob> plan(const SubmitOptions& o, const std::string& command_line) {
   check_options(o);
-  RunOptions run = o.run;
-  if (o.threads_per_rank) run.sets.push_back("run.threads_per_rank=" + std::to_string(*o.threads_per_rank));
-  if (!o.scaling.empty()) run.output.reset();  // --output names the study's directory
-  std::string origin;
-  config::LoadedConfig loaded = load_with_options(run, origin);  // a bad config fails here, not in the queue
+  config::LoadedConfig loaded = load_config(o);
   const unsigned threads = loaded.run.threads_per_rank;
   const std::string name = fs::path(o.run.config).stem().string();
   const std::string template_path = sbatch_template_path();
@@ -136,11 +147,16 @@ std::vector<PlannedJob> plan(const SubmitOptions& o, const std::string& command_
 // Writes OUTPUT.sbatch and submits it; sets job.job_id.
 void submit_job(PlannedJob& job) {
   const std::string script_path = job.output + ".sbatch";
-  check_output(job.output, "fanout submit", /*force=*/false);
-  if (fs::exists(script_path))
-    throw ConfigError(fmt::format("fanout submit: {} already exists (the script of an earlier submission); "
-                                  "remove it or choose another --output",
-                                  script_path));
+  fs::path dir = fs::path(job.output).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !fs::is_directory(dir, ec))
+    throw ConfigError(fmt::format("fanout submit: the directory {} of {} does not exist; create it first",
+                                  dir.string(), job.output));
+  for (const auto& path : {job.output, script_path})
+    if (fs::exists(path, ec))
+      throw ConfigError(fmt::format("fanout submit: {} already exists; remove it or choose another --output (the job "
+                                    "would not replace a run file, nor this command a kept batch script)",
+                                    path));
   {
     std::ofstream out(script_path);
     out << job.script;

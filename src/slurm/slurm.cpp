@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <regex>
 
+#include <boost/mpi/collectives/gather.hpp>
+#include <boost/mpi/communicator.hpp>
 #include <fmt/format.h>
 
 extern char** environ;
@@ -70,6 +73,14 @@ std::string node_name() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   return host;
+}
+
+void record_nodes(const boost::mpi::communicator& comm, std::vector<RankRecord>& ranks) {
+  std::vector<std::string> nodes;
+  boost::mpi::gather(comm, node_name(), nodes, 0);
+  if (comm.rank() != 0) return;
+  for (std::size_t r = 0; r < ranks.size() && r < nodes.size(); ++r)
+    std::snprintf(ranks[r].node, sizeof ranks[r].node, "%s", nodes[r].c_str());
 }
 
 std::optional<double> parse_duration(const std::string& text) {

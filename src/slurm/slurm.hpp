@@ -7,6 +7,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/records.hpp"
+
+namespace boost::mpi {
+class communicator;
+}
+
 namespace fanout::slurm {
 
 // Is this process inside a Slurm allocation (SLURM_JOB_ID set)?
@@ -22,6 +28,10 @@ std::vector<std::pair<std::string, std::string>> context_attributes();
 // (emulated nodes on one machine share a host name but not this), else the
 // host name.
 std::string node_name();
+
+// Collective. Rank 0 writes every rank's node_name() into ranks[r].node
+// (the /ranks rows it gathered); the other ranks leave theirs alone.
+void record_nodes(const boost::mpi::communicator& comm, std::vector<RankRecord>& ranks);
 
 // Seconds left before the allocation's time limit, read from squeue (%L),
 // or nothing outside Slurm, for a job without a limit, or when squeue fails.
