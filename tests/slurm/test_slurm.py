@@ -20,6 +20,12 @@ Cases:
               tests/slurm/expected/*.sbatch; every script passes bash -n
   submit_errors  bad options, an existing output, a request sbatch refuses:
               exit 2, one message, nothing left behind
+  requeue     `scancel --batch --signal=USR1` of a running job: fanout stops,
+              the file is partial with no task cut, the job requeues itself,
+              resumes, and the results equal an uninterrupted run's
+  time_limit  a 1-minute job with Slurm's own warning (--signal=B:USR1@45)
+              and more work than fits: partial, requeued, completed over
+              several allocations, results equal an uninterrupted run's
 """
 import os
 import shutil
@@ -323,6 +329,107 @@ exec ip netns exec $ns unshare --uts sh -c "hostname $host; $*"
         expect(on_b > 0, "no task ran on the second namespace's ranks")
 
 
+def reference_results(tools, w, sets):
+    """/results of an uninterrupted run of spin.toml with `sets`, by plain mpirun
+    (with 64 threads, so that sleeping tasks take little wall time)."""
+    path = e2e.run_spin(tools, w, 2, "reference.h5", sets + ["run.threads_per_rank=64"])
+    return e2e.results_bytes(e2e.read_file(path))
+
+
+def sets_args(sets):
+    return [a for s in sets for a in ("--set", s)]
+
+
+def check_partial(path, task_count):
+    """A partial file as the interrupted job left it: some tasks done, none cut."""
+    data = e2e.read_file(path)
+    expect_eq(e2e.attr_str(data["attrs"], "status"), "partial", f"{path}: status after the stop")
+    t = data["tasks"]
+    done = t[t["attempt"] > 0]
+    expect(0 < len(done) < task_count, f"{path}: {len(done)} of {task_count} tasks done; expected some, not all")
+    expect(np.all(done["t_end"] > done["t_start"]), f"{path}: a finished task has no duration")
+    expect(np.all(done["status"] == 0), f"{path}: a task did not finish ok (cut short?): {done['status']}")
+    return len(done)
+
+
+def check_resumed(path, task_count, job_id, reference, sets_min=2):
+    data = e2e.read_file(path)
+    a = data["attrs"]
+    expect_eq(e2e.attr_str(a, "status"), "complete", f"{path}: status after the requeued job")
+    expect_eq(e2e.attr_str(a, "slurm_job_id"), job_id, f"{path}: slurm_job_id (kept across requeues)")
+    t = data["tasks"]
+    expect(np.all(t["attempt"] >= 1) and np.all(t["status"] == 0), f"{path}: tasks not all run ok")
+    expect_eq(e2e.results_bytes(data), reference, f"{path}: /results against an uninterrupted run")
+    if "session" in (t.dtype.names or ()):
+        sessions = sorted(set(int(x) for x in t["session"]))
+        expect(len(sessions) >= sets_min, f"{path}: tasks of {sessions} sessions; expected work from each allocation")
+
+
+def wait_for(what, predicate, timeout, c):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise e2e.Failure(f"{what} did not happen within {timeout} s\n{c.logs()}")
+
+
+def case_requeue(tools, args):
+    sets = ["job.tasks=120", "job.duration=0.1", "job.distribution=lognormal", "job.mode=sleep", "schedule.chunk=1"]
+    with e2e.Workdir("slurm-requeue") as w:
+        reference = reference_results(tools, w, sets)
+        with Cluster(tools, w) as c:
+            template = os.path.join(tools.source_dir, "slurm", "fanout.sbatch")
+            r = c.run(["sbatch", "--parsable", "--nodes=1", "--ntasks-per-node=2", "--time=00:05:00", template,
+                       tools.config("spin.toml"), "--output", "requeued.h5"] + sets_args(sets))
+            expect(r.code == 0, f"sbatch failed:\n{r.describe()}")
+            job_id = r.out.strip().split(";")[0]
+            log = w(f"fanout-{job_id}.out")
+            # Stop it once fanout is under way (its tasks take 6 s on 2 ranks).
+            wait_for("the job's start", lambda: c.job_state(job_id)["JobState"] == "RUNNING", 60, c)
+            time.sleep(2.5)
+            r = c.run(["scancel", "--batch", "--signal=USR1", job_id])
+            expect(r.code == 0, f"scancel --signal=USR1 failed:\n{r.describe()}")
+            # The job requeues itself and waits (BeginTime) before it runs again: look at the partial file then.
+            wait_for("the requeue", lambda: c.job_state(job_id).get("Restarts") == "1", 60, c)
+            done = check_partial(w("requeued.h5"), 120)
+            end = c.wait_job(job_id, timeout=120)
+            with open(log) as f:
+                text = f.read()
+            expect_eq(end["JobState"], "COMPLETED", f"job {job_id} after the requeue (log:\n{text})")
+            for line in ("SIGUSR1: asking the ranks to stop", "fanout exited with status 4",
+                         f"work is left: requeueing job {job_id}", "(restart 1)", "--resume",
+                         "fanout exited with status 0"):
+                expect(line in text, f"the job's log lacks {line!r}:\n{text}")
+            check_resumed(w("requeued.h5"), 120, job_id, reference)
+            print(f"requeue: {done} of 120 tasks before the stop")
+
+
+def case_time_limit(tools, args):
+    # 60 s of sleeping tasks on 2 ranks in a 1-minute job whose warning comes
+    # 45 s before the limit (Slurm checks every 30 s: 15 to 45 s into the job).
+    sets = ["job.tasks=120", "job.duration=1.0", "job.distribution=uniform", "job.mode=sleep", "schedule.chunk=1",
+            "run.grace=5"]
+    with e2e.Workdir("slurm-time-limit") as w:
+        reference = reference_results(tools, w, sets)
+        with Cluster(tools, w) as c:
+            template = os.path.join(tools.source_dir, "slurm", "fanout.sbatch")
+            r = c.run(["sbatch", "--parsable", "--nodes=1", "--ntasks-per-node=2", "--time=00:01:00",
+                       "--signal=B:USR1@45", template, tools.config("spin.toml"), "--output", "limited.h5"]
+                      + sets_args(sets))
+            expect(r.code == 0, f"sbatch failed:\n{r.describe()}")
+            job_id = r.out.strip().split(";")[0]
+            wait_for("the first requeue", lambda: c.job_state(job_id).get("Restarts") == "1", 120, c)
+            check_partial(w("limited.h5"), 120)
+            end = c.wait_job(job_id, timeout=330)
+            with open(w(f"fanout-{job_id}.out")) as f:
+                text = f.read()
+            expect_eq(end["JobState"], "COMPLETED", f"job {job_id} (log:\n{text})")
+            expect("SIGUSR1" in text and "requeueing" in text, f"no warning signal and requeue in the log:\n{text}")
+            check_resumed(w("limited.h5"), 120, job_id, reference)
+
+
 DRY_RUNS = {
     # expected file: the submit options after CONFIG
     "one_node.sbatch": ["--nodes", "1", "--ntasks-per-node", "2", "--time", "00:10:00"],
@@ -393,4 +500,5 @@ def case_submit_errors(tools, args):
 
 if __name__ == "__main__":
     sys.exit(e2e.main({"sbatch": case_sbatch, "scaling": case_scaling, "multinode": case_multinode,
-                       "netns": case_netns, "dry_run": case_dry_run, "submit_errors": case_submit_errors}))
+                       "netns": case_netns, "dry_run": case_dry_run, "submit_errors": case_submit_errors,
+                       "requeue": case_requeue, "time_limit": case_time_limit}))
