@@ -32,6 +32,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The batch script's warning (--signal=B:USR1@120) plus Slurm's 30 s check
+// interval, and some time to work.
+constexpr double MIN_TIME_SECONDS = 180;
+
 // One batch job of a submission.
 struct PlannedJob {
   int ranks = 0;
@@ -59,6 +63,11 @@ void check_options(const SubmitOptions& o) {
   static const std::regex time_format(R"((\d+-)?\d{1,2}:\d{2}:\d{2})");
   if (!std::regex_match(o.time, time_format))
     throw ConfigError(fmt::format("--time: expected HH:MM:SS (or D-HH:MM:SS), found \"{}\"", o.time));
+  if (slurm::parse_duration(o.time).value_or(0) < MIN_TIME_SECONDS)
+    throw ConfigError(fmt::format(
+        "--time: {} is too short: the job asks Slurm for SIGUSR1 120 s before its limit (to stop and requeue "
+        "cleanly), and Slurm may send it 30 s earlier still; give at least 00:03:00",
+        o.time));
   if (o.scaling.empty() && o.nodes == 0)
     throw ConfigError("--nodes: required (the number of nodes; or give --scaling for a study)");
   if (!o.scaling.empty() && o.nodes != 0)

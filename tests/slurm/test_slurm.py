@@ -23,7 +23,7 @@ Cases:
   requeue     `scancel --batch --signal=USR1` of a running job: fanout stops,
               the file is partial with no task cut, the job requeues itself,
               resumes, and the results equal an uninterrupted run's
-  time_limit  a 1-minute job with Slurm's own warning (--signal=B:USR1@45)
+  time_limit  1-minute jobs with Slurm's own warning (--signal=B:USR1@5)
               and more work than fits: partial, requeued, completed over
               several allocations, results equal an uninterrupted run's
 """
@@ -407,27 +407,28 @@ def case_requeue(tools, args):
 
 
 def case_time_limit(tools, args):
-    # 60 s of sleeping tasks on 2 ranks in a 1-minute job whose warning comes
-    # 45 s before the limit (Slurm checks every 30 s: 15 to 45 s into the job).
-    sets = ["job.tasks=120", "job.duration=1.0", "job.distribution=uniform", "job.mode=sleep", "schedule.chunk=1",
+    # 70 s of sleeping tasks on 2 ranks in 1-minute jobs whose warning is asked
+    # for 5 s before the limit: Slurm checks every 30 s and sends it once the
+    # job is within 5 + 30 s of its limit, so 25 to 55 s into each allocation.
+    sets = ["job.tasks=140", "job.duration=1.0", "job.distribution=uniform", "job.mode=sleep", "schedule.chunk=1",
             "run.grace=5"]
     with e2e.Workdir("slurm-time-limit") as w:
         reference = reference_results(tools, w, sets)
         with Cluster(tools, w) as c:
             template = os.path.join(tools.source_dir, "slurm", "fanout.sbatch")
             r = c.run(["sbatch", "--parsable", "--nodes=1", "--ntasks-per-node=2", "--time=00:01:00",
-                       "--signal=B:USR1@45", template, tools.config("spin.toml"), "--output", "limited.h5"]
+                       "--signal=B:USR1@5", template, tools.config("spin.toml"), "--output", "limited.h5"]
                       + sets_args(sets))
             expect(r.code == 0, f"sbatch failed:\n{r.describe()}")
             job_id = r.out.strip().split(";")[0]
             wait_for("the first requeue", lambda: c.job_state(job_id).get("Restarts") == "1", 120, c)
-            check_partial(w("limited.h5"), 120)
-            end = c.wait_job(job_id, timeout=330)
+            check_partial(w("limited.h5"), 140)
+            end = c.wait_job(job_id, timeout=300)
             with open(w(f"fanout-{job_id}.out")) as f:
                 text = f.read()
             expect_eq(end["JobState"], "COMPLETED", f"job {job_id} (log:\n{text})")
             expect("SIGUSR1" in text and "requeueing" in text, f"no warning signal and requeue in the log:\n{text}")
-            check_resumed(w("limited.h5"), 120, job_id, reference)
+            check_resumed(w("limited.h5"), 140, job_id, reference)
 
 
 DRY_RUNS = {
@@ -475,6 +476,10 @@ def case_submit_errors(tools, args):
         for argv, message in [
             (base + ["--nodes", "1", "--time", "10:00"], 'fanout: error: --time: expected HH:MM:SS (or D-HH:MM:SS), '
                                                          'found "10:00"\n'),
+            (base + ["--nodes", "1", "--time", "00:02:59"], "fanout: error: --time: 00:02:59 is too short: the job asks "
+                                                            "Slurm for SIGUSR1 120 s before its limit (to stop and "
+                                                            "requeue cleanly), and Slurm may send it 30 s earlier still; "
+                                                            "give at least 00:03:00\n"),
             (base + ["--time", "00:10:00"], "fanout: error: --nodes: required (the number of nodes; or give "
                                             "--scaling for a study)\n"),
             (base + ["--nodes", "1", "--time", "00:10:00", "--scaling", "1,2"], None),
