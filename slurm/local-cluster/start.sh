@@ -118,6 +118,8 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MailProg=/bin/true
 ReturnToService=2
+# Schedule every 2 s rather than 60 (a requeued job starts soon after it may).
+SchedulerParameters=sched_interval=2,bf_interval=2
 # Jobs stay visible to scontrol and squeue for 5 minutes after they end.
 MinJobAge=300
 # Seconds between SIGTERM and SIGKILL when a job is cancelled or reaches its time limit.

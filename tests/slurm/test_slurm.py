@@ -80,6 +80,7 @@ class Cluster:
         self.env = e2e.mpi_env()
         self.env["SLURM_CONF"] = os.path.join(self.dir, "etc", "slurm.conf")
         self.env["FANOUT"] = self.tools.fanout  # what plain sbatch of the template runs
+        self.env["FANOUT_SIGNAL_DELAY"] = "1"  # fanout starts within a second here
         if self.nodes > 1:
             self.env["OMPI_MCA_btl"] = "self,tcp"  # emulated nodes share /dev/shm
         return self
