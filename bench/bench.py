@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""fanout's benchmark suite: six benchmarks, each running fanout and its
+"""fanout's benchmark suite: seven benchmarks, each running fanout and its
 baselines in the same invocation, alternating, several repeats, and printing
 medians and ratios. Usually started by bench/run.sh, which installs the
 Debian packages, builds fanout and the C++ baselines and then calls
@@ -10,7 +10,7 @@ Options:
   --quick          fewer repeats and smaller sizes (a few minutes)
   --tiny           tiny inputs, one repeat: only checks that everything runs (ctest)
   --only 1,3       run only these benchmarks (1 dispatch, 2 imbalance, 3 primes,
-                   4 threads-vs-ranks, 5 start-up, 6 scale)
+                   4 threads-vs-ranks, 5 start-up, 6 scale, 8 command farm)
   --repeats N      repeats per variant (default 5; --quick 3; --tiny 1)
   --json FILE      also write every sample and every summary figure as JSON
   --keep DIR       keep the run files in DIR instead of a temporary directory
@@ -741,9 +741,80 @@ def bench_scale(b):
 
 
 # ----------------------------------------------------------------------------
+# 8. Command farm
+
+
+def bench_command(b):
+    n = b.pick(2_000, 2_000, 50)
+    tasks = b.workdir / "true-tasks.txt"
+    tasks.write_text("true\n" * n)
+    config = b.workdir / "command-farm.toml"
+    config.write_text('[job]\nkind = "command"\nfile = "true-tasks.txt"\n')
+
+    def fanout():
+        r = b.fanout_run(config, tasks=True)
+        codes = r["results"]["exit_code"]
+        if len(codes) != n or (codes != 0).any():
+            raise RunFailed(f"fanout: {len(codes)} exit codes, {(codes != 0).sum()} not 0")
+        return dict(r, tasks_per_s=n / r["proc_wall"], e2e_rate=n / r["e2e"])
+
+    def shell_tool(cmd, records_in=None):
+        def fn():
+            t0 = time.perf_counter()
+            with open(tasks) as stdin:
+                p = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, env=b.env, cwd=b.workdir)
+            wall = time.perf_counter() - t0
+            if p.returncode != 0:
+                raise RunFailed(f"{cmd[0]} exited with {p.returncode}: {p.stderr[-300:]}")
+            if records_in:
+                records = sum(1 for _ in open(records_in)) - 1
+                if records != n:
+                    raise RunFailed(f"{cmd[0]}'s joblog has {records} records, expected {n}")
+            return {"proc_wall": wall, "tasks_per_s": n / wall}
+        return fn
+
+    log = b.workdir / "command-farm.joblog"
+    FANOUT = "fanout, mpirun -n 2 (HDF5: exit code, signal, CPU, RSS, output tails)"
+    PARALLEL = "GNU parallel -j2 --joblog (exit code, signal, times)"
+    variants = [
+        (FANOUT, fanout),
+        (PARALLEL, shell_tool(["parallel", "--will-cite", "-j2", "--joblog", str(log)], records_in=log)),
+        ("xargs -P2 sh -c (no records)", shell_tool(["xargs", "-d", "\n", "-n1", "-P2", "sh", "-c"])),
+    ]
+    samples, errors = alternate(b, variants, b.repeats)
+    rows, summary, checks = [], {}, []
+    fan = samples[FANOUT]
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-"])
+            continue
+        ratio = paired_ratio(fan, s, "tasks_per_s") if fan else None
+        summary[name] = {"tasks": n, "proc_wall": med(s, "proc_wall"), "tasks_per_s": med(s, "tasks_per_s"),
+                         "fanout_ratio": ratio, "samples": [x["tasks_per_s"] for x in s]}
+        rows.append([name, fmt(med(s, "proc_wall"), ".2f"), rate(med(s, "tasks_per_s")), fmt(ratio, ".2f")])
+    notes = [f"{n:,} `true` commands, 2 at a time. tasks/s: commands / the whole command's wall time (fanout:"
+             " mpirun start to exit, MPI start-up and the HDF5 file included). fanout / this: the ratio of the"
+             " rates, paired per repeat (same load), median."]
+    if fan:
+        summary[FANOUT].update(e2e_rate=med(fan, "e2e_rate"), rss0=med(fan, "rss0"))
+        notes.append(f"fanout from the first task to the file written: {rate(med(fan, 'e2e_rate'))}; its worker"
+                     f" threads' CPU: {med(fan, 'task_cpu_sum'):.2f} s for {n:,} tasks.")
+        if PARALLEL in summary:
+            ratio = summary[PARALLEL]["fanout_ratio"]
+            checks.append(check("8 command farm, fanout's rate / GNU parallel -j2's", f"{ratio:.2f}", ">= 1",
+                                ratio >= 1))
+    print_table(f"8. Command farm: {n:,} `true` commands, 2 at a time, {b.repeats} repeats (medians)",
+                ["variant", "whole wall s", "tasks/s", "fanout / this"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
 
 BENCHMARKS = {1: ("dispatch", bench_dispatch), 2: ("imbalance", bench_imbalance), 3: ("primes", bench_primes),
-              4: ("threads", bench_threads), 5: ("startup", bench_startup), 6: ("scale", bench_scale)}
+              4: ("threads", bench_threads), 5: ("startup", bench_startup), 6: ("scale", bench_scale),
+              8: ("command", bench_command)}
 
 
 def machine(fanout):
@@ -769,7 +840,7 @@ def main():
     ap.add_argument("--baselines", required=True, help="directory of the built C++ baselines")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tiny", action="store_true")
-    ap.add_argument("--only", default="1,2,3,4,5,6")
+    ap.add_argument("--only", default=",".join(str(k) for k in BENCHMARKS))
     ap.add_argument("--repeats", type=int)
     ap.add_argument("--json")
     ap.add_argument("--keep")
@@ -778,7 +849,7 @@ def main():
         only = [int(x) for x in args.only.split(",") if x]
         assert all(k in BENCHMARKS for k in only)
     except (ValueError, AssertionError):
-        ap.error("--only takes numbers 1 to 6, comma-separated")
+        ap.error(f"--only takes the numbers {', '.join(str(k) for k in BENCHMARKS)}, comma-separated")
     b = Bench(args)
     m = machine(b.fanout)
     print(f"# fanout benchmarks ({b.mode}, {b.repeats} repeats)\n")

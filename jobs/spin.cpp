@@ -1,12 +1,15 @@
 // spin: synthetic tasks of a chosen duration, CPU-bound (mode = "cpu") or
 // waiting (mode = "sleep", the I/O-bound case). Durations are drawn from
 // (seed, task id) alone, so every rank count and policy runs the same tasks.
+#include <mpi.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <stdexcept>
+#include <string>
 
 #include "config/params.hpp"
 #include "core/job.hpp"
@@ -37,9 +40,14 @@ double thread_cpu_seconds() {
 class Spin : public Job {
  public:
   Spin(std::uint64_t tasks, double duration, std::string distribution, double sigma, std::uint64_t seed,
-       std::string mode)
+       std::string mode, std::uint64_t fail_every, bool fail_on_rank0_only)
       : tasks_(tasks), duration_(duration), distribution_(std::move(distribution)), sigma_(sigma), seed_(seed),
-        cpu_(mode == "cpu") {}
+        cpu_(mode == "cpu"), fail_every_(fail_every) {
+    int rank = 0, initialized = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);  // here, on the main thread: workers never call MPI
+    failing_rank_ = fail_every == 0 ? false : !fail_on_rank0_only || rank == 0;
+  }
 
   std::uint64_t task_count() const override { return tasks_; }
   bool has_costs() const override { return true; }
@@ -58,6 +66,9 @@ class Spin : public Job {
 
   void run(std::uint64_t task, Row& row) const override {
     double seconds = planned(task);
+    if (failing_rank_ && task % fail_every_ == fail_every_ - 1)
+      throw std::runtime_error("spin: task " + std::to_string(task) + " fails on purpose (job.fail_every = " +
+                               std::to_string(fail_every_) + ")");
     if (seconds > 0 && cpu_) {
       // Burn this thread's CPU time. Reading the thread CPU clock is a system
       // call (~0.75 us), so check it about every 20 us of work, or sooner
@@ -91,6 +102,8 @@ class Spin : public Job {
   double sigma_;
   std::uint64_t seed_;
   bool cpu_;
+  std::uint64_t fail_every_;
+  bool failing_rank_ = false;
 };
 
 const RegisterJob registered{{
@@ -105,7 +118,13 @@ const RegisterJob registered{{
       auto sigma = params.number("sigma", 1.0, 0, 10, "lognormal shape (standard deviation of the log)");
       auto seed = params.whole("seed", 1, 0, config::Section::NO_MAX, "seed of the durations; same seed, same tasks");
       auto mode = params.choice("mode", "cpu", {"cpu", "sleep"}, "cpu: burn CPU time; sleep: wait (I/O-bound)");
-      return std::make_unique<Spin>(tasks, duration, distribution, sigma, seed, mode);
+      auto fail_every = params.whole("fail_every", 0, 0, config::Section::NO_MAX,
+                                     "for testing failure handling: every fail_every-th task (ids fail_every - 1, "
+                                     "2 fail_every - 1, ...) throws instead of finishing; 0: none");
+      auto fail_on = params.choice("fail_on", "any", {"any", "rank0"},
+                                   "where those tasks fail: on any rank, or only on rank 0 (so a retry on another "
+                                   "rank succeeds)");
+      return std::make_unique<Spin>(tasks, duration, distribution, sigma, seed, mode, fail_every, fail_on == "rank0");
     },
 }};
 

@@ -48,8 +48,8 @@ if not _missing:
     import fanout_analysis as fa
     from fanout_analysis import timeline_bars  # noqa: F401  (the bars draw_timeline draws)
 
-STATUS_COLOURS = {"ok": "#3b75af", "failed": "#d62728"}
-STATUS_SHADES = {"ok": "#8fb8de", "failed": "#8c1516"}  # every other task of a timeline lane
+STATUS_COLOURS = {"ok": "#3b75af", "failed": "#d62728", "timed_out": "#9467bd"}
+STATUS_SHADES = {"ok": "#8fb8de", "failed": "#8c1516", "timed_out": "#5e3c99"}  # every other task of a timeline lane
 UTILISATION_COLOURS = {"busy": "#3b75af", "idle": "#c7c7c7", "comm": "#ff9f1c"}
 DPI = 120
 MAX_LANE_LABELS = 40  # more lanes than this: label every k-th one
@@ -112,7 +112,7 @@ def draw_timeline(run):
     ax.set_axisbelow(True)
     counts = bars["status"].value_counts()
     handles, labels = [], []
-    for status in ("ok", "failed"):
+    for status in STATUS_COLOURS:
         if status == "ok" or counts.get(status, 0):
             handles.append((Patch(color=STATUS_COLOURS[status]), Patch(color=STATUS_SHADES[status])))
             labels.append(f"{status} ({int(counts.get(status, 0))} tasks)")
@@ -180,7 +180,7 @@ def draw_durations(run):
         if len(bins) > 61:
             bins = np.histogram_bin_edges(scaled, bins=60)
     groups, colours, names = [], [], []
-    for name in ("ok", "failed"):
+    for name in STATUS_COLOURS:
         chosen = scaled[(status == name).to_numpy()]
         if len(chosen) or name == "ok":
             groups.append(chosen)

@@ -79,14 +79,15 @@ class Run:
     attrs    dict of the root attributes (strings as str, numbers as int,
              format_version as a tuple (major, minor))
     tasks    DataFrame, one row per task, indexed by task id: rank, thread,
-             t_start, t_end, cpu_user, cpu_sys, attempt, status ('ok' or
-             'failed', a categorical)
+             t_start, t_end, cpu_user, cpu_sys, attempt, status ('ok',
+             'failed' or 'timed_out', a categorical)
     ranks    DataFrame indexed by rank: host, pid, threads, tasks, busy, idle,
              comm, cpu_user, cpu_sys, max_rss
     phases   DataFrame indexed by phase name (setup ... write): t_start, t_end
     errors   DataFrame indexed by the failed task's id: message (0 rows when
              no task failed)
     results  DataFrame indexed by task id, one column per /results dataset
+             (text columns hold bytes, as h5py gives them)
     units    {"tasks": {"t_start": "s", ...}, "ranks": ..., "phases": ...,
              "results": {column: unit}}
     result_descriptions  {column: description}

@@ -6,7 +6,7 @@ FANOUT_PACKAGES=(
   build-essential cmake git
   openmpi-bin libopenmpi-dev
   libboost-mpi-dev libboost-serialization-dev
-  libhdf5-openmpi-dev hdf5-tools
+  libhdf5-openmpi-dev hdf5-tools zlib1g-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev
   googletest libgtest-dev
   python3 python3-h5py python3-numpy

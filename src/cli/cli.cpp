@@ -21,11 +21,13 @@
 
 #include "cli/progress.hpp"
 #include "cli/python.hpp"
+#include "cli/resume.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/runner.hpp"
 #include "fanout/version.hpp"
+#include "io/journal.hpp"
 #include "io/run_file.hpp"
 #include "report/compare.hpp"
 #include "report/predict.hpp"
@@ -80,30 +82,13 @@ std::string quote_toml(const std::string& value) {
   return os.str().substr(os.str().find('=') + 2);
 }
 
-// The output must not exist (unless --force) and its directory must be writable.
-void check_output(const std::string& path, const std::string& origin, bool force) {
-  namespace fs = std::filesystem;
-  fs::path p(path);
-  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw ConfigError(fmt::format("{}: output.path: the directory {} of {} does not exist; create it first", origin,
-                                  dir.string(), path));
-  if (access(dir.c_str(), W_OK) != 0)
-    throw ConfigError(fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(errno)));
-  if (fs::exists(p, ec) && !force)
-    throw ConfigError(fmt::format("{}: output.path: {} already exists; pass --force to replace it "
-                                  "(it stays untouched until the new file is complete) or --output to write elsewhere",
-                                  origin, path));
-  if (fs::is_directory(p, ec)) throw ConfigError(fmt::format("{}: output.path: {} is a directory", origin, path));
-}
-
 // The config with --set and --output applied; where the output path came from.
 config::LoadedConfig load_with_options(const RunOptions& options, std::string& output_origin) {
   auto sets = options.sets;
   if (options.output) sets.push_back("output.path=" + quote_toml(*options.output));
   if (options.costs) sets.push_back("schedule.order=longest-first");
-  auto loaded = config::load_config_file(options.config, sets);
+  auto loaded = options.config_text ? config::load_config(*options.config_text, options.config, sets)
+                                    : config::load_config_file(options.config, sets);
   output_origin = options.output ? "--output " + *options.output : loaded.run.output_origin;
   return loaded;
 }
@@ -148,8 +133,9 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
 
 // Resolves the config on rank 0 and broadcasts the outcome.
 // Collective. Returns the loaded config on every rank, or nullopt with code set.
-std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicator& comm, const RunOptions& options,
-                                                    int& code, const std::function<void(const config::LoadedConfig&)>& open_output) {
+std::optional<config::LoadedConfig> load_everywhere(
+    const boost::mpi::communicator& comm, const RunOptions& options, int& code,
+    const std::function<void(const config::LoadedConfig&, const std::string& origin)>& open_output) {
   std::string payload;  // the resolved TOML, or the error message
   code = EXIT_OK;
   std::optional<config::LoadedConfig> loaded;
@@ -157,8 +143,7 @@ std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicat
     try {
       std::string origin;
       loaded = load_with_options(options, origin);
-      check_output(loaded->run.output_path, origin, options.force);
-      open_output(*loaded);
+      open_output(*loaded, origin);
       payload = loaded->run.resolved_toml;
     } catch (const Error& e) {
       code = e.exit_code();
@@ -175,10 +160,26 @@ std::optional<config::LoadedConfig> load_everywhere(const boost::mpi::communicat
   return loaded;
 }
 
-std::string status_of(const RunOutcome& outcome, std::uint64_t task_count) {
-  if (outcome.completed < task_count) return "partial";
+std::string status_of(const RunOutcome& outcome, std::uint64_t to_run) {
+  if (outcome.completed < to_run) return "partial";
   return outcome.failed > 0 ? "failed" : "complete";
 }
+
+// Rank 0's sink: the run file, and the checkpoint journal beside it.
+class CheckpointingSink : public TaskSink {
+ public:
+  CheckpointingSink(io::RunWriter& writer, io::JournalWriter& journal) : writer_(writer), journal_(journal) {}
+  void store(std::span<const TaskRecord> records, std::span<const std::byte> rows) override {
+    writer_.store(records, rows);
+    journal_.add(records, rows, {});
+  }
+  void store_errors(std::span<const TaskError> errors) override { journal_.add({}, {}, errors); }
+  void poll() override { journal_.poll(); }
+
+ private:
+  io::RunWriter& writer_;
+  io::JournalWriter& journal_;
+};
 
 // Is stderr a terminal, here or, for a rank that mpirun started on this
 // machine (its stderr is a pipe to mpirun), at mpirun itself?
@@ -212,18 +213,18 @@ void warn_if_threads_lack_cpus(const boost::mpi::communicator& comm, unsigned th
 }
 
 // Rank 0: the last datasets, then the file goes into place.
-int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t task_count,
-                std::vector<PhaseRecord> phases, const RunClock& clock) {
+int finish_file(io::RunWriter& writer, const RunOutcome& outcome, const std::vector<TaskError>& errors,
+                std::uint64_t to_run, std::vector<PhaseRecord> phases, const RunClock& clock) {
   double write_start = phases.back().t_end;
   try {
     writer.set_attribute("chunk", outcome.chunk);
     writer.flush();
     writer.write_ranks(outcome.ranks);
-    writer.write_errors(outcome.errors);
+    writer.write_errors(errors);
     phases.emplace_back();
     set_phase(phases.back(), "write", write_start, clock.now());
     writer.write_phases(phases);
-    writer.commit(status_of(outcome, task_count), utc_now());
+    writer.commit(status_of(outcome, to_run), utc_now());
   } catch (const IoError& e) {
     std::cerr << "fanout: error: " << e.what() << "\n";
     return EXIT_IO;
@@ -234,14 +235,29 @@ int finish_file(io::RunWriter& writer, const RunOutcome& outcome, std::uint64_t 
 }  // namespace
 
 int run(const boost::mpi::communicator& comm, const RunOptions& options) {
+  install_stop_signals();
   double start = steady_seconds();
   ProcessUsage usage_at_start = process_usage();
   std::string created = utc_now();
   int code = EXIT_OK;
-  std::unique_ptr<io::RunWriter> writer;  // rank 0 only: the file is written as results arrive
-  std::vector<std::uint64_t> order;       // rank 0 only: the hand-out order
-  auto open_output = [&](const config::LoadedConfig& cfg) {
+  // Rank 0 only: the file is written as results arrive, the journal beside it.
+  std::unique_ptr<io::RunWriter> writer;
+  std::unique_ptr<io::JournalWriter> journal;
+  std::unique_ptr<CheckpointingSink> sink;
+  std::vector<std::uint64_t> order;  // rank 0 only: the hand-out order (of the tasks left to run)
+  ResumeState resumed;
+  auto open_output = [&](const config::LoadedConfig& cfg, const std::string& origin) {
+    resumed = prepare_output(cfg, origin, options.resume, options.force);
+    if (resumed.nothing_left) return;
+    const std::uint64_t task_count = cfg.job->task_count();
     if (cfg.run.order == config::Order::LongestFirst) order = sched::longest_first(task_costs(cfg, options.costs));
+    if (!resumed.carried.records.empty()) {
+      std::vector<bool> done(task_count, false);
+      for (const auto& r : resumed.carried.records) done[r.id] = true;
+      if (order.empty())
+        for (std::uint64_t id = 0; id < task_count; ++id) order.push_back(id);
+      std::erase_if(order, [&](std::uint64_t id) { return done[id]; });
+    }
     io::RunMetadata meta;
     meta.job = cfg.run.job_kind;
     meta.config = cfg.run.resolved_toml;
@@ -252,23 +268,49 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.costs = cfg.run.order == config::Order::LongestFirst ? (options.costs ? *options.costs : "job") : "";
     meta.chunk = "";
     meta.mpi_library = mpi_library_version();
+    meta.job_hash = job_hash(cfg.run.resolved_toml);
+    meta.sessions = resumed.sessions;
     meta.n_ranks = comm.size();
     meta.threads_per_rank = cfg.run.threads_per_rank;
-    meta.task_count = cfg.job->task_count();
+    meta.task_count = task_count;
     writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.info->columns);
     for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
+    io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.info->columns).size(),
+                             static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml};
+    journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header, resumed.carried,
+                                                  cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
+    if (!resumed.carried.records.empty()) writer->store(resumed.carried.records, resumed.carried.rows);
+    sink = std::make_unique<CheckpointingSink>(*writer, *journal);
   };
   auto loaded = load_everywhere(comm, options, code, open_output);
   if (!loaded) return code;
   const config::RunConfig& cfg = loaded->run;
+  int nothing_left = resumed.nothing_left ? 1 : 0;
+  boost::mpi::broadcast(comm, nothing_left, 0);
+  if (nothing_left) {
+    if (comm.rank() == 0)
+      std::cerr << fmt::format("fanout: {} is complete already: nothing to resume\n", cfg.output_path);
+    return EXIT_OK;
+  }
+  if (comm.rank() == 0 && !resumed.source.empty())
+    std::cerr << fmt::format("fanout: resuming {} (session {}): {} of {} tasks finished before, from {}\n",
+                             cfg.output_path, resumed.sessions, resumed.carried.records.size(),
+                             loaded->job->task_count(), resumed.source);
+  else if (comm.rank() == 0 && options.resume)
+    std::cerr << fmt::format("fanout: --resume: no interrupted run of {} found; starting it from the beginning\n",
+                             cfg.output_path);
   warn_if_threads_lack_cpus(comm, cfg.threads_per_rank);
   RunClock clock = synchronize_clock(comm, start);
   double setup_end = clock.now();
 
   RowLayout layout(loaded->info->columns);
   const std::uint64_t task_count = loaded->job->task_count();
+  std::uint64_t already_done = resumed.carried.records.size();
+  boost::mpi::broadcast(comm, already_done, 0);
+  boost::mpi::broadcast(comm, resumed.sessions, 0);
   auto interval = static_cast<double>(cfg.progress_interval);
-  Progress progress(Progress::choose(options.progress, stderr_reaches_terminal(), interval), task_count, interval);
+  Progress progress(Progress::choose(options.progress, stderr_reaches_terminal(), interval), task_count - already_done,
+                    interval);
   RunSettings settings;
   settings.policy = cfg.policy;
   settings.chunk = cfg.chunk;
@@ -276,10 +318,15 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   settings.progress_interval = progress.tick();
   settings.usage_at_start = usage_at_start;
   settings.order = std::move(order);
+  settings.already_done = already_done;
+  settings.session = static_cast<std::uint16_t>(std::max<std::int64_t>(0, resumed.sessions - 1));
+  settings.retries = cfg.retries;
+  settings.max_failures = cfg.max_failures;
+  settings.grace = cfg.grace;
   settings.progress = [&](std::uint64_t done, std::uint64_t failed, double task_cpu) {
     progress.update(clock.now(), done, failed, task_cpu);
   };
-  RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, writer.get());
+  RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, sink.get());
   slurm::record_nodes(comm, outcome.ranks);
 
   if (comm.rank() == 0) {
@@ -293,17 +340,52 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     set_phase(phases[2], "compute", first, last);
     set_phase(phases[3], "collect", last, collect_end);
 
-    code = finish_file(*writer, outcome, task_count, std::move(phases), clock);
+    std::vector<TaskError> errors = std::move(resumed.carried.errors);
+    errors.insert(errors.end(), outcome.errors.begin(), outcome.errors.end());
+    std::sort(errors.begin(), errors.end(),
+              [](auto& a, auto& b) { return a.id != b.id ? a.id < b.id : a.attempt < b.attempt; });
+    const std::uint64_t to_run = task_count - already_done;
+    const std::string status = status_of(outcome, to_run);
+    try {
+      // Before the file: whatever happens while it is written, nothing
+      // finished is lost. Synced only when the journal will be kept (a
+      // complete run's file is not synced either).
+      if (status == "partial")
+        journal->checkpoint();
+      else
+        journal->write_out();
+    } catch (const IoError& e) {
+      std::cerr << "fanout: warning: " << e.what() << "\n";
+    }
+    code = finish_file(*writer, outcome, errors, to_run, std::move(phases), clock);
     if (code == EXIT_OK) {
-      if (outcome.failed > 0) code = EXIT_TASKS_FAILED;
-      std::cerr << fmt::format("fanout: wrote {}: {} tasks ({} failed) on {} rank{} x {} thread{}, {}, {:.2f} s\n",
-                               cfg.output_path, outcome.completed, outcome.failed, comm.size(),
-                               comm.size() == 1 ? "" : "s", cfg.threads_per_rank, cfg.threads_per_rank == 1 ? "" : "s",
-                               cfg.policy_name, clock.now());
+      if (status != "partial") journal->remove();
+      const std::uint64_t done = already_done + outcome.completed;
+      std::cerr << fmt::format("fanout: wrote {}: {} of {} tasks done ({} failed{}) on {} rank{} x {} thread{}, {}, "
+                               "{:.2f} s\n",
+                               cfg.output_path, done, task_count, outcome.failed,
+                               outcome.retried ? fmt::format(", {} failed attempts retried", outcome.retried) : "",
+                               comm.size(), comm.size() == 1 ? "" : "s", cfg.threads_per_rank,
+                               cfg.threads_per_rank == 1 ? "" : "s", cfg.policy_name, clock.now());
+      if (status == "partial")
+        std::cerr << fmt::format("fanout: status partial ({}): {} tasks left; continue with: fanout resume {}\n",
+                                 outcome.stop_reason, task_count - done, cfg.output_path);
+      if (status == "partial" && (outcome.stop == StopCause::Signal || outcome.stop == StopCause::Check))
+        code = EXIT_INTERRUPTED;
+      else if (outcome.failed > 0)
+        code = EXIT_TASKS_FAILED;
     }
   }
   quiet_barrier(comm);  // rank 0 may write for a while: the others wait without spinning
   boost::mpi::broadcast(comm, code, 0);
+  if (outcome.abandoned) {
+    // Worker threads still run tasks that were given up on: leave without
+    // running destructors under their feet.
+    std::cout.flush();
+    std::cerr.flush();
+    MPI_Finalize();
+    _exit(code);
+  }
   return code;
 }
 
@@ -324,7 +406,7 @@ int print_jobs() {
                                p.default_text.empty() ? " (required)" : " (default " + p.default_text + ")");
     std::cout << "  result columns (/results/<name>, one value per task):\n";
     for (const auto& c : info->columns)
-      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_name(c.type), c.description,
+      std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_text(c), c.description,
                                c.units.empty() ? "" : " [" + c.units + "]");
   }
   std::cout << "\nRun settings (any job):\n";
@@ -384,13 +466,40 @@ int compare_files(const std::vector<std::string>& paths, const std::string& form
   return EXIT_OK;
 }
 
+// `fanout resume FILE`: rank 0 reads the config stored in the file (or its
+// journal) and every rank runs it with --resume --output FILE.
+int resume_run(const boost::mpi::communicator& comm, RunOptions options, const std::string& file) {
+  std::string payload;
+  int code = EXIT_OK;
+  if (comm.rank() == 0) {
+    try {
+      payload = stored_config(file);
+    } catch (const Error& e) {
+      code = e.exit_code();
+      payload = e.what();
+    }
+  }
+  boost::mpi::broadcast(comm, code, 0);
+  boost::mpi::broadcast(comm, payload, 0);
+  if (code != EXIT_OK) {
+    if (comm.rank() == 0) std::cerr << "fanout: error: " << payload << "\n";
+    return code;
+  }
+  std::string output = file.ends_with(".journal") ? file.substr(0, file.size() - 8) : file;
+  options.config = output + " (its stored config)";
+  options.config_text = payload;
+  options.output = output;
+  options.resume = true;
+  return run(comm, options);
+}
+
 }  // namespace
 
 Command parse(int argc, char** argv) {
   auto app = std::make_shared<CLI::App>(
       "fanout: scatter CPU-bound tasks across MPI ranks and threads, gather every result and timing into one HDF5 "
       "file.\n\nExamples:\n  mpirun -n 4 fanout run configs/primes.toml\n  fanout report results/primes.h5\n\n"
-      "fanout run CONFIG takes --output PATH, --set KEY=VALUE (repeatable), --force and --costs FILE; "
+      "fanout run CONFIG takes --output PATH, --set KEY=VALUE (repeatable), --force, --resume and --costs FILE; "
       "`fanout COMMAND --help` "
       "describes each command.\n\n"
       "Exit codes: 0 ok, 1 tasks failed, 2 usage or config error, 3 I/O error, 4 interrupted.",
@@ -422,10 +531,27 @@ Command parse(int argc, char** argv) {
                       "auto (default): an updating line on a terminal, else a line every run.progress_interval "
                       "seconds; always: the updating line anyway; never: none. Runs under 2 s show none")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  run_cmd->add_flag("--resume", options->resume,
+                    "continue an interrupted run of this config: the tasks finished in the output file or its "
+                    "checkpoint journal (OUTPUT.journal) are kept, the rest are run; without either, start afresh");
   run_cmd->add_option("--costs", options->costs,
                       "hand tasks out longest-first, using the task times of an earlier run of the same job "
                       "(sets schedule.order = \"longest-first\")")
       ->type_name("FILE");
+  auto resume_file = std::make_shared<std::string>();
+  CLI::App* resume_cmd = app->add_subcommand(
+      "resume", "continue an interrupted run from its file (or journal), with the config stored in it; the same as "
+                "fanout run CONFIG --resume (start with mpirun -n N; the rank count may differ)");
+  resume_cmd->add_option("FILE", *resume_file, "the run's output file (or its .journal)")->required();
+  resume_cmd->add_option("--set", options->sets, "override a config key, as for run (the [job] keys must not change)")
+      ->type_name("KEY=VALUE");
+  resume_cmd->add_option("--progress", options->progress, "as for run")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  auto status_file = std::make_shared<std::string>();
+  CLI::App* status_cmd = app->add_subcommand(
+      "status", "show how far a run got: done, failed and remaining tasks, rate and ETA; reads a finished or partial "
+                "file, or the checkpoint journal of a running or killed run");
+  status_cmd->add_option("FILE", *status_file, "the run's output file (or its .journal)")->required();
   CLI::App* validate_cmd = app->add_subcommand("validate", "check a config (and its overrides) without running it");
   add_config_options(validate_cmd);
   validate_cmd->add_flag("--print", *print, "print the resolved config, defaults filled in");
@@ -514,6 +640,13 @@ Command parse(int argc, char** argv) {
   if (run_cmd->parsed()) {
     command.needs_mpi = true;
     command.execute = [options](const boost::mpi::communicator* comm) { return run(*comm, *options); };
+  } else if (resume_cmd->parsed()) {
+    command.needs_mpi = true;
+    command.execute = [options, resume_file](const boost::mpi::communicator* comm) {
+      return resume_run(*comm, *options, *resume_file);
+    };
+  } else if (status_cmd->parsed()) {
+    command.execute = [status_file](const boost::mpi::communicator*) { return print_status(*status_file); };
   } else if (validate_cmd->parsed()) {
     command.execute = [options, print](const boost::mpi::communicator*) { return validate(*options, *print); };
   } else if (jobs_cmd->parsed()) {

@@ -18,6 +18,10 @@ struct RunOptions {
   std::vector<std::string> sets;
   std::optional<std::string> costs;  // an earlier run's file: hand tasks out longest-first
   bool force = false;
+  bool resume = false;  // continue an interrupted run of the output
+  // The config's text when it does not come from the file `config` names
+  // (fanout resume: the config stored in the run file; `config` names it then).
+  std::optional<std::string> config_text;
   std::string progress = "auto";  // --progress auto|always|never
   std::string command_line;
 };

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -27,7 +28,14 @@ Policy policy_from_name(const std::string& name) {
 
 namespace {
 
-const std::vector<std::string> SECTIONS{"job", "schedule", "run", "output"};
+const std::vector<std::string> SECTIONS{"job", "schedule", "run", "checkpoint", "output"};
+
+// "[job], [schedule], ...": the tables a config may have, for messages.
+std::string section_list() {
+  std::string out;
+  for (std::size_t i = 0; i < SECTIONS.size(); ++i) out += (i ? ", [" : "[") + SECTIONS[i] + "]";
+  return out;
+}
 
 // Reads [schedule], [run] and [output] into cfg. The one place these keys are declared.
 void read_run_sections(const toml::table& root, const std::string& origin, bool describe, RunConfig& cfg,
@@ -58,8 +66,24 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
       run.whole("threads_per_rank", 1, 1, 1024, "worker threads inside each rank (processes x threads)"));
   cfg.progress_interval = run.whole("progress_interval", 30, 0, 86400,
                                     "seconds between progress lines on stderr (rank 0); 0 turns them off");
+  cfg.grace = run.number("grace", 10, 0, 86400,
+                         "seconds running tasks may take to finish after SIGTERM, SIGINT or SIGUSR1 before fanout "
+                         "writes what finished and exits 4 (a second one stops at once)");
+  cfg.retries = static_cast<unsigned>(
+      run.whole("retries", 0, 0, 1000, "times a failed task is run again (on another rank when there is one)"));
+  cfg.max_failures = run.whole("max_failures", 0, 0, Section::NO_MAX,
+                               "stop handing out tasks once this many tasks have failed for good; 0: never stop");
   run.finish();
   out.push_back(std::move(run));
+
+  Section checkpoint(root["checkpoint"].as_table(), "checkpoint", origin, describe);
+  cfg.checkpoint_interval = checkpoint.number(
+      "interval", 30, 0, 86400,
+      "seconds between checkpoints: rank 0 makes the finished tasks durable in OUTPUT.journal; 0: only at the end");
+  cfg.checkpoint_tasks = checkpoint.whole("tasks", 1000000, 1, Section::NO_MAX,
+                                          "a checkpoint also happens when this many tasks finished since the last");
+  checkpoint.finish();
+  out.push_back(std::move(checkpoint));
 
   Section output(root["output"].as_table(), "output", origin, describe);
   cfg.output_path = output.text("path", "results/" + (describe ? std::string("<kind>") : cfg.job_kind) + ".h5",
@@ -103,8 +127,8 @@ void apply_override(toml::table& root, const std::string& assignment) {
     std::string hint;
     for (const auto& s : SECTIONS)
       if (edit_distance(parts[0], s) <= 2) hint = fmt::format(" (did you mean [{}]?)", s);
-    throw ConfigError(fmt::format("{}: [{}]: unknown section; expected the tables [job], [schedule], [run], [output]{}",
-                                  origin, parts[0], hint));
+    throw ConfigError(fmt::format("{}: [{}]: unknown section; expected the tables {}{}",
+                                  origin, parts[0], section_list(), hint));
   }
   toml::table* table = &root;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -131,8 +155,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
       if (edit_distance(key.str(), s) <= 2) hint = fmt::format(" (did you mean [{}]?)", s);
     std::string what = node.is_table() ? fmt::format("[{}]: unknown section", key.str())
                                        : fmt::format("{}: unknown key", key.str());
-    throw ConfigError(fmt::format("{}: {}; expected the tables [job], [schedule], [run], [output]{}",
-                                  location(node, origin), what, hint));
+    throw ConfigError(fmt::format("{}: {}; expected the tables {}{}", location(node, origin), what, section_list(), hint));
   }
 
   const toml::table* job_table = root["job"].as_table();

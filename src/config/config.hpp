@@ -28,6 +28,11 @@ struct RunConfig {
   std::string order_origin;  // where schedule.order was set, for messages
   unsigned threads_per_rank = 1;
   std::uint64_t progress_interval = 30;  // s; 0: no progress lines
+  double grace = 10;                     // s running tasks get after a stop signal
+  unsigned retries = 0;                  // extra attempts of a failed task
+  std::uint64_t max_failures = 0;        // stop after this many final failures; 0: never
+  double checkpoint_interval = 30;       // s between journal syncs; 0: only at the end
+  std::uint64_t checkpoint_tasks = 1000000;
   std::string output_path;
   std::string output_origin;  // where output.path was set, for messages
   std::string resolved_toml;  // the whole config, defaults filled in

@@ -1,6 +1,7 @@
 #include "config/params.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -136,21 +137,25 @@ std::uint64_t Section::whole(std::string_view key, std::optional<std::uint64_t> 
 
 double Section::number(std::string_view key, std::optional<double> def, double min, double max,
                        std::string_view help) {
-  std::string expected = fmt::format("a number from {} to {}", format_number(min), format_number(max));
   const toml::node* node = lookup(key, "number", def ? format_number(*def) : "", help);
   double value = def.value_or(min);
   if (node) {
-    std::optional<double> v;
-    if (node->is_floating_point()) v = node->as_floating_point()->get();
-    if (node->is_integer()) v = static_cast<double>(node->as_integer()->get());
-    if (!v) fail_type(key, *node, expected);
-    if (!(*v >= min && *v <= max)) fail(key, fmt::format("expected {}, found {}", expected, describe_value(*node)));
-    value = *v;
+    value = number_value(key, *node, min, max);
   } else if (!def && !describe_) {
-    fail(key, fmt::format("missing; expected {}", expected));
+    fail(key, fmt::format("missing; expected a number from {} to {}", format_number(min), format_number(max)));
   }
   resolved_.insert_or_assign(key, value);
   return value;
+}
+
+double Section::number_value(std::string_view key, const toml::node& node, double min, double max) const {
+  std::string expected = fmt::format("a number from {} to {}", format_number(min), format_number(max));
+  std::optional<double> v;
+  if (node.is_floating_point()) v = node.as_floating_point()->get();
+  if (node.is_integer()) v = static_cast<double>(node.as_integer()->get());
+  if (!v) fail_type(key, node, expected);
+  if (!(*v >= min && *v <= max)) fail(key, fmt::format("expected {}, found {}", expected, describe_value(node)));
+  return *v;
 }
 
 std::string Section::choice(std::string_view key, std::optional<std::string> def,
@@ -219,6 +224,52 @@ std::vector<std::uint64_t> Section::whole_list(std::string_view key, std::uint64
   for (auto v : values) out.push_back(static_cast<std::int64_t>(v));
   resolved_.insert_or_assign(key, std::move(out));
   return values;
+}
+
+std::optional<double> Section::optional_number(std::string_view key, double min, double max, std::string_view help) {
+  const toml::node* node = lookup(key, "number", "none", help);
+  if (!node) return std::nullopt;
+  double value = number_value(key, *node, min, max);
+  resolved_.insert_or_assign(key, value);
+  return value;
+}
+
+std::optional<std::vector<std::string>> Section::optional_text_list(std::string_view key, std::string_view help) {
+  const std::string expected = "a non-empty array of non-empty strings";
+  const toml::node* node = lookup(key, "array of strings", "none", help);
+  if (!node) return std::nullopt;
+  const toml::array* array = node->as_array();
+  if (!array) fail_type(key, *node, expected);
+  if (array->empty()) fail(key, fmt::format("expected {}, found []", expected));
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::node& item = *array->get(i);
+    auto v = item.value_exact<std::string>();
+    if (!v || v->empty()) {
+      throw ConfigError(fmt::format("{}: {}: expected a non-empty string, found {}{}", location(item, where(key)),
+                                    qualified(fmt::format("{}[{}]", key, i)), describe_value(item),
+                                    v ? "" : " (" + type_name(item) + ")"));
+    }
+    values.push_back(*v);
+  }
+  resolved_.insert_or_assign(key, *array);
+  return values;
+}
+
+std::optional<std::string> Section::optional_path(std::string_view key, std::string_view help) {
+  const toml::node* node = lookup(key, "string (a file path)", "none", help);
+  if (!node) return std::nullopt;
+  auto v = node->value_exact<std::string>();
+  if (!v) fail_type(key, *node, "a string (a file path)");
+  if (v->empty()) fail(key, "expected a file path, found \"\"");
+  namespace fs = std::filesystem;
+  fs::path path(*v);
+  const auto& source = node->source().path;
+  if (path.is_relative() && source && !source->empty() && source->rfind("--set", 0) != 0)
+    path = fs::path(*source).parent_path() / path;
+  std::string absolute = fs::absolute(path).lexically_normal().string();
+  resolved_.insert_or_assign(key, absolute);
+  return absolute;
 }
 
 std::optional<std::uint64_t> Section::auto_or_whole(std::string_view key, std::uint64_t min,

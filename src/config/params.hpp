@@ -44,6 +44,14 @@ class Section {
                      const std::vector<std::string>& options, std::string_view help);
   std::string text(std::string_view key, std::optional<std::string> def, std::string_view help);
   std::vector<std::uint64_t> whole_list(std::string_view key, std::uint64_t min, std::string_view help);
+  // Optional keys without a default (listed as "default none"): nullopt when absent.
+  std::optional<double> optional_number(std::string_view key, double min, double max, std::string_view help);
+  // A non-empty array of non-empty strings.
+  std::optional<std::vector<std::string>> optional_text_list(std::string_view key, std::string_view help);
+  // A file's path: a relative one is taken from the directory of the config
+  // file that gave it (from the working directory for --set). Returned, and
+  // kept in the resolved config, as an absolute path.
+  std::optional<std::string> optional_path(std::string_view key, std::string_view help);
   // "auto" (returned as nullopt) or a whole number >= min.
   std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min,
                                              std::string_view help);
@@ -65,6 +73,7 @@ class Section {
  private:
   const toml::node* lookup(std::string_view key, std::string_view type, std::string default_text,
                            std::string_view help);
+  double number_value(std::string_view key, const toml::node& node, double min, double max) const;
   [[noreturn]] void fail_type(std::string_view key, const toml::node& node, const std::string& expected) const;
   std::string where(std::string_view key) const;
   std::string qualified(std::string_view key) const;

@@ -12,8 +12,20 @@ std::size_t column_size(ColumnType type) {
     case ColumnType::I64:
     case ColumnType::U64:
     case ColumnType::F64: return 8;
+    case ColumnType::Text: break;
   }
-  throw std::logic_error("unknown column type");
+  throw std::logic_error("column_size: a text column's size is Column::bytes");
+}
+
+std::size_t column_bytes(const Column& column) {
+  if (column.type != ColumnType::Text) return column_size(column.type);
+  if (column.bytes == 0) throw std::logic_error("text column " + column.name + " has no size (Column::bytes)");
+  return column.bytes;
+}
+
+std::string column_type_text(const Column& column) {
+  if (column.type == ColumnType::Text) return "text[" + std::to_string(column.bytes) + "]";
+  return column_type_name(column.type);
 }
 
 const char* column_type_name(ColumnType type) {
@@ -23,6 +35,7 @@ const char* column_type_name(ColumnType type) {
     case ColumnType::I64: return "int64";
     case ColumnType::U64: return "uint64";
     case ColumnType::F64: return "float64";
+    case ColumnType::Text: return "text";
   }
   return "?";
 }
@@ -30,14 +43,32 @@ const char* column_type_name(ColumnType type) {
 RowLayout::RowLayout(const std::vector<Column>& columns) {
   for (const auto& c : columns) {
     offsets_.push_back(size_);
+    bytes_.push_back(column_bytes(c));
     types_.push_back(c.type);
-    size_ += column_size(c.type);
+    size_ += bytes_.back();
   }
 }
 
 void Row::check(std::size_t column, ColumnType type) const {
   if (column >= layout_->count() || layout_->type(column) != type)
     throw std::logic_error("Row::set/get: column index or type does not match the job's columns");
+}
+
+void Row::set_text(std::size_t column, std::string_view text) {
+  check(column, ColumnType::Text);
+  std::size_t size = layout_->bytes(column);
+  std::size_t n = std::min(size, text.size());
+  std::byte* out = bytes_.data() + layout_->offset(column);
+  std::memcpy(out, text.data(), n);
+  std::memset(out + n, 0, size - n);
+}
+
+std::string_view Row::text(std::size_t column) const {
+  check(column, ColumnType::Text);
+  const auto* p = reinterpret_cast<const char*>(bytes_.data() + layout_->offset(column));
+  std::size_t n = layout_->bytes(column);
+  while (n > 0 && p[n - 1] == '\0') --n;
+  return {p, n};
 }
 
 JobRegistry& JobRegistry::instance() {

@@ -6,7 +6,9 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fanout {
@@ -14,9 +16,10 @@ namespace config {
 class Section;
 }
 
-enum class ColumnType : std::uint8_t { U8, I32, I64, U64, F64 };
+// Text: a fixed-size byte string (Column::bytes), null-padded.
+enum class ColumnType : std::uint8_t { U8, I32, I64, U64, F64, Text };
 
-std::size_t column_size(ColumnType type);
+std::size_t column_size(ColumnType type);  // numeric types; Text has no fixed size
 const char* column_type_name(ColumnType type);
 
 // One result column: one value per task, stored as /results/<name>.
@@ -25,6 +28,19 @@ struct Column {
   ColumnType type;
   std::string units;  // "" when dimensionless
   std::string description;
+  std::size_t bytes = 0;  // Text: the size of each value; numeric types: unused
+};
+
+// The bytes one value of the column takes in a row.
+std::size_t column_bytes(const Column& column);
+// "uint64", ..., "text[4096]".
+std::string column_type_text(const Column& column);
+
+// Thrown by a job's run() when the task ran out of time: the runner records
+// the task as timed_out (not failed), with the message in /errors.
+class TaskTimedOut : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // Byte layout of a packed row: the columns one after another, unaligned.
@@ -33,11 +49,13 @@ class RowLayout {
   explicit RowLayout(const std::vector<Column>& columns);
   std::size_t size() const { return size_; }
   std::size_t offset(std::size_t column) const { return offsets_[column]; }
+  std::size_t bytes(std::size_t column) const { return bytes_[column]; }
   ColumnType type(std::size_t column) const { return types_[column]; }
   std::size_t count() const { return types_.size(); }
 
  private:
   std::vector<std::size_t> offsets_;
+  std::vector<std::size_t> bytes_;
   std::vector<ColumnType> types_;
   std::size_t size_ = 0;
 };
@@ -67,6 +85,10 @@ class Row {
     std::memcpy(&value, bytes_.data() + layout_->offset(column), sizeof(T));
     return value;
   }
+  // A Text column: the first Column::bytes bytes of `text`, null-padded.
+  void set_text(std::size_t column, std::string_view text);
+  // A Text column's value without its padding.
+  std::string_view text(std::size_t column) const;
 
  private:
   void check(std::size_t column, ColumnType type) const;

@@ -6,7 +6,7 @@
 
 namespace fanout {
 
-enum class TaskStatus : std::uint8_t { Ok = 0, Failed = 1 };
+enum class TaskStatus : std::uint8_t { Ok = 0, Failed = 1, TimedOut = 2 };
 
 struct TaskRecord {
   std::uint64_t id = 0;
@@ -18,7 +18,8 @@ struct TaskRecord {
   double cpu_sys = 0;
   std::uint32_t attempt = 0;  // 1 for the first attempt; 0: never ran
   TaskStatus status = TaskStatus::Ok;
-  std::uint8_t pad[3] = {0, 0, 0};
+  std::uint8_t pad = 0;
+  std::uint16_t session = 0;  // 0 for the first `fanout run`, 1 for the first resume, ...
 };
 
 inline constexpr std::size_t HOST_NAME_BYTES = 64;
@@ -51,8 +52,11 @@ struct PhaseRecord {
   double t_end = 0;
 };
 
+// One failed attempt of a task (a task retried n times can have n of them).
 struct TaskError {
   std::uint64_t id = 0;
+  std::uint32_t attempt = 1;
+  std::int32_t rank = -1;
   std::string message;
 };
 

@@ -4,22 +4,52 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <iostream>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
+#include <fmt/format.h>
+
+#include <boost/mpi/collectives/all_reduce.hpp>
 #include <boost/mpi/collectives/gather.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <boost/mpi/status.hpp>
 #include <boost/serialization/array.hpp>
 
+#include "core/batch.hpp"
 #include "sched/scheduler.hpp"
 
 namespace fanout {
+namespace {
+
+std::atomic<int> g_stop_signals{0};
+std::atomic<int> g_last_signal{0};
+
+void on_stop_signal(int signo) {
+  g_last_signal.store(signo);
+  g_stop_signals.fetch_add(1);
+}
+
+}  // namespace
+
+void install_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int signo : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signo, &action, nullptr);
+}
+
+int stop_signals_received() { return g_stop_signals.load(); }
+int last_stop_signal() { return g_last_signal.load(); }
 
 void quiet_barrier(const boost::mpi::communicator& comm) {
   MPI_Request request;
@@ -50,6 +80,7 @@ enum Tag : int {
   TAG_RESULTS = 102,  // rank -> 0: finished tasks only
   TAG_DONE = 103,     // rank -> 0: the last finished tasks; the rank is done
   TAG_WORK = 104,     // 0 -> rank: task ranges, "later", or no more work
+  TAG_STOP = 105,     // rank -> 0: signals received and the last one (2 ints); 0 -> rank: stop level (int, 1 graceful, 2 at once)
 };
 
 constexpr std::size_t SEND_RECORDS = 32768;       // send finished tasks at least this often...
@@ -60,77 +91,14 @@ constexpr double SEND_SECONDS = 0.5;               // ...or this often
 constexpr std::size_t MAX_FINISHED = 1 << 18;
 constexpr auto MIN_WAIT = std::chrono::microseconds(10);
 constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
-
-// Finished tasks on their way to rank 0.
-struct Batch {
-  std::vector<TaskRecord> records;
-  std::vector<std::byte> rows;  // records.size() x row size
-  std::vector<TaskError> errors;
-  bool empty() const { return records.empty(); }
-};
-
-// Wire format: u64 flags (1: a request made ahead of need), u64 n_records,
-// u64 n_errors, records, rows, then per error u64 id, u64 length, bytes.
-// Sender and receiver are the same binary.
-template <class T>
-void put(std::vector<char>& out, const T& value) {
-  const auto* p = reinterpret_cast<const char*>(&value);
-  out.insert(out.end(), p, p + sizeof(T));
-}
-
-template <class T>
-T take(const char*& p, const char* end) {
-  if (static_cast<std::size_t>(end - p) < sizeof(T)) throw std::runtime_error("truncated result message");
-  T value;
-  std::memcpy(&value, p, sizeof(T));
-  p += sizeof(T);
-  return value;
-}
+// A rank told "later" with nothing to do (failed tasks may still come back
+// for a retry) asks again after this long.
+constexpr double LATER_PAUSE = 0.002;
 
 constexpr std::uint64_t FLAG_AHEAD = 1;
 
-std::vector<char> encode(const Batch& batch, std::uint64_t flags = 0) {
-  std::vector<char> out;
-  put<std::uint64_t>(out, flags);
-  put<std::uint64_t>(out, batch.records.size());
-  put<std::uint64_t>(out, batch.errors.size());
-  const auto* r = reinterpret_cast<const char*>(batch.records.data());
-  out.insert(out.end(), r, r + batch.records.size() * sizeof(TaskRecord));
-  const auto* b = reinterpret_cast<const char*>(batch.rows.data());
-  out.insert(out.end(), b, b + batch.rows.size());
-  for (const auto& e : batch.errors) {
-    put<std::uint64_t>(out, e.id);
-    put<std::uint64_t>(out, e.message.size());
-    out.insert(out.end(), e.message.begin(), e.message.end());
-  }
-  return out;
-}
-
 Batch decode(const std::vector<char>& message, std::size_t row_size, std::uint64_t& flags) {
-  Batch batch;
-  const char* p = message.data();
-  const char* end = p + message.size();
-  flags = take<std::uint64_t>(p, end);
-  auto n_records = take<std::uint64_t>(p, end);
-  auto n_errors = take<std::uint64_t>(p, end);
-  if (static_cast<std::size_t>(end - p) < n_records * (sizeof(TaskRecord) + row_size))
-    throw std::runtime_error("truncated result message");
-  batch.records.resize(n_records);
-  std::memcpy(batch.records.data(), p, n_records * sizeof(TaskRecord));
-  p += n_records * sizeof(TaskRecord);
-  batch.rows.resize(n_records * row_size);
-  std::memcpy(batch.rows.data(), p, batch.rows.size());
-  p += batch.rows.size();
-  for (std::uint64_t i = 0; i < n_errors; ++i) {
-    TaskError e;
-    e.id = take<std::uint64_t>(p, end);
-    auto length = take<std::uint64_t>(p, end);
-    if (static_cast<std::uint64_t>(end - p) < length) throw std::runtime_error("truncated result message");
-    e.message.assign(p, length);
-    p += length;
-    batch.errors.push_back(std::move(e));
-  }
-  return batch;
+  return fanout::decode(message.data(), message.size(), row_size, flags);
 }
 
 // WORK message: u64 status (0: no more work, 1: ranges follow, 2: ask again
@@ -152,8 +120,9 @@ sched::Work decode_work(const std::vector<std::uint64_t>& message) {
 // The worker threads of one rank, fed from a local queue of task ranges.
 class WorkerPool {
  public:
-  WorkerPool(const Job& job, const RowLayout& layout, unsigned threads, int rank, const RunClock& clock)
-      : job_(job), layout_(layout), rank_(rank), clock_(clock), thread_count_(threads) {
+  WorkerPool(const Job& job, const RowLayout& layout, unsigned threads, int rank, std::uint16_t session,
+             const RunClock& clock)
+      : job_(job), layout_(layout), rank_(rank), session_(session), clock_(clock), thread_count_(threads) {
     for (unsigned t = 0; t < threads; ++t) threads_.emplace_back([this, t] { work(static_cast<std::int32_t>(t)); });
   }
   WorkerPool(const WorkerPool&) = delete;
@@ -178,6 +147,23 @@ class WorkerPool {
     closed_ = true;
     work_ready_.notify_all();
   }
+  // A stop: forget the queued tasks; workers finish the task they are running
+  // and start no other.
+  void stop() {
+    std::lock_guard lock(mutex_);
+    stopping_.store(true, std::memory_order_relaxed);
+    queue_.clear();
+    queued_ = 0;
+    closed_ = true;
+    work_ready_.notify_all();
+  }
+  // After the grace period: leave the threads running their tasks. The pool
+  // must then never be destroyed (the process ends with _exit).
+  void abandon() {
+    stop();
+    for (auto& t : threads_) t.detach();
+    threads_.clear();
+  }
   std::uint64_t queued() const {
     std::lock_guard lock(mutex_);
     return queued_;
@@ -186,6 +172,10 @@ class WorkerPool {
   unsigned idle_workers() const {
     std::lock_guard lock(mutex_);
     return queued_ == 0 ? thread_count_ - running_ : 0;
+  }
+  unsigned running() const {
+    std::lock_guard lock(mutex_);
+    return running_;
   }
   bool all_done() const {
     std::lock_guard lock(mutex_);
@@ -200,7 +190,7 @@ class WorkerPool {
   }
   std::size_t pending() const {
     std::lock_guard lock(mutex_);
-    return finished_.records.size();
+    return finished_.records.size() + finished_.errors.size();
   }
   Batch take_results() {
     std::lock_guard lock(mutex_);
@@ -260,21 +250,28 @@ class WorkerPool {
       double before = steady_seconds();
       double busy = 0;
       for (std::uint64_t id : ids) {
+        if (stopping_.load(std::memory_order_relaxed)) break;  // ids taken but not started stay undone
         TaskRecord record;
         record.id = id;
         record.rank = rank_;
         record.thread = thread;
         record.attempt = 1;
+        record.session = session_;
+        // The row stays whatever run() filled in, even when it throws: a
+        // failed task keeps its partial results (a command's exit code, say).
         std::size_t offset = local.rows.size();
         local.rows.resize(offset + row_size, std::byte{0});
         try {
           Row row(layout_, std::span(local.rows).subspan(offset, row_size));
           job_.run(id, row);
+        } catch (const TaskTimedOut& e) {
+          local.errors.push_back({id, 1, rank_, e.what()});
+          record.status = TaskStatus::TimedOut;
         } catch (const std::exception& e) {
-          local.errors.push_back({id, e.what()});
+          local.errors.push_back({id, 1, rank_, e.what()});
           record.status = TaskStatus::Failed;
         } catch (...) {
-          local.errors.push_back({id, "unknown exception"});
+          local.errors.push_back({id, 1, rank_, "unknown exception"});
           record.status = TaskStatus::Failed;
         }
         CpuTimes cpu_after = thread_cpu_times();
@@ -293,11 +290,11 @@ class WorkerPool {
       finished_.records.insert(finished_.records.end(), local.records.begin(), local.records.end());
       finished_.rows.insert(finished_.rows.end(), local.rows.begin(), local.rows.end());
       for (auto& e : local.errors) finished_.errors.push_back(std::move(e));
+      busy_ += busy;
+      done_ += local.records.size();
       local.records.clear();
       local.rows.clear();
       local.errors.clear();
-      busy_ += busy;
-      done_ += ids.size();
       --running_;
       ++events_;
       event_.notify_one();
@@ -307,6 +304,7 @@ class WorkerPool {
   const Job& job_;
   const RowLayout& layout_;
   int rank_;
+  std::uint16_t session_;
   const RunClock& clock_;
   unsigned thread_count_;
   mutable std::mutex mutex_;
@@ -317,6 +315,7 @@ class WorkerPool {
   unsigned running_ = 0;
   unsigned events_ = 0;
   bool closed_ = false;
+  std::atomic<bool> stopping_{false};
   Batch finished_;
   double busy_ = 0;
   std::uint64_t done_ = 0;
@@ -353,19 +352,87 @@ class Backoff {
   std::chrono::microseconds wait_ = MIN_WAIT;
 };
 
+// Rank 0's answer to "what next?": the scheduler's, plus failed tasks coming
+// back for another attempt, and nothing at all once the run is stopping.
+class Dispatcher {
+ public:
+  Dispatcher(sched::Scheduler& scheduler, int ranks, unsigned retries)
+      : scheduler_(scheduler), ranks_(ranks), retries_(retries) {}
+
+  sched::Work next(int rank, bool ahead) {
+    if (stopping_) return {};
+    for (auto it = retry_.begin(); it != retry_.end(); ++it) {
+      if (it->failed_on == rank && ranks_ > 1) continue;  // another rank, when there is one
+      sched::Work work{{{it->id, it->id + 1, 1}}};
+      retry_.erase(it);
+      ++in_flight_;
+      return work;
+    }
+    sched::Work work = scheduler_.next(rank, ahead);
+    for (const auto& r : work.ranges) in_flight_ += r.count();
+    // Tasks still out may fail and come back: keep the ranks until they are in.
+    if (work.done() && retries_ > 0 && (in_flight_ > 0 || !retry_.empty())) work.later = true;
+    return work;
+  }
+  // A task came back (finished, failed, or failed and to be retried).
+  void returned() { --in_flight_; }
+  void retry(std::uint64_t id, int failed_on) { retry_.push_back({id, failed_on}); }
+  void stop() {
+    stopping_ = true;
+    retry_.clear();
+  }
+  bool stopping() const { return stopping_; }
+
+ private:
+  struct Retry {
+    std::uint64_t id;
+    int failed_on;
+  };
+  sched::Scheduler& scheduler_;
+  int ranks_;
+  unsigned retries_;
+  bool stopping_ = false;
+  std::uint64_t in_flight_ = 0;
+  std::deque<Retry> retry_;
+};
+
 // Rank 0's bookkeeping of everything that came back; the tasks go to the sink.
 class Collector {
  public:
-  Collector(RunOutcome& outcome, TaskSink& sink, sched::Scheduler& scheduler, std::uint64_t task_count)
-      : outcome_(outcome), sink_(sink), scheduler_(scheduler), seen_(task_count, false) {}
+  Collector(RunOutcome& outcome, TaskSink& sink, sched::Scheduler& scheduler, Dispatcher& dispatcher,
+            const RunSettings& settings, std::uint64_t task_count)
+      : outcome_(outcome),
+        sink_(sink),
+        scheduler_(scheduler),
+        dispatcher_(dispatcher),
+        retries_(settings.retries),
+        seen_(task_count, false) {}
   void store(Batch&& batch) {
-    if (batch.records.empty()) return;
+    if (batch.empty()) return;
+    // Errors first: a failed attempt that will be retried is only an error row.
+    for (auto& e : batch.errors) {
+      auto it = attempts_.find(e.id);
+      e.attempt = it == attempts_.end() ? 1 : it->second + 1;
+    }
     double seconds = 0;
-    for (const TaskRecord& r : batch.records) {
+    std::size_t kept = 0;
+    const std::size_t row_size = batch.records.empty() ? 0 : batch.rows.size() / batch.records.size();
+    for (std::size_t i = 0; i < batch.records.size(); ++i) {
+      TaskRecord r = batch.records[i];
+      dispatcher_.returned();
       seconds += r.t_end - r.t_start;
       task_cpu_ += r.cpu_user + r.cpu_sys;
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
+      auto it = attempts_.find(r.id);
+      r.attempt = it == attempts_.end() ? 1 : it->second + 1;
+      if (r.status != TaskStatus::Ok && r.attempt <= retries_ && !dispatcher_.stopping()) {
+        attempts_[r.id] = r.attempt;
+        dispatcher_.retry(r.id, r.rank);
+        ++outcome_.retried;
+        continue;
+      }
+      attempts_.erase(r.id);
       seen_[r.id] = true;
       if (outcome_.completed == 0) {
         outcome_.first_start = r.t_start;
@@ -375,10 +442,16 @@ class Collector {
       outcome_.last_end = std::max(outcome_.last_end, r.t_end);
       ++outcome_.completed;
       if (r.status != TaskStatus::Ok) ++outcome_.failed;
+      // Compact the batch: kept records and rows move to the front.
+      if (kept != i) std::memcpy(batch.rows.data() + kept * row_size, batch.rows.data() + i * row_size, row_size);
+      batch.records[kept++] = r;
     }
+    batch.records.resize(kept);
+    batch.rows.resize(kept * row_size);
     scheduler_.observe(seconds, batch.records.size());
 
-    sink_.store(batch.records, batch.rows);
+    if (!batch.records.empty()) sink_.store(batch.records, batch.rows);
+    if (!batch.errors.empty()) sink_.store_errors(batch.errors);
     for (auto& e : batch.errors) outcome_.errors.push_back(std::move(e));
   }
   std::uint64_t completed() const { return outcome_.completed; }
@@ -389,8 +462,11 @@ class Collector {
   RunOutcome& outcome_;
   TaskSink& sink_;
   sched::Scheduler& scheduler_;
+  Dispatcher& dispatcher_;
+  unsigned retries_;
   double task_cpu_ = 0;
   std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
+  std::unordered_map<std::uint64_t, std::uint32_t> attempts_;  // failed tasks waiting for a retry
 };
 
 std::vector<char> receive_bytes(const boost::mpi::communicator& comm, const boost::mpi::status& status) {
@@ -412,33 +488,126 @@ class Fetcher {
   // Should the rank ask now? Sets `ahead` to whether no worker is idle.
   bool should_ask(const WorkerPool& pool, unsigned threads, bool& ahead) const {
     if (pool.queued() >= threads) return false;
+    if (not_before_ > 0 && steady_seconds() < not_before_) return false;
     ahead = pool.idle_workers() == 0;
     return !(ahead && deferred_);
   }
-  void answered(const sched::Work& work) { deferred_ = work.later; }
+  void answered(const sched::Work& work) {
+    deferred_ = work.later;
+    // "Later" and nothing to do: pause before asking again.
+    not_before_ = work.later && work.ranges.empty() ? steady_seconds() + LATER_PAUSE : 0;
+  }
 
  private:
   bool deferred_ = false;
+  double not_before_ = 0;
 };
 
+// How a rank winds down when a stop is requested: level 1 lets running tasks
+// finish for `grace` seconds, level 2 (or the end of the grace) leaves them.
+class Stopper {
+ public:
+  explicit Stopper(double grace) : grace_(grace) {}
+  // Raises the level; returns true when it changed.
+  bool raise(int level, WorkerPool& pool) {
+    if (level <= level_) return false;
+    if (level_ == 0) deadline_ = steady_seconds() + grace_;
+    level_ = level;
+    pool.stop();
+    return true;
+  }
+  int level() const { return level_; }
+  // Running tasks are given up on: now, or never (false).
+  bool give_up(WorkerPool& pool) {
+    if (abandoned_ || level_ == 0) return abandoned_;
+    if (level_ >= 2 || steady_seconds() >= deadline_) {
+      if (pool.running() > 0) {
+        pool.abandon();
+        abandoned_ = true;
+      }
+    }
+    return abandoned_;
+  }
+  bool abandoned() const { return abandoned_; }
+
+ private:
+  double grace_;
+  int level_ = 0;
+  double deadline_ = 0;
+  bool abandoned_ = false;
+};
+
+// The level a count of signals asks for: 1 graceful, 2 at once.
+int level_for(int signals) { return std::min(signals, 2); }
+
+std::string signal_name(int signo) {
+  switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGUSR1: return "SIGUSR1";
+    default: return "signal " + std::to_string(signo);
+  }
+}
+
 // Rank 0: serve requests, run local tasks, collect everything.
-void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sched::Scheduler& scheduler,
-                     Collector& collector, const RunSettings& settings, std::size_t row_size, CommTimer& timer) {
+void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dispatcher& dispatcher,
+                     Collector& collector, TaskSink& sink, const RunSettings& settings, std::size_t row_size,
+                     CommTimer& timer, RunOutcome& outcome) {
   const unsigned threads = settings.threads_per_rank;
   int active = comm.size() - 1;
+  std::vector<bool> rank_done(comm.size(), false);
   bool local_more = true;
   Fetcher fetcher;
   Backoff backoff;
+  Stopper stopper(settings.grace);
+  int signals_seen = 0;
   double next_progress = steady_seconds() + settings.progress_interval;
+  double next_check = steady_seconds() + 1;
+
+  auto request_stop = [&](int level, StopCause cause, const std::string& reason) {
+    if (outcome.stop == StopCause::None) {
+      outcome.stop = cause;
+      outcome.stop_reason = reason;
+    }
+    if (!stopper.raise(level, pool)) return;
+    dispatcher.stop();
+    if (local_more) {
+      local_more = false;
+      pool.close();
+    }
+    for (int r = 1; r < comm.size(); ++r)
+      if (!rank_done[r]) timer([&] { comm.send(r, TAG_STOP, level); });
+    std::uint64_t running = pool.running();
+    if (level == 1)
+      std::cerr << fmt::format(
+          "fanout: {}: stopping: no new tasks; tasks still running get up to {:g} s to finish (run.grace){}\n", reason,
+          settings.grace, outcome.stop == StopCause::Signal ? "; a second signal stops at once" : "");
+    else
+      std::cerr << fmt::format("fanout: {}: stopping at once{}\n", reason,
+                               running ? ", leaving the running tasks unfinished" : "");
+    sink.poll();
+  };
+
   for (;;) {
     bool activity = false;
-    if (settings.progress_interval > 0 && settings.progress && steady_seconds() >= next_progress) {
+    double now = steady_seconds();
+    if (settings.progress_interval > 0 && settings.progress && now >= next_progress) {
       settings.progress(collector.completed(), collector.failed(), collector.task_cpu());
       next_progress += settings.progress_interval;
     }
+    if (int signals = stop_signals_received(); signals > signals_seen) {
+      signals_seen = signals;
+      request_stop(level_for(signals), StopCause::Signal, signal_name(last_stop_signal()) + " on rank 0");
+    }
+    if (settings.stop_check && now >= next_check) {
+      next_check = now + 1;
+      if (std::string why = settings.stop_check(); !why.empty()) request_stop(1, StopCause::Check, why);
+    }
+    if (settings.max_failures > 0 && collector.failed() >= settings.max_failures)
+      request_stop(1, StopCause::MaxFailures, fmt::format("run.max_failures = {} reached", settings.max_failures));
     bool ahead = false;
     if (local_more && fetcher.should_ask(pool, threads, ahead)) {
-      auto work = scheduler.next(0, ahead);
+      auto work = dispatcher.next(0, ahead);
       fetcher.answered(work);
       if (work.done()) {
         local_more = false;
@@ -453,18 +622,29 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sch
       auto status = timer([&] { return comm.iprobe(boost::mpi::any_source, boost::mpi::any_tag); });
       if (!status) break;
       activity = true;
+      if (status->tag() == TAG_STOP) {
+        int received[2] = {0, 0};  // signals, the last one's number
+        timer([&] { comm.recv(status->source(), TAG_STOP, received, 2); });
+        request_stop(level_for(received[0]), StopCause::Signal,
+                     fmt::format("{} on rank {}", signal_name(received[1]), status->source()));
+        continue;
+      }
       auto message = timer([&] { return receive_bytes(comm, *status); });
       std::uint64_t flags = 0;
       collector.store(decode(message, row_size, flags));
       if (status->tag() == TAG_REQUEST) {
-        auto reply = encode_work(scheduler.next(status->source(), (flags & FLAG_AHEAD) != 0));
+        auto reply = encode_work(dispatcher.next(status->source(), (flags & FLAG_AHEAD) != 0));
         timer([&] { comm.send(status->source(), TAG_WORK, reply.data(), static_cast<int>(reply.size())); });
       } else if (status->tag() == TAG_DONE) {
         --active;
+        rank_done[status->source()] = true;
       }
     }
-    if (!local_more && active == 0 && pool.all_done()) {
+    sink.poll();
+    bool local_done = !local_more && (pool.all_done() || stopper.give_up(pool));
+    if (local_done && active == 0) {
       collector.store(pool.take_results());
+      outcome.abandoned = stopper.abandoned();
       return;
     }
     pool.wait(backoff.next(activity));
@@ -472,15 +652,30 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, sch
 }
 
 // Ranks > 0: ask rank 0 for work before the local queue runs dry, stream results back.
-void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, unsigned threads, CommTimer& timer) {
+void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, const RunSettings& settings,
+                       CommTimer& timer, RunOutcome& outcome) {
+  const unsigned threads = settings.threads_per_rank;
   bool requested = false;
   bool more = true;
   double last_flush = steady_seconds();
   Fetcher fetcher;
   Backoff backoff;
+  Stopper stopper(settings.grace);
+  int signals_sent = 0;
   for (;;) {
     bool activity = false;
     bool ahead = false;
+    if (int signals = stop_signals_received(); signals > signals_sent) {  // rank 0 decides; tell it
+      signals_sent = signals;
+      int sent[2] = {signals, last_stop_signal()};
+      timer([&] { comm.send(0, TAG_STOP, sent, 2); });
+    }
+    if (auto status = timer([&] { return comm.iprobe(0, TAG_STOP); })) {
+      int level = 0;
+      timer([&] { comm.recv(0, TAG_STOP, level); });
+      if (stopper.raise(level, pool)) more = false;
+      activity = true;
+    }
     if (more && !requested && fetcher.should_ask(pool, threads, ahead)) {
       auto message = encode(pool.take_results(), ahead ? FLAG_AHEAD : 0);
       timer([&] { send_bytes(comm, 0, TAG_REQUEST, message); });
@@ -499,16 +694,19 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, u
         if (work.done()) {
           more = false;
           pool.close();
-        } else {
+        } else if (more) {
           pool.add(work.ranges);
         }
         requested = false;
         activity = true;
       }
     }
-    if (!more && pool.all_done()) {
+    // Done: no more work and every task finished (or given up on), and no
+    // reply to a request still on its way.
+    if (!more && !requested && (pool.all_done() || stopper.give_up(pool))) {
       auto message = encode(pool.take_results());
       timer([&] { send_bytes(comm, 0, TAG_DONE, message); });
+      outcome.abandoned = stopper.abandoned();
       return;
     }
     std::size_t pending = pool.pending();
@@ -548,6 +746,9 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
   RunOutcome outcome;
   const unsigned threads = settings.threads_per_rank;
   const std::uint64_t task_count = job.task_count();
+  const std::uint64_t to_run = task_count - settings.already_done;
+  if (settings.already_done > 0 && comm.rank() == 0 && settings.order.size() != to_run)
+    throw std::invalid_argument("execute: a resumed run must list the tasks left to run");
   double compute_start = steady_seconds();
   CommTimer timer;
   RankRecord mine;
@@ -555,30 +756,38 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     // The runner's own traffic goes on a duplicate, so that probing for any
     // tag can never take a message of the caller's (a collective's, say).
     boost::mpi::communicator traffic(comm, boost::mpi::comm_duplicate);
-    WorkerPool pool(job, layout, threads, comm.rank(), clock);
+    // Abandoned worker threads still use the pool: it then lives until _exit.
+    auto pool = std::make_unique<WorkerPool>(job, layout, threads, comm.rank(), settings.session, clock);
     if (comm.rank() == 0) {
       auto scheduler = sched::make_scheduler(
-          {settings.policy, task_count, comm.size(), threads, settings.chunk, settings.order});
+          {settings.policy, to_run, comm.size(), threads, settings.chunk, settings.order});
       outcome.chunk = scheduler->chunk_description();
-      Collector collector(outcome, *sink, *scheduler, task_count);
-      coordinate_root(traffic, pool, *scheduler, collector, settings, layout.size(), timer);
+      Dispatcher dispatcher(*scheduler, comm.size(), settings.retries);
+      Collector collector(outcome, *sink, *scheduler, dispatcher, settings, task_count);
+      coordinate_root(traffic, *pool, dispatcher, collector, *sink, settings, layout.size(), timer, outcome);
     } else {
-      coordinate_worker(traffic, pool, threads, timer);
+      coordinate_worker(traffic, *pool, settings, timer, outcome);
     }
-    pool.close();
+    if (!outcome.abandoned) pool->close();
     // Idle time runs until every rank is done, so wait for them first.
     quiet_barrier(comm);
-    mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, pool, timer, settings.usage_at_start);
+    mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, *pool, timer, settings.usage_at_start);
+    if (outcome.abandoned) (void)pool.release();
   }
+  int abandoned = outcome.abandoned ? 1 : 0;
+  int any_abandoned = 0;
+  boost::mpi::all_reduce(comm, abandoned, any_abandoned, std::logical_or<int>());
   if (comm.rank() == 0) {
     boost::mpi::gather(comm, mine, outcome.ranks, 0);
-    if (outcome.completed != task_count)
-      throw std::logic_error("the run ended with " + std::to_string(task_count - outcome.completed) + " tasks not run");
-    std::sort(outcome.errors.begin(), outcome.errors.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    if (outcome.stop == StopCause::None && outcome.completed != to_run)
+      throw std::logic_error("the run ended with " + std::to_string(to_run - outcome.completed) + " tasks not run");
+    std::sort(outcome.errors.begin(), outcome.errors.end(),
+              [](auto& a, auto& b) { return a.id != b.id ? a.id < b.id : a.attempt < b.attempt; });
   } else {
     boost::mpi::gather(comm, mine, 0);
     outcome.ranks.push_back(mine);
   }
+  outcome.abandoned = any_abandoned != 0;
   return outcome;
 }
 

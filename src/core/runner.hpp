@@ -31,8 +31,20 @@ struct RunSettings {
   // This process's CPU use when the run started: /ranks counts CPU from there.
   ProcessUsage usage_at_start;
   // Rank 0 only: the order to hand tasks out in (task ids; empty: as given).
+  // With already_done > 0 (a resumed run), it lists exactly the tasks to run.
   std::vector<std::uint64_t> order;
+  std::uint64_t already_done = 0;
+  std::uint16_t session = 0;  // stored in every TaskRecord
+  unsigned retries = 0;       // extra attempts of a failed task
+  std::uint64_t max_failures = 0;  // stop handing out tasks after this many final failures (0: never)
+  double grace = 10;          // s running tasks get once a stop is requested
+  // Rank 0, called about once a second: a reason to stop handing out tasks
+  // (the allocation's time is running out, say), or "" to go on.
+  std::function<std::string()> stop_check;
 };
+
+// Why a run stopped before handing out every task.
+enum class StopCause { None, Signal, MaxFailures, Check };
 
 // What a run produced besides the tasks (which went to the sink). Filled on
 // rank 0 only (other ranks get their own RankRecord in `ranks` and nothing else).
@@ -42,12 +54,26 @@ struct RunOutcome {
   std::vector<TaskError> errors;  // sorted by task id
   std::string chunk;              // the chunk size the scheduler used
   std::uint64_t failed = 0;
-  std::uint64_t completed = 0;  // tasks that ran, failed or not
+  std::uint64_t completed = 0;  // tasks that ran for the last time, failed or not
+  std::uint64_t retried = 0;    // failed attempts that were run again
   double first_start = 0;       // run clock: the earliest task start...
   double last_end = 0;          // ...and the latest task end (0 when no task ran)
+  StopCause stop = StopCause::None;
+  std::string stop_reason;  // for messages: "SIGTERM", "run.max_failures = 3 reached", ...
+  // Some rank gave up on tasks still running after the grace period: their
+  // threads are still busy, so the process must leave with _exit.
+  bool abandoned = false;
 };
 
-// Collective. Runs every task of `job` once on comm's ranks, each with
+// Installs handlers for SIGTERM, SIGINT and SIGUSR1 that ask the runner to
+// stop (the first: gracefully; the second: at once). Safe to call twice.
+void install_stop_signals();
+// Signals received so far (for tests and messages), and the last one's number.
+int stop_signals_received();
+int last_stop_signal();
+
+// Collective. Runs every task of `job` once (every task not already done,
+// with retries of failed ones, unless a stop is requested) on comm's ranks, each with
 // settings.threads_per_rank worker threads plus a coordinating thread (the
 // caller's) that does all MPI calls, so MPI_THREAD_FUNNELED is enough. Rank 0
 // hands out work, computes too, and passes finished tasks to `sink` as they

@@ -15,6 +15,10 @@ class TaskSink {
   virtual ~TaskSink() = default;
   // records[i] comes with its packed row, rows[i * row size ...].
   virtual void store(std::span<const TaskRecord> records, std::span<const std::byte> rows) = 0;
+  // Failed attempts, as they arrive (also those of tasks retried later).
+  virtual void store_errors(std::span<const TaskError> /*errors*/) {}
+  // Called often from rank 0's coordinating thread: time to checkpoint?
+  virtual void poll() {}
 };
 
 // Keeps every record and row in memory, indexed by task id.

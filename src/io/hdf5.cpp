@@ -98,6 +98,13 @@ Handle fixed_string_type(std::size_t bytes) {
   return t;
 }
 
+Handle padded_string_type(std::size_t bytes) {
+  Handle t = copy_type(H5T_C_S1);
+  check_status(H5Tset_size(t.get(), bytes), "H5Tset_size");
+  check_status(H5Tset_strpad(t.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
+  return t;
+}
+
 Handle vlen_string_type() {
   Handle t = copy_type(H5T_C_S1);
   check_status(H5Tset_size(t.get(), H5T_VARIABLE), "H5Tset_size");
@@ -110,8 +117,10 @@ Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::ui
   Handle space{check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"), H5Sclose};
   Handle props{check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose};
   constexpr hsize_t CHUNK = 65536;
+  constexpr hsize_t CHUNK_BYTES = 4 << 20;
   if (n > 0) {
-    hsize_t chunk[1] = {std::min<hsize_t>(n, CHUNK)};
+    hsize_t per_chunk = std::clamp<hsize_t>(CHUNK_BYTES / std::max<std::size_t>(1, H5Tget_size(type)), 1, CHUNK);
+    hsize_t chunk[1] = {std::min<hsize_t>(n, per_chunk)};
     check_status(H5Pset_chunk(props.get(), 1, chunk), "H5Pset_chunk");
     if (compress && n > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
   }

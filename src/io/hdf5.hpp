@@ -46,10 +46,12 @@ bool link_exists(hid_t loc, const std::string& name);
 bool attr_exists(hid_t loc, const std::string& name);
 
 Handle copy_type(hid_t type);
-Handle fixed_string_type(std::size_t bytes);
+Handle fixed_string_type(std::size_t bytes);   // null-terminated UTF-8
+Handle padded_string_type(std::size_t bytes);  // null-padded bytes: every byte may be text
 Handle vlen_string_type();
 
-// A 1-D dataset of n elements (file type `type`), chunked; compressed when
+// A 1-D dataset of n elements (file type `type`), chunked (at most 65536
+// elements and at most 4 MiB a chunk); compressed when
 // large if `compress` (only for datasets written whole: partial writes of
 // compressed chunks would rewrite them again and again).
 Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress = true);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "fanout/version.hpp"
@@ -21,9 +22,10 @@ namespace {
 
 Handle status_enum_type() {
   Handle t{check_id(H5Tenum_create(H5T_NATIVE_UINT8), "H5Tenum_create"), H5Tclose};
-  std::uint8_t ok = 0, failed = 1;
+  std::uint8_t ok = 0, failed = 1, timed_out = 2;
   check_status(H5Tenum_insert(t.get(), "ok", &ok), "H5Tenum_insert");
   check_status(H5Tenum_insert(t.get(), "failed", &failed), "H5Tenum_insert");
+  check_status(H5Tenum_insert(t.get(), "timed_out", &timed_out), "H5Tenum_insert");
   return t;
 }
 
@@ -35,6 +37,7 @@ Handle task_type() {
   FANOUT_FIELD(t.get(), TaskRecord, thread, H5T_NATIVE_INT32);
   FANOUT_FIELD(t.get(), TaskRecord, status, status.get());
   FANOUT_FIELD(t.get(), TaskRecord, attempt, H5T_NATIVE_UINT32);
+  FANOUT_FIELD(t.get(), TaskRecord, session, H5T_NATIVE_UINT16);
   FANOUT_FIELD(t.get(), TaskRecord, t_start, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), TaskRecord, t_end, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), TaskRecord, cpu_user, H5T_NATIVE_DOUBLE);
@@ -72,6 +75,8 @@ Handle phase_type() {
 // In memory, an error row points at its message.
 struct ErrorRow {
   std::uint64_t id;
+  std::uint32_t attempt;
+  std::int32_t rank;
   const char* message;
 };
 
@@ -79,6 +84,8 @@ Handle error_type() {
   Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(ErrorRow)), "H5Tcreate"), H5Tclose};
   Handle text = vlen_string_type();
   FANOUT_FIELD(t.get(), ErrorRow, id, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), ErrorRow, attempt, H5T_NATIVE_UINT32);
+  FANOUT_FIELD(t.get(), ErrorRow, rank, H5T_NATIVE_INT32);
   FANOUT_FIELD(t.get(), ErrorRow, message, text.get());
   return t;
 }
@@ -90,13 +97,15 @@ Handle packed(const Handle& mem_type) {
   return t;
 }
 
-hid_t native_type(ColumnType type) {
+// The memory (and file) type of a result column; text is null-padded bytes.
+Handle column_type(ColumnType type, std::size_t bytes) {
   switch (type) {
-    case ColumnType::U8: return H5T_NATIVE_UINT8;
-    case ColumnType::I32: return H5T_NATIVE_INT32;
-    case ColumnType::I64: return H5T_NATIVE_INT64;
-    case ColumnType::U64: return H5T_NATIVE_UINT64;
-    case ColumnType::F64: return H5T_NATIVE_DOUBLE;
+    case ColumnType::U8: return copy_type(H5T_NATIVE_UINT8);
+    case ColumnType::I32: return copy_type(H5T_NATIVE_INT32);
+    case ColumnType::I64: return copy_type(H5T_NATIVE_INT64);
+    case ColumnType::U64: return copy_type(H5T_NATIVE_UINT64);
+    case ColumnType::F64: return copy_type(H5T_NATIVE_DOUBLE);
+    case ColumnType::Text: return padded_string_type(bytes);
   }
   throw std::logic_error("unknown column type");
 }
@@ -123,7 +132,7 @@ std::vector<Record> read_records(hid_t file, const std::string& name, const Hand
 // Column c of n packed rows, as a contiguous array.
 std::vector<std::byte> unpack_column(const RowLayout& layout, const std::vector<std::byte>& rows, std::size_t n,
                                      std::size_t c) {
-  std::size_t size = column_size(layout.type(c));
+  std::size_t size = layout.bytes(c);
   std::vector<std::byte> values(n * size);
   for (std::size_t i = 0; i < n; ++i)
     std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
@@ -140,7 +149,7 @@ struct RunWriter::Impl {
   Handle file;
   Handle tasks;
   std::vector<Handle> columns;
-  std::vector<ColumnType> column_types;
+  std::vector<Handle> column_types;  // memory types, by column
   RowLayout layout;
   Handle task_mem_type;
   std::vector<TaskRecord> pending;  // stored, not yet written
@@ -152,7 +161,11 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
     : impl_(std::make_unique<Impl>(columns)), path_(std::move(path)) {
   quiet_hdf5_errors();
   std::filesystem::path p(path_);
-  temp_path_ = (p.parent_path() / ("." + p.filename().string() + ".partial-" + std::to_string(getpid()))).string();
+  std::string name = ".";  // built step by step: g++ 12 warns (-Wrestrict) about a + b + c here
+  name += p.filename().string();
+  name += ".partial-";
+  name += std::to_string(getpid());
+  temp_path_ = (p.parent_path() / name).string();
   impl_->file = create_file(temp_path_);
   hid_t f = impl_->file.get();
   write_attr(f, "format", std::string(FORMAT_NAME));
@@ -173,6 +186,8 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   write_attr(f, "order", meta.order);
   write_attr(f, "costs", meta.costs);
   write_attr(f, "mpi_library", meta.mpi_library);
+  write_attr(f, "job_hash", meta.job_hash);
+  write_attr(f, "sessions", meta.sessions);
 
   impl_->task_mem_type = task_type();
   Handle file_type = packed(impl_->task_mem_type);
@@ -180,11 +195,15 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
   Handle results = create_group(f, "results");
   for (const auto& c : columns) {
-    Handle ds = create_dataset_1d(results.get(), c.name, native_type(c.type), meta.task_count, /*compress=*/false);
+    Handle type = column_type(c.type, column_bytes(c));
+    // Text values are mostly padding: compress them (they are written in
+    // few, large batches, so chunks are seldom rewritten).
+    bool compress = c.type == ColumnType::Text;
+    Handle ds = create_dataset_1d(results.get(), c.name, type.get(), meta.task_count, compress);
     if (!c.units.empty()) write_attr(ds.get(), "units", c.units);
     write_attr(ds.get(), "description", c.description);
     impl_->columns.push_back(std::move(ds));
-    impl_->column_types.push_back(c.type);
+    impl_->column_types.push_back(std::move(type));
   }
   results.close("closing /results");
 }
@@ -203,18 +222,19 @@ void RunWriter::write_tasks(std::uint64_t first, const std::vector<TaskRecord>& 
   write_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, records.size(), records.data(), stride);
   for (std::size_t c = 0; c < layout.count(); ++c) {
     auto values = unpack_column(layout, rows, records.size(), c);
-    write_range(impl_->columns[c].get(), native_type(layout.type(c)), first, records.size(), values.data(), stride);
+    write_range(impl_->columns[c].get(), impl_->column_types[c].get(), first, records.size(), values.data(), stride);
   }
 }
 
 void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::byte> rows) {
   if (impl_->pending.capacity() == 0) {
-    impl_->pending.reserve(FLUSH_RECORDS + 65536);
-    impl_->pending_rows.reserve((FLUSH_RECORDS + 65536) * impl_->layout.size());
+    std::size_t expected = std::min(FLUSH_RECORDS, FLUSH_BYTES / std::max<std::size_t>(1, impl_->layout.size())) + 65536;
+    impl_->pending.reserve(expected);
+    impl_->pending_rows.reserve(expected * impl_->layout.size());
   }
   impl_->pending.insert(impl_->pending.end(), records.begin(), records.end());
   impl_->pending_rows.insert(impl_->pending_rows.end(), rows.begin(), rows.end());
-  if (impl_->pending.size() >= FLUSH_RECORDS) flush();
+  if (impl_->pending.size() >= FLUSH_RECORDS || impl_->pending_rows.size() >= FLUSH_BYTES) flush();
 }
 
 void RunWriter::flush() {
@@ -273,9 +293,9 @@ void RunWriter::rewrite_span(std::uint64_t first, std::uint64_t span, const std:
   std::vector<std::byte> rows(span * row_size);
   read_range(impl_->tasks.get(), impl_->task_mem_type.get(), first, span, records.data());
   for (std::size_t c = 0; c < layout.count(); ++c) {
-    std::size_t size = column_size(layout.type(c));
+    std::size_t size = layout.bytes(c);
     std::vector<std::byte> values(span * size);
-    read_range(impl_->columns[c].get(), native_type(layout.type(c)), first, span, values.data());
+    read_range(impl_->columns[c].get(), impl_->column_types[c].get(), first, span, values.data());
     for (std::uint64_t i = 0; i < span; ++i)
       std::memcpy(rows.data() + i * row_size + layout.offset(c), values.data() + i * size, size);
   }
@@ -301,7 +321,7 @@ void RunWriter::write_phases(const std::vector<PhaseRecord>& phases) {
 
 void RunWriter::write_errors(const std::vector<TaskError>& errors) {
   std::vector<ErrorRow> rows;
-  for (const auto& e : errors) rows.push_back({e.id, e.message.c_str()});
+  for (const auto& e : errors) rows.push_back({e.id, e.attempt, e.rank, e.message.c_str()});
   write_records(impl_->file.get(), "errors", error_type(), rows, "");
 }
 
@@ -317,6 +337,46 @@ void RunWriter::commit(const std::string& status, const std::string& finished) {
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
     throw IoError("cannot rename " + temp_path_ + " to " + path_ + ": " + std::strerror(errno));
   committed_ = true;
+}
+
+Batch read_finished_tasks(const std::string& path, const std::vector<Column>& columns) {
+  quiet_hdf5_errors();
+  Batch out;
+  try {
+    Handle file = open_file_read(path);
+    hid_t f = file.get();
+    std::vector<TaskRecord> tasks = read_records<TaskRecord>(f, "tasks", task_type());
+    std::vector<std::uint64_t> keep;
+    for (const auto& t : tasks)
+      if (t.attempt > 0 && t.status == TaskStatus::Ok) keep.push_back(t.id);
+    RowLayout layout(columns);
+    out.rows.resize(keep.size() * layout.size());
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      Handle ds = open_dataset(f, "results/" + columns[c].name);
+      if (dataset_length(ds.get()) != tasks.size())
+        throw IoError("/results/" + columns[c].name + " does not have one value per task");
+      std::size_t size = column_bytes(columns[c]);
+      std::vector<std::byte> values(tasks.size() * size);
+      Handle type = column_type(columns[c].type, size);
+      if (!values.empty()) read_all(ds.get(), type.get(), values.data());
+      for (std::size_t k = 0; k < keep.size(); ++k)
+        std::memcpy(out.rows.data() + k * layout.size() + layout.offset(c), values.data() + keep[k] * size, size);
+    }
+    for (std::uint64_t id : keep) out.records.push_back(tasks[id]);
+    if (link_exists(f, "errors")) {
+      Handle type = error_type();
+      Handle ds = open_dataset(f, "errors");
+      std::vector<ErrorRow> rows(dataset_length(ds.get()), ErrorRow{0, 1, -1, nullptr});
+      if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
+      for (const auto& r : rows)
+        if (r.id < tasks.size() && tasks[r.id].attempt > 0 && tasks[r.id].status == TaskStatus::Ok)
+          out.errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
+      for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
+    }
+  } catch (const IoError& e) {
+    throw IoError(path + ": cannot read its finished tasks: " + e.what());
+  }
+  return out;
 }
 
 RunFile read_run_file(const std::string& path) {
@@ -356,6 +416,8 @@ RunFile read_run_file(const std::string& path) {
     if (attr_exists(f, "order")) run.order = read_string_attr(f, "order");  // since 1.1
     if (attr_exists(f, "costs")) run.costs = read_string_attr(f, "costs");
     run.mpi_library = read_string_attr(f, "mpi_library");
+    if (attr_exists(f, "job_hash")) run.job_hash = read_string_attr(f, "job_hash");  // since 1.2
+    run.sessions = attr_exists(f, "sessions") ? read_int_attr(f, "sessions").at(0) : 1;
     run.n_ranks = read_int_attr(f, "n_ranks").at(0);
     run.threads_per_rank = read_int_attr(f, "threads_per_rank").at(0);
     run.tasks = read_records<TaskRecord>(f, "tasks", task_type());
@@ -364,9 +426,9 @@ RunFile read_run_file(const std::string& path) {
     if (link_exists(f, "errors")) {
       Handle type = error_type();
       Handle ds = open_dataset(f, "errors");
-      std::vector<ErrorRow> rows(dataset_length(ds.get()));
+      std::vector<ErrorRow> rows(dataset_length(ds.get()), ErrorRow{0, 1, -1, nullptr});  // 1.0, 1.1: no attempt, rank
       if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
-      for (const auto& r : rows) run.errors.push_back({r.id, r.message ? r.message : ""});
+      for (const auto& r : rows) run.errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
       for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
     }
     Handle results = open_group(f, "results");
@@ -378,8 +440,24 @@ RunFile read_run_file(const std::string& path) {
       Handle ds = open_dataset(results.get(), name);
       ResultColumn column;
       column.name = name;
-      column.values.resize(dataset_length(ds.get()));
-      if (!column.values.empty()) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      std::uint64_t n = dataset_length(ds.get());
+      Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
+      if (H5Tget_class(file_type.get()) == H5T_STRING) {  // a text column (since 1.2)
+        if (H5Tis_variable_str(file_type.get()) > 0)
+          throw IoError(std::string("/results/") + name + ": variable-length strings; a text column is fixed-length");
+        std::size_t size = H5Tget_size(file_type.get());
+        Handle type = padded_string_type(size);
+        std::vector<char> bytes(n * size);
+        if (n > 0) read_all(ds.get(), type.get(), bytes.data());
+        column.type = "text";
+        for (std::uint64_t k = 0; k < n; ++k) {
+          std::string_view value(bytes.data() + k * size, size);
+          column.texts.emplace_back(value.substr(0, value.find_last_not_of('\0') + 1));
+        }
+      } else {
+        column.values.resize(n);
+        if (n > 0) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      }
       run.results.push_back(std::move(column));
     }
   } catch (const IoError& e) {

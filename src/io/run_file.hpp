@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/batch.hpp"
 #include "core/job.hpp"
 #include "core/records.hpp"
 #include "core/sink.hpp"
@@ -13,7 +14,7 @@ namespace fanout::io {
 
 inline constexpr const char* FORMAT_NAME = "fanout";
 inline constexpr std::int64_t FORMAT_MAJOR = 1;
-inline constexpr std::int64_t FORMAT_MINOR = 1;  // 1.1: order, costs
+inline constexpr std::int64_t FORMAT_MINOR = 2;  // 1.1: order, costs; 1.2: see docs/file-format.md
 
 struct RunMetadata {
   std::string job;
@@ -25,6 +26,8 @@ struct RunMetadata {
   std::string order;  // "given" or "longest-first"
   std::string costs;  // where longest-first costs came from: an earlier file, "job", or ""
   std::string mpi_library;
+  std::string job_hash;       // hex digest of the [job] table: resume checks it
+  std::int64_t sessions = 1;  // fanout runs that made the file: 1 + resumes
   std::int64_t n_ranks = 1;
   std::int64_t threads_per_rank = 1;
   std::uint64_t task_count = 0;
@@ -49,6 +52,7 @@ class RunWriter : public TaskSink {
   // Writes what store() buffered.
   void flush();
   static constexpr std::size_t FLUSH_RECORDS = 1 << 18;
+  static constexpr std::size_t FLUSH_BYTES = std::size_t{64} << 20;  // ...or when the rows take this much
   // Sets (or replaces) a string attribute of the root group.
   void set_attribute(const std::string& name, const std::string& value);
 
@@ -71,11 +75,13 @@ class RunWriter : public TaskSink {
   bool committed_ = false;
 };
 
-// A result column as read back, every value converted to double for reports.
+// A result column as read back: numbers converted to double for reports;
+// text columns (type "text") in `texts` instead, without their padding.
 struct ResultColumn {
   std::string name;
   std::string type;
   std::vector<double> values;
+  std::vector<std::string> texts;
 };
 
 struct RunFile {
@@ -93,6 +99,8 @@ struct RunFile {
   std::string order;  // "" in files of format 1.0
   std::string costs;
   std::string mpi_library;
+  std::string job_hash;  // "" before 1.2
+  std::int64_t sessions = 1;
   std::int64_t n_ranks = 0;
   std::int64_t threads_per_rank = 0;
   std::vector<TaskRecord> tasks;
@@ -105,5 +113,10 @@ struct RunFile {
 // Reads a whole run file. Throws IoError, naming the file, when it is
 // missing, not HDF5, not a fanout file, or of a newer major format version.
 RunFile read_run_file(const std::string& path);
+
+// The tasks of a run file that finished ok, with their packed rows (for
+// `columns`, the job's) and the errors of their earlier failed attempts: what
+// a resumed run carries over. Throws IoError.
+Batch read_finished_tasks(const std::string& path, const std::vector<Column>& columns);
 
 }  // namespace fanout::io

@@ -16,7 +16,9 @@
 namespace fanout::report {
 
 bool study_key(const std::string& key) {
-  return key.rfind("schedule.", 0) == 0 || key == "run.threads_per_rank" || key == "output.path";
+  // Keys that change how a run goes, not what it computes or how fast.
+  return key.rfind("schedule.", 0) == 0 || key.rfind("checkpoint.", 0) == 0 || key == "run.threads_per_rank" ||
+         key == "output.path" || key == "run.progress_interval" || key == "run.grace";
 }
 
 namespace {
@@ -147,7 +149,8 @@ Comparison compare(const std::vector<io::RunFile>& files) {
     std::string list;
     for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
     throw ConfigError(fmt::format("compare: the runs' configs differ beyond the keys a study varies (schedule.*, "
-                                  "run.threads_per_rank, output.path): {}",
+                                  "checkpoint.*, run.threads_per_rank, run.progress_interval, run.grace, "
+                                  "output.path): {}",
                                   list));
   }
   bool ranks_vary = false;

@@ -42,7 +42,8 @@ struct Comparison {
   std::string fit_note;              // why there is no fit, or a caveat about it
 };
 
-// The config keys a scaling or policy study may vary: schedule.*, run.threads_per_rank, output.path.
+// The config keys a scaling or policy study may vary: schedule.*, checkpoint.*, run.threads_per_rank,
+// run.progress_interval, run.grace, output.path.
 bool study_key(const std::string& key);
 // Every key of a TOML document as dotted name -> value in TOML form (tables flattened, arrays whole).
 std::vector<std::pair<std::string, std::string>> flatten_toml(const std::string& text, const std::string& origin);

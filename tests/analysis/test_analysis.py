@@ -435,6 +435,31 @@ def case_bad_input(ctx):
     expect(not pngs, f"PNGs written by failing commands: {pngs}")
 
 
+def case_load_command(ctx):
+    """load() of a command run (configs/command.toml, which has failed and
+    timed-out tasks): text columns as the bytes h5py reads, timed_out a
+    status of its own and counted as failed; fanout plot draws it."""
+    import fanout_analysis as fa
+    out = ctx.path("command.h5")
+    proc = ctx.fanout_cmd(["run", ctx.config("command.toml"), "--output", out], np_=2, timeout=90)
+    expect_eq(proc.returncode, 1, f"exit code of a run with failed tasks\n{proc.describe}")
+    r = raw(out)
+    run = fa.load(out)
+    for column in ("stdout_tail", "stderr_tail"):
+        expect_eq(list(run.results[column]), list(r["results"][column]), f"results {column}")
+        expect(all(isinstance(v, bytes) for v in run.results[column]), f"{column} values are not bytes")
+    expect(any(len(v) == 4096 for v in run.results["stdout_tail"]), "no stdout tail of 4096 bytes")
+    by_value = {v: k for k, v in r["status_enum"].items()}
+    expect_eq(list(run.tasks["status"].astype(str)), [by_value[int(v)] for v in r["tasks"]["status"]], "status names")
+    counts = run.tasks["status"].value_counts()
+    expect_eq((int(counts["ok"]), int(counts["failed"]), int(counts["timed_out"])), (9, 2, 1), "status counts")
+    expect_eq(fa.summary(run)["failed"], 3, "summary failed (timed_out included)")
+    proc = ctx.fanout_cmd(["plot", out, "--out", ctx.path("plots")])
+    expect_eq(proc.returncode, 0, f"fanout plot of a command run\n{proc.describe}")
+    for path in printed_paths(proc):
+        check_png(path)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

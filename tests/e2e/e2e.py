@@ -33,7 +33,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 # Signs that a process crashed or dumped a stack instead of failing cleanly.
 CRASH_SIGNS = [
     "Segmentation fault", "core dumped", "terminate called", "Aborted", "internal error",
-    "Traceback", "HDF5-DIAG", "#000:", "stack trace", "Signal:", "signal ",
+    "Traceback", "HDF5-DIAG", "#000:", "stack trace", "Signal:", "on signal ",
     "what():", "free():", "double free", "AddressSanitizer", "runtime error:", "MPI_ABORT",
 ]
 
@@ -246,7 +246,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect_eq(attr_str(a, "format"), "fanout", f"{where}: format")
     fv = np.asarray(a.get("format_version"))
     expect(fv.shape == (2,) and np.issubdtype(fv.dtype, np.integer), f"{where}: format_version {fv!r} is not [major, minor]")
-    expect_eq([int(x) for x in fv], [1, 1], f"{where}: format_version")
+    expect_eq([int(x) for x in fv], [1, 2], f"{where}: format_version")
     expect_eq(attr_str(a, "job"), job, f"{where}: job")
     expect_eq(attr_str(a, "status"), "complete", f"{where}: status")
     expect_eq(attr_int(a, "n_ranks"), n_ranks, f"{where}: n_ranks")

@@ -85,6 +85,8 @@ def case_jobs(tools, args):
     expected = {
         "primes": (["numbers"], ["number", "is_prime"]),
         "spin": (["tasks", "duration", "distribution", "sigma", "seed", "mode"], ["duration"]),
+        "command": (["commands", "file", "timeout"],
+                    ["exit_code", "signal", "cpu_user", "cpu_sys", "max_rss", "stdout_tail", "stderr_tail"]),
     }
     for kind, (params, columns) in expected.items():
         expect(kind in blocks, f"fanout jobs does not list {kind}:\n{r.out}")

@@ -227,16 +227,19 @@ def case_refuses(tools, args):
         expect_refused(tools, [base, other], w.path, 2,
                        ["differ beyond the keys a study varies", "job.duration (0.01 in", "job.tasks (24 in",
                         "25 in " + other], "other job parameters")
-        progress = w("progress.h5")
-        edit_config(base, progress, "progress_interval = 30", "progress_interval = 5")
-        expect_refused(tools, [base, progress], w.path, 2, ["run.progress_interval"], "another run.progress_interval")
+        retries = w("retries.h5")
+        edit_config(base, retries, "retries = 0", "retries = 2")
+        expect_refused(tools, [base, retries], w.path, 2, ["run.retries"], "another run.retries")
         # The study keys may differ.
         study = w("study.h5")
         edit_config(base, study, "policy = 'dynamic'", "policy = 'guided'")
         edit_config(study, study + ".tmp", "threads_per_rank = 1", "threads_per_rank = 3")
         os.replace(study + ".tmp", study)
+        edit_config(study, study + ".tmp", "progress_interval = 30", "progress_interval = 5")
+        os.replace(study + ".tmp", study)
         j = compare_json(tools, [base, study], w.path)
-        expect_eq(j["varied"], ["run.threads_per_rank", "schedule.policy"], "varied keys of an accepted pair")
+        expect_eq(j["varied"], ["run.progress_interval", "run.threads_per_rank", "schedule.policy"],
+                  "varied keys of an accepted pair")
         # One file; no file; a bad format.
         expect_refused(tools, [base], w.path, 2, ["two or more"], "one file")
         expect_refused(tools, [], w.path, 2, [], "no file")

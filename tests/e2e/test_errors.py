@@ -22,7 +22,7 @@ from e2e import expect, expect_eq  # noqa: E402
 # A small, fast, valid config.
 GOOD = '[job]\nkind = "spin"\ntasks = 4\nduration = 0.0\n'
 
-SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode"
+SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode, fail_every, fail_on"
 POLICY_CHOICES = '"static-block", "static-cyclic", "dynamic", "guided"'
 
 # name: (config text, expected message with {F} for the file's path; a
@@ -46,11 +46,11 @@ BAD_CONFIGS = {
                        '{F}:7: schedule.policy: expected one of ' + POLICY_CHOICES
                        + ', found "dynamc" (did you mean "dynamic"?)'),
     "unknown_kind_typo": ('[job]\nkind = "spinn"\n',
-                          '{F}:2: job.kind: expected one of "primes", "spin", found "spinn" (did you mean "spin"?)'),
+                          '{F}:2: job.kind: expected one of "command", "primes", "spin", found "spinn" (did you mean "spin"?)'),
     "unknown_kind": ('# a job that does not exist\n[job]\nkind = "matrix"\n',
-                     '{F}:3: job.kind: expected one of "primes", "spin", found "matrix"'),
+                     '{F}:3: job.kind: expected one of "command", "primes", "spin", found "matrix"'),
     "unknown_section": ('[job]\nkind = "spin"\n\n[shedule]\npolicy = "dynamic"\n',
-                        "{F}:4: [shedule]: unknown section; expected the tables [job], [schedule], [run], [output] "
+                        "{F}:4: [shedule]: unknown section; expected the tables [job], [schedule], [run], [checkpoint], [output] "
                         "(did you mean [schedule]?)"),
     "no_job": ('[schedule]\npolicy = "dynamic"\n',
                "{F}: job: missing; expected a [job] table with a kind"),

@@ -143,8 +143,9 @@ def write_bad_files(w, good):
     shutil.copy(good, p)
     with h5py.File(p, "a") as f:
         del f["results/duration"]
-        f["results/duration"] = np.array([b"a", b"b"])
-    files["text-results.h5"] = (p, [])
+        # Fixed-length text columns are valid (format 1.2); variable-length strings are not.
+        f["results/duration"] = np.array(["a", "b"], dtype=h5py.string_dtype())
+    files["text-results.h5"] = (p, ["variable-length strings"])
     files["missing.h5"] = (w("missing.h5"), ["No such file"])
     files["a-directory"] = (w.mkdir("a-directory"), [])
     return files

@@ -65,7 +65,11 @@ Result run_job(const boost::mpi::communicator& comm, const Job& job, const std::
   RowLayout layout(columns);
   RunClock clock = synchronize_clock(comm, steady_seconds());
   MemorySink sink(job.task_count(), layout.size());
-  RunSettings settings{c.policy, c.chunk, c.threads, 0, {}, process_usage(), {}};
+  RunSettings settings;
+  settings.policy = c.policy;
+  settings.chunk = c.chunk;
+  settings.threads_per_rank = c.threads;
+  settings.usage_at_start = process_usage();
   if (c.reversed && comm.rank() == 0) {
     for (std::uint64_t i = job.task_count(); i > 0; --i) settings.order.push_back(i - 1);
   }
@@ -171,6 +175,38 @@ TEST(Runner, FailedTasksAreRecordedAndTheRunGoesOn) {
       EXPECT_EQ(out.tasks[id].status, TaskStatus::Failed);
     }
     EXPECT_EQ(out.tasks[5].status, TaskStatus::Ok);
+  }
+}
+
+// Fills its row, then fails (task % 3 == 1) or times out (task % 3 == 2).
+class FillThenThrowJob : public Job {
+ public:
+  std::uint64_t task_count() const override { return 30; }
+  void run(std::uint64_t task, Row& row) const override {
+    row.set<std::uint64_t>(0, task + 100);
+    if (task % 3 == 1) throw std::runtime_error("exit code " + std::to_string(task));
+    if (task % 3 == 2) throw TaskTimedOut("timed out " + std::to_string(task));
+  }
+};
+
+TEST(Runner, ThrowingTasksKeepTheirRowsAndTimeoutsAreTheirOwnStatus) {
+  auto comm = duplicate_world();
+  FillThenThrowJob job;
+  for (const Case& c : all_cases()) {
+    Result out = run_job(comm, job, ArithmeticJob::columns(), c);
+    if (comm.rank() != 0) continue;
+    EXPECT_EQ(out.failed, 20u) << "timed-out tasks count as failed";
+    ASSERT_EQ(out.errors.size(), 20u);
+    for (std::uint64_t i = 0; i < 30; ++i) {
+      std::uint64_t value = 0;
+      std::memcpy(&value, out.rows.data() + i * sizeof value, sizeof value);
+      EXPECT_EQ(value, i + 100) << "task " << i << ": the row it filled before throwing";
+      TaskStatus expected = i % 3 == 0 ? TaskStatus::Ok : i % 3 == 1 ? TaskStatus::Failed : TaskStatus::TimedOut;
+      EXPECT_EQ(out.tasks[i].status, expected) << i;
+    }
+    EXPECT_EQ(out.errors[0].id, 1u);
+    EXPECT_EQ(out.errors[0].message, "exit code 1");
+    EXPECT_EQ(out.errors[1].message, "timed out 2");
   }
 }
 

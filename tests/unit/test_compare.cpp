@@ -169,7 +169,9 @@ TEST(ConfigKeys, StudyKeysAndDifferences) {
   EXPECT_TRUE(study_key("schedule.chunk"));
   EXPECT_TRUE(study_key("run.threads_per_rank"));
   EXPECT_TRUE(study_key("output.path"));
-  EXPECT_FALSE(study_key("run.progress_interval"));
+  EXPECT_TRUE(study_key("run.progress_interval"));
+  EXPECT_TRUE(study_key("checkpoint.interval"));
+  EXPECT_FALSE(study_key("run.retries"));
   EXPECT_FALSE(study_key("job.tasks"));
   EXPECT_FALSE(study_key("schedulex"));
 

@@ -2,6 +2,10 @@
 // is part of the interface.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "config/config.hpp"
@@ -80,7 +84,7 @@ TEST(ConfigErrors, SyntaxError) {
 TEST(ConfigErrors, UnknownKeySuggestsTheClosest) {
   EXPECT_EQ(error_of(SPIN + "taks = 5\n"),
             "test.toml:5: job.taks: unknown key; expected one of: kind, tasks, duration, distribution, sigma, seed, "
-            "mode (did you mean \"tasks\"?)");
+            "mode, fail_every, fail_on (did you mean \"tasks\"?)");
 }
 
 TEST(ConfigErrors, WrongType) {
@@ -103,12 +107,12 @@ TEST(ConfigErrors, UnknownPolicySuggestsTheClosest) {
 
 TEST(ConfigErrors, UnknownJobKind) {
   EXPECT_EQ(error_of("[job]\nkind = \"prime\"\n"),
-            "test.toml:2: job.kind: expected one of \"primes\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
+            "test.toml:2: job.kind: expected one of \"command\", \"primes\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
 }
 
 TEST(ConfigErrors, MissingJob) {
   EXPECT_EQ(error_of("[run]\nthreads_per_rank = 1\n"), "test.toml: job: missing; expected a [job] table with a kind");
-  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"), "test.toml:1: job.kind: missing; expected one of \"primes\", \"spin\"");
+  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"), "test.toml:1: job.kind: missing; expected one of \"command\", \"primes\", \"spin\"");
 }
 
 TEST(ConfigErrors, MissingRequiredJobKey) {
@@ -125,7 +129,7 @@ TEST(ConfigErrors, BadListItemNamesItsIndex) {
 
 TEST(ConfigErrors, UnknownSection) {
   EXPECT_EQ(error_of(SPIN + "[schedul]\npolicy = \"dynamic\"\n"),
-            "test.toml:5: [schedul]: unknown section; expected the tables [job], [schedule], [run], [output] (did you "
+            "test.toml:5: [schedul]: unknown section; expected the tables [job], [schedule], [run], [checkpoint], [output] (did you "
             "mean [schedule]?)");
 }
 
@@ -170,11 +174,13 @@ TEST(Params, EditDistance) {
 
 TEST(Params, RunSectionsAreDescribed) {
   auto sections = fanout::config::describe_run_sections();
-  ASSERT_EQ(sections.size(), 3u);
+  ASSERT_EQ(sections.size(), 4u);
   EXPECT_EQ(sections[0].first, "schedule");
   EXPECT_EQ(sections[0].second.at(0).key, "policy");
   EXPECT_EQ(sections[1].second.at(0).key, "threads_per_rank");
-  EXPECT_EQ(sections[2].second.at(0).key, "path");
+  EXPECT_EQ(sections[2].first, "checkpoint");
+  EXPECT_EQ(sections[2].second.at(0).key, "interval");
+  EXPECT_EQ(sections[3].second.at(0).key, "path");
 }
 
 TEST(ConfigErrors, LongestFirstNeedsAPolicyThatCanFollowIt) {
@@ -184,4 +190,43 @@ TEST(ConfigErrors, LongestFirstNeedsAPolicyThatCanFollowIt) {
   auto loaded = load_config(SPIN, "test.toml", {"schedule.order=longest-first", "schedule.policy=guided"});
   EXPECT_EQ(loaded.run.order, fanout::config::Order::LongestFirst);
   EXPECT_EQ(loaded.run.policy, Policy::Guided);
+}
+
+// The command job's task list: commands or file, exactly one of them.
+TEST(CommandConfig, ErrorsNameTheKey) {
+  const std::string job = "[job]\nkind = \"command\"\n";
+  EXPECT_EQ(error_of(job),
+            "test.toml:1: job.commands: missing; expected commands = [\"...\", ...] or file = \"PATH\" (one command "
+            "per line)");
+  EXPECT_EQ(error_of(job + "commands = []\n"), "test.toml:3: job.commands: expected a non-empty array of non-empty "
+                                               "strings, found []");
+  EXPECT_EQ(error_of(job + "commands = [\"true\", 3]\n"),
+            "test.toml:3: job.commands[1]: expected a non-empty string, found 3 (an integer)");
+  EXPECT_EQ(error_of(job + "commands = [\"\"]\n"), "test.toml:3: job.commands[0]: expected a non-empty string, found \"\"");
+  EXPECT_EQ(error_of(job + "commands = [\"true\"]\nfile = \"x.txt\"\n"),
+            "test.toml:4: job.file: give either commands or file, not both");
+  EXPECT_EQ(error_of(job + "file = \"/nonexistent/tasks.txt\"\n"),
+            "test.toml:3: job.file: cannot read /nonexistent/tasks.txt: No such file or directory");
+  EXPECT_EQ(error_of(job + "commands = [\"true\"]\ntimeout = 0\n"),
+            "test.toml:4: job.timeout: expected a number from 0.001 to 31536000, found 0");
+}
+
+TEST(CommandConfig, FileIsReadFromTheConfigsDirectory) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("fanout-unit-command-" + std::to_string(getpid()));
+  fs::create_directories(dir / "sub");
+  std::ofstream(dir / "sub" / "tasks.txt") << "# a comment\n\necho one\n   # indented comment\necho two # not a comment\r\n";
+  std::ofstream(dir / "sub" / "empty.txt") << "# only\n\n";
+  std::ofstream(dir / "sub" / "c.toml") << "[job]\nkind = \"command\"\nfile = \"tasks.txt\"\n";
+  auto loaded = fanout::config::load_config_file((dir / "sub" / "c.toml").string());
+  EXPECT_EQ(loaded.job->task_count(), 2u);
+  std::string resolved = loaded.run.resolved_toml;
+  std::string absolute = (fs::absolute(dir) / "sub" / "tasks.txt").lexically_normal().string();
+  EXPECT_NE(resolved.find("file = '" + absolute + "'"), std::string::npos) << resolved;
+  // The resolved config (what ranks > 0 load) finds the same file from anywhere.
+  EXPECT_EQ(load_config(resolved, "elsewhere.toml").job->task_count(), 2u);
+  EXPECT_EQ(error_of("[job]\nkind = \"command\"\nfile = \"" + (dir / "sub" / "empty.txt").string() + "\"\n"),
+            "test.toml:3: job.file: " + (dir / "sub" / "empty.txt").string() +
+                " has no commands (only blank lines and # comments)");
+  fs::remove_all(dir);
 }

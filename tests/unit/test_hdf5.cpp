@@ -79,7 +79,7 @@ void write_sample(const std::string& file, std::uint64_t tasks, bool replaces = 
   std::strcpy(phases[0].name, "compute");
   phases[0].t_end = 9;
   writer.write_phases(phases);
-  writer.write_errors({{3, "boom: task 3 failed"}});
+  writer.write_errors({{3, 2, 1, "boom: task 3 failed"}});
   writer.commit("failed", "2026-01-01T00:00:09Z");
   EXPECT_FALSE(fs::exists(writer.temp_path()));
 }
@@ -90,7 +90,7 @@ TEST_F(RunFileTest, RoundTrip) {
   std::string file = path("run.h5");
   write_sample(file, 10);
   io::RunFile run = io::read_run_file(file);
-  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 1}));
+  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 2}));
   EXPECT_EQ(run.job, "test");
   EXPECT_EQ(run.status, "failed");
   EXPECT_EQ(run.finished, "2026-01-01T00:00:09Z");
@@ -116,6 +116,8 @@ TEST_F(RunFileTest, RoundTrip) {
   ASSERT_EQ(run.errors.size(), 1u);
   EXPECT_EQ(run.errors[0].id, 3u);
   EXPECT_EQ(run.errors[0].message, "boom: task 3 failed");
+  EXPECT_EQ(run.errors[0].attempt, 2u);
+  EXPECT_EQ(run.errors[0].rank, 1);
 }
 
 TEST_F(RunFileTest, LargeFilesSpanManyChunks) {
@@ -169,6 +171,37 @@ TEST_F(RunFileTest, StoredTasksInAnyOrderLandByTaskId) {
     ASSERT_EQ(run.tasks[i].t_end, static_cast<double>(i));
     ASSERT_EQ(run.results[0].values[i], static_cast<double>(i + 7));
   }
+}
+
+TEST_F(RunFileTest, TextColumnsAndTimedOutRoundTrip) {
+  std::string file = path("text.h5");
+  const std::vector<Column> columns{{"code", ColumnType::I32, "", "c"}, {"tail", ColumnType::Text, "", "t", 8}};
+  RowLayout layout(columns);
+  const std::uint64_t tasks = 3000;  // several chunks of a text column
+  std::vector<TaskRecord> records(tasks);
+  std::vector<std::byte> rows(tasks * layout.size());
+  for (std::uint64_t i = 0; i < tasks; ++i) {
+    records[i].id = i;
+    records[i].attempt = 1;
+    records[i].status = i == 2 ? TaskStatus::TimedOut : TaskStatus::Ok;
+    Row row(layout, std::span(rows).subspan(i * layout.size(), layout.size()));
+    row.set<std::int32_t>(0, static_cast<std::int32_t>(i));
+    row.set_text(1, i == 1 ? std::string("12345678") : "t" + std::to_string(i));
+  }
+  {
+    io::RunWriter writer(file, metadata(tasks), columns);
+    writer.store(records, rows);
+    writer.commit("failed", "2026-01-01T00:00:01Z");
+  }
+  io::RunFile run = io::read_run_file(file);
+  EXPECT_EQ(run.tasks[2].status, TaskStatus::TimedOut);
+  ASSERT_EQ(run.results.size(), 2u);
+  EXPECT_EQ(run.results[0].values[7], 7.0);
+  EXPECT_EQ(run.results[1].type, "text");
+  ASSERT_EQ(run.results[1].texts.size(), tasks);
+  EXPECT_EQ(run.results[1].texts[0], "t0");
+  EXPECT_EQ(run.results[1].texts[1], "12345678");
+  EXPECT_EQ(run.results[1].texts[2999], "t2999");
 }
 
 TEST_F(RunFileTest, AbandonedWriterLeavesNothing) {

@@ -34,7 +34,7 @@ std::vector<T> run_column(const std::string& toml, std::size_t column) {
 
 TEST(Registry, HoldsTheBuiltInJobs) {
   auto kinds = JobRegistry::instance().kinds();
-  EXPECT_EQ(kinds, (std::vector<std::string>{"primes", "spin"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"command", "primes", "spin"}));
   const auto* primes = JobRegistry::instance().find("primes");
   ASSERT_NE(primes, nullptr);
   ASSERT_EQ(primes->columns.size(), 2u);
@@ -54,7 +54,7 @@ TEST(Registry, DescribesEveryParameter) {
   auto params = fanout::config::describe_job(*JobRegistry::instance().find("spin"));
   std::vector<std::string> keys;
   for (const auto& p : params) keys.push_back(p.key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"tasks", "duration", "distribution", "sigma", "seed", "mode"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"tasks", "duration", "distribution", "sigma", "seed", "mode", "fail_every", "fail_on"}));
   for (const auto& p : params) EXPECT_FALSE(p.help.empty()) << p.key;
 }
 
@@ -68,6 +68,71 @@ TEST(Row, RefusesTheWrongType) {
   EXPECT_EQ(row.get<double>(1), 2.5);
   EXPECT_THROW(row.set<std::uint64_t>(1, 3), std::logic_error);
   EXPECT_THROW(row.set<std::uint8_t>(2, 3), std::logic_error);
+}
+
+TEST(Row, TextColumnsAreNullPaddedAndCut) {
+  std::vector<fanout::Column> columns{{"n", ColumnType::I32, "", ""}, {"t", ColumnType::Text, "", "", 5}};
+  RowLayout layout(columns);
+  EXPECT_EQ(layout.size(), 9u);
+  EXPECT_EQ(layout.bytes(1), 5u);
+  EXPECT_EQ(fanout::column_type_text(columns[1]), "text[5]");
+  std::vector<std::byte> bytes(layout.size(), std::byte{0x55});
+  Row row(layout, bytes);
+  row.set_text(1, "ab");
+  EXPECT_EQ(row.text(1), "ab");
+  EXPECT_EQ(bytes[4 + 2], std::byte{0});
+  EXPECT_EQ(bytes[4 + 4], std::byte{0}) << "padded to the end";
+  row.set_text(1, "abcdefgh");
+  EXPECT_EQ(row.text(1), "abcde");
+  EXPECT_THROW(row.set_text(0, "x"), std::logic_error);
+  EXPECT_THROW(row.set<double>(1, 1.0), std::logic_error);
+  std::vector<fanout::Column> unsized{{"t", ColumnType::Text, "", ""}};
+  EXPECT_THROW(RowLayout{unsized}, std::logic_error);
+}
+
+// The command job in this process (the e2e tier runs it under mpirun).
+TEST(Command, RecordsExitSignalAndTails) {
+  auto loaded = fanout::config::load_config(
+      "[job]\nkind = \"command\"\ncommands = [\"printf out; printf err >&2\", \"exit 7\", \"kill -USR1 $$\", "
+      "\"head -c 10000 /dev/zero | tr '\\\\0' x; printf END\", \"echo $FANOUT_TASK_ID\"]\n",
+      "test.toml");
+  RowLayout layout(loaded.info->columns);
+  std::vector<std::byte> bytes(layout.size());
+  auto run = [&](std::uint64_t task) -> std::string {
+    Row row(layout, bytes);
+    try {
+      loaded.job->run(task, row);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  Row row(layout, bytes);
+  EXPECT_EQ(run(0), "");
+  EXPECT_EQ(row.get<std::int32_t>(0), 0);
+  EXPECT_EQ(row.text(5), "out");
+  EXPECT_EQ(row.text(6), "err");
+  EXPECT_EQ(run(1), "exit code 7");
+  EXPECT_EQ(row.get<std::int32_t>(0), 7);
+  EXPECT_EQ(run(2), "killed by signal 10 (SIGUSR1)");
+  EXPECT_EQ(row.get<std::int32_t>(0), -1);
+  EXPECT_EQ(row.get<std::int32_t>(1), 10);
+  EXPECT_EQ(run(3), "");
+  EXPECT_EQ(row.text(5), std::string(4093, 'x') + "END");
+  EXPECT_EQ(row.text(6), "");
+  EXPECT_EQ(run(4), "");
+  EXPECT_EQ(row.text(5), "4\n");
+}
+
+TEST(Command, TimeoutKillsTheProcessGroup) {
+  auto loaded = fanout::config::load_config(
+      "[job]\nkind = \"command\"\ntimeout = 0.2\ncommands = [\"sleep 30 & sleep 31; echo never\"]\n", "test.toml");
+  RowLayout layout(loaded.info->columns);
+  std::vector<std::byte> bytes(layout.size());
+  Row row(layout, bytes);
+  EXPECT_THROW(loaded.job->run(0, row), fanout::TaskTimedOut);
+  EXPECT_EQ(row.get<std::int32_t>(1), 15);
+  EXPECT_EQ(row.text(5), "");
 }
 
 TEST(Primes, AgreeWithASieve) {

@@ -1,0 +1,280 @@
+#include "cli/resume.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "io/journal.hpp"
+#include "io/run_file.hpp"
+#include "report/compare.hpp"
+
+namespace fanout::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::pair<std::string, std::string>> job_keys(const std::string& resolved_toml, const std::string& origin) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& kv : report::flatten_toml(resolved_toml, origin))
+    if (kv.first.rfind("job.", 0) == 0) out.push_back(std::move(kv));
+  return out;
+}
+
+// The output's interrupted run must be of this job with these parameters.
+void check_same_job(const std::string& file, const std::string& stored_config, const std::string& stored_hash,
+                    const config::LoadedConfig& loaded, const std::string& hash) {
+  if (stored_hash == hash) return;
+  auto before = job_keys(stored_config, file);
+  auto now = job_keys(loaded.run.resolved_toml, loaded.run.origin);
+  std::string list;
+  std::map<std::string, std::string> b(before.begin(), before.end()), n(now.begin(), now.end());
+  for (const auto& key : report::differing_keys(before, now))
+    list += fmt::format("{}{} ({} there, {} now)", list.empty() ? "" : "; ", key,
+                        b.count(key) ? b[key] : "not set", n.count(key) ? n[key] : "not set");
+  throw ConfigError(fmt::format("--resume: {} is a run of other job parameters, so its finished tasks do not belong to "
+                                "this config: {}; to start over, run without --resume and with --force, or use --output for a new file",
+                                file, list.empty() ? "the job tables differ" : list));
+}
+
+bool pid_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+// The .NAME.partial-PID files beside `output`, with their pids.
+std::vector<std::pair<fs::path, long>> partial_files(const std::string& output) {
+  fs::path p(output);
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::string prefix = ".";
+  prefix += p.filename().string();
+  prefix += ".partial-";
+  std::vector<std::pair<fs::path, long>> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::string pid = name.substr(prefix.size());
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    out.emplace_back(entry.path(), std::stol(pid));
+  }
+  return out;
+}
+
+// Keeps the last record of each task (a journal may hold a task twice when a
+// resumed session ran it again) and the errors of the tasks kept.
+Batch finished_ok(Batch all, std::uint64_t task_count) {
+  const std::size_t row_size = all.records.empty() ? 0 : all.rows.size() / all.records.size();
+  std::vector<std::int64_t> last(task_count, -1);
+  for (std::size_t i = 0; i < all.records.size(); ++i)
+    if (all.records[i].id < task_count) last[all.records[i].id] = static_cast<std::int64_t>(i);
+  Batch out;
+  for (std::uint64_t id = 0; id < task_count; ++id) {
+    if (last[id] < 0) continue;
+    auto i = static_cast<std::size_t>(last[id]);
+    if (all.records[i].status != TaskStatus::Ok) continue;
+    out.records.push_back(all.records[i]);
+    out.rows.insert(out.rows.end(), all.rows.begin() + static_cast<std::ptrdiff_t>(i * row_size),
+                    all.rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * row_size));
+  }
+  for (auto& e : all.errors)
+    if (e.id < task_count && last[e.id] >= 0 && all.records[static_cast<std::size_t>(last[e.id])].status == TaskStatus::Ok)
+      out.errors.push_back(std::move(e));
+  return out;
+}
+
+}  // namespace
+
+std::string job_hash(const std::string& resolved_toml) {
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a, 64 bits
+  auto mix = [&h](std::string_view text) {
+    for (char c : text) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+  };
+  for (const auto& [key, value] : job_keys(resolved_toml, "config")) {
+    mix(key);
+    mix("=");
+    mix(value);
+    mix("\n");
+  }
+  return fmt::format("{:016x}", h);
+}
+
+long live_writer(const std::string& output) {
+  for (const auto& [path, pid] : partial_files(output))
+    if (pid_alive(pid) && pid != getpid()) return pid;
+  return 0;
+}
+
+void check_output(const std::string& path, const std::string& origin, bool force) {
+  fs::path p(path);
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw ConfigError(fmt::format("{}: output.path: the directory {} of {} does not exist; create it first", origin,
+                                  dir.string(), path));
+  if (access(dir.c_str(), W_OK) != 0)
+    throw ConfigError(fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(errno)));
+  if (fs::is_directory(p, ec)) throw ConfigError(fmt::format("{}: output.path: {} is a directory", origin, path));
+  if (fs::exists(p, ec) && !force)
+    throw ConfigError(fmt::format("{}: output.path: {} already exists; pass --force to replace it "
+                                  "(it stays untouched until the new file is complete) or --output to write elsewhere",
+                                  origin, path));
+}
+
+ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string& origin, bool resume, bool force) {
+  const std::string& output = loaded.run.output_path;
+  const std::string journal = io::journal_path(output);
+  std::error_code ec;
+  check_output(output, origin, force || resume);
+  if (long pid = live_writer(output))
+    throw ConfigError(fmt::format("{}: output.path: fanout (pid {}) is writing {} right now; wait for it, stop it, or "
+                                  "use --output to write elsewhere",
+                                  origin, pid, output));
+  ResumeState state;
+  bool have_journal = fs::exists(journal, ec);
+  if (!resume) {
+    if (have_journal && !force)
+      throw ConfigError(fmt::format(
+          "{}: output.path: {} holds the finished tasks of an interrupted run of {}; pass --resume to continue it, "
+          "or --force to start over (which discards them)",
+          origin, journal, output));
+    return state;
+  }
+  // Leftovers of runs that were killed: never complete, never to be read.
+  for (const auto& [path, pid] : partial_files(output))
+    if (!pid_alive(pid)) fs::remove(path, ec);
+
+  const std::string hash = job_hash(loaded.run.resolved_toml);
+  const std::uint64_t task_count = loaded.job->task_count();
+  std::int64_t sessions_before = 0;
+  if (fs::exists(output, ec)) {
+    io::RunFile file = io::read_run_file(output);
+    if (file.job != loaded.run.job_kind)
+      throw ConfigError(fmt::format("--resume: {} is a run of job \"{}\", but this config runs job \"{}\"", output,
+                                    file.job, loaded.run.job_kind));
+    check_same_job(output, file.config, file.job_hash.empty() ? job_hash(file.config) : file.job_hash, loaded, hash);
+    if (file.status == "complete") {
+      state.nothing_left = true;
+      if (have_journal) fs::remove(journal, ec);  // left by a run killed right after its commit
+      return state;
+    }
+    sessions_before = file.sessions;
+    if (!have_journal) {
+      state.carried = finished_ok(io::read_finished_tasks(output, loaded.info->columns), task_count);
+      state.source = output;
+    }
+  }
+  if (have_journal) {
+    io::JournalContents contents = io::read_journal(journal);
+    if (contents.header.job != loaded.run.job_kind)
+      throw ConfigError(fmt::format("--resume: {} is the journal of a run of job \"{}\", but this config runs job \"{}\"",
+                                    journal, contents.header.job, loaded.run.job_kind));
+    check_same_job(journal, contents.header.config, contents.header.job_hash, loaded, hash);
+    if (contents.header.task_count != task_count || contents.header.row_size != RowLayout(loaded.info->columns).size())
+      throw IoError(fmt::format("{}: the journal's task count or row size does not match job \"{}\"", journal,
+                                loaded.run.job_kind));
+    state.carried = finished_ok(std::move(contents.batch), task_count);
+    sessions_before = std::max<std::int64_t>(sessions_before, static_cast<std::int64_t>(contents.header.sessions));
+    state.source = journal + (contents.torn ? " (its last, unfinished block ignored)" : "");
+  }
+  state.sessions = sessions_before + 1;
+  return state;
+}
+
+std::string stored_config(const std::string& path) {
+  std::error_code ec;
+  std::string journal = path.size() > 8 && path.ends_with(".journal") ? path : io::journal_path(path);
+  if (fs::exists(journal, ec) && (!fs::exists(path, ec) || path == journal)) return io::read_journal(journal).header.config;
+  return io::read_run_file(path).config;
+}
+
+int print_status(const std::string& path) {
+  std::error_code ec;
+  const bool given_journal = path.ends_with(".journal");
+  const std::string output = given_journal ? path.substr(0, path.size() - 8) : path;
+  const std::string journal = io::journal_path(output);
+  const bool have_file = fs::exists(output, ec);
+  const bool have_journal = fs::exists(journal, ec);
+  if (!have_file && !have_journal)
+    throw IoError(fmt::format("{}: no such run file, and no checkpoint journal {}", output, journal));
+
+  std::uint64_t task_count = 0, done = 0, failed = 0;
+  std::string job, status;
+  std::vector<TaskRecord> records;
+  if (have_file && !(given_journal && have_journal)) {
+    io::RunFile file = io::read_run_file(output);
+    job = file.job;
+    status = file.status;
+    task_count = file.tasks.size();
+    for (const auto& t : file.tasks) {
+      if (t.attempt == 0) continue;
+      ++done;
+      if (t.status != TaskStatus::Ok) ++failed;
+      records.push_back(t);
+    }
+  }
+  long writer = live_writer(output);
+  std::string from = have_file && status != "partial" ? output : "";
+  if (have_journal && (status.empty() || status == "partial")) {
+    io::JournalContents contents = io::read_journal(journal);
+    job = contents.header.job;
+    task_count = contents.header.task_count;
+    std::vector<std::int64_t> last(task_count, -1);
+    for (std::size_t i = 0; i < contents.batch.records.size(); ++i)
+      if (contents.batch.records[i].id < task_count) last[contents.batch.records[i].id] = static_cast<std::int64_t>(i);
+    done = failed = 0;
+    records.clear();
+    for (std::uint64_t id = 0; id < task_count; ++id) {
+      if (last[id] < 0) continue;
+      const TaskRecord& t = contents.batch.records[static_cast<std::size_t>(last[id])];
+      ++done;
+      if (t.status != TaskStatus::Ok) ++failed;
+      records.push_back(t);
+    }
+    if (status.empty()) status = writer ? "running" : "interrupted";
+    struct stat st {};
+    std::string age;
+    if (stat(journal.c_str(), &st) == 0) age = fmt::format(", last written {:.0f} s ago", std::difftime(std::time(nullptr), st.st_mtime));
+    from = journal + age;
+  }
+  std::uint64_t remaining = task_count - std::min(done, task_count);
+  std::cout << fmt::format("{}: job {}, {}\n", output, job, status);
+  std::cout << fmt::format("  tasks:     {} in all; {} done ({} failed), {} remaining ({:.1f}% done)\n", task_count,
+                           done, failed, remaining, task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0);
+  std::cout << fmt::format("  from:      {}\n", from);
+  // The rate of the latest session (earlier ones ran on other clocks).
+  std::uint16_t session = 0;
+  for (const auto& t : records) session = std::max(session, t.session);
+  double first = 0, last = 0;
+  std::uint64_t n = 0;
+  for (const auto& t : records) {
+    if (t.session != session) continue;
+    first = n ? std::min(first, t.t_start) : t.t_start;
+    last = n ? std::max(last, t.t_end) : t.t_end;
+    ++n;
+  }
+  if (n > 0 && last > first) {
+    double rate = static_cast<double>(n) / (last - first);
+    std::cout << fmt::format("  rate:      {:.4g} tasks/s (session {}: {} tasks in {:.3g} s)\n", rate, session + 1, n,
+                             last - first);
+    if (remaining > 0)
+      std::cout << fmt::format("  ETA:       {:.3g} s of running at that rate\n", static_cast<double>(remaining) / rate);
+  }
+  if (writer) std::cout << fmt::format("  running:   pid {} is writing it now\n", writer);
+  if (!writer && remaining > 0 && (status == "partial" || status == "interrupted" || status == "failed"))
+    std::cout << fmt::format("  resume:    fanout resume {}   (or fanout run CONFIG --resume)\n", output);
+  return EXIT_OK;
+}
+
+}  // namespace fanout::cli

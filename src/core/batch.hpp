@@ -1,0 +1,30 @@
+#pragma once
+// Finished tasks in transit: what ranks send to rank 0 and what rank 0
+// appends to the checkpoint journal, in one byte format (same binary on both
+// ends; the journal checks its own header).
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/records.hpp"
+
+namespace fanout {
+
+struct Batch {
+  std::vector<TaskRecord> records;
+  std::vector<std::byte> rows;  // records.size() x row size
+  std::vector<TaskError> errors;
+  bool empty() const { return records.empty() && errors.empty(); }
+};
+
+// u64 flags, u64 n_records, u64 n_errors, records, rows, then per error
+// u64 id, u32 attempt, i32 rank, u64 length, bytes.
+std::vector<char> encode(const Batch& batch, std::uint64_t flags = 0);
+// The same bytes, appended to `out` from the parts of a batch.
+void encode_into(std::vector<char>& out, std::span<const TaskRecord> records, std::span<const std::byte> rows,
+                 std::span<const TaskError> errors, std::uint64_t flags = 0);
+// Throws std::runtime_error on a short or malformed message.
+Batch decode(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags);
+
+}  // namespace fanout

@@ -1,0 +1,79 @@
+#pragma once
+// The checkpoint journal: rank 0 appends finished tasks to OUTPUT.journal as
+// they arrive and makes them durable (fdatasync) every checkpoint interval,
+// so that a run killed at any moment (kill -9, a crash, a time limit) can be
+// resumed without redoing more than one interval of work. Appending costs the
+// same however large the journal is: nothing written is ever rewritten.
+//
+// Layout (docs/file-format.md#the-checkpoint-journal): a header, then blocks.
+// Each block is self-checking (length + CRC-32), so a block cut short by a
+// kill is recognised and ignored.
+#include <cstdint>
+#include <string>
+
+#include "core/batch.hpp"
+
+namespace fanout::io {
+
+std::string journal_path(const std::string& output_path);
+
+struct JournalHeader {
+  std::string job;       // job kind
+  std::string job_hash;  // of the [job] table: a resume must match it
+  std::uint64_t task_count = 0;
+  std::uint64_t row_size = 0;
+  std::uint64_t sessions = 1;  // fanout runs that wrote to this output, the journal's own included
+  std::string config;  // the resolved config TOML of the run that made the journal
+};
+
+class JournalWriter {
+ public:
+  // Creates the journal (under a temporary name, renamed once the header and
+  // `carried` — tasks done in earlier sessions — are durable), replacing any
+  // journal at `path`.
+  JournalWriter(std::string path, const JournalHeader& header, const Batch& carried, double interval,
+                std::uint64_t tasks_per_checkpoint);
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  ~JournalWriter();
+
+  // Buffers; written out at least every second (or 1 MiB), made durable at
+  // each checkpoint (interval seconds or tasks_per_checkpoint tasks).
+  void add(std::span<const TaskRecord> records, std::span<const std::byte> rows, std::span<const TaskError> errors);
+  // Call often: writes and syncs what is due.
+  void poll();
+  // Writes out and syncs everything now.
+  void checkpoint();
+  // Writes out what is buffered, without syncing: enough for the journal to
+  // survive the death of this process (not of the machine).
+  void write_out() { write_block(); }
+  // After the run file is committed: the journal is no longer needed.
+  void remove();
+  const std::string& path() const { return path_; }
+  std::uint64_t checkpoints() const { return checkpoints_; }
+
+ private:
+  void write_block();
+  std::string path_;
+  int fd_ = -1;
+  std::vector<char> buffer_;
+  std::uint64_t buffered_tasks_ = 0;  // in blocks not yet synced
+  double interval_;
+  std::uint64_t tasks_per_checkpoint_;
+  double last_write_ = 0;
+  double last_sync_ = 0;
+  bool unsynced_ = false;
+  std::uint64_t checkpoints_ = 0;
+};
+
+struct JournalContents {
+  JournalHeader header;
+  Batch batch;               // every record, row and error of every intact block
+  std::uint64_t blocks = 0;  // intact blocks
+  bool torn = false;         // the last block was cut short (ignored)
+};
+
+// Throws IoError (naming the file) when it is missing or has no valid header.
+JournalContents read_journal(const std::string& path);
+
+}  // namespace fanout::io
