@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,8 @@
 #include <boost/mpi/collectives/gather.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <fmt/format.h>
+
+#include "core/clock.hpp"
 
 extern char** environ;
 
@@ -100,6 +103,23 @@ std::optional<double> parse_duration(const std::string& text) {
 std::optional<double> seconds_left() {
   if (!in_allocation()) return std::nullopt;
   return parse_duration(squeue_field("%L"));
+}
+
+std::optional<double> allocation_end() {
+  double now = steady_seconds();
+  std::optional<double> left = seconds_left();
+  if (!left) return std::nullopt;
+  return now + *left;
+}
+
+std::function<std::string()> time_limit_stop_check(double margin) {
+  std::optional<double> end = allocation_end();
+  if (!end) return {};
+  return [end = *end, margin]() -> std::string {
+    double left = end - steady_seconds();
+    if (left > margin) return "";
+    return fmt::format("the Slurm time limit is {:.0f} s away (run.grace and writing need the rest)", std::max(0.0, left));
+  };
 }
 
 CommandResult run_command(const std::vector<std::string>& argv) {

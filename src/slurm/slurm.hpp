@@ -2,6 +2,7 @@
 // What fanout learns from Slurm inside an allocation: the job's context (for
 // the run file), the node a rank runs on, and how much time the allocation
 // has left. Also runs Slurm's commands (squeue, scontrol, sbatch).
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,6 +37,17 @@ void record_nodes(const boost::mpi::communicator& comm, std::vector<RankRecord>&
 // Seconds left before the allocation's time limit, read from squeue (%L),
 // or nothing outside Slurm, for a job without a limit, or when squeue fails.
 std::optional<double> seconds_left();
+
+// When the allocation's time limit is up, on the steady_seconds() clock
+// (src/core/clock.hpp): now + seconds_left(), read once. Nothing outside
+// Slurm or without a limit.
+std::optional<double> allocation_end();
+
+// A RunSettings::stop_check for rank 0: "" until `margin` seconds before
+// allocation_end(), then the reason to stop handing out tasks (so that the
+// running ones finish and the file is written before Slurm kills the job).
+// An empty function outside Slurm or without a limit.
+std::function<std::string()> time_limit_stop_check(double margin);
 
 // A Slurm duration as squeue and scontrol print it, or as --time takes it:
 // "D-HH:MM:SS", "D-HH:MM", "D-HH", "HH:MM:SS", "MM:SS" or "MM", in seconds.

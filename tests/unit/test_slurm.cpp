@@ -31,6 +31,8 @@ TEST(SlurmContext, EmptyOutsideAnAllocation) {
   unsetenv("SLURMD_NODENAME");
   EXPECT_FALSE(in_allocation());
   EXPECT_FALSE(seconds_left());
+  EXPECT_FALSE(allocation_end());
+  EXPECT_FALSE(time_limit_stop_check(60));  // no check at all outside Slurm
   auto attrs = context_attributes();
   ASSERT_EQ(attrs.size(), 6u);
   EXPECT_EQ(attrs[0].first, "slurm_job_id");
