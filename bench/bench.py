@@ -10,7 +10,7 @@ Options:
   --quick          fewer repeats and smaller sizes (a few minutes)
   --tiny           tiny inputs, one repeat: only checks that everything runs (ctest)
   --only 1,3       run only these benchmarks (1 dispatch, 2 imbalance, 3 primes,
-                   4 threads-vs-ranks, 5 start-up, 6 scale, 8 command farm)
+                   4 threads-vs-ranks, 5 start-up, 6 scale, 7 prime_count, 8 command farm)
   --repeats N      repeats per variant (default 5; --quick 3; --tiny 1)
   --json FILE      also write every sample and every summary figure as JSON
   --keep DIR       keep the run files in DIR instead of a temporary directory
@@ -44,6 +44,7 @@ BASELINES_SRC = REPO / "bench" / "baselines"
 PYTHON = "/usr/bin/python3"  # Debian's: it has h5py, numpy and mpi4py
 SPIN = REPO / "configs" / "spin.toml"
 PRIMES = REPO / "configs" / "primes.toml"
+PRIME_COUNT = REPO / "configs" / "prime_count.toml"
 
 # Launcher variables of an enclosing mpirun or Slurm step (ctest may run
 # under one): a benchmark starts its own mpirun as a user would.
@@ -741,6 +742,68 @@ def bench_scale(b):
 
 
 # ----------------------------------------------------------------------------
+# 7. prime_count against primesieve
+
+
+def bench_prime_count(b):
+    """configs/prime_count.toml (primes below 10^10) at 1 and 2 ranks against
+    primesieve (Debian's primesieve-bin) at 1 and 2 threads."""
+    stop = b.pick(10**10, 10**10, 10**7)
+    block = b.pick(10**8, 10**8, 10**6)
+    primesieve = shutil.which("primesieve")
+    if not primesieve:
+        raise RunFailed("primesieve not found (apt-get install primesieve-bin)")
+    sets = [f"job.stop={stop}", f"job.block={block}"]
+
+    def fanout(ranks):
+        def fn():
+            r = b.fanout_run(PRIME_COUNT, sets, ranks=ranks, tasks=True)
+            r["count"] = int(np.sum(r.pop("results")["count"], dtype=np.uint64))
+            return r
+        return fn
+
+    def sieve(threads):
+        def fn():
+            wall, out = b.run([primesieve, stop - 1, f"--threads={threads}", "--time", "--no-status", "--quiet"])
+            lines = out.split()
+            seconds = float(out.split("Seconds:")[1].split()[0])
+            return {"proc_wall": wall, "compute": seconds, "count": int(lines[-1])}
+        return fn
+
+    variants = [("fanout, 1 rank", fanout(1)), ("primesieve -t1", sieve(1)),
+                ("fanout, 2 ranks", fanout(2)), ("primesieve -t2", sieve(2))]
+    samples, errors = alternate(b, variants, b.repeats)
+    counts = {name: {x["count"] for x in s} for name, s in samples.items() if s}
+    seen = set().union(*counts.values())
+    if len(seen) > 1:
+        b.failures.append(f"prime_count: the variants disagree on the count: {counts}")
+    rows, summary, checks = [], {}, []
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-", "-"])
+            continue
+        ref = samples["primesieve -t2" if "2" in name else "primesieve -t1"]
+        ratio_wall = paired_ratio(s, ref, "proc_wall") if ref else None
+        ratio_compute = paired_ratio(s, ref, "compute") if ref else None
+        summary[name] = {"proc_wall": med(s, "proc_wall"), "compute": med(s, "compute"),
+                         "ratio_wall": ratio_wall, "ratio_compute": ratio_compute,
+                         "samples": [x["proc_wall"] for x in s], "count": s[0]["count"]}
+        rows.append([name, fmt(med(s, "proc_wall"), ".3f"), fmt(med(s, "compute"), ".3f"), fmt(ratio_wall, ".2f"),
+                     fmt(ratio_compute, ".2f")])
+    notes = [f"primes below {stop:.0e}: {', '.join(str(c) for c in sorted(seen))}"
+             f" (every variant's count), fanout in blocks of {block:.0e}."
+             " whole wall: the command from start to exit (fanout: `mpirun -n N fanout run`, start-up included);"
+             " compute: fanout's compute phase, primesieve's own --time figure."
+             " ratios: fanout / primesieve at the same number of cores, paired per repeat."]
+    fan = summary.get("fanout, 2 ranks")
+    if fan:
+        checks.append(check("7 whole wall fanout 2 ranks / primesieve -t2", f"{fan['ratio_wall']:.2f}", "<= 2.0",
+                            fan["ratio_wall"] <= 2.0))
+    print_table(f"7. prime_count against primesieve, {b.repeats} repeats (medians)",
+                ["variant", "whole wall s", "compute s", "wall ratio", "compute ratio"], rows, notes)
+
+
 # 8. Command farm
 
 
@@ -814,7 +877,7 @@ def bench_command(b):
 
 BENCHMARKS = {1: ("dispatch", bench_dispatch), 2: ("imbalance", bench_imbalance), 3: ("primes", bench_primes),
               4: ("threads", bench_threads), 5: ("startup", bench_startup), 6: ("scale", bench_scale),
-              8: ("command", bench_command)}
+              7: ("prime_count", bench_prime_count), 8: ("command", bench_command)}
 
 
 def machine(fanout):
@@ -840,6 +903,9 @@ def main():
     ap.add_argument("--baselines", required=True, help="directory of the built C++ baselines")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7")
+
+
     ap.add_argument("--only", default=",".join(str(k) for k in BENCHMARKS))
     ap.add_argument("--repeats", type=int)
     ap.add_argument("--json")
@@ -849,6 +915,9 @@ def main():
         only = [int(x) for x in args.only.split(",") if x]
         assert all(k in BENCHMARKS for k in only)
     except (ValueError, AssertionError):
+        ap.error("--only takes numbers 1 to 7, comma-separated")
+
+
         ap.error(f"--only takes the numbers {', '.join(str(k) for k in BENCHMARKS)}, comma-separated")
     b = Bench(args)
     m = machine(b.fanout)

@@ -17,7 +17,9 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -153,6 +155,12 @@ class Command : public Job {
 
   std::uint64_t task_count() const override { return commands_.size(); }
 
+  // The run gives up on running tasks: kill their process groups.
+  void cancel() const override {
+    std::lock_guard lock(groups_mutex_);
+    for (pid_t group : groups_) kill(-group, SIGKILL);
+  }
+
   void run(std::uint64_t task, Row& row) const override {
     row.set<std::int32_t>(EXIT_CODE, -1);
     Tail out, err;
@@ -223,6 +231,18 @@ class Command : public Job {
     if (failed != 0) throw std::runtime_error(fmt::format("cannot start /bin/sh: {}", std::strerror(failed)));
     out_write.reset();
     err_write.reset();
+    {
+      std::lock_guard lock(groups_mutex_);
+      groups_.insert(pid);
+    }
+    struct Forget {
+      const Command& job;
+      pid_t pid;
+      ~Forget() {
+        std::lock_guard lock(job.groups_mutex_);
+        job.groups_.erase(pid);
+      }
+    } forget{*this, pid};
 
     Deadline deadline(timeout_, pid);
     // A pidfd tells when the shell has ended even if something it left in
@@ -264,6 +284,8 @@ class Command : public Job {
   std::optional<double> timeout_;
   int rank_;
   std::vector<std::string> environment_;  // inherited, without FANOUT_* task variables
+  mutable std::mutex groups_mutex_;
+  mutable std::set<pid_t> groups_;  // process groups of the commands running now
 };
 
 // One command per line; blank lines and lines starting with # are skipped.

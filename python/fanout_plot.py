@@ -2,6 +2,7 @@
 """fanout plot: figures of fanout run files, as PNG files.
 
     fanout_plot.py FILE... [--out DIR]             per file: timeline, utilisation, durations
+                                                   (and the image of /output/image, if any)
     fanout_plot.py --scaling FILE... [--out DIR]   speedup and efficiency of runs of one job
 
 `fanout plot` runs this script with /usr/bin/python3 (Debian's, which has
@@ -207,6 +208,50 @@ def draw_durations(run):
     return fig, seconds
 
 
+def read_image(run):
+    """/output/image of a run file (mandelbrot's escape-time counts) and its
+    attributes, or (None, {}) when the file has none."""
+    import h5py
+
+    with h5py.File(run.path, "r") as f:
+        if "output" not in f or "image" not in f["output"]:
+            return None, {}
+        ds = f["output/image"]
+        return ds[()], {k: (v.decode() if isinstance(v, bytes) else v) for k, v in ds.attrs.items()}
+
+
+def draw_image(run):
+    """The image of /output/image: iteration counts on a logarithmic colour
+    scale, the points that never escaped (count = max_iter) in black, axes
+    in the complex plane (x_min ... y_max). Returns the figure and
+    {"image": the counts as read, "attrs": the dataset's attributes}."""
+    image, attrs = read_image(run)
+    height, width = image.shape
+    aspect = height / width if width else 1
+    fig, ax = plt.subplots(figsize=(9, min(max(7.5 * aspect, 3), 14) + 0.8), layout="constrained")
+    max_iter = int(attrs.get("max_iter", image.max() if image.size else 1))
+    shown = np.ma.masked_where(image >= max_iter, np.log1p(image.astype(float)))
+    cmap = matplotlib.colormaps["viridis"].copy()  # no black in it: black is the set
+    cmap.set_bad("black")
+    extent = None
+    if all(k in attrs for k in ("x_min", "x_max", "y_min", "y_max")):
+        extent = [float(attrs["x_min"]), float(attrs["x_max"]), float(attrs["y_min"]), float(attrs["y_max"])]
+        ax.set_xlabel("Re(c)")
+        ax.set_ylabel("Im(c)")
+    else:
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+    picture = ax.imshow(shown, cmap=cmap, extent=extent, origin="upper", interpolation="nearest")
+    bar = fig.colorbar(picture, ax=ax, shrink=0.8)
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000) if t < max_iter]
+    bar.set_ticks(np.log1p(ticks), labels=[str(t) for t in ticks])
+    bar.set_label(f"iterations to escape (black: not escaped after {max_iter})")
+    inside = int((image >= max_iter).sum())
+    ax.set_title(f"Image: {_title(run)}\n/output/image, {width} x {height} pixels, {inside} in the set",
+                 loc="left", fontsize="medium")
+    return fig, {"image": image, "attrs": attrs}
+
+
 def _worker_axis(ax, workers, label):
     ticks = sorted(set(int(w) for w in workers))
     if ticks[-1] / ticks[0] >= 8:
@@ -311,12 +356,15 @@ def _out_dir(out, path):
 
 
 def plot_run(run, out=None):
-    """Writes <stem>-timeline.png, -utilisation.png and -durations.png into
+    """Writes <stem>-timeline.png, -utilisation.png and -durations.png, and
+    <stem>-image.png when the file has an /output/image (mandelbrot), into
     `out` (default: beside the file); returns their paths."""
     directory = _out_dir(out, run.path)
     written = []
-    for kind, draw in (("timeline", draw_timeline), ("utilisation", draw_utilisation),
-                       ("durations", draw_durations)):
+    figures = [("timeline", draw_timeline), ("utilisation", draw_utilisation), ("durations", draw_durations)]
+    if read_image(run)[0] is not None:
+        figures.append(("image", draw_image))
+    for kind, draw in figures:
         fig, _ = draw(run)
         written.append(_save(fig, os.path.join(directory, f"{run.name}-{kind}.png")))
     return written

@@ -86,15 +86,17 @@ class Run:
     phases   DataFrame indexed by phase name (setup ... write): t_start, t_end
     errors   DataFrame indexed by the failed task's id: message (0 rows when
              no task failed)
-    results  DataFrame indexed by task id, one column per /results dataset
+    results  DataFrame indexed by task id, one column per 1-D /results dataset
              (text columns hold bytes, as h5py gives them)
+    arrays   {column: 2-D numpy array, one row per task} for the array columns
+             (2-D /results datasets, such as mandelbrot's iterations)
     units    {"tasks": {"t_start": "s", ...}, "ranks": ..., "phases": ...,
              "results": {column: unit}}
     result_descriptions  {column: description}
     config   the resolved config (the `config` attribute) parsed as TOML
     """
 
-    def __init__(self, path, attrs, tasks, ranks, phases, errors, results, units, result_descriptions):
+    def __init__(self, path, attrs, tasks, ranks, phases, errors, results, units, result_descriptions, arrays=None):
         self.path = path
         self.attrs = attrs
         self.tasks = tasks
@@ -104,6 +106,7 @@ class Run:
         self.results = results
         self.units = units
         self.result_descriptions = result_descriptions
+        self.arrays = arrays or {}
 
     def __repr__(self):
         ranks, threads = self.n_ranks, self.threads_per_rank
@@ -197,10 +200,10 @@ def load(path):
                     units[name] = _units(f[name])
             if "errors" in tables and "id" not in tables["errors"].index.names and "task" in tables["errors"]:
                 tables["errors"] = tables["errors"].set_index("task").rename_axis("id")  # 1.0 files before 4bb38b7
-            columns, units["results"], descriptions = {}, {}, {}
+            columns, arrays, units["results"], descriptions = {}, {}, {}, {}
             if "results" in f:
                 for column, dataset in f["results"].items():
-                    columns[column] = dataset[()]
+                    (columns if dataset.ndim == 1 else arrays)[column] = dataset[()]
                     if "units" in dataset.attrs:
                         units["results"][column] = _decode(dataset.attrs["units"])
                     descriptions[column] = _decode(dataset.attrs.get("description", ""))
@@ -219,4 +222,5 @@ def load(path):
     lengths = {len(v) for v in columns.values()}
     index = tasks.index if lengths <= {len(tasks)} else pd.RangeIndex(max(lengths), name="id")
     results = pd.DataFrame(columns, index=index)
-    return Run(path, attrs, tasks, tables["ranks"], tables["phases"], tables["errors"], results, units, descriptions)
+    return Run(path, attrs, tasks, tables["ranks"], tables["phases"], tables["errors"], results, units, descriptions,
+               arrays)

@@ -13,6 +13,7 @@ FANOUT_PACKAGES=(
   python3-matplotlib python3-pandas   # fanout plot and python/fanout_analysis
   coreutils
   python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
+  primesieve-bin            # the oracle of the prime_count tests and its bench baseline
   slurm-wlm munge libpmix2   # fanout submit, slurm/fanout.sbatch, the local test cluster (srun --mpi=pmix)
   iproute2 util-linux        # tests/slurm: ip netns, unshare (mpirun across two network namespaces)
 )

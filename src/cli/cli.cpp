@@ -212,13 +212,26 @@ void warn_if_threads_lack_cpus(const boost::mpi::communicator& comm, unsigned th
         total_short, comm.size(), comm.size() == 1 ? "" : "s", min_cpus, min_cpus == 1 ? "" : "s", threads, threads);
 }
 
-// Rank 0: the last datasets, then the file goes into place.
-int finish_file(io::RunWriter& writer, const RunOutcome& outcome, const std::vector<TaskError>& errors,
-                std::uint64_t to_run, std::vector<PhaseRecord> phases, const RunClock& clock) {
+// Rank 0: the last datasets and, when every task succeeded, the job's own
+// output (Job::finish); then the file goes into place.
+int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const RunOutcome& outcome,
+                const std::vector<TaskError>& errors, std::uint64_t to_run, std::vector<PhaseRecord> phases,
+                const RunClock& clock) {
   double write_start = phases.back().t_end;
   try {
     writer.set_attribute("chunk", outcome.chunk);
     writer.flush();
+    if (status_of(outcome, to_run) == "complete") {
+      try {
+        writer.finish_job(*loaded.job);
+      } catch (const IoError&) {
+        throw;
+      } catch (const std::exception& e) {
+        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written\n",
+                                 loaded.run.job_kind, e.what(), loaded.run.output_path);
+        return EXIT_TASKS_FAILED;
+      }
+    }
     writer.write_ranks(outcome.ranks);
     writer.write_errors(errors);
     phases.emplace_back();
@@ -273,9 +286,9 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.n_ranks = comm.size();
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = task_count;
-    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.info->columns);
+    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
     for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
-    io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.info->columns).size(),
+    io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
                              static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml};
     journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header, resumed.carried,
                                                   cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
@@ -303,7 +316,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   RunClock clock = synchronize_clock(comm, start);
   double setup_end = clock.now();
 
-  RowLayout layout(loaded->info->columns);
+  RowLayout layout(loaded->columns);
   const std::uint64_t task_count = loaded->job->task_count();
   std::uint64_t already_done = resumed.carried.records.size();
   boost::mpi::broadcast(comm, already_done, 0);
@@ -357,7 +370,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     } catch (const IoError& e) {
       std::cerr << "fanout: warning: " << e.what() << "\n";
     }
-    code = finish_file(*writer, outcome, errors, to_run, std::move(phases), clock);
+    code = finish_file(*writer, *loaded, outcome, errors, to_run, std::move(phases), clock);
     if (code == EXIT_OK) {
       if (status != "partial") journal->remove();
       const std::uint64_t done = already_done + outcome.completed;
@@ -404,7 +417,7 @@ int print_jobs() {
     for (const auto& p : config::describe_job(*info))
       std::cout << fmt::format("    {:<14} {:<22} {}{}\n", p.key, p.type, p.help,
                                p.default_text.empty() ? " (required)" : " (default " + p.default_text + ")");
-    std::cout << "  result columns (/results/<name>, one value per task):\n";
+    std::cout << "  result columns (/results/<name>, one value per task; TYPE[N]: N values per task):\n";
     for (const auto& c : info->columns)
       std::cout << fmt::format("    {:<14} {:<22} {}{}\n", c.name, column_type_text(c), c.description,
                                c.units.empty() ? "" : " [" + c.units + "]");

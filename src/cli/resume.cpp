@@ -10,6 +10,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <map>
 
@@ -48,7 +50,15 @@ void check_same_job(const std::string& file, const std::string& stored_config, c
                                 file, list.empty() ? "the job tables differ" : list));
 }
 
-bool pid_alive(long pid) { return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+// A running process (not a zombie: a killed rank whose parent died too may
+// linger as one until init reaps it).
+bool pid_alive(long pid) {
+  if (pid <= 0 || (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM)) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
+}
 
 // The .NAME.partial-PID files beside `output`, with their pids.
 std::vector<std::pair<fs::path, long>> partial_files(const std::string& output) {
@@ -171,7 +181,7 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
     }
     sessions_before = file.sessions;
     if (!have_journal) {
-      state.carried = finished_ok(io::read_finished_tasks(output, loaded.info->columns), task_count);
+      state.carried = finished_ok(io::read_finished_tasks(output, loaded.columns), task_count);
       state.source = output;
     }
   }
@@ -181,7 +191,7 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
       throw ConfigError(fmt::format("--resume: {} is the journal of a run of job \"{}\", but this config runs job \"{}\"",
                                     journal, contents.header.job, loaded.run.job_kind));
     check_same_job(journal, contents.header.config, contents.header.job_hash, loaded, hash);
-    if (contents.header.task_count != task_count || contents.header.row_size != RowLayout(loaded.info->columns).size())
+    if (contents.header.task_count != task_count || contents.header.row_size != RowLayout(loaded.columns).size())
       throw IoError(fmt::format("{}: the journal's task count or row size does not match job \"{}\"", journal,
                                 loaded.run.job_kind));
     state.carried = finished_ok(std::move(contents.batch), task_count);

@@ -164,6 +164,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
   cfg.job_kind = job.choice("kind", std::nullopt, JobRegistry::instance().kinds(), "the job to run (fanout jobs lists them)");
   loaded.info = JobRegistry::instance().find(cfg.job_kind);
   loaded.job = loaded.info->make(job);
+  loaded.columns = loaded.job->columns(loaded.info->columns);
   job.finish();
   sections.push_back(std::move(job));
 

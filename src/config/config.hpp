@@ -42,6 +42,7 @@ struct LoadedConfig {
   RunConfig run;
   std::shared_ptr<const Job> job;
   const JobInfo* info = nullptr;
+  std::vector<Column> columns;  // the job's result columns as built (Job::columns)
 };
 
 // Parses TOML text (named `origin` in messages), applies `--set KEY=VALUE`

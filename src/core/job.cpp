@@ -8,29 +8,26 @@ namespace fanout {
 std::size_t column_size(ColumnType type) {
   switch (type) {
     case ColumnType::U8: return 1;
+    case ColumnType::U32:
     case ColumnType::I32: return 4;
     case ColumnType::I64:
     case ColumnType::U64:
     case ColumnType::F64: return 8;
     case ColumnType::Text: break;
   }
-  throw std::logic_error("column_size: a text column's size is Column::bytes");
+  throw std::logic_error("column_size: a text column's size is its Column::length");
 }
 
 std::size_t column_bytes(const Column& column) {
-  if (column.type != ColumnType::Text) return column_size(column.type);
-  if (column.bytes == 0) throw std::logic_error("text column " + column.name + " has no size (Column::bytes)");
-  return column.bytes;
-}
-
-std::string column_type_text(const Column& column) {
-  if (column.type == ColumnType::Text) return "text[" + std::to_string(column.bytes) + "]";
-  return column_type_name(column.type);
+  if (column.type != ColumnType::Text) return column_size(column.type) * column.length;
+  if (column.length == 0) throw std::logic_error("text column " + column.name + " has no size (Column::length)");
+  return column.length;
 }
 
 const char* column_type_name(ColumnType type) {
   switch (type) {
     case ColumnType::U8: return "uint8";
+    case ColumnType::U32: return "uint32";
     case ColumnType::I32: return "int32";
     case ColumnType::I64: return "int64";
     case ColumnType::U64: return "uint64";
@@ -40,22 +37,34 @@ const char* column_type_name(ColumnType type) {
   return "?";
 }
 
+std::string column_type_text(const Column& column) {
+  std::string name = column_type_name(column.type);
+  if (column.type == ColumnType::Text) return name + "[" + std::to_string(column.length) + "]";
+  if (column.length == 1) return name;
+  return name + "[" + (column.length ? std::to_string(column.length) : "") + "]";
+}
+
 RowLayout::RowLayout(const std::vector<Column>& columns) {
   for (const auto& c : columns) {
+    if (c.length == 0) throw std::logic_error("column " + c.name + " has length 0 (Job::columns must set it)");
     offsets_.push_back(size_);
     bytes_.push_back(column_bytes(c));
     types_.push_back(c.type);
+    lengths_.push_back(c.type == ColumnType::Text ? 1 : c.length);
     size_ += bytes_.back();
   }
 }
 
-void Row::check(std::size_t column, ColumnType type) const {
+void Row::check(std::size_t column, ColumnType type, std::uint64_t length) const {
   if (column >= layout_->count() || layout_->type(column) != type)
     throw std::logic_error("Row::set/get: column index or type does not match the job's columns");
+  if (layout_->length(column) != length)
+    throw std::logic_error("Row::set/get: column " + std::to_string(column) + " holds " +
+                           std::to_string(layout_->length(column)) + " values per task, not " + std::to_string(length));
 }
 
 void Row::set_text(std::size_t column, std::string_view text) {
-  check(column, ColumnType::Text);
+  check(column, ColumnType::Text, 1);
   std::size_t size = layout_->bytes(column);
   std::size_t n = std::min(size, text.size());
   std::byte* out = bytes_.data() + layout_->offset(column);
@@ -64,7 +73,7 @@ void Row::set_text(std::size_t column, std::string_view text) {
 }
 
 std::string_view Row::text(std::size_t column) const {
-  check(column, ColumnType::Text);
+  check(column, ColumnType::Text, 1);
   const auto* p = reinterpret_cast<const char*>(bytes_.data() + layout_->offset(column));
   std::size_t n = layout_->bytes(column);
   while (n > 0 && p[n - 1] == '\0') --n;

@@ -15,25 +15,33 @@ namespace fanout {
 namespace config {
 class Section;
 }
+class RunOutput;  // core/run_output.hpp: what Job::finish sees of the run file
 
-// Text: a fixed-size byte string (Column::bytes), null-padded.
-enum class ColumnType : std::uint8_t { U8, I32, I64, U64, F64, Text };
+// Text: a fixed-size byte string (Column::length bytes), null-padded.
+enum class ColumnType : std::uint8_t { U8, U32, I32, I64, U64, F64, Text };
 
 std::size_t column_size(ColumnType type);  // numeric types; Text has no fixed size
 const char* column_type_name(ColumnType type);
 
-// One result column: one value per task, stored as /results/<name>.
+// One result column, stored as /results/<name>: one value per task, or, for
+// an array column (length > 1), `length` values per task in a 2-D dataset
+// (tasks x length).
 struct Column {
   std::string name;
   ColumnType type;
   std::string units;  // "" when dimensionless
   std::string description;
-  std::size_t bytes = 0;  // Text: the size of each value; numeric types: unused
+  // Numeric types: values per task (an array column when > 1). Text: the
+  // bytes of its one value per task. 0 in a registration: set by the job
+  // from its parameters (Job::columns); every column of a built job has
+  // length >= 1.
+  std::uint64_t length = 1;
 };
 
-// The bytes one value of the column takes in a row.
+// The bytes the column takes in a row: its size x length, or a text's bytes.
 std::size_t column_bytes(const Column& column);
-// "uint64", ..., "text[4096]".
+// "uint32", "uint32[640]" for an array column ("uint32[]": length set by the
+// job), "text[4096]".
 std::string column_type_text(const Column& column);
 
 // Thrown by a job's run() when the task ran out of time: the runner records
@@ -51,18 +59,21 @@ class RowLayout {
   std::size_t offset(std::size_t column) const { return offsets_[column]; }
   std::size_t bytes(std::size_t column) const { return bytes_[column]; }
   ColumnType type(std::size_t column) const { return types_[column]; }
+  std::uint64_t length(std::size_t column) const { return lengths_[column]; }
   std::size_t count() const { return types_.size(); }
 
  private:
   std::vector<std::size_t> offsets_;
   std::vector<std::size_t> bytes_;
   std::vector<ColumnType> types_;
+  std::vector<std::uint64_t> lengths_;
   std::size_t size_ = 0;
 };
 
 template <class T>
 constexpr ColumnType column_type_of();
 template <> constexpr ColumnType column_type_of<std::uint8_t>() { return ColumnType::U8; }
+template <> constexpr ColumnType column_type_of<std::uint32_t>() { return ColumnType::U32; }
 template <> constexpr ColumnType column_type_of<std::int32_t>() { return ColumnType::I32; }
 template <> constexpr ColumnType column_type_of<std::int64_t>() { return ColumnType::I64; }
 template <> constexpr ColumnType column_type_of<std::uint64_t>() { return ColumnType::U64; }
@@ -75,23 +86,29 @@ class Row {
   // Throws std::logic_error if T is not the column's declared type.
   template <class T>
   void set(std::size_t column, T value) {
-    check(column, column_type_of<T>());
+    check(column, column_type_of<T>(), 1);
     std::memcpy(bytes_.data() + layout_->offset(column), &value, sizeof(T));
+  }
+  // An array column: exactly its length of values.
+  template <class T>
+  void set(std::size_t column, std::span<const T> values) {
+    check(column, column_type_of<T>(), values.size());
+    std::memcpy(bytes_.data() + layout_->offset(column), values.data(), values.size_bytes());
   }
   template <class T>
   T get(std::size_t column) const {
-    check(column, column_type_of<T>());
+    check(column, column_type_of<T>(), 1);
     T value;
     std::memcpy(&value, bytes_.data() + layout_->offset(column), sizeof(T));
     return value;
   }
-  // A Text column: the first Column::bytes bytes of `text`, null-padded.
+  // A Text column: the first Column::length bytes of `text`, null-padded.
   void set_text(std::size_t column, std::string_view text);
   // A Text column's value without its padding.
   std::string_view text(std::size_t column) const;
 
  private:
-  void check(std::size_t column, ColumnType type) const;
+  void check(std::size_t column, ColumnType type, std::uint64_t length) const;
   const RowLayout* layout_;
   std::span<std::byte> bytes_;
 };
@@ -108,6 +125,21 @@ class Job {
   // = "longest-first" then hands out the costliest tasks first.
   virtual bool has_costs() const { return false; }
   virtual double cost(std::uint64_t /*task*/) const { return 0; }
+  // Called from a rank's coordinating thread when the run gives up on the
+  // tasks still running (run.grace after a stop signal has passed, or a
+  // second signal came). A job whose tasks run outside fanout's threads, such
+  // as child processes, stops them here so that run() returns soon. Must be
+  // thread-safe; the default does nothing (fanout then leaves the threads).
+  virtual void cancel() const {}
+  // The result columns of the job as built: the registered ones, with the
+  // length of each array column registered with length 0 filled in from
+  // the parameters.
+  virtual std::vector<Column> columns(std::vector<Column> registered) const { return registered; }
+  // Called once on rank 0 after the last task, before the file is committed,
+  // and only when every task succeeded: reads the result columns, writes
+  // root attributes and /output datasets (include core/run_output.hpp).
+  // Throwing stops the run (no file).
+  virtual void finish(RunOutput& /*output*/) const {}
 };
 
 // What a job file registers: its name, its columns, and a factory that reads

@@ -84,16 +84,20 @@ enum Tag : int {
 };
 
 constexpr std::size_t SEND_RECORDS = 32768;       // send finished tasks at least this often...
+constexpr std::size_t SEND_BYTES = 1 << 26;       // ...or when their rows (array columns) reach 64 MiB...
 constexpr double SEND_SECONDS = 0.5;               // ...or this often
 // Workers pause when this many finished tasks wait for the coordinating
 // thread, so a rank that computes faster than it can ship or write results
 // keeps bounded memory.
 constexpr std::size_t MAX_FINISHED = 1 << 18;
+constexpr std::size_t MAX_FINISHED_BYTES = 1 << 28;  // of rows, for large array columns
 constexpr auto MIN_WAIT = std::chrono::microseconds(10);
 constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
 // A rank told "later" with nothing to do (failed tasks may still come back
 // for a retry) asks again after this long.
 constexpr double LATER_PAUSE = 0.002;
+// After Job::cancel, how long running tasks get to return before they are left.
+constexpr double CANCEL_WAIT = 1.0;
 
 constexpr std::uint64_t FLAG_AHEAD = 1;
 
@@ -164,6 +168,8 @@ class WorkerPool {
     for (auto& t : threads_) t.detach();
     threads_.clear();
   }
+  // Asks the job to end its running tasks (Job::cancel).
+  void cancel_tasks() { job_.cancel(); }
   std::uint64_t queued() const {
     std::lock_guard lock(mutex_);
     return queued_;
@@ -191,6 +197,10 @@ class WorkerPool {
   std::size_t pending() const {
     std::lock_guard lock(mutex_);
     return finished_.records.size() + finished_.errors.size();
+  }
+  std::size_t pending_bytes() const {
+    std::lock_guard lock(mutex_);
+    return finished_.rows.size();
   }
   Batch take_results() {
     std::lock_guard lock(mutex_);
@@ -227,7 +237,8 @@ class WorkerPool {
     std::unique_lock lock(mutex_);
     for (;;) {
       work_ready_.wait(lock, [this] {
-        return (queued_ > 0 && finished_.records.size() < MAX_FINISHED) || (closed_ && queued_ == 0);
+        return (queued_ > 0 && finished_.records.size() < MAX_FINISHED && finished_.rows.size() < MAX_FINISHED_BYTES) ||
+               (closed_ && queued_ == 0);
       });
       if (queued_ == 0) return;
       ids.clear();
@@ -421,6 +432,7 @@ class Collector {
       TaskRecord r = batch.records[i];
       dispatcher_.returned();
       seconds += r.t_end - r.t_start;
+      longest_ = std::max(longest_, r.t_end - r.t_start);
       task_cpu_ += r.cpu_user + r.cpu_sys;
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
@@ -457,6 +469,7 @@ class Collector {
   std::uint64_t completed() const { return outcome_.completed; }
   std::uint64_t failed() const { return outcome_.failed; }
   double task_cpu() const { return task_cpu_; }
+  double longest() const { return longest_; }
 
  private:
   RunOutcome& outcome_;
@@ -465,6 +478,7 @@ class Collector {
   Dispatcher& dispatcher_;
   unsigned retries_;
   double task_cpu_ = 0;
+  double longest_ = 0;
   std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
   std::unordered_map<std::uint64_t, std::uint32_t> attempts_;  // failed tasks waiting for a retry
 };
@@ -517,11 +531,17 @@ class Stopper {
     return true;
   }
   int level() const { return level_; }
-  // Running tasks are given up on: now, or never (false).
+  // Are the running tasks given up on? When the time has come, the job is
+  // first asked to cancel them (Job::cancel); tasks still running a second
+  // later are left to their threads.
   bool give_up(WorkerPool& pool) {
     if (abandoned_ || level_ == 0) return abandoned_;
-    if (level_ >= 2 || steady_seconds() >= deadline_) {
-      if (pool.running() > 0) {
+    double now = steady_seconds();
+    if ((level_ >= 2 || now >= deadline_) && pool.running() > 0) {
+      if (cancelled_at_ < 0) {
+        pool.cancel_tasks();
+        cancelled_at_ = now;
+      } else if (now - cancelled_at_ >= CANCEL_WAIT) {
         pool.abandon();
         abandoned_ = true;
       }
@@ -534,6 +554,7 @@ class Stopper {
   double grace_;
   int level_ = 0;
   double deadline_ = 0;
+  double cancelled_at_ = -1;
   bool abandoned_ = false;
 };
 
@@ -601,7 +622,8 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     }
     if (settings.stop_check && now >= next_check) {
       next_check = now + 1;
-      if (std::string why = settings.stop_check(); !why.empty()) request_stop(1, StopCause::Check, why);
+      if (std::string why = settings.stop_check(collector.longest()); !why.empty())
+        request_stop(1, StopCause::Check, why);
     }
     if (settings.max_failures > 0 && collector.failed() >= settings.max_failures)
       request_stop(1, StopCause::MaxFailures, fmt::format("run.max_failures = {} reached", settings.max_failures));
@@ -710,7 +732,8 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
       return;
     }
     std::size_t pending = pool.pending();
-    if (pending >= SEND_RECORDS || (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS)) {
+    if (pending >= SEND_RECORDS || pool.pending_bytes() >= SEND_BYTES ||
+        (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS)) {
       auto message = encode(pool.take_results());
       timer([&] { send_bytes(comm, 0, TAG_RESULTS, message); });
       last_flush = steady_seconds();

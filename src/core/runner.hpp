@@ -38,9 +38,10 @@ struct RunSettings {
   unsigned retries = 0;       // extra attempts of a failed task
   std::uint64_t max_failures = 0;  // stop handing out tasks after this many final failures (0: never)
   double grace = 10;          // s running tasks get once a stop is requested
-  // Rank 0, called about once a second: a reason to stop handing out tasks
+  // Rank 0, called about once a second with the longest task time seen so
+  // far (s, 0 before any task finished): a reason to stop handing out tasks
   // (the allocation's time is running out, say), or "" to go on.
-  std::function<std::string()> stop_check;
+  std::function<std::string(double longest_task)> stop_check;
 };
 
 // Why a run stopped before handing out every task.

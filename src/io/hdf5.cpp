@@ -129,35 +129,65 @@ Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::ui
           H5Dclose};
 }
 
+Handle create_dataset_2d(hid_t loc, const std::string& name, hid_t type, std::uint64_t rows, std::uint64_t columns,
+                         bool compress) {
+  hsize_t dims[2] = {rows, columns};
+  Handle space{check_id(H5Screate_simple(2, dims, nullptr), "H5Screate_simple"), H5Sclose};
+  Handle props{check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose};
+  constexpr hsize_t CHUNK = 65536;
+  if (rows > 0 && columns > 0) {
+    hsize_t chunk[2] = {std::clamp<hsize_t>(CHUNK / columns, 1, rows), columns};
+    check_status(H5Pset_chunk(props.get(), 2, chunk), "H5Pset_chunk");
+    if (compress && rows * columns > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
+  }
+  return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
+                   "cannot create dataset " + name),
+          H5Dclose};
+}
+
+std::vector<std::uint64_t> dataset_shape(hid_t dataset) {
+  Handle space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
+  int rank = check_status(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  check_status(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims");
+  return {dims.begin(), dims.end()};
+}
+
+namespace {
+// Selects elements (of a 2-D dataset: whole rows) first, first + stride, ...
+// in the file; returns the matching contiguous memory space.
+Handle select_rows(hid_t dataset, const Handle& file_space, std::uint64_t first, std::uint64_t count,
+                   std::uint64_t stride) {
+  auto shape = dataset_shape(dataset);
+  if (shape.empty() || shape.size() > 2) throw IoError("expected a 1-D or 2-D dataset");
+  hsize_t start[2] = {first, 0};
+  hsize_t steps[2] = {stride, 1};
+  hsize_t n[2] = {count, shape.size() == 2 ? shape[1] : 1};
+  int rank = static_cast<int>(shape.size());
+  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, steps, n, nullptr), "H5Sselect_hyperslab");
+  return {check_id(H5Screate_simple(rank, n, nullptr), "H5Screate_simple"), H5Sclose};
+}
+}  // namespace
+
 void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data,
                  std::uint64_t stride) {
   if (count == 0) return;
   Handle file_space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
-  hsize_t start[1] = {first};
-  hsize_t steps[1] = {stride};
-  hsize_t n[1] = {count};
-  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, steps, n, nullptr), "H5Sselect_hyperslab");
-  Handle mem_space{check_id(H5Screate_simple(1, n, nullptr), "H5Screate_simple"), H5Sclose};
+  Handle mem_space = select_rows(dataset, file_space, first, count, stride);
   check_status(H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dwrite");
 }
 
 void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, void* data) {
   if (count == 0) return;
   Handle file_space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
-  hsize_t start[1] = {first};
-  hsize_t n[1] = {count};
-  check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr), "H5Sselect_hyperslab");
-  Handle mem_space{check_id(H5Screate_simple(1, n, nullptr), "H5Screate_simple"), H5Sclose};
+  Handle mem_space = select_rows(dataset, file_space, first, count, 1);
   check_status(H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dread");
 }
 
 std::uint64_t dataset_length(hid_t dataset) {
-  Handle space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
-  int rank = check_status(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims");
-  if (rank != 1) throw IoError("expected a 1-D dataset");
-  hsize_t dims[1] = {0};
-  check_status(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "H5Sget_simple_extent_dims");
-  return dims[0];
+  auto shape = dataset_shape(dataset);
+  if (shape.size() != 1) throw IoError("expected a 1-D dataset");
+  return shape[0];
 }
 
 void read_all(hid_t dataset, hid_t mem_type, void* data) {
@@ -196,6 +226,11 @@ void write_attr(hid_t loc, const std::string& name, std::int64_t value) {
 void write_attr(hid_t loc, const std::string& name, double value) {
   Handle space = scalar_space();
   write_attr_raw(loc, name, H5T_NATIVE_DOUBLE, space.get(), &value);
+}
+
+void write_attr(hid_t loc, const std::string& name, std::uint64_t value) {
+  Handle space = scalar_space();
+  write_attr_raw(loc, name, H5T_NATIVE_UINT64, space.get(), &value);
 }
 
 void write_attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values) {

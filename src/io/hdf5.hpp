@@ -55,18 +55,25 @@ Handle vlen_string_type();
 // large if `compress` (only for datasets written whole: partial writes of
 // compressed chunks would rewrite them again and again).
 Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress = true);
-// Writes elements first, first + stride, ... (count of them) from contiguous
-// `data` (memory type `mem_type`).
+// A 2-D dataset of rows x columns, chunked by whole rows (about 65,536
+// elements a chunk); compressed when large if `compress`.
+Handle create_dataset_2d(hid_t loc, const std::string& name, hid_t type, std::uint64_t rows, std::uint64_t columns,
+                         bool compress = true);
+// Writes elements (of a 2-D dataset: whole rows) first, first + stride, ...
+// (count of them) from contiguous `data` (memory type `mem_type`).
 void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data,
                  std::uint64_t stride = 1);
-// Reads elements [first, first + count) into `data`.
+// Reads elements (whole rows) [first, first + count) into `data`.
 void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, void* data);
-std::uint64_t dataset_length(hid_t dataset);
+// The dimensions of a dataset.
+std::vector<std::uint64_t> dataset_shape(hid_t dataset);
+std::uint64_t dataset_length(hid_t dataset);  // of a 1-D dataset
 void read_all(hid_t dataset, hid_t mem_type, void* data);
 
 void write_attr(hid_t loc, const std::string& name, const std::string& value);
 void write_attr(hid_t loc, const std::string& name, std::int64_t value);
 void write_attr(hid_t loc, const std::string& name, double value);
+void write_attr(hid_t loc, const std::string& name, std::uint64_t value);
 void write_attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values);
 std::string read_string_attr(hid_t loc, const std::string& name);
 std::vector<std::int64_t> read_int_attr(hid_t loc, const std::string& name);

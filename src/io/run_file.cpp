@@ -9,8 +9,10 @@
 #include <cstring>
 #include <filesystem>
 #include <string_view>
+#include <variant>
 
 #include "core/error.hpp"
+#include "core/run_output.hpp"
 #include "fanout/version.hpp"
 #include "io/hdf5.hpp"
 
@@ -101,6 +103,7 @@ Handle packed(const Handle& mem_type) {
 Handle column_type(ColumnType type, std::size_t bytes) {
   switch (type) {
     case ColumnType::U8: return copy_type(H5T_NATIVE_UINT8);
+    case ColumnType::U32: return copy_type(H5T_NATIVE_UINT32);
     case ColumnType::I32: return copy_type(H5T_NATIVE_INT32);
     case ColumnType::I64: return copy_type(H5T_NATIVE_INT64);
     case ColumnType::U64: return copy_type(H5T_NATIVE_UINT64);
@@ -154,8 +157,76 @@ struct RunWriter::Impl {
   Handle task_mem_type;
   std::vector<TaskRecord> pending;  // stored, not yet written
   std::vector<std::byte> pending_rows;
-  explicit Impl(const std::vector<Column>& cols) : layout(cols) {}
+  std::vector<Column> column_specs;
+  std::uint64_t task_count = 0;
+  explicit Impl(const std::vector<Column>& cols) : layout(cols), column_specs(cols) {}
 };
+
+namespace {
+
+// Job::finish's view of the file: result columns by name, root attributes, /output.
+class FileOutput : public RunOutput {
+ public:
+  explicit FileOutput(RunWriter::Impl& impl) : impl_(impl) {}
+  std::uint64_t task_count() const override { return impl_.task_count; }
+  std::uint64_t column_length(const std::string& column) const override {
+    return impl_.column_specs[index(column)].length;
+  }
+  void set_attribute(const std::string& name, const AttributeValue& value) override {
+    write_attribute(impl_.file.get(), name, value);
+  }
+  std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type, std::uint64_t rows,
+                                                std::uint64_t columns) override {
+    if (!output_.valid()) output_ = link_exists(impl_.file.get(), "output") ? open_group(impl_.file.get(), "output")
+                                                                           : create_group(impl_.file.get(), "output");
+    return std::make_unique<Dataset>(create_dataset_2d(output_.get(), name, column_type(type, 0).get(), rows, columns), type);
+  }
+
+  static void write_attribute(hid_t loc, const std::string& name, const AttributeValue& value) {
+    std::visit([&](const auto& v) { write_attr(loc, name, v); }, value);
+  }
+
+ protected:
+  void read_column(const std::string& column, ColumnType type, std::uint64_t first, std::uint64_t count,
+                   void* values) override {
+    std::size_t c = index(column);
+    if (impl_.column_specs[c].type != type)
+      throw std::logic_error("RunOutput::read: column " + column + " holds " + column_type_name(impl_.column_specs[c].type) +
+                             ", not " + column_type_name(type));
+    if (first + count > impl_.task_count) throw std::logic_error("RunOutput::read: tasks beyond the last one");
+    read_range(impl_.columns[c].get(), column_type(type, 0).get(), first, count, values);
+  }
+
+ private:
+  class Dataset : public OutputDataset {
+   public:
+    Dataset(Handle ds, ColumnType type) : ds_(std::move(ds)), type_(type) {}
+    void set_attribute(const std::string& name, const AttributeValue& value) override {
+      write_attribute(ds_.get(), name, value);
+    }
+
+   protected:
+    void write(ColumnType type, std::uint64_t first, std::uint64_t count, const void* values) override {
+      if (type != type_) throw std::logic_error("OutputDataset::write_rows: wrong value type");
+      write_range(ds_.get(), column_type(type, 0).get(), first, count, values);
+    }
+
+   private:
+    Handle ds_;
+    ColumnType type_;
+  };
+
+  std::size_t index(const std::string& column) const {
+    for (std::size_t c = 0; c < impl_.column_specs.size(); ++c)
+      if (impl_.column_specs[c].name == column) return c;
+    throw std::logic_error("RunOutput: the job has no result column " + column);
+  }
+
+  RunWriter::Impl& impl_;
+  Handle output_;
+};
+
+}  // namespace
 
 RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vector<Column>& columns)
     : impl_(std::make_unique<Impl>(columns)), path_(std::move(path)) {
@@ -193,13 +264,18 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   Handle file_type = packed(impl_->task_mem_type);
   impl_->tasks = create_dataset_1d(f, "tasks", file_type.get(), meta.task_count, /*compress=*/false);
   write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
+  impl_->task_count = meta.task_count;
   Handle results = create_group(f, "results");
   for (const auto& c : columns) {
-    Handle type = column_type(c.type, column_bytes(c));
+    // The type of one value: a text's bytes, or one element of an array.
+    Handle type = column_type(c.type, c.type == ColumnType::Text ? column_bytes(c) : 0);
     // Text values are mostly padding: compress them (they are written in
     // few, large batches, so chunks are seldom rewritten).
     bool compress = c.type == ColumnType::Text;
-    Handle ds = create_dataset_1d(results.get(), c.name, type.get(), meta.task_count, compress);
+    Handle ds = c.type == ColumnType::Text || c.length == 1
+                    ? create_dataset_1d(results.get(), c.name, type.get(), meta.task_count, compress)
+                    : create_dataset_2d(results.get(), c.name, type.get(), meta.task_count, c.length,
+                                        /*compress=*/false);
     if (!c.units.empty()) write_attr(ds.get(), "units", c.units);
     write_attr(ds.get(), "description", c.description);
     impl_->columns.push_back(std::move(ds));
@@ -311,6 +387,12 @@ void RunWriter::set_attribute(const std::string& name, const std::string& value)
   write_attr(impl_->file.get(), name, value);
 }
 
+void RunWriter::finish_job(const Job& job) {
+  flush();
+  FileOutput output(*impl_);
+  job.finish(output);
+}
+
 void RunWriter::write_ranks(const std::vector<RankRecord>& ranks) {
   write_records(impl_->file.get(), "ranks", rank_type(), ranks, RANK_UNITS);
 }
@@ -357,7 +439,7 @@ Batch read_finished_tasks(const std::string& path, const std::vector<Column>& co
         throw IoError("/results/" + columns[c].name + " does not have one value per task");
       std::size_t size = column_bytes(columns[c]);
       std::vector<std::byte> values(tasks.size() * size);
-      Handle type = column_type(columns[c].type, size);
+      Handle type = column_type(columns[c].type, columns[c].type == ColumnType::Text ? size : 0);
       if (!values.empty()) read_all(ds.get(), type.get(), values.data());
       for (std::size_t k = 0; k < keep.size(); ++k)
         std::memcpy(out.rows.data() + k * layout.size() + layout.offset(c), values.data() + keep[k] * size, size);
@@ -438,6 +520,7 @@ RunFile read_run_file(const std::string& path) {
       char name[256] = {};
       H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
       Handle ds = open_dataset(results.get(), name);
+      if (dataset_shape(ds.get()).size() != 1) continue;  // array columns: not read for reports
       ResultColumn column;
       column.name = name;
       std::uint64_t n = dataset_length(ds.get());

@@ -53,6 +53,8 @@ class RunWriter : public TaskSink {
   void flush();
   static constexpr std::size_t FLUSH_RECORDS = 1 << 18;
   static constexpr std::size_t FLUSH_BYTES = std::size_t{64} << 20;  // ...or when the rows take this much
+  // Flushes, then runs the job's finish step (Job::finish) on the file.
+  void finish_job(const Job& job);
   // Sets (or replaces) a string attribute of the root group.
   void set_attribute(const std::string& name, const std::string& value);
 
@@ -66,9 +68,10 @@ class RunWriter : public TaskSink {
   void commit(const std::string& status, const std::string& finished);
   const std::string& temp_path() const { return temp_path_; }
 
+  struct Impl;
+
  private:
   void rewrite_span(std::uint64_t first, std::uint64_t span, const std::vector<std::size_t>& order);
-  struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;
   std::string temp_path_;

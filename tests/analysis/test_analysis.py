@@ -319,6 +319,36 @@ def case_plot(ctx):
     expect_eq(int(round(counted)), run.task_count, "tasks counted by the histogram's bars")
 
 
+def case_image(ctx):
+    """`fanout plot` on a mandelbrot run: a fourth PNG, the image, whose
+    drawn data are /output/image (and /results/iterations, which the loader
+    gives as a 2-D array), with the set in black."""
+    import fanout_analysis as fa
+    import fanout_plot
+    path = ctx.run_job("mandel", "mandelbrot.toml", 2, ["job.width=240", "job.height=180", "job.max_iter=300"])
+    proc = ctx.fanout_cmd(["plot", path], timeout=60)
+    expect(proc.returncode == 0, f"fanout plot failed\n{proc.describe}")
+    expected = [ctx.path(f"mandel-{kind}.png") for kind in ("timeline", "utilisation", "durations", "image")]
+    expect_eq(printed_paths(proc), expected, "paths printed by fanout plot")
+    check_png(expected[-1], colour="#000000", share=0.05)
+    run = fa.load(path)
+    with h5py.File(path, "r") as f:
+        image = f["output/image"][()]
+        region = {k: float(f["output/image"].attrs[k]) for k in ("x_min", "x_max", "y_min", "y_max")}
+    expect_eq(sorted(run.arrays), ["iterations"], "the loader's array columns")
+    expect(np.array_equal(run.arrays["iterations"], image), "loader's iterations != /output/image")
+    expect_eq(list(run.results.columns), [], "1-D result columns of a mandelbrot run")
+    fig, drawn = fanout_plot.draw_image(run)
+    expect(np.array_equal(drawn["image"], image), "the drawn image != /output/image")
+    extent = fig.axes[0].images[0].get_extent()
+    expect_eq([float(x) for x in extent], [region["x_min"], region["x_max"], region["y_min"], region["y_max"]],
+              "the image's extent in the complex plane")
+    masked = fig.axes[0].images[0].get_array().mask
+    expect(np.array_equal(masked, image >= 300), "the black (masked) pixels are not those with max_iter")
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
 def case_timeline(ctx):
     """Timeline bars = tasks with 2 ranks x 2 threads (4 lanes) and with a
     primes run; two files and --out DIR (created) in one fanout plot; the

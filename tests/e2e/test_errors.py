@@ -46,9 +46,9 @@ BAD_CONFIGS = {
                        '{F}:7: schedule.policy: expected one of ' + POLICY_CHOICES
                        + ', found "dynamc" (did you mean "dynamic"?)'),
     "unknown_kind_typo": ('[job]\nkind = "spinn"\n',
-                          '{F}:2: job.kind: expected one of "command", "primes", "spin", found "spinn" (did you mean "spin"?)'),
+                          '{F}:2: job.kind: expected one of "command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "spin", found "spinn" (did you mean "spin"?)'),
     "unknown_kind": ('# a job that does not exist\n[job]\nkind = "matrix"\n',
-                     '{F}:3: job.kind: expected one of "command", "primes", "spin", found "matrix"'),
+                     '{F}:3: job.kind: expected one of "command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "spin", found "matrix"'),
     "unknown_section": ('[job]\nkind = "spin"\n\n[shedule]\npolicy = "dynamic"\n',
                         "{F}:4: [shedule]: unknown section; expected the tables [job], [schedule], [run], [checkpoint], [output] "
                         "(did you mean [schedule]?)"),

@@ -15,6 +15,11 @@ Cases:
                   the checkpointed tasks, status reads it, resume completes
                   with identical results and redoes at most one interval of work
   kill9_rank      SIGKILL of one rank (mpirun then ends the job): resumable
+  kill9_redone    (--np N) a command farm whose tasks log each run to a file,
+                  killed with SIGKILL and resumed: the log counts the tasks run
+                  twice, at most about one checkpoint interval of work
+  command_stop    a stop signal with commands still running: after run.grace
+                  their process groups are killed, nothing outlives fanout
   retries         (--np N) run.retries = 1 with tasks that fail on rank 0 only
   max_failures    run.max_failures stops the run early: partial, exit 1
   refusals        resume of other job parameters, run over a journal, resume of
@@ -268,6 +273,88 @@ def case_kill9_rank(tools, args):
         wait_for(lambda: not rank_pids(proc.pid), "the other ranks to end", timeout=30)
         expect(not os.path.exists(path) or h5py.is_hdf5(path), f"{path} exists but is not HDF5")
         resume_and_compare(tools, w, path, 2, clean_reference(tools, w, SPIN))
+
+
+def command_config(w, count, command, timeout=None):
+    """A command-job config of `count` copies of `command`, in the work directory."""
+    lines = "".join(f'  "{command}",\n' for _ in range(count))
+    extra = f"timeout = {timeout}\n" if timeout else ""
+    return w.write("farm.toml", f'[job]\nkind = "command"\n{extra}commands = [\n{lines}]\n\n'
+                                f'[schedule]\nchunk = 1\n\n[checkpoint]\ninterval = 0.2\n')
+
+
+def start_config(tools, w, n, config, output, extra=()):
+    argv = [tools.mpiexec, "-n", str(n), "--oversubscribe", tools.fanout, "run", config, "--output", output,
+            "--progress", "never"] + list(extra)
+    return subprocess.Popen(argv, cwd=w.path, env=e2e.mpi_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def case_kill9_redone(tools, args):
+    n, count = args.np, 300
+    with e2e.Workdir(f"kill9-redone-np{n}") as w:
+        log = w("log.txt")
+        config = command_config(w, count, f"sleep 0.02; echo $FANOUT_TASK_ID >> {log}")
+        path = w("farm.h5")
+        t0 = time.monotonic()
+        clean = e2e.run_ok(tools, ["run", config, "--output", w("clean.h5")], np_=n, cwd=w.path, timeout=120)
+        rate = count / (time.monotonic() - t0)
+        os.remove(log)
+        proc = start_config(tools, w, n, config, path)
+        wait_until_running(tools, proc, n, path, count // 3)
+        for pid in [proc.pid] + rank_pids(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.communicate()
+        time.sleep(0.5)  # the last sleeps of the killed ranks' commands end and log
+        checkpointed = status_done(tools, path)
+        e2e.run_ok(tools, ["resume", path, "--progress", "never"], np_=n, cwd=w.path, timeout=120)
+        with open(log) as f:
+            runs = [int(line) for line in f if line.strip()]
+        expect_eq(sorted(set(runs)), list(range(count)), "tasks logged at least once")
+        redone = len(runs) - count
+        # Tasks finished after the last checkpoint, or running at the kill:
+        # at most about one interval (0.2 s) of work plus the tasks in flight.
+        bound = max(8, int(rate * 0.6) + 2 * n)
+        print(f"kill -9 after {checkpointed} checkpointed tasks: {redone} of {count} tasks ran twice "
+              f"(rate {rate:.0f}/s, bound {bound})")
+        expect(redone <= bound, f"{redone} tasks ran twice; more than one interval of work ({bound})")
+        d = e2e.read_file(path)
+        expect_eq(e2e.attr_str(d["attrs"], "status"), "complete", "status after resume")
+        expect_eq(e2e.results_bytes(d)["exit_code"], e2e.results_bytes(e2e.read_file(w("clean.h5")))["exit_code"],
+                  "exit codes of the resumed farm vs a clean one")
+        del clean
+
+
+def case_command_stop(tools, args):
+    with e2e.Workdir("command-stop") as w:
+        config = command_config(w, 6, "sleep 300")
+        path = w("farm.h5")
+        proc = start_config(tools, w, 2, config, path, ["--set", "run.grace=1"])
+        wait_for(lambda: len(rank_pids(proc.pid)) == 2, "2 ranks")
+        wait_for(lambda: len(sleeps()) >= 2, "the commands to start")
+        t0 = time.monotonic()
+        os.kill(rank_pids(proc.pid)[0], signal.SIGTERM)
+        code, out = finish(proc, timeout=30)
+        expect_eq(code, 4, f"exit code\n{out}")
+        expect(time.monotonic() - t0 < 10, f"the stop took {time.monotonic() - t0:.1f} s with run.grace = 1\n{out}")
+        wait_for(lambda: not sleeps(), "the commands' process groups to be killed", timeout=10)
+        with h5py.File(path, "r") as f:
+            expect_eq(f.attrs["status"], "partial", "status")
+            expect_eq(int((f["tasks"]["status"][f["tasks"]["attempt"] > 0] == 0).sum()), 0, "tasks done ok")
+
+
+def sleeps():
+    """Processes running `sleep 300` (the commands of case_command_stop)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read() == b"sleep\x00300\x00":
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
 
 
 def case_retries(tools, args):

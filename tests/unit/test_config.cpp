@@ -107,12 +107,12 @@ TEST(ConfigErrors, UnknownPolicySuggestsTheClosest) {
 
 TEST(ConfigErrors, UnknownJobKind) {
   EXPECT_EQ(error_of("[job]\nkind = \"prime\"\n"),
-            "test.toml:2: job.kind: expected one of \"command\", \"primes\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
+            "test.toml:2: job.kind: expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
 }
 
 TEST(ConfigErrors, MissingJob) {
   EXPECT_EQ(error_of("[run]\nthreads_per_rank = 1\n"), "test.toml: job: missing; expected a [job] table with a kind");
-  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"), "test.toml:1: job.kind: missing; expected one of \"command\", \"primes\", \"spin\"");
+  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"), "test.toml:1: job.kind: missing; expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"spin\"");
 }
 
 TEST(ConfigErrors, MissingRequiredJobKey) {

@@ -280,3 +280,47 @@ TEST_F(RunFileTest, ReaderRejectsATruncatedFile) {
   std::string message = read_error(file);
   EXPECT_EQ(message.rfind(file + ": ", 0), 0u) << message;
 }
+
+TEST_F(RunFileTest, ArrayColumnsLandByTaskIdInAnyOrder) {
+  // An array column is a 2-D /results dataset; scattered ids go through the
+  // read-modify-write path (rewrite_span), which must keep whole rows.
+  std::string file = path("array.h5");
+  const std::uint64_t tasks = 1000, width = 5;
+  const std::vector<Column> columns{{"n", ColumnType::U64, "", "n"}, {"row", ColumnType::U32, "", "r", width}};
+  RowLayout layout(columns);
+  {
+    io::RunWriter writer(file, metadata(tasks), columns);
+    auto send = [&](std::vector<std::uint64_t> ids) {
+      std::vector<TaskRecord> records;
+      std::vector<std::byte> rows(ids.size() * layout.size());
+      for (std::size_t k = 0; k < ids.size(); ++k) {
+        TaskRecord r;
+        r.id = ids[k];
+        r.attempt = 1;
+        records.push_back(r);
+        Row row(layout, std::span(rows).subspan(k * layout.size(), layout.size()));
+        row.set<std::uint64_t>(0, ids[k]);
+        std::vector<std::uint32_t> values(width);
+        for (std::uint64_t j = 0; j < width; ++j) values[j] = static_cast<std::uint32_t>(ids[k] * width + j);
+        row.set<std::uint32_t>(1, values);
+      }
+      writer.store(records, rows);
+      writer.flush();
+    };
+    std::vector<std::uint64_t> evens, odds;  // each scattered, in a shuffled order
+    for (std::uint64_t i = 0; i < tasks; ++i) ((i * 7919) % 2 ? odds : evens).push_back((i * 7919) % tasks);
+    send(evens);
+    send(odds);
+    writer.commit("complete", "2026-01-01T00:00:01Z");
+  }
+  io::Handle f = io::open_file_read(file);
+  io::Handle ds = io::open_dataset(f.get(), "results/row");
+  EXPECT_EQ(io::dataset_shape(ds.get()), (std::vector<std::uint64_t>{tasks, width}));
+  std::vector<std::uint32_t> values(tasks * width);
+  io::read_range(ds.get(), H5T_NATIVE_UINT32, 0, tasks, values.data());
+  for (std::uint64_t k = 0; k < values.size(); ++k) ASSERT_EQ(values[k], k) << "element " << k;
+  io::RunFile run = io::read_run_file(file);  // reports read the 1-D columns and skip the array
+  ASSERT_EQ(run.results.size(), 1u);
+  EXPECT_EQ(run.results[0].name, "n");
+  EXPECT_EQ(run.results[0].values[999], 999.0);
+}

@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/error.hpp"
 #include "core/job.hpp"
 
 using fanout::ColumnType;
@@ -34,7 +36,7 @@ std::vector<T> run_column(const std::string& toml, std::size_t column) {
 
 TEST(Registry, HoldsTheBuiltInJobs) {
   auto kinds = JobRegistry::instance().kinds();
-  EXPECT_EQ(kinds, (std::vector<std::string>{"command", "primes", "spin"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "spin"}));
   const auto* primes = JobRegistry::instance().find("primes");
   ASSERT_NE(primes, nullptr);
   ASSERT_EQ(primes->columns.size(), 2u);
@@ -86,7 +88,7 @@ TEST(Row, TextColumnsAreNullPaddedAndCut) {
   EXPECT_EQ(row.text(1), "abcde");
   EXPECT_THROW(row.set_text(0, "x"), std::logic_error);
   EXPECT_THROW(row.set<double>(1, 1.0), std::logic_error);
-  std::vector<fanout::Column> unsized{{"t", ColumnType::Text, "", ""}};
+  std::vector<fanout::Column> unsized{{"t", ColumnType::Text, "", "", 0}};
   EXPECT_THROW(RowLayout{unsized}, std::logic_error);
 }
 
@@ -133,6 +135,70 @@ TEST(Command, TimeoutKillsTheProcessGroup) {
   EXPECT_THROW(loaded.job->run(0, row), fanout::TaskTimedOut);
   EXPECT_EQ(row.get<std::int32_t>(1), 15);
   EXPECT_EQ(row.text(5), "");
+}
+
+TEST(Row, ArrayColumnsTakeExactlyTheirLength) {
+  std::vector<fanout::Column> columns{{"a", ColumnType::U8, "", ""}, {"pixels", ColumnType::U32, "", "", 3}};
+  RowLayout layout(columns);
+  EXPECT_EQ(layout.size(), 13u);
+  EXPECT_EQ(layout.bytes(1), 12u);
+  EXPECT_EQ(fanout::column_type_text(columns[1]), "uint32[3]");
+  std::vector<std::byte> bytes(layout.size());
+  Row row(layout, bytes);
+  std::vector<std::uint32_t> three{7, 8, 9};
+  row.set<std::uint32_t>(1, three);
+  std::uint32_t second = 0;
+  std::memcpy(&second, bytes.data() + 1 + 4, 4);
+  EXPECT_EQ(second, 8u);
+  std::vector<std::uint32_t> two{1, 2};
+  EXPECT_THROW(row.set<std::uint32_t>(1, two), std::logic_error);
+  EXPECT_THROW(row.set<std::uint32_t>(1, 5u), std::logic_error);  // one value into an array column
+  columns[1].length = 0;                                          // never set by the job
+  EXPECT_THROW(RowLayout{columns}, std::logic_error);
+}
+
+TEST(Mandelbrot, RowLengthIsTheWidth) {
+  auto loaded = fanout::config::load_config("[job]\nkind = \"mandelbrot\"\nwidth = 37\nheight = 5\n", "test.toml");
+  EXPECT_EQ(loaded.job->task_count(), 5u);
+  ASSERT_EQ(loaded.columns.size(), 1u);
+  EXPECT_EQ(loaded.columns[0].length, 37u);
+  EXPECT_EQ(loaded.info->columns[0].length, 0u);  // registered as "set by the job"
+  RowLayout layout(loaded.columns);
+  std::vector<std::byte> bytes(layout.size());
+  Row row(layout, bytes);
+  loaded.job->run(2, row);  // the middle row crosses the set: the centre pixels never escape
+  std::vector<std::uint32_t> counts(37);
+  std::memcpy(counts.data(), bytes.data(), bytes.size());
+  EXPECT_EQ(counts[24], 500u);
+  EXPECT_EQ(counts[0], 1u);
+}
+
+TEST(Mandelbrot, RefusesAnEmptyRegion) {
+  try {
+    fanout::config::load_config("[job]\nkind = \"mandelbrot\"\nx_min = 1.0\nx_max = 0.5\n", "m.toml");
+    FAIL() << "no error";
+  } catch (const fanout::ConfigError& e) {
+    EXPECT_STREQ(e.what(), "m.toml:4: job.x_max: must be greater than x_min");
+  }
+}
+
+TEST(MonteCarloPi, RefusesMoreThan2To64Points) {
+  try {
+    fanout::config::load_config("[job]\nkind = \"monte_carlo_pi\"\ntasks = 1000000000\nsamples = 1000000000000\n",
+                                "p.toml");
+    FAIL() << "no error";
+  } catch (const fanout::ConfigError& e) {
+    EXPECT_STREQ(e.what(), "p.toml:4: job.samples: tasks x samples must be below 2^64");
+  }
+}
+
+TEST(MonteCarloPi, TasksDrawDifferentPoints) {
+  auto inside = run_column<std::uint64_t>("[job]\nkind = \"monte_carlo_pi\"\ntasks = 8\nsamples = 100000\n", 0);
+  ASSERT_EQ(inside.size(), 8u);
+  for (std::size_t i = 0; i < inside.size(); ++i) {
+    EXPECT_NEAR(static_cast<double>(inside[i]) / 100000, M_PI / 4, 0.01) << "task " << i;
+    for (std::size_t j = 0; j < i; ++j) EXPECT_NE(inside[i], inside[j]) << "tasks " << i << " and " << j;
+  }
 }
 
 TEST(Primes, AgreeWithASieve) {
