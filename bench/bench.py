@@ -802,6 +802,8 @@ def bench_prime_count(b):
                             fan["ratio_wall"] <= 2.0))
     print_table(f"7. prime_count against primesieve, {b.repeats} repeats (medians)",
                 ["variant", "whole wall s", "compute s", "wall ratio", "compute ratio"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
 
 
 # 8. Command farm
@@ -903,9 +905,6 @@ def main():
     ap.add_argument("--baselines", required=True, help="directory of the built C++ baselines")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--tiny", action="store_true")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7")
-
-
     ap.add_argument("--only", default=",".join(str(k) for k in BENCHMARKS))
     ap.add_argument("--repeats", type=int)
     ap.add_argument("--json")

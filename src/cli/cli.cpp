@@ -133,18 +133,16 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
 
 // Resolves the config on rank 0 and broadcasts the outcome.
 // Collective. Returns the loaded config on every rank, or nullopt with code set.
-std::optional<config::LoadedConfig> load_everywhere(
-    const boost::mpi::communicator& comm, const RunOptions& options, int& code,
-    const std::function<void(const config::LoadedConfig&, const std::string& origin)>& open_output) {
-  std::string payload;  // the resolved TOML, or the error message
+// Collective. Rank 0 runs `produce`; every rank gets the text it returned,
+// or, when it threw an Error, nothing and the error's exit code in `code`
+// (rank 0 prints the message once).
+std::optional<std::string> from_rank0(const boost::mpi::communicator& comm, int& code,
+                                      const std::function<std::string()>& produce) {
+  std::string payload;  // the text, or the error message
   code = EXIT_OK;
-  std::optional<config::LoadedConfig> loaded;
   if (comm.rank() == 0) {
     try {
-      std::string origin;
-      loaded = load_with_options(options, origin);
-      open_output(*loaded, origin);
-      payload = loaded->run.resolved_toml;
+      payload = produce();
     } catch (const Error& e) {
       code = e.exit_code();
       payload = e.what();
@@ -156,7 +154,21 @@ std::optional<config::LoadedConfig> load_everywhere(
     if (comm.rank() == 0) std::cerr << "fanout: error: " << payload << "\n";
     return std::nullopt;
   }
-  if (comm.rank() != 0) loaded = config::load_config(payload, options.config);
+  return payload;
+}
+
+std::optional<config::LoadedConfig> load_everywhere(
+    const boost::mpi::communicator& comm, const RunOptions& options, int& code,
+    const std::function<void(const config::LoadedConfig&, const std::string& origin)>& open_output) {
+  std::optional<config::LoadedConfig> loaded;
+  auto resolved = from_rank0(comm, code, [&] {
+    std::string origin;
+    loaded = load_with_options(options, origin);
+    open_output(*loaded, origin);
+    return loaded->run.resolved_toml;
+  });
+  if (!resolved) return std::nullopt;
+  if (comm.rank() != 0) loaded = config::load_config(*resolved, options.config);
   return loaded;
 }
 
@@ -227,8 +239,10 @@ int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const
       } catch (const IoError&) {
         throw;
       } catch (const std::exception& e) {
-        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written\n",
-                                 loaded.run.job_kind, e.what(), loaded.run.output_path);
+        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written (the "
+                                 "finished tasks are kept in {}: fanout resume {} runs the finish step again)\n",
+                                 loaded.run.job_kind, e.what(), loaded.run.output_path,
+                                 io::journal_path(loaded.run.output_path), loaded.run.output_path);
         return EXIT_TASKS_FAILED;
       }
     }
@@ -482,25 +496,12 @@ int compare_files(const std::vector<std::string>& paths, const std::string& form
 // `fanout resume FILE`: rank 0 reads the config stored in the file (or its
 // journal) and every rank runs it with --resume --output FILE.
 int resume_run(const boost::mpi::communicator& comm, RunOptions options, const std::string& file) {
-  std::string payload;
   int code = EXIT_OK;
-  if (comm.rank() == 0) {
-    try {
-      payload = stored_config(file);
-    } catch (const Error& e) {
-      code = e.exit_code();
-      payload = e.what();
-    }
-  }
-  boost::mpi::broadcast(comm, code, 0);
-  boost::mpi::broadcast(comm, payload, 0);
-  if (code != EXIT_OK) {
-    if (comm.rank() == 0) std::cerr << "fanout: error: " << payload << "\n";
-    return code;
-  }
+  auto config = from_rank0(comm, code, [&] { return stored_config(file); });
+  if (!config) return code;
   std::string output = file.ends_with(".journal") ? file.substr(0, file.size() - 8) : file;
   options.config = output + " (its stored config)";
-  options.config_text = payload;
+  options.config_text = *config;
   options.output = output;
   options.resume = true;
   return run(comm, options);

@@ -93,7 +93,7 @@ def case_farm(tools, args):
         r = e2e.run(tools, ["run", "farm.toml"], np_=n, cwd=w.path)
         seconds = time.monotonic() - t0
         e2e.expect_code(r, 1)
-        expect("9 tasks (4 failed)" in r.err, f"summary line: {r.err}")
+        expect("9 of 9 tasks done (4 failed)" in r.err, f"summary line: {r.err}")
         expect(seconds < 25, f"the run took {seconds:.1f} s: the timeout did not stop the 30 s sleep")
         time.sleep(0.2)
         left = processes_with(f"sleep {marker}")
