@@ -39,6 +39,9 @@
 
 namespace fanout::cli {
 
+// Seconds kept free before a Slurm time limit for writing the file.
+constexpr double WALLTIME_MARGIN = 30;
+
 int launched_rank() {
   for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
     if (const char* v = std::getenv(name)) return std::atoi(v);
@@ -350,6 +353,9 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   settings.retries = cfg.retries;
   settings.max_failures = cfg.max_failures;
   settings.grace = cfg.grace;
+  // Inside a Slurm allocation with a time limit: stop handing out tasks that
+  // could not end before it, keeping WALLTIME_MARGIN seconds for the file.
+  if (comm.rank() == 0) settings.stop_check = slurm::time_limit_stop_check(WALLTIME_MARGIN);
   settings.progress = [&](std::uint64_t done, std::uint64_t failed, double task_cpu) {
     progress.update(clock.now(), done, failed, task_cpu);
   };

@@ -112,13 +112,15 @@ std::optional<double> allocation_end() {
   return now + *left;
 }
 
-std::function<std::string()> time_limit_stop_check(double margin) {
+std::function<std::string(double longest_task)> time_limit_stop_check(double margin) {
   std::optional<double> end = allocation_end();
   if (!end) return {};
-  return [end = *end, margin]() -> std::string {
+  return [end = *end, margin](double longest_task) -> std::string {
     double left = end - steady_seconds();
-    if (left > margin) return "";
-    return fmt::format("the Slurm time limit is {:.0f} s away (run.grace and writing need the rest)", std::max(0.0, left));
+    if (left > margin + longest_task) return "";
+    return fmt::format("the Slurm time limit is {:.0f} s away: a task may take {:.3g} s, writing the file needs up "
+                       "to {:.0f} s",
+                       std::max(0.0, left), longest_task, margin);
   };
 }
 

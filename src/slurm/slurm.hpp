@@ -43,11 +43,12 @@ std::optional<double> seconds_left();
 // Slurm or without a limit.
 std::optional<double> allocation_end();
 
-// A RunSettings::stop_check for rank 0: "" until `margin` seconds before
-// allocation_end(), then the reason to stop handing out tasks (so that the
-// running ones finish and the file is written before Slurm kills the job).
-// An empty function outside Slurm or without a limit.
-std::function<std::string()> time_limit_stop_check(double margin);
+// A RunSettings::stop_check for rank 0: "" while a task as long as the
+// longest seen so far, started now, would still end `margin` seconds before
+// allocation_end(); then the reason to stop handing out tasks, so that no
+// task is cut by the time limit and the file is written before Slurm kills
+// the job. An empty function outside Slurm or without a limit.
+std::function<std::string(double longest_task)> time_limit_stop_check(double margin);
 
 // A Slurm duration as squeue and scontrol print it, or as --time takes it:
 // "D-HH:MM:SS", "D-HH:MM", "D-HH", "HH:MM:SS", "MM:SS" or "MM", in seconds.
