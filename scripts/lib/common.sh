@@ -14,8 +14,10 @@ FANOUT_PACKAGES=(
   coreutils
   python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
   primesieve-bin            # the oracle of the prime_count tests and its bench baseline
-  clang libclang-rt-14-dev  # the config-parser fuzzer (tests/fuzz): clang and its libFuzzer
-  util-linux                # setpriv and unshare, for the bad-input tests run as root
+  slurm-wlm munge libpmix2   # fanout submit, slurm/fanout.sbatch, the local test cluster (srun --mpi=pmix)
+  iproute2 util-linux        # tests/slurm: ip netns, unshare (mpirun across two network namespaces);
+                             # tests/e2e/test_errors.py: setpriv, unshare
+  clang libclang-rt-14-dev   # the config-parser fuzzer (tests/fuzz): clang and its libFuzzer
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

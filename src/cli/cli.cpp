@@ -34,8 +34,14 @@
 #include "report/predict.hpp"
 #include "report/report.hpp"
 #include "sched/scheduler.hpp"
+#include "slurm/sbatch.hpp"
+#include "slurm/slurm.hpp"
+#include "cli/submit.hpp"
 
 namespace fanout::cli {
+
+// Seconds kept free before a Slurm time limit for writing the file.
+constexpr double WALLTIME_MARGIN = 30;
 
 int launched_rank() {
   for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
@@ -300,6 +306,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = task_count;
     writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
+    for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
     io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
                              static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml};
     journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header, resumed.carried,
@@ -348,10 +355,14 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   settings.retries = cfg.retries;
   settings.max_failures = cfg.max_failures;
   settings.grace = cfg.grace;
+  // Inside a Slurm allocation with a time limit: stop handing out tasks that
+  // could not end before it, keeping WALLTIME_MARGIN seconds for the file.
+  if (comm.rank() == 0) settings.stop_check = slurm::time_limit_stop_check(WALLTIME_MARGIN);
   settings.progress = [&](std::uint64_t done, std::uint64_t failed, double task_cpu) {
     progress.update(clock.now(), done, failed, task_cpu);
   };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, sink.get());
+  slurm::record_nodes(comm, outcome.ranks);
 
   if (comm.rank() == 0) {
     progress.finish();
@@ -417,13 +428,7 @@ namespace {
 
 std::string join_command_line(int argc, char** argv) {
   std::string out;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"$\\`*?[]{}()<>|&;#~!") == std::string::npos;
-    std::string quoted = "'";
-    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);  // shell-safe
-    out += (i ? " " : "") + (plain ? arg : quoted + "'");
-  }
+  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + slurm::shell_quote(argv[i]);
   return out;
 }
 
@@ -622,6 +627,10 @@ Command parse(int argc, char** argv) {
   plot_cmd->add_flag("--scaling", plot_options->scaling,
                      "one speedup and one efficiency plot of all FILEs (runs of one job at different rank counts)");
 
+  auto submit_options = std::make_shared<SubmitOptions>();
+  submit_options->run.command_line = "fanout " + join_command_line(argc - 1, argv + 1);
+  CLI::App* submit_cmd = add_submit_command(*app, submit_options);
+
   Command command;
   bool speak = launched_rank() == 0;
   if (argc < 2) {
@@ -678,6 +687,8 @@ Command parse(int argc, char** argv) {
     };
   } else if (plot_cmd->parsed()) {
     command.execute = [plot_options](const boost::mpi::communicator*) { return plot(*plot_options); };
+  } else if (submit_cmd->parsed()) {
+    command.execute = [submit_options](const boost::mpi::communicator*) { return submit(*submit_options); };
   } else if (report_cmd->parsed()) {
     command.execute = [file, format](const boost::mpi::communicator*) { return report_file(*file, *format); };
   }

@@ -28,6 +28,7 @@ struct RankRecord {
   std::int32_t rank = 0;
   std::int32_t threads = 0;
   char host[HOST_NAME_BYTES] = {};
+  char node[HOST_NAME_BYTES] = {};  // the Slurm node name (SLURMD_NODENAME), else the host name
   std::int64_t pid = 0;
   double busy = 0;  // s: sum of task wall times on this rank's threads
   double idle = 0;  // s: threads x compute-phase wall - busy
@@ -39,7 +40,7 @@ struct RankRecord {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & rank & threads & host & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
+    ar & rank & threads & host & node & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
   }
 };
 

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -523,9 +524,10 @@ class Stopper {
  public:
   explicit Stopper(double grace) : grace_(grace) {}
   // Raises the level; returns true when it changed.
-  bool raise(int level, WorkerPool& pool) {
+  // `grace`: the time running tasks get from now (default: run.grace).
+  bool raise(int level, WorkerPool& pool, std::optional<double> grace = std::nullopt) {
     if (level <= level_) return false;
-    if (level_ == 0) deadline_ = steady_seconds() + grace_;
+    if (level_ == 0) deadline_ = steady_seconds() + grace.value_or(grace_);
     level_ = level;
     pool.stop();
     return true;
@@ -585,12 +587,16 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
   double next_progress = steady_seconds() + settings.progress_interval;
   double next_check = steady_seconds() + 1;
 
+  // A time-limit stop gives the running tasks as long as the longest task
+  // took (the check left that much time); a signal, run.grace.
   auto request_stop = [&](int level, StopCause cause, const std::string& reason) {
     if (outcome.stop == StopCause::None) {
       outcome.stop = cause;
       outcome.stop_reason = reason;
     }
-    if (!stopper.raise(level, pool)) return;
+    std::optional<double> grace;
+    if (cause == StopCause::Check) grace = std::max(settings.grace, collector.longest());
+    if (!stopper.raise(level, pool, grace)) return;
     dispatcher.stop();
     if (local_more) {
       local_more = false;
@@ -601,8 +607,9 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     std::uint64_t running = pool.running();
     if (level == 1)
       std::cerr << fmt::format(
-          "fanout: {}: stopping: no new tasks; tasks still running get up to {:g} s to finish (run.grace){}\n", reason,
-          settings.grace, outcome.stop == StopCause::Signal ? "; a second signal stops at once" : "");
+          "fanout: {}: stopping: no new tasks; tasks still running get up to {:.3g} s to finish{}{}\n", reason,
+          grace.value_or(settings.grace), grace ? "" : " (run.grace)",
+          outcome.stop == StopCause::Signal ? "; a second signal stops at once" : "");
     else
       std::cerr << fmt::format("fanout: {}: stopping at once{}\n", reason,
                                running ? ", leaving the running tasks unfinished" : "");

@@ -52,6 +52,7 @@ Handle rank_type() {
   Handle host = fixed_string_type(HOST_NAME_BYTES);
   FANOUT_FIELD(t.get(), RankRecord, rank, H5T_NATIVE_INT32);
   FANOUT_FIELD(t.get(), RankRecord, host, host.get());
+  FANOUT_FIELD(t.get(), RankRecord, node, host.get());
   FANOUT_FIELD(t.get(), RankRecord, pid, H5T_NATIVE_INT64);
   FANOUT_FIELD(t.get(), RankRecord, threads, H5T_NATIVE_INT32);
   FANOUT_FIELD(t.get(), RankRecord, tasks, H5T_NATIVE_UINT64);
