@@ -172,9 +172,24 @@ if ! alive "$DIR/run/slurmctld.pid"; then
   slurmctld -f "$CONF" || fail "$DIR/log/slurmctld.log" "slurmctld did not start"
   wait_for 20 slurmctld scontrol ping -Q >/dev/null 2>&1 || fail "$DIR/log/slurmctld.log" "slurmctld does not answer"
 fi
+# slurmd (Slurm 22.05) reads the cgroup version from the file system on
+# /sys/fs/cgroup and will not start without one ("No filesystem mounted on
+# /sys/fs/cgroup"), even with proctrack/linuxproc and task/none. A chroot or
+# container may have none there: then each slurmd gets a private mount
+# namespace with a tmpfs on /sys/fs/cgroup holding only the named v1
+# hierarchy "systemd" that slurmd looks for (cgroup v1 is detected and
+# nothing is constrained); the machine's own mounts are left alone.
+slurmd_launcher=()
+case "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" in
+  tmpfs | cgroup2fs) ;;
+  *) slurmd_launcher=(unshare --mount --propagation private
+       sh -c 'mount -t tmpfs -o size=1m,mode=0755 slurm-cgroup /sys/fs/cgroup && mkdir /sys/fs/cgroup/systemd &&
+              mount -t cgroup -o none,name=systemd slurm-cgroup /sys/fs/cgroup/systemd && exec "$@"' sh) ;;
+esac
 for node in $(node_names); do
   if ! alive "$DIR/run/slurmd-$node.pid"; then
-    slurmd -f "$CONF" -N "$node" || fail "$DIR/log/slurmd-$node.log" "slurmd of node $node did not start"
+    "${slurmd_launcher[@]}" slurmd -f "$CONF" -N "$node" ||
+      fail "$DIR/log/slurmd-$node.log" "slurmd of node $node did not start"
   fi
 done
 
