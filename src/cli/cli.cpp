@@ -552,10 +552,12 @@ Command parse(int argc, char** argv) {
       "run", "run a config's tasks on all ranks (start with mpirun -n N) and write the HDF5 file");
   add_config_options(run_cmd);
   run_cmd->add_flag("--force", options->force, "replace an existing output file (only once the new one is complete)");
-  run_cmd->add_option("--progress", options->progress,
+  auto add_progress_option = [&](CLI::App* sub, const std::string& help) {
+    sub->add_option("--progress", options->progress, help)->check(CLI::IsMember({"auto", "always", "never"}));
+  };
+  add_progress_option(run_cmd,
                       "auto (default): an updating line on a terminal, else a line every run.progress_interval "
-                      "seconds; always: the updating line anyway; never: none. Runs under 2 s show none")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+                      "seconds; always: the updating line anyway; never: none. Runs under 2 s show none");
   run_cmd->add_flag("--resume", options->resume,
                     "continue an interrupted run of this config: the tasks finished in the output file or its "
                     "checkpoint journal (OUTPUT.journal) are kept, the rest are run; without either, start afresh");
@@ -570,8 +572,7 @@ Command parse(int argc, char** argv) {
   resume_cmd->add_option("FILE", *resume_file, "the run's output file (or its .journal)")->required();
   resume_cmd->add_option("--set", options->sets, "override a config key, as for run (the [job] keys must not change)")
       ->type_name("KEY=VALUE");
-  resume_cmd->add_option("--progress", options->progress, "as for run")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  add_progress_option(resume_cmd, "as for run");
   auto status_file = std::make_shared<std::string>();
   CLI::App* status_cmd = app->add_subcommand(
       "status", "show how far a run got: done, failed and remaining tasks, rate and ETA; reads a finished or partial "
