@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -92,8 +93,20 @@ constexpr double SEND_SECONDS = 0.5;               // ...or this often
 // keeps bounded memory.
 constexpr std::size_t MAX_FINISHED = 1 << 18;
 constexpr std::size_t MAX_FINISHED_BYTES = 1 << 28;  // of rows, for large array columns
-constexpr auto MIN_WAIT = std::chrono::microseconds(10);
-constexpr auto MAX_WAIT = std::chrono::microseconds(1000);
+// The coordinating thread sleeps between rounds; a worker event (tasks
+// taken, tasks finished) wakes it at once, so timed wake-ups are only needed
+// for MPI messages, which cannot wake a thread. Each timed wake-up costs the
+// workers a context switch (about 20 us of CPU on a virtual machine), so the
+// coordinator polls quickly only while a message is due: after MPI traffic
+// it polls again within MIN_WAIT, doubling up to a cap. Rank 0 serving other
+// ranks caps at a quarter of the mean task time (ranks ask for work ahead,
+// about a task before they run dry), between MIN_POLL and MAX_POLL; a rank
+// waiting for an answer caps at MIN_POLL; a rank expecting nothing (its
+// work is in hand, or it is alone) wakes every IDLE_WAIT for signals and stops.
+constexpr double MIN_WAIT = 10e-6;
+constexpr double MIN_POLL = 1e-3;
+constexpr double MAX_POLL = 10e-3;
+constexpr double IDLE_WAIT = 20e-3;
 // A rank told "later" with nothing to do (failed tasks may still come back
 // for a retry) asks again after this long.
 constexpr double LATER_PAUSE = 0.002;
@@ -218,6 +231,11 @@ class WorkerPool {
     std::lock_guard lock(mutex_);
     return done_;
   }
+  // Mean wall time of this rank's tasks so far (0 before any finished).
+  double mean_task() const {
+    std::lock_guard lock(mutex_);
+    return done_ ? busy_ / static_cast<double>(done_) : 0;
+  }
 
  private:
   // How many ids a thread takes at once: enough tasks for ~200 us of work,
@@ -308,8 +326,13 @@ class WorkerPool {
       local.rows.clear();
       local.errors.clear();
       --running_;
-      ++events_;
-      event_.notify_one();
+      // Wake the coordinator when this worker may go idle (it fetches more,
+      // or notices the end) or when enough results wait to be sent; else it
+      // collects them on its next round.
+      if (queued_ == 0 || finished_.records.size() >= SEND_RECORDS || finished_.rows.size() >= SEND_BYTES) {
+        ++events_;
+        event_.notify_one();
+      }
     }
   }
 
@@ -353,15 +376,19 @@ class CommTimer {
   double total_ = 0;
 };
 
+// How long the coordinating thread sleeps next (s): MIN_WAIT after MPI
+// traffic, then twice as long each quiet round, up to `cap`, and never past
+// `until` (a steady_seconds() time something is due: a progress line, say).
 class Backoff {
  public:
-  std::chrono::microseconds next(bool activity) {
-    wait_ = activity ? MIN_WAIT : std::min(MAX_WAIT, wait_ * 2);
-    return wait_;
+  std::chrono::microseconds next(bool traffic, double cap, double until) {
+    wait_ = traffic ? MIN_WAIT : std::min(cap, wait_ * 2);
+    double wait = std::clamp(std::min(wait_, until - steady_seconds()), 0.0, cap);
+    return std::chrono::microseconds(static_cast<std::int64_t>(wait * 1e6) + 1);
   }
 
  private:
-  std::chrono::microseconds wait_ = MIN_WAIT;
+  double wait_ = MIN_WAIT;
 };
 
 // Rank 0's answer to "what next?": the scheduler's, plus failed tasks coming
@@ -428,12 +455,14 @@ class Collector {
     }
     double seconds = 0;
     std::size_t kept = 0;
+
     const std::size_t row_size = batch.records.empty() ? 0 : batch.rows.size() / batch.records.size();
     for (std::size_t i = 0; i < batch.records.size(); ++i) {
       TaskRecord r = batch.records[i];
       dispatcher_.returned();
       seconds += r.t_end - r.t_start;
       longest_ = std::max(longest_, r.t_end - r.t_start);
+      ++returned_;
       task_cpu_ += r.cpu_user + r.cpu_sys;
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
@@ -462,6 +491,7 @@ class Collector {
     batch.records.resize(kept);
     batch.rows.resize(kept * row_size);
     scheduler_.observe(seconds, batch.records.size());
+    wall_ += seconds;
 
     if (!batch.records.empty()) sink_.store(batch.records, batch.rows);
     if (!batch.errors.empty()) sink_.store_errors(batch.errors);
@@ -471,6 +501,8 @@ class Collector {
   std::uint64_t failed() const { return outcome_.failed; }
   double task_cpu() const { return task_cpu_; }
   double longest() const { return longest_; }
+  // Mean wall time of the tasks returned so far (attempts included; 0 before any).
+  double mean_task() const { return returned_ ? wall_ / static_cast<double>(returned_) : 0; }
 
  private:
   RunOutcome& outcome_;
@@ -480,6 +512,8 @@ class Collector {
   unsigned retries_;
   double task_cpu_ = 0;
   double longest_ = 0;
+  double wall_ = 0;
+  std::uint64_t returned_ = 0;
   std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
   std::unordered_map<std::uint64_t, std::uint32_t> attempts_;  // failed tasks waiting for a retry
 };
@@ -512,6 +546,8 @@ class Fetcher {
     // "Later" and nothing to do: pause before asking again.
     not_before_ = work.later && work.ranges.empty() ? steady_seconds() + LATER_PAUSE : 0;
   }
+  // When a pause after "later" ends (steady_seconds(); infinity: no pause).
+  double pause_end() const { return not_before_ > 0 ? not_before_ : std::numeric_limits<double>::infinity(); }
 
  private:
   bool deferred_ = false;
@@ -617,7 +653,6 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
   };
 
   for (;;) {
-    bool activity = false;
     double now = steady_seconds();
     if (settings.progress_interval > 0 && settings.progress && now >= next_progress) {
       settings.progress(collector.completed(), collector.failed(), collector.task_cpu());
@@ -644,13 +679,11 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
       } else {
         pool.add(work.ranges);
       }
-      activity = true;
     }
     if (pool.pending() > 0) collector.store(pool.take_results());
     while (active > 0) {
       auto status = timer([&] { return comm.iprobe(boost::mpi::any_source, boost::mpi::any_tag); });
       if (!status) break;
-      activity = true;
       if (status->tag() == TAG_STOP) {
         int received[2] = {0, 0};  // signals, the last one's number
         timer([&] { comm.recv(status->source(), TAG_STOP, received, 2); });
@@ -676,7 +709,13 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
       outcome.abandoned = stopper.abandoned();
       return;
     }
-    pool.wait(backoff.next(activity));
+    double cap = stopper.level() > 0 ? MIN_POLL
+                 : active > 0         ? std::clamp(collector.mean_task() / 4, MIN_POLL, MAX_POLL)
+                                      : IDLE_WAIT;
+    double until = fetcher.pause_end();
+    if (settings.progress_interval > 0 && settings.progress) until = std::min(until, next_progress);
+    if (settings.stop_check) until = std::min(until, next_check);
+    pool.wait(backoff.next(false, cap, until));
   }
 }
 
@@ -685,6 +724,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
                        CommTimer& timer, RunOutcome& outcome) {
   const unsigned threads = settings.threads_per_rank;
   bool requested = false;
+  bool ahead_request = false;
   bool more = true;
   double last_flush = steady_seconds();
   Fetcher fetcher;
@@ -692,7 +732,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
   Stopper stopper(settings.grace);
   int signals_sent = 0;
   for (;;) {
-    bool activity = false;
+    bool traffic = false;  // a request went out that a worker waits for
     bool ahead = false;
     if (int signals = stop_signals_received(); signals > signals_sent) {  // rank 0 decides; tell it
       signals_sent = signals;
@@ -703,14 +743,15 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
       int level = 0;
       timer([&] { comm.recv(0, TAG_STOP, level); });
       if (stopper.raise(level, pool)) more = false;
-      activity = true;
     }
     if (more && !requested && fetcher.should_ask(pool, threads, ahead)) {
       auto message = encode(pool.take_results(), ahead ? FLAG_AHEAD : 0);
       timer([&] { send_bytes(comm, 0, TAG_REQUEST, message); });
       last_flush = steady_seconds();
       requested = true;
-      activity = true;
+      ahead_request = ahead;
+      traffic = !ahead;  // a worker waits for the answer
+
     }
     if (requested) {
       auto status = timer([&] { return comm.iprobe(0, TAG_WORK); });
@@ -727,7 +768,6 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
           pool.add(work.ranges);
         }
         requested = false;
-        activity = true;
       }
     }
     // Done: no more work and every task finished (or given up on), and no
@@ -744,9 +784,15 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
       auto message = encode(pool.take_results());
       timer([&] { send_bytes(comm, 0, TAG_RESULTS, message); });
       last_flush = steady_seconds();
-      activity = true;
     }
-    pool.wait(backoff.next(activity));
+    // An answer to a request made ahead of need is polled for as often as
+    // rank 0 polls for requests.
+    double cap = stopper.level() > 0 ? MIN_POLL
+                 : requested         ? (ahead_request ? std::clamp(pool.mean_task() / 4, MIN_POLL, MAX_POLL) : MIN_POLL)
+                                     : IDLE_WAIT;
+    double until = fetcher.pause_end();
+    if (pending > 0) until = std::min(until, last_flush + SEND_SECONDS);
+    pool.wait(backoff.next(traffic, cap, until));
   }
 }
 
