@@ -80,7 +80,8 @@ class Run:
              format_version as a tuple (major, minor))
     tasks    DataFrame, one row per task, indexed by task id: rank, thread,
              t_start, t_end, cpu_user, cpu_sys, attempt, status ('ok',
-             'failed' or 'timed_out', a categorical)
+             'failed' or 'timed_out', a categorical), session, cpu_shared
+             (fields a file lacks are absent)
     ranks    DataFrame indexed by rank: host, pid, threads, tasks, busy, idle,
              comm, cpu_user, cpu_sys, max_rss
     phases   DataFrame indexed by phase name (setup ... write): t_start, t_end

@@ -1,5 +1,6 @@
 #include "core/batch.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -25,7 +26,10 @@ T take(const char*& p, const char* end) {
 
 void encode_into(std::vector<char>& out, std::span<const TaskRecord> records, std::span<const std::byte> rows,
                  std::span<const TaskError> errors, std::uint64_t flags) {
-  out.reserve(out.size() + 24 + records.size_bytes() + rows.size());
+  // Grow geometrically: callers append many batches to one buffer (the
+  // journal), and an exact reserve would copy it whole on every append.
+  std::size_t needed = out.size() + 24 + records.size_bytes() + rows.size();
+  if (needed > out.capacity()) out.reserve(std::max(needed, 2 * out.capacity()));
   put<std::uint64_t>(out, flags);
   put<std::uint64_t>(out, records.size());
   put<std::uint64_t>(out, errors.size());

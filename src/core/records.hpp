@@ -2,6 +2,7 @@
 // Fixed-layout records: what ranks send to rank 0 and what /tasks, /ranks and
 // /phases store (src/io/run_file.cpp builds the HDF5 compound types from them).
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace fanout {
@@ -18,9 +19,22 @@ struct TaskRecord {
   double cpu_sys = 0;
   std::uint32_t attempt = 0;  // 1 for the first attempt; 0: never ran
   TaskStatus status = TaskStatus::Ok;
-  std::uint8_t pad = 0;
+  // 0: cpu_user and cpu_sys were read for this task alone. 1: for a span of
+  // consecutive short tasks on its thread, read together (one reading per
+  // CPU_SPAN seconds) and shared out by wall time (since format 1.3).
+  std::uint8_t cpu_shared = 0;
   std::uint16_t session = 0;  // 0 for the first `fanout run`, 1 for the first resume, ...
 };
+
+// A worker reads its thread's CPU time (a system call of about 0.4 us, with
+// 1 us resolution) once the tasks since the last reading took this long, and
+// at the end of the tasks it took at once; a task that long is measured alone.
+inline constexpr double CPU_SPAN = 100e-6;
+
+// Shares a CPU reading of `user` and `sys` seconds out over the tasks that ran
+// in its span, in proportion to their wall times (equally when they took no
+// measurable time); one task keeps the reading as it is.
+void share_cpu(std::span<TaskRecord> span, double user, double sys);
 
 inline constexpr std::size_t HOST_NAME_BYTES = 64;
 

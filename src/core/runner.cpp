@@ -88,6 +88,7 @@ enum Tag : int {
 constexpr std::size_t SEND_RECORDS = 32768;       // send finished tasks at least this often...
 constexpr std::size_t SEND_BYTES = 1 << 26;       // ...or when their rows (array columns) reach 64 MiB...
 constexpr double SEND_SECONDS = 0.5;               // ...or this often
+constexpr std::size_t MAX_IN_FLIGHT = 2;           // messages of results on their way to rank 0, at most
 // Workers pause when this many finished tasks wait for the coordinating
 // thread, so a rank that computes faster than it can ship or write results
 // keeps bounded memory.
@@ -275,12 +276,25 @@ class WorkerPool {
       }
       lock.unlock();
 
-      // One clock reading per task boundary: the end of a task is the start of the next.
-      CpuTimes cpu_before = thread_cpu_times();
+      // One wall-clock reading per task boundary (the end of a task is the
+      // start of the next), and one CPU reading per span of at least
+      // CPU_SPAN seconds (records.hpp): a task that long is measured alone,
+      // shorter ones share a reading.
       double before = steady_seconds();
+      double span_start = before;
+      CpuTimes span_cpu = thread_cpu_times();
+      std::size_t span_first = local.records.size();
+      auto close_span = [&] {
+        CpuTimes now = thread_cpu_times();
+        share_cpu(std::span(local.records).subspan(span_first), now.user - span_cpu.user, now.sys - span_cpu.sys);
+        span_cpu = now;
+        span_start = before;
+        span_first = local.records.size();
+      };
       double busy = 0;
-      for (std::uint64_t id : ids) {
+      for (std::size_t k = 0; k < ids.size(); ++k) {
         if (stopping_.load(std::memory_order_relaxed)) break;  // ids taken but not started stay undone
+        const std::uint64_t id = ids[k];
         TaskRecord record;
         record.id = id;
         record.rank = rank_;
@@ -304,17 +318,15 @@ class WorkerPool {
           local.errors.push_back({id, 1, rank_, "unknown exception"});
           record.status = TaskStatus::Failed;
         }
-        CpuTimes cpu_after = thread_cpu_times();
         double after = steady_seconds();
         record.t_start = clock_.at(before);
         record.t_end = clock_.at(after);
-        record.cpu_user = cpu_after.user - cpu_before.user;
-        record.cpu_sys = cpu_after.sys - cpu_before.sys;
         busy += after - before;
         local.records.push_back(record);
-        cpu_before = cpu_after;
         before = after;
+        if (after - span_start >= CPU_SPAN) close_span();
       }
+      if (local.records.size() > span_first) close_span();
 
       lock.lock();
       finished_.records.insert(finished_.records.end(), local.records.begin(), local.records.end());
@@ -525,9 +537,47 @@ std::vector<char> receive_bytes(const boost::mpi::communicator& comm, const boos
   return message;
 }
 
-void send_bytes(const boost::mpi::communicator& comm, int dest, int tag, const std::vector<char>& message) {
-  comm.send(dest, tag, message.data(), static_cast<int>(message.size()));
-}
+// A rank's messages to rank 0 go out with MPI_Isend: a blocking send of a
+// large message waits, polling at full speed, until rank 0 takes it, and on
+// a machine with as many busy threads as cores that polling is CPU the
+// workers and rank 0 lack. Messages from one rank arrive in the order sent.
+class Sender {
+ public:
+  explicit Sender(const boost::mpi::communicator& comm) : comm_(comm) {}
+  Sender(const Sender&) = delete;
+  Sender& operator=(const Sender&) = delete;
+  ~Sender() { wait_all(); }
+  void send(int dest, int tag, std::vector<char>&& message) {
+    out_.push_back({MPI_REQUEST_NULL, std::move(message)});
+    auto& m = out_.back();
+    MPI_Isend(m.data.data(), static_cast<int>(m.data.size()), MPI_CHAR, dest, tag, comm_, &m.request);
+  }
+  // Messages not yet taken by their receiver (frees those that were).
+  std::size_t in_flight() {
+    while (!out_.empty()) {
+      int done = 0;
+      MPI_Test(&out_.front().request, &done, MPI_STATUS_IGNORE);
+      if (!done) break;
+      out_.pop_front();
+    }
+    return out_.size();
+  }
+  void wait_all() {
+    auto wait = std::chrono::microseconds(20);
+    while (in_flight() > 0) {
+      std::this_thread::sleep_for(wait);
+      wait = std::min<std::chrono::microseconds>(wait * 2, std::chrono::milliseconds(1));
+    }
+  }
+
+ private:
+  struct Message {
+    MPI_Request request;
+    std::vector<char> data;
+  };
+  const boost::mpi::communicator& comm_;
+  std::deque<Message> out_;  // a deque: the buffers never move while in flight
+};
 
 // When a rank asks for more: before its queue runs dry (ahead of need), so
 // the next chunk arrives while its workers are busy; after the scheduler said
@@ -723,6 +773,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
 void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, const RunSettings& settings,
                        CommTimer& timer, RunOutcome& outcome) {
   const unsigned threads = settings.threads_per_rank;
+  Sender sender(comm);
   bool requested = false;
   bool ahead_request = false;
   bool more = true;
@@ -745,8 +796,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
       if (stopper.raise(level, pool)) more = false;
     }
     if (more && !requested && fetcher.should_ask(pool, threads, ahead)) {
-      auto message = encode(pool.take_results(), ahead ? FLAG_AHEAD : 0);
-      timer([&] { send_bytes(comm, 0, TAG_REQUEST, message); });
+      timer([&] { sender.send(0, TAG_REQUEST, encode(pool.take_results(), ahead ? FLAG_AHEAD : 0)); });
       last_flush = steady_seconds();
       requested = true;
       ahead_request = ahead;
@@ -773,21 +823,27 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
     // Done: no more work and every task finished (or given up on), and no
     // reply to a request still on its way.
     if (!more && !requested && (pool.all_done() || stopper.give_up(pool))) {
-      auto message = encode(pool.take_results());
-      timer([&] { send_bytes(comm, 0, TAG_DONE, message); });
+      timer([&] {
+        sender.send(0, TAG_DONE, encode(pool.take_results()));
+        sender.wait_all();
+      });
       outcome.abandoned = stopper.abandoned();
       return;
     }
+    // Results wait in the pool (whose workers pause when it is full) while
+    // MAX_IN_FLIGHT messages are still on their way: memory stays bounded.
     std::size_t pending = pool.pending();
-    if (pending >= SEND_RECORDS || pool.pending_bytes() >= SEND_BYTES ||
-        (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS)) {
-      auto message = encode(pool.take_results());
-      timer([&] { send_bytes(comm, 0, TAG_RESULTS, message); });
+    std::size_t in_flight = timer([&] { return sender.in_flight(); });
+    if (in_flight < MAX_IN_FLIGHT &&
+        (pending >= SEND_RECORDS || pool.pending_bytes() >= SEND_BYTES ||
+         (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS))) {
+      timer([&] { sender.send(0, TAG_RESULTS, encode(pool.take_results())); });
       last_flush = steady_seconds();
+      ++in_flight;
     }
     // An answer to a request made ahead of need is polled for as often as
     // rank 0 polls for requests.
-    double cap = stopper.level() > 0 ? MIN_POLL
+    double cap = stopper.level() > 0 || in_flight > 0 ? MIN_POLL
                  : requested         ? (ahead_request ? std::clamp(pool.mean_task() / 4, MIN_POLL, MAX_POLL) : MIN_POLL)
                                      : IDLE_WAIT;
     double until = fetcher.pause_end();

@@ -44,6 +44,7 @@ Handle task_type() {
   FANOUT_FIELD(t.get(), TaskRecord, t_end, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), TaskRecord, cpu_user, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), TaskRecord, cpu_sys, H5T_NATIVE_DOUBLE);
+  FANOUT_FIELD(t.get(), TaskRecord, cpu_shared, H5T_NATIVE_UINT8);  // since 1.3
   return t;
 }
 
@@ -140,6 +141,37 @@ std::vector<std::byte> unpack_column(const RowLayout& layout, const std::vector<
   for (std::size_t i = 0; i < n; ++i)
     std::memcpy(values.data() + i * size, rows.data() + i * layout.size() + layout.offset(c), size);
   return values;
+}
+
+// Positions of `records` in increasing id order. Records mostly arrive in
+// blocks of consecutive ids (a worker's take of a chunk): sort the blocks by
+// their first id, which is the whole order unless blocks interleave (ids
+// scattered by static-cyclic or longest-first); then sort the positions.
+std::vector<std::size_t> id_order(const std::vector<TaskRecord>& records) {
+  struct Block {
+    std::uint64_t first_id;
+    std::size_t begin, end;
+  };
+  std::vector<Block> blocks;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (!blocks.empty() && records[i].id == records[i - 1].id + 1)
+      blocks.back().end = i + 1;
+    else
+      blocks.push_back({records[i].id, i, i + 1});
+  }
+  std::vector<std::size_t> order;
+  order.reserve(records.size());
+  auto by_id = [&](std::size_t a, std::size_t b) { return records[a].id < records[b].id; };
+  if (blocks.size() * 4 > records.size()) {  // mostly scattered: sort the positions
+    for (std::size_t i = 0; i < records.size(); ++i) order.push_back(i);
+    std::sort(order.begin(), order.end(), by_id);
+    return order;
+  }
+  std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.first_id < b.first_id; });
+  for (const auto& b : blocks)
+    for (std::size_t i = b.begin; i < b.end; ++i) order.push_back(i);
+  if (!std::is_sorted(order.begin(), order.end(), by_id)) std::sort(order.begin(), order.end(), by_id);
+  return order;
 }
 
 const char* TASK_UNITS = "t_start=s;t_end=s;cpu_user=s;cpu_sys=s";
@@ -317,9 +349,7 @@ void RunWriter::flush() {
   auto& pending = impl_->pending;
   if (pending.empty()) return;
   const std::size_t row_size = impl_->layout.size();
-  std::vector<std::size_t> order(pending.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pending[a].id < pending[b].id; });
+  std::vector<std::size_t> order = id_order(pending);
   // Write runs of ids with a constant stride, one call per dataset and run:
   // contiguous blocks (dynamic, static-block) and one rank's share under
   // static-cyclic (stride = ranks) are each one run.

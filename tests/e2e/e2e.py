@@ -247,7 +247,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect_eq(attr_str(a, "format"), "fanout", f"{where}: format")
     fv = np.asarray(a.get("format_version"))
     expect(fv.shape == (2,) and np.issubdtype(fv.dtype, np.integer), f"{where}: format_version {fv!r} is not [major, minor]")
-    expect_eq([int(x) for x in fv], [1, 2], f"{where}: format_version")
+    expect_eq([int(x) for x in fv], [1, 3], f"{where}: format_version")
     expect_eq(attr_str(a, "job"), job, f"{where}: job")
     expect_eq(attr_str(a, "status"), "complete", f"{where}: status")
     expect_eq(attr_int(a, "n_ranks"), n_ranks, f"{where}: n_ranks")
@@ -283,7 +283,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     # /tasks: one row per task, id == row index, every task once.
     t = d["tasks"]
     names = set(t.dtype.names or ())
-    for field in ("id", "rank", "thread", "status", "attempt", "t_start", "t_end", "cpu_user", "cpu_sys"):
+    for field in ("id", "rank", "thread", "status", "attempt", "t_start", "t_end", "cpu_user", "cpu_sys", "cpu_shared"):
         expect(field in names, f"{where}: /tasks has no field {field} (fields {sorted(names)})")
     expect_eq(len(t), task_count, f"{where}: rows of /tasks")
     expect(np.array_equal(t["id"], np.arange(task_count)), f"{where}: /tasks id is not the row index: {t['id']}")
@@ -293,6 +293,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect(np.all(t["t_start"] >= 0), f"{where}: negative t_start: {t['t_start']}")
     expect(np.all(t["t_end"] >= t["t_start"]), f"{where}: t_end < t_start in /tasks")
     expect(np.all(t["cpu_user"] >= 0) and np.all(t["cpu_sys"] >= 0), f"{where}: negative task CPU time")
+    expect(np.all((t["cpu_shared"] == 0) | (t["cpu_shared"] == 1)), f"{where}: cpu_shared not 0 or 1: {t['cpu_shared']}")
     expect(np.all(t["attempt"] == 1), f"{where}: attempt is not 1 everywhere: {t['attempt']}")
     status_enum = h5py.check_enum_dtype(d["tasks_dtype"]["status"])
     expect(status_enum is not None and status_enum.get("ok") is not None,

@@ -2,6 +2,7 @@
 // results identical to a serial computation, for every policy and thread count.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <cstring>
 #include <stdexcept>
 
@@ -219,4 +220,88 @@ TEST(Runner, PrimesJobFromAConfig) {
   std::vector<int> is_prime;
   for (std::size_t i = 0; i < 7; ++i) is_prime.push_back(static_cast<int>(out.rows[i * layout.size() + layout.offset(1)]));
   EXPECT_EQ(is_prime, (std::vector<int>{1, 1, 0, 1, 0, 1, 0}));
+}
+
+namespace {
+
+// Task i burns `burn` seconds of its thread's CPU time when i % every == 0,
+// and returns at once otherwise.
+class BurnJob : public Job {
+ public:
+  BurnJob(std::uint64_t tasks, std::uint64_t every, double burn) : tasks_(tasks), every_(every), burn_(burn) {}
+  std::uint64_t task_count() const override { return tasks_; }
+  bool burns(std::uint64_t task) const { return task % every_ == 0; }
+  void run(std::uint64_t task, Row& row) const override {
+    if (burns(task)) {
+      double end = thread_cpu_seconds() + burn_;
+      volatile std::uint64_t x = task;
+      while (thread_cpu_seconds() < end)
+        for (int i = 0; i < 1000; ++i) x = x * 6364136223846793005ULL + 1;
+    }
+    row.set<std::uint64_t>(0, task);
+  }
+  static double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  }
+
+ private:
+  std::uint64_t tasks_;
+  std::uint64_t every_;
+  double burn_;
+};
+
+}  // namespace
+
+// Tasks of at least CPU_SPAN are measured alone when the task before them
+// was too; short ones share a reading by wall time, and say so.
+TEST(Runner, CpuTimesOfLongTasksAreTheirOwnAndShortTasksShareByWallTime) {
+  auto comm = duplicate_world();
+  const double burn = 2e-3;  // 20 x CPU_SPAN
+  for (unsigned threads : {1u, 2u}) {
+    SCOPED_TRACE("threads=" + std::to_string(threads));
+    // Every task long: each one measured alone, with at least the CPU it burnt.
+    BurnJob all_long(40, 1, burn);
+    Result out = run_job(comm, all_long, ArithmeticJob::columns(), {config::Policy::Dynamic, std::nullopt, threads});
+    if (comm.rank() == 0) {
+      ASSERT_EQ(out.tasks.size(), 40u);
+      for (const auto& t : out.tasks) {
+        EXPECT_EQ(t.cpu_shared, 0) << "task " << t.id;
+        EXPECT_GE(t.cpu_user + t.cpu_sys, burn - 2e-6) << "task " << t.id;  // readings have 1 us resolution
+        // The reading after a task includes the reading itself (under a microsecond).
+        EXPECT_LE(t.cpu_user + t.cpu_sys, t.t_end - t.t_start + 5e-6) << "task " << t.id;
+      }
+    }
+    // Empty tasks: they share readings, and no task gets more CPU than wall.
+    BurnJob all_short(20000, 20001, 0);
+    out = run_job(comm, all_short, ArithmeticJob::columns(), {config::Policy::Dynamic, std::nullopt, threads});
+    if (comm.rank() == 0) {
+      std::size_t shared = 0;
+      double cpu = 0, wall = 0;
+      for (const auto& t : out.tasks) {
+        shared += t.cpu_shared;
+        cpu += t.cpu_user + t.cpu_sys;
+        wall += t.t_end - t.t_start;
+        EXPECT_LE(t.cpu_shared, 1);
+      }
+      EXPECT_GT(shared, out.tasks.size() * 9 / 10);
+      EXPECT_LE(cpu, wall + 2e-6 * static_cast<double>(out.tasks.size() - shared + 1000));
+    }
+    // Mixed: a long task keeps (nearly) all of a reading it shares with empty
+    // ones, because shares go by wall time.
+    BurnJob mixed(200, 4, burn);
+    out = run_job(comm, mixed, ArithmeticJob::columns(), {config::Policy::Dynamic, std::nullopt, threads});
+    if (comm.rank() == 0) {
+      ASSERT_EQ(out.tasks.size(), 200u);
+      for (const auto& t : out.tasks) {
+        double cpu = t.cpu_user + t.cpu_sys;
+        if (mixed.burns(t.id)) {
+          EXPECT_GE(cpu, 0.95 * burn) << "task " << t.id;
+        } else {
+          EXPECT_LT(cpu, burn / 10) << "task " << t.id;
+        }
+      }
+    }
+  }
 }
