@@ -269,8 +269,11 @@ TEST(Runner, CpuTimesOfLongTasksAreTheirOwnAndShortTasksShareByWallTime) {
       for (const auto& t : out.tasks) {
         EXPECT_EQ(t.cpu_shared, 0) << "task " << t.id;
         EXPECT_GE(t.cpu_user + t.cpu_sys, burn - 2e-6) << "task " << t.id;  // readings have 1 us resolution
-        // The reading after a task includes the reading itself (under a microsecond).
-        EXPECT_LE(t.cpu_user + t.cpu_sys, t.t_end - t.t_start + 5e-6) << "task " << t.id;
+        // getrusage's thread time is as of the scheduler's last update of
+        // the thread, so on a busy machine a reading can run tens of
+        // microseconds ahead of the wall clock; a whole span's reading
+        // given to each of its tasks would be twice too much.
+        EXPECT_LE(t.cpu_user + t.cpu_sys, 1.05 * (t.t_end - t.t_start) + 50e-6) << "task " << t.id;
       }
     }
     // Empty tasks: they share readings, and no task gets more CPU than wall.
