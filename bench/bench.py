@@ -142,6 +142,7 @@ class Bench:
             self._features = {
                 "costs": "--costs" in help_text and accepts("schedule.order=longest-first"),
                 "guided": accepts("schedule.policy=guided"),
+                "auto_order": accepts("schedule.order=auto"),
             }
         return self._features
 
@@ -416,7 +417,12 @@ def bench_imbalance(b):
                 ("fanout dynamic chunk 1", fanout("schedule.policy=dynamic", "schedule.chunk=1"))]
     if b.features()["guided"]:
         variants.append(("fanout guided", fanout("schedule.policy=guided")))
-    if b.features()["costs"]:  # spin knows its tasks' planned durations: longest-first without --costs
+    if b.features()["auto_order"]:
+        # The default order, "auto", is longest-first here (spin knows its tasks' planned durations):
+        # the given order for contrast.
+        variants.append(("fanout dynamic/auto, given order", fanout("schedule.policy=dynamic", "schedule.chunk=auto",
+                                                                   "schedule.order=given")))
+    elif b.features()["costs"]:  # spin knows its tasks' planned durations: longest-first without --costs
         variants.append(("fanout dynamic/auto, longest-first", fanout("schedule.policy=dynamic", "schedule.chunk=auto",
                                                                      "schedule.order=longest-first")))
     variants.append(("Python Pool.imap_unordered chunk 1", python))
@@ -445,6 +451,9 @@ def bench_imbalance(b):
              " efficiency = balance x task CPU/wall: balance = sum of task walls / (2 x compute phase), what"
              " the schedule loses; task CPU/wall < 1 is CPU time the tasks lost to other processes on the"
              " machine. compute / bound: the compute phase against max(sum of task walls / 2, largest task wall)."]
+    if b.features()["auto_order"]:
+        notes.append("fanout dynamic/auto runs with the default order, \"auto\", which is longest-first here (spin"
+                     " declares its tasks' planned durations); \"given order\" hands the tasks out by id.")
     checks = []
     if samples["fanout dynamic/auto"]:
         e = summary["fanout dynamic/auto"]["efficiency"]

@@ -4,12 +4,14 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -134,6 +136,33 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
                                   loaded.run.order_origin, loaded.run.job_kind));
   for (std::uint64_t i = 0; i < n; ++i) costs[i] = loaded.job->cost(i);
   return costs;
+}
+
+// schedule.order = "auto" sorts at most this many tasks: beyond it the
+// scattered ids of longest-first make the writer slow (docs/jobs.md).
+constexpr std::uint64_t AUTO_LONGEST_FIRST_MAX = 1000000;
+
+// The order tasks are handed out in: its name, as the file records it, and
+// for longest-first the task ids in that order.
+struct HandOut {
+  std::string order = "given";
+  std::vector<std::uint64_t> ids;  // empty: as given
+};
+
+HandOut hand_out_order(const config::LoadedConfig& cfg, const std::optional<std::string>& costs_file) {
+  switch (cfg.run.order) {
+    case config::Order::Given: return {};
+    case config::Order::LongestFirst: return {"longest-first", sched::longest_first(task_costs(cfg, costs_file))};
+    case config::Order::Auto: break;
+  }
+  // Longest-first pays where idle workers ask for the next task (dynamic);
+  // under guided the first chunk would take all the longest tasks.
+  if (cfg.run.policy != config::Policy::Dynamic || !cfg.job->has_costs() ||
+      cfg.job->task_count() > AUTO_LONGEST_FIRST_MAX)
+    return {};
+  std::vector<double> costs = task_costs(cfg, std::nullopt);
+  if (std::adjacent_find(costs.begin(), costs.end(), std::not_equal_to<>()) == costs.end()) return {};  // all alike
+  return {"longest-first", sched::longest_first(costs)};
 }
 
 // Resolves the config on rank 0 and broadcasts the outcome.
@@ -282,7 +311,8 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     resumed = prepare_output(cfg, origin, options.resume, options.force);
     if (resumed.nothing_left) return;
     const std::uint64_t task_count = cfg.job->task_count();
-    if (cfg.run.order == config::Order::LongestFirst) order = sched::longest_first(task_costs(cfg, options.costs));
+    HandOut hand_out = hand_out_order(cfg, options.costs);
+    order = std::move(hand_out.ids);
     if (!resumed.carried.records.empty()) {
       std::vector<bool> done(task_count, false);
       for (const auto& r : resumed.carried.records) done[r.id] = true;
@@ -296,8 +326,8 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.command_line = options.command_line;
     meta.created = created;
     meta.scheduler = cfg.run.policy_name;
-    meta.order = cfg.run.order_name;
-    meta.costs = cfg.run.order == config::Order::LongestFirst ? (options.costs ? *options.costs : "job") : "";
+    meta.order = hand_out.order;
+    meta.costs = hand_out.order == "longest-first" ? (options.costs ? *options.costs : "job") : "";
     meta.chunk = "";
     meta.mpi_library = mpi_library_version();
     meta.job_hash = job_hash(cfg.run.resolved_toml);

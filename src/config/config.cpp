@@ -47,10 +47,14 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
                                      "dynamic: tasks per worker per request; guided: the smallest chunk; static policies "
                                      "ignore it. \"auto\": dynamic sizes chunks from the task times measured so far "
                                      "(about 5 ms of work each, shrinking at the end)");
-  cfg.order_name = schedule.choice("order", "given", {"given", "longest-first"},
+  cfg.order_name = schedule.choice("order", "auto", {"auto", "given", "longest-first"},
                                    "the order tasks are handed out: as given, or longest first by cost (from the job, "
-                                   "or from an earlier run with fanout run --costs FILE)");
-  cfg.order = cfg.order_name == "longest-first" ? Order::LongestFirst : Order::Given;
+                                   "or from an earlier run with fanout run --costs FILE). \"auto\": longest-first when "
+                                   "the policy is dynamic, the job estimates its tasks' costs, they differ, and there "
+                                   "are at most 1000000 tasks; else as given");
+  cfg.order = cfg.order_name == "longest-first" ? Order::LongestFirst
+              : cfg.order_name == "given"       ? Order::Given
+                                                : Order::Auto;
   cfg.order_origin = schedule.location_of("order");
   if (cfg.order == Order::LongestFirst && cfg.policy == Policy::StaticBlock && !describe)
     schedule.fail("order", "\"longest-first\" does not combine with policy \"static-block\" (it would give the "

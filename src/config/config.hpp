@@ -13,7 +13,8 @@
 namespace fanout::config {
 
 enum class Policy { StaticBlock, StaticCyclic, Dynamic, Guided };
-enum class Order { Given, LongestFirst };
+// Auto: longest-first where it is known to help (cli.cpp, hand_out_order), else given.
+enum class Order { Auto, Given, LongestFirst };
 const std::vector<std::string>& policy_names();
 Policy policy_from_name(const std::string& name);
 
@@ -23,7 +24,7 @@ struct RunConfig {
   Policy policy = Policy::Dynamic;
   std::string policy_name;
   std::optional<std::uint64_t> chunk;  // nullopt: "auto"
-  Order order = Order::Given;
+  Order order = Order::Auto;
   std::string order_name;
   std::string order_origin;  // where schedule.order was set, for messages
   unsigned threads_per_rank = 1;

@@ -101,7 +101,7 @@ BAD_INPUT = [
     Bad("policy_not_a_string", job("\n[schedule]\npolicy = 1\n"),
         "{C}:7: schedule.policy: expected one of " + POLICIES + ", found 1 (an integer)"),
     Bad("unknown_order", job('\n[schedule]\norder = "shortest-first"\n'),
-        '{C}:7: schedule.order: expected one of "given", "longest-first", found "shortest-first" '
+        '{C}:7: schedule.order: expected one of "auto", "given", "longest-first", found "shortest-first" '
         '(did you mean "longest-first"?)'),
     Bad("unknown_distribution", job('distribution = "lognorml"\n'),
         '{C}:5: job.distribution: expected one of "constant", "uniform", "lognormal", found "lognorml" '

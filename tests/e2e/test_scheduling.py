@@ -6,6 +6,7 @@ that the report's balance figures rest on.
 Cases:
   costs         (--np N) primes, then primes --costs first.h5: longest task first, same results
   job_costs     (--np N) spin with schedule.order = "longest-first": costs from the job
+  auto_order    (--np N) the default order, "auto": longest-first for dynamic with uneven job costs, else given
   costs_errors  bad --costs uses: exit 2 or 3 with a clear message, no file
   busy          (--np N) /ranks busy equals the sum of that rank's task times
 """
@@ -71,6 +72,37 @@ def case_job_costs(tools, args):
                f"the longest planned task {int(np.argmax(planned))} is not among the first started {started}")
 
 
+def case_auto_order(tools, args):
+    n = args.np
+    with e2e.Workdir(f"auto-order-np{n}") as w:
+        spin = ["--set", "job.tasks=30", "--set", "job.duration=0.001", "--set", "job.distribution=\"lognormal\""]
+        # (extra --set, expected order attribute, expected costs attribute, policy)
+        variants = [
+            ("uneven", [], "longest-first", "job", "dynamic"),
+            ("constant", ["--set", "job.distribution=\"constant\""], "given", "", "dynamic"),
+            ("guided", ["--set", "schedule.policy=\"guided\""], "given", "", "guided"),
+            ("given", ["--set", "schedule.order=\"given\""], "given", "", "dynamic"),
+        ]
+        files = {}
+        for name, extra, order, costs, policy in variants:
+            path = w(f"{name}.h5")
+            e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", path] + spin + extra, np_=n, cwd=w.path)
+            d = e2e.check_run_file(path, n_ranks=n, job="spin", task_count=30, policy=policy, columns=["duration"])
+            expect_eq(e2e.attr_str(d["attrs"], "order"), order, f"{name}: order attribute")
+            expect_eq(e2e.attr_str(d["attrs"], "costs"), costs, f"{name}: costs attribute")
+            expect_eq(d["config"]["schedule"]["order"], "given" if name == "given" else "auto",
+                      f"{name}: schedule.order in the stored config")
+            files[name] = d
+        # Hand-out order: the longest planned task is among the first started
+        # (one per worker), and the results do not depend on the order.
+        d = files["uneven"]
+        planned = d["results"]["duration"]
+        started = [int(i) for i in np.argsort(d["tasks"]["t_start"], kind="stable")[:n]]
+        expect(int(np.argmax(planned)) in started,
+               f"the longest planned task {int(np.argmax(planned))} is not among the first started {started}")
+        expect(e2e.results_bytes(d) == e2e.results_bytes(files["given"]), "the order changed the results")
+
+
 def case_costs_errors(tools, args):
     with e2e.Workdir("costs-errors") as w:
         spin_file = w("spin.h5")
@@ -115,5 +147,5 @@ def case_busy(tools, args):
 
 
 if __name__ == "__main__":
-    sys.exit(e2e.main({"costs": case_costs, "job_costs": case_job_costs, "costs_errors": case_costs_errors,
-                       "busy": case_busy}))
+    sys.exit(e2e.main({"costs": case_costs, "job_costs": case_job_costs, "auto_order": case_auto_order,
+                       "costs_errors": case_costs_errors, "busy": case_busy}))
