@@ -138,9 +138,10 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
   return costs;
 }
 
-// schedule.order = "auto" sorts at most this many tasks: beyond it the
-// scattered ids of longest-first make the writer slow (docs/jobs.md).
-constexpr std::uint64_t AUTO_LONGEST_FIRST_MAX = 1000000;
+// schedule.order = "auto" sorts at most this many tasks: runs of more tasks
+// mostly have short ones, whose order matters little, and the scattered ids
+// of longest-first slow the writer down (docs/jobs.md, Performance notes).
+constexpr std::uint64_t AUTO_LONGEST_FIRST_MAX = 100000;
 
 // The order tasks are handed out in: its name, as the file records it, and
 // for longest-first the task ids in that order.

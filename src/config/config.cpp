@@ -51,7 +51,7 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
                                    "the order tasks are handed out: as given, or longest first by cost (from the job, "
                                    "or from an earlier run with fanout run --costs FILE). \"auto\": longest-first when "
                                    "the policy is dynamic, the job estimates its tasks' costs, they differ, and there "
-                                   "are at most 1000000 tasks; else as given");
+                                   "are at most 100000 tasks; else as given");
   cfg.order = cfg.order_name == "longest-first" ? Order::LongestFirst
               : cfg.order_name == "given"       ? Order::Given
                                                 : Order::Auto;
