@@ -100,14 +100,35 @@ constexpr std::size_t MAX_FINISHED_BYTES = 1 << 28;  // of rows, for large array
 // workers a context switch (about 20 us of CPU on a virtual machine), so the
 // coordinator polls quickly only while a message is due: after MPI traffic
 // it polls again within MIN_WAIT, doubling up to a cap. Rank 0 serving other
-// ranks caps at a quarter of the mean task time (ranks ask for work ahead,
-// about a task before they run dry), between MIN_POLL and MAX_POLL; a rank
-// waiting for an answer caps at MIN_POLL; a rank expecting nothing (its
-// work is in hand, or it is alone) wakes every IDLE_WAIT for signals and stops.
+// ranks, and a rank waiting for the answer to a request made ahead of need,
+// poll every eighth of the recent task time (ranks ask for work ahead, a
+// task or two before they run dry; poll_cap), between MIN_POLL and MAX_POLL; a
+// rank whose worker waits for the answer caps at MIN_POLL; a rank expecting
+// nothing (its work is in hand, or it is alone) wakes every IDLE_WAIT for
+// signals and stops.
 constexpr double MIN_WAIT = 10e-6;
-constexpr double MIN_POLL = 1e-3;
-constexpr double MAX_POLL = 10e-3;
+constexpr double MIN_POLL = 0.25e-3;
+constexpr double MAX_POLL = 5e-3;
 constexpr double IDLE_WAIT = 20e-3;
+double poll_cap(double recent_task) { return std::clamp(recent_task / 8, MIN_POLL, MAX_POLL); }
+
+// A moving average of task times that follows the recent ones (under
+// longest-first the first tasks are the longest).
+class RecentMean {
+ public:
+  void add(double seconds, std::uint64_t count = 1) {
+    if (count == 0) return;
+    double x = seconds / static_cast<double>(count);
+    value_ = seen_ ? value_ + WEIGHT * (x - value_) : x;
+    seen_ = true;
+  }
+  double value() const { return value_; }
+
+ private:
+  static constexpr double WEIGHT = 0.125;
+  double value_ = 0;
+  bool seen_ = false;
+};
 // A rank told "later" with nothing to do (failed tasks may still come back
 // for a retry) asks again after this long.
 constexpr double LATER_PAUSE = 0.002;
@@ -141,7 +162,13 @@ class WorkerPool {
  public:
   WorkerPool(const Job& job, const RowLayout& layout, unsigned threads, int rank, std::uint16_t session,
              const RunClock& clock)
-      : job_(job), layout_(layout), rank_(rank), session_(session), clock_(clock), thread_count_(threads) {
+      : job_(job),
+        layout_(layout),
+        rank_(rank),
+        session_(session),
+        clock_(clock),
+        thread_count_(threads),
+        refill_below_(threads) {
     for (unsigned t = 0; t < threads; ++t) threads_.emplace_back([this, t] { work(static_cast<std::int32_t>(t)); });
   }
   WorkerPool(const WorkerPool&) = delete;
@@ -189,6 +216,12 @@ class WorkerPool {
     std::lock_guard lock(mutex_);
     return queued_;
   }
+  // The rank asks for more work once fewer tasks than this wait in the
+  // queue (one per thread): the answer comes while the workers run their
+  // current tasks, as both sides poll at an eighth of the recent task time.
+  // (Keeping more in reserve left long tasks queued on one rank at the end
+  // while another had nothing to do.)
+  std::uint64_t refill_below() const { return refill_below_; }
   // Workers with nothing to do right now.
   unsigned idle_workers() const {
     std::lock_guard lock(mutex_);
@@ -232,10 +265,10 @@ class WorkerPool {
     std::lock_guard lock(mutex_);
     return done_;
   }
-  // Mean wall time of this rank's tasks so far (0 before any finished).
-  double mean_task() const {
+  // Recent wall time per task on this rank (0 before any finished).
+  double recent_task() const {
     std::lock_guard lock(mutex_);
-    return done_ ? busy_ / static_cast<double>(done_) : 0;
+    return recent_.value();
   }
 
  private:
@@ -270,7 +303,7 @@ class WorkerPool {
         --queued_;
       }
       ++running_;
-      if (queued_ < threads) {  // the coordinator fetches more before we run dry
+      if (queued_ < refill_below_) {  // the coordinator fetches more before we run dry
         ++events_;
         event_.notify_one();
       }
@@ -334,6 +367,7 @@ class WorkerPool {
       for (auto& e : local.errors) finished_.errors.push_back(std::move(e));
       busy_ += busy;
       done_ += local.records.size();
+      recent_.add(busy, local.records.size());
       local.records.clear();
       local.rows.clear();
       local.errors.clear();
@@ -354,6 +388,7 @@ class WorkerPool {
   std::uint16_t session_;
   const RunClock& clock_;
   unsigned thread_count_;
+  std::uint64_t refill_below_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable event_;
@@ -366,6 +401,7 @@ class WorkerPool {
   Batch finished_;
   double busy_ = 0;
   std::uint64_t done_ = 0;
+  RecentMean recent_;
   std::vector<std::thread> threads_;
 };
 
@@ -474,7 +510,7 @@ class Collector {
       dispatcher_.returned();
       seconds += r.t_end - r.t_start;
       longest_ = std::max(longest_, r.t_end - r.t_start);
-      ++returned_;
+      recent_.add(r.t_end - r.t_start);
       task_cpu_ += r.cpu_user + r.cpu_sys;
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
@@ -503,7 +539,6 @@ class Collector {
     batch.records.resize(kept);
     batch.rows.resize(kept * row_size);
     scheduler_.observe(seconds, batch.records.size());
-    wall_ += seconds;
 
     if (!batch.records.empty()) sink_.store(batch.records, batch.rows);
     if (!batch.errors.empty()) sink_.store_errors(batch.errors);
@@ -513,8 +548,8 @@ class Collector {
   std::uint64_t failed() const { return outcome_.failed; }
   double task_cpu() const { return task_cpu_; }
   double longest() const { return longest_; }
-  // Mean wall time of the tasks returned so far (attempts included; 0 before any).
-  double mean_task() const { return returned_ ? wall_ / static_cast<double>(returned_) : 0; }
+  // Recent wall time per task returned (attempts included; 0 before any).
+  double recent_task() const { return recent_.value(); }
 
  private:
   RunOutcome& outcome_;
@@ -524,8 +559,7 @@ class Collector {
   unsigned retries_;
   double task_cpu_ = 0;
   double longest_ = 0;
-  double wall_ = 0;
-  std::uint64_t returned_ = 0;
+  RecentMean recent_;
   std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
   std::unordered_map<std::uint64_t, std::uint32_t> attempts_;  // failed tasks waiting for a retry
 };
@@ -585,8 +619,8 @@ class Sender {
 class Fetcher {
  public:
   // Should the rank ask now? Sets `ahead` to whether no worker is idle.
-  bool should_ask(const WorkerPool& pool, unsigned threads, bool& ahead) const {
-    if (pool.queued() >= threads) return false;
+  bool should_ask(const WorkerPool& pool, bool& ahead) const {
+    if (pool.queued() >= pool.refill_below()) return false;
     if (not_before_ > 0 && steady_seconds() < not_before_) return false;
     ahead = pool.idle_workers() == 0;
     return !(ahead && deferred_);
@@ -662,7 +696,6 @@ std::string signal_name(int signo) {
 void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dispatcher& dispatcher,
                      Collector& collector, TaskSink& sink, const RunSettings& settings, std::size_t row_size,
                      CommTimer& timer, RunOutcome& outcome) {
-  const unsigned threads = settings.threads_per_rank;
   int active = comm.size() - 1;
   std::vector<bool> rank_done(comm.size(), false);
   bool local_more = true;
@@ -720,7 +753,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     if (settings.max_failures > 0 && collector.failed() >= settings.max_failures)
       request_stop(1, StopCause::MaxFailures, fmt::format("run.max_failures = {} reached", settings.max_failures));
     bool ahead = false;
-    if (local_more && fetcher.should_ask(pool, threads, ahead)) {
+    if (local_more && fetcher.should_ask(pool, ahead)) {
       auto work = dispatcher.next(0, ahead);
       fetcher.answered(work);
       if (work.done()) {
@@ -760,7 +793,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
       return;
     }
     double cap = stopper.level() > 0 ? MIN_POLL
-                 : active > 0         ? std::clamp(collector.mean_task() / 4, MIN_POLL, MAX_POLL)
+                 : active > 0         ? poll_cap(collector.recent_task())
                                       : IDLE_WAIT;
     double until = fetcher.pause_end();
     if (settings.progress_interval > 0 && settings.progress) until = std::min(until, next_progress);
@@ -772,7 +805,6 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
 // Ranks > 0: ask rank 0 for work before the local queue runs dry, stream results back.
 void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, const RunSettings& settings,
                        CommTimer& timer, RunOutcome& outcome) {
-  const unsigned threads = settings.threads_per_rank;
   Sender sender(comm);
   bool requested = false;
   bool ahead_request = false;
@@ -784,6 +816,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
   int signals_sent = 0;
   for (;;) {
     bool traffic = false;  // a request went out that a worker waits for
+    bool again = false;    // go round again without waiting
     bool ahead = false;
     if (int signals = stop_signals_received(); signals > signals_sent) {  // rank 0 decides; tell it
       signals_sent = signals;
@@ -795,7 +828,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
       timer([&] { comm.recv(0, TAG_STOP, level); });
       if (stopper.raise(level, pool)) more = false;
     }
-    if (more && !requested && fetcher.should_ask(pool, threads, ahead)) {
+    if (more && !requested && fetcher.should_ask(pool, ahead)) {
       timer([&] { sender.send(0, TAG_REQUEST, encode(pool.take_results(), ahead ? FLAG_AHEAD : 0)); });
       last_flush = steady_seconds();
       requested = true;
@@ -818,6 +851,7 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
           pool.add(work.ranges);
         }
         requested = false;
+        again = true;  // ask again at once if the queue is still short
       }
     }
     // Done: no more work and every task finished (or given up on), and no
@@ -844,11 +878,11 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
     // An answer to a request made ahead of need is polled for as often as
     // rank 0 polls for requests.
     double cap = stopper.level() > 0 || in_flight > 0 ? MIN_POLL
-                 : requested         ? (ahead_request ? std::clamp(pool.mean_task() / 4, MIN_POLL, MAX_POLL) : MIN_POLL)
+                 : requested         ? (ahead_request ? poll_cap(pool.recent_task()) : MIN_POLL)
                                      : IDLE_WAIT;
     double until = fetcher.pause_end();
     if (pending > 0) until = std::min(until, last_flush + SEND_SECONDS);
-    pool.wait(backoff.next(traffic, cap, until));
+    if (!again) pool.wait(backoff.next(traffic, cap, until));
   }
 }
 
