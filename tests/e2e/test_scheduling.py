@@ -9,6 +9,7 @@ Cases:
   auto_order    (--np N) the default order, "auto": longest-first for dynamic with uneven job costs, else given
   costs_errors  bad --costs uses: exit 2 or 3 with a clear message, no file
   busy          (--np N) /ranks busy equals the sum of that rank's task times
+  cpu_shares    (--np N) /tasks cpu_shared: long tasks measured alone, empty ones sharing readings
 """
 import os
 import sys
@@ -146,6 +147,33 @@ def case_busy(tools, args):
             expect_eq(int(row["tasks"]), int(mine.sum()), f"rank {row['rank']}: task count")
 
 
+def case_cpu_shares(tools, args):
+    n = args.np
+    with e2e.Workdir(f"cpu-shares-np{n}") as w:
+        # CPU-bound tasks of 5 ms (50 x the 100 us span): each one's CPU time is its own.
+        long_tasks = w("long.h5")
+        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", long_tasks, "--set", "job.tasks=30",
+                           "--set", "job.duration=0.005", "--set", "job.distribution=\"constant\""], np_=n, cwd=w.path)
+        d = e2e.check_run_file(long_tasks, n_ranks=n, job="spin", task_count=30, policy="dynamic", columns=["duration"])
+        t = d["tasks"]
+        expect(np.all(t["cpu_shared"] == 0), f"5 ms tasks with shared CPU readings: {t['cpu_shared']}")
+        cpu = t["cpu_user"] + t["cpu_sys"]
+        expect(np.all(cpu >= 0.005 - 2e-6), f"a 5 ms CPU-bound task measured below 5 ms of CPU: {cpu}")
+        # Empty tasks: readings are shared, and shares add up to no more than the wall time.
+        empty = w("empty.h5")
+        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", empty, "--set", "job.tasks=20000",
+                           "--set", "job.duration=0"], np_=n, cwd=w.path)
+        d = e2e.check_run_file(empty, n_ranks=n, job="spin", task_count=20000, policy="dynamic", columns=["duration"])
+        t = d["tasks"]
+        shared = int(t["cpu_shared"].sum())
+        expect(shared >= 18000, f"only {shared} of 20000 empty tasks share CPU readings")
+        cpu = float((t["cpu_user"] + t["cpu_sys"]).sum())
+        wall = float((t["t_end"] - t["t_start"]).sum())
+        # (getrusage's thread time advances with the scheduler's bookkeeping,
+        # so a millisecond of tasks can read as 0.)
+        expect(0 <= cpu <= wall + 2e-3, f"empty tasks: CPU {cpu} s against wall {wall} s")
+
+
 if __name__ == "__main__":
     sys.exit(e2e.main({"costs": case_costs, "job_costs": case_job_costs, "auto_order": case_auto_order,
-                       "costs_errors": case_costs_errors, "busy": case_busy}))
+                       "costs_errors": case_costs_errors, "busy": case_busy, "cpu_shares": case_cpu_shares}))
