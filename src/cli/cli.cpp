@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -26,6 +27,7 @@
 #include "cli/python.hpp"
 #include "cli/resume.hpp"
 #include "config/config.hpp"
+#include "core/background_sink.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/runner.hpp"
@@ -212,6 +214,9 @@ std::string status_of(const RunOutcome& outcome, std::uint64_t to_run) {
   return outcome.failed > 0 ? "failed" : "complete";
 }
 
+// Finished tasks waiting for rank 0's writing thread, at most (bytes).
+constexpr std::size_t BACKGROUND_SINK_BYTES = std::size_t{64} << 20;
+
 // Rank 0's sink: the run file, and the checkpoint journal beside it.
 class CheckpointingSink : public TaskSink {
  public:
@@ -392,7 +397,15 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   settings.progress = [&](std::uint64_t done, std::uint64_t failed, double task_cpu) {
     progress.update(clock.now(), done, failed, task_cpu);
   };
-  RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, sink.get());
+  // Rank 0 writes on a thread of its own, so that its coordinating thread
+  // answers requests while the file and the journal are written.
+  std::optional<BackgroundSink> background;
+  if (sink) background.emplace(*sink, BACKGROUND_SINK_BYTES);
+  RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, background ? &*background : nullptr);
+  if (background) {
+    background->drain();
+    background.reset();
+  }
   slurm::record_nodes(comm, outcome.ranks);
 
   if (comm.rank() == 0) {

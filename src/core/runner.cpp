@@ -540,9 +540,8 @@ class Collector {
     batch.rows.resize(kept * row_size);
     scheduler_.observe(seconds, batch.records.size());
 
-    if (!batch.records.empty()) sink_.store(batch.records, batch.rows);
-    if (!batch.errors.empty()) sink_.store_errors(batch.errors);
-    for (auto& e : batch.errors) outcome_.errors.push_back(std::move(e));
+    for (const auto& e : batch.errors) outcome_.errors.push_back(e);
+    sink_.store(std::move(batch));
   }
   std::uint64_t completed() const { return outcome_.completed; }
   std::uint64_t failed() const { return outcome_.failed; }

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "core/batch.hpp"
 #include "core/records.hpp"
 
 namespace fanout {
@@ -17,6 +18,11 @@ class TaskSink {
   virtual void store(std::span<const TaskRecord> records, std::span<const std::byte> rows) = 0;
   // Failed attempts, as they arrive (also those of tasks retried later).
   virtual void store_errors(std::span<const TaskError> /*errors*/) {}
+  // A whole batch, handed over: what arrives in one message.
+  virtual void store(Batch&& batch) {
+    if (!batch.records.empty()) store(batch.records, batch.rows);
+    if (!batch.errors.empty()) store_errors(batch.errors);
+  }
   // Called often from rank 0's coordinating thread: time to checkpoint?
   virtual void poll() {}
 };
