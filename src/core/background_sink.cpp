@@ -14,6 +14,8 @@ constexpr int BACKGROUND_NICE = 10;
 // The inner sink's poll() (time-based journal writes and checkpoints) runs
 // at least this often.
 constexpr auto POLL_EVERY = std::chrono::milliseconds(100);
+// ...and at once when this much waits.
+constexpr std::size_t WAKE_BYTES = 1 << 20;
 }  // namespace
 
 BackgroundSink::BackgroundSink(TaskSink& inner, std::size_t max_bytes)
@@ -52,7 +54,9 @@ void BackgroundSink::store(Batch&& batch) {
   if (error_) std::rethrow_exception(error_);
   queued_bytes_ += bytes_of(batch);
   queue_.push_back(std::move(batch));
-  changed_.notify_all();
+  // The thread looks every POLL_EVERY anyway: wake it early only for a
+  // sizeable amount (each wake-up takes a core from a worker for a moment).
+  if (queued_bytes_ >= WAKE_BYTES) changed_.notify_all();
 }
 
 void BackgroundSink::poll() {
@@ -62,7 +66,10 @@ void BackgroundSink::poll() {
 
 void BackgroundSink::drain() {
   std::unique_lock lock(mutex_);
+  drain_ = true;
+  changed_.notify_all();
   changed_.wait(lock, [this] { return (queue_.empty() && !busy_) || error_; });
+  drain_ = false;
   if (error_) std::rethrow_exception(error_);
 }
 
@@ -70,31 +77,38 @@ void BackgroundSink::run() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), BACKGROUND_NICE);
   std::unique_lock lock(mutex_);
   for (;;) {
-    changed_.wait_for(lock, POLL_EVERY, [this] { return !queue_.empty() || closing_; });
+    changed_.wait_for(lock, POLL_EVERY, [this] {
+      return queued_bytes_ >= WAKE_BYTES || ((drain_ || closing_) && !queue_.empty()) || closing_;
+    });
     if (queue_.empty() && closing_) return;
-    Batch batch;
-    bool have = !queue_.empty();
-    if (have) {
-      batch = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    busy_ = true;
-    lock.unlock();
-    std::exception_ptr error;
-    try {
-      if (!error_) {
-        if (!batch.records.empty()) inner_.store(batch.records, batch.rows);
-        if (!batch.errors.empty()) inner_.store_errors(batch.errors);
-        inner_.poll();
+    // Everything queued, then the inner sink's poll (journal writes and
+    // checkpoints on time), also when nothing came.
+    do {
+      Batch batch;
+      bool have = !queue_.empty();
+      if (have) {
+        batch = std::move(queue_.front());
+        queue_.pop_front();
       }
-    } catch (...) {
-      error = std::current_exception();
-    }
-    lock.lock();
-    if (have) queued_bytes_ -= bytes_of(batch);
-    busy_ = false;
-    if (error && !error_) error_ = error;
-    changed_.notify_all();
+      busy_ = true;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        if (!error_) {
+          if (!batch.records.empty()) inner_.store(batch.records, batch.rows);
+          if (!batch.errors.empty()) inner_.store_errors(batch.errors);
+          if (!have) inner_.poll();
+        }
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      if (have) queued_bytes_ -= bytes_of(batch);
+      busy_ = false;
+      if (error && !error_) error_ = error;
+      changed_.notify_all();
+      if (!have) break;
+    } while (true);
   }
 }
 

@@ -45,6 +45,7 @@ class BackgroundSink : public TaskSink {
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool closing_ = false;
+  bool drain_ = false;  // drain() waits: take every batch at once
   std::exception_ptr error_;
   std::thread thread_;
 };
