@@ -130,14 +130,22 @@ def case_costs_errors(tools, args):
         expect_eq(e2e.listing(w.path), ["spin.h5"], "files after the refused runs")
 
 
+def run_spin(tools, w, name, n, sets, task_count, threads=1):
+    """Runs configs/spin.toml at n ranks with --set overrides; returns the checked file's data."""
+    path = w(name)
+    args = ["run", tools.config("spin.toml"), "--output", path]
+    for s in sets:
+        args += ["--set", s]
+    e2e.run_ok(tools, args, np_=n, cwd=w.path)
+    return e2e.check_run_file(path, n_ranks=n, job="spin", task_count=task_count, policy="dynamic", threads=threads,
+                              columns=["duration"])
+
+
 def case_busy(tools, args):
     n = args.np
     with e2e.Workdir(f"busy-np{n}") as w:
-        path = w("spin.h5")
-        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", path, "--set", "job.tasks=60",
-                           "--set", "job.duration=0.002", "--set", "run.threads_per_rank=2"], np_=n, cwd=w.path)
-        d = e2e.check_run_file(path, n_ranks=n, job="spin", task_count=60, policy="dynamic", threads=2,
-                               columns=["duration"])
+        d = run_spin(tools, w, "spin.h5", n, ["job.tasks=60", "job.duration=0.002", "run.threads_per_rank=2"], 60,
+                     threads=2)
         t = d["tasks"]
         for row in d["ranks"]:
             mine = t["rank"] == row["rank"]
@@ -151,19 +159,13 @@ def case_cpu_shares(tools, args):
     n = args.np
     with e2e.Workdir(f"cpu-shares-np{n}") as w:
         # CPU-bound tasks of 5 ms (50 x the 100 us span): each one's CPU time is its own.
-        long_tasks = w("long.h5")
-        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", long_tasks, "--set", "job.tasks=30",
-                           "--set", "job.duration=0.005", "--set", "job.distribution=\"constant\""], np_=n, cwd=w.path)
-        d = e2e.check_run_file(long_tasks, n_ranks=n, job="spin", task_count=30, policy="dynamic", columns=["duration"])
+        d = run_spin(tools, w, "long.h5", n, ["job.tasks=30", "job.duration=0.005", "job.distribution=\"constant\""], 30)
         t = d["tasks"]
         expect(np.all(t["cpu_shared"] == 0), f"5 ms tasks with shared CPU readings: {t['cpu_shared']}")
         cpu = t["cpu_user"] + t["cpu_sys"]
         expect(np.all(cpu >= 0.005 - 2e-6), f"a 5 ms CPU-bound task measured below 5 ms of CPU: {cpu}")
         # Empty tasks: readings are shared, and shares add up to no more than the wall time.
-        empty = w("empty.h5")
-        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", empty, "--set", "job.tasks=20000",
-                           "--set", "job.duration=0"], np_=n, cwd=w.path)
-        d = e2e.check_run_file(empty, n_ranks=n, job="spin", task_count=20000, policy="dynamic", columns=["duration"])
+        d = run_spin(tools, w, "empty.h5", n, ["job.tasks=20000", "job.duration=0"], 20000)
         t = d["tasks"]
         shared = int(t["cpu_shared"].sum())
         expect(shared >= 18000, f"only {shared} of 20000 empty tasks share CPU readings")
