@@ -167,8 +167,7 @@ class WorkerPool {
         rank_(rank),
         session_(session),
         clock_(clock),
-        thread_count_(threads),
-        refill_below_(threads) {
+        thread_count_(threads) {
     for (unsigned t = 0; t < threads; ++t) threads_.emplace_back([this, t] { work(static_cast<std::int32_t>(t)); });
   }
   WorkerPool(const WorkerPool&) = delete;
@@ -221,7 +220,7 @@ class WorkerPool {
   // current tasks, as both sides poll at an eighth of the recent task time.
   // (Keeping more in reserve left long tasks queued on one rank at the end
   // while another had nothing to do.)
-  std::uint64_t refill_below() const { return refill_below_; }
+  std::uint64_t refill_below() const { return thread_count_; }
   // Workers with nothing to do right now.
   unsigned idle_workers() const {
     std::lock_guard lock(mutex_);
@@ -303,7 +302,7 @@ class WorkerPool {
         --queued_;
       }
       ++running_;
-      if (queued_ < refill_below_) {  // the coordinator fetches more before we run dry
+      if (queued_ < refill_below()) {  // the coordinator fetches more before we run dry
         ++events_;
         event_.notify_one();
       }
@@ -388,7 +387,6 @@ class WorkerPool {
   std::uint16_t session_;
   const RunClock& clock_;
   unsigned thread_count_;
-  std::uint64_t refill_below_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::condition_variable event_;
