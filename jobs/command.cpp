@@ -1,18 +1,23 @@
 // command: a task farm of shell command lines. Task i runs command line i
-// with /bin/sh -c in a child process of its own process group, and records
-// how it ended, the CPU time and peak memory of the child (wait4), and the
-// last 4 KiB of its stdout and stderr.
+// (of `commands` or `file`), or the `command` template filled in with task
+// i's [params], with /bin/sh -c in a child process of its own process group,
+// and records how it ended, the CPU time and peak memory of the child
+// (wait4), the last 4 KiB of its stdout and stderr, and the results it wrote
+// to $FANOUT_RESULT ([job.results]).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -27,9 +32,11 @@
 
 #include <fmt/format.h>
 
-#include "cli/cli.hpp"
 #include "config/params.hpp"
+#include "config/results.hpp"
 #include "core/job.hpp"
+#include "core/result_file.hpp"
+#include "core/sweep.hpp"
 
 extern char** environ;
 
@@ -143,17 +150,128 @@ struct Ended {
   bool timed_out = false;
 };
 
-class Command : public Job {
+// A value as one shell word: bare when it is plain, else in single quotes
+// (a ' inside becomes '\''), so spaces, quotes, $(...), ; and newlines arrive
+// as one argument and are never executed.
+std::string shell_quote(const std::string& value) {
+  auto plain = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("_-.,:/+=@%").find(c) != std::string_view::npos;
+  };
+  if (!value.empty() && std::all_of(value.begin(), value.end(), plain)) return value;
+  std::string out = "'";
+  for (char c : value) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// `command = "python3 sim.py --x {x}"`: literal text and parameter slots.
+// {name} is a slot; {{ and }} are literal braces; ${...} and any other brace
+// stay as written (shell variables, awk programs).
+class CommandTemplate {
  public:
-  Command(std::vector<std::string> commands, std::optional<double> timeout)
-      : commands_(std::move(commands)), timeout_(timeout), rank_(cli::launched_rank()) {
-    for (char** e = environ; *e; ++e) {
-      std::string_view entry(*e);
-      if (entry.rfind("FANOUT_TASK_ID=", 0) != 0 && entry.rfind("FANOUT_RANK=", 0) != 0) environment_.emplace_back(entry);
+  CommandTemplate() = default;
+  CommandTemplate(const std::string& text, const Sweep& sweep, config::Section& params) : text_(text) {
+    std::string literal;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      char c = text[i];
+      if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+        literal += c;
+        ++i;
+        continue;
+      }
+      std::size_t close = c == '{' ? text.find('}', i) : std::string::npos;
+      if (close != std::string::npos && (i == 0 || text[i - 1] != '$')) {
+        std::string name = text.substr(i + 1, close - i - 1);
+        if (config::is_identifier(name)) {
+          auto index = sweep.find(name);
+          if (!index) {
+            std::string names;
+            for (const auto& p : sweep.params()) names += (names.empty() ? "" : ", ") + p.name;
+            params.fail("command", fmt::format("{{{}}} names no parameter; the parameters are {} (write {{{{ and }}}} "
+                                               "for literal braces)",
+                                               name, names));
+          }
+          parts_.push_back({std::move(literal), *index});
+          literal.clear();
+          i = close;
+          continue;
+        }
+      }
+      literal += c;
     }
+    tail_ = std::move(literal);
+  }
+  // The command line of `task`: every slot filled with its value, quoted.
+  std::string resolve(const TaskContext& task) const {
+    std::string out;
+    for (const auto& [literal, param] : parts_) out += literal + shell_quote(param_text(task.sweep()->value(task.id(), param)));
+    return out + tail_;
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  std::vector<std::pair<std::string, std::size_t>> parts_;  // literal text, then the parameter's value
+  std::string tail_;
+};
+
+// A directory of this process's for the tasks' result files, on the node's
+// own disk ($TMPDIR or /tmp), made when first needed and removed at the end.
+class ResultDirectory {
+ public:
+  ResultDirectory() = default;
+  ResultDirectory(const ResultDirectory&) = delete;
+  ResultDirectory& operator=(const ResultDirectory&) = delete;
+  ~ResultDirectory() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  // The path of task `task`'s result file (not yet existing).
+  std::string file_for(std::uint64_t task) {
+    std::call_once(made_, [this] {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/fanout-results-XXXXXX";
+      if (!mkdtemp(pattern.data()))
+        throw std::runtime_error(fmt::format("cannot make a directory for result files ({}): {}", pattern,
+                                             std::strerror(errno)));
+      path_ = pattern;
+    });
+    if (path_.empty()) throw std::runtime_error("no directory for result files");
+    return fmt::format("{}/task-{}", path_, task);
   }
 
-  std::uint64_t task_count() const override { return commands_.size(); }
+ private:
+  std::once_flag made_;
+  std::string path_;
+};
+
+constexpr std::size_t OWN_COLUMNS = STDERR_TAIL + 1;
+
+class Command : public Job {
+ public:
+  Command(std::vector<std::string> commands, std::optional<double> timeout, std::vector<Column> results)
+      : commands_(std::move(commands)), timeout_(timeout), results_(std::move(results)) {
+    for (char** e = environ; *e; ++e) {
+      std::string_view entry(*e);
+      if (entry.rfind("FANOUT_TASK_ID=", 0) != 0 && entry.rfind("FANOUT_RANK=", 0) != 0 &&
+          entry.rfind("FANOUT_RESULT=", 0) != 0 && entry.rfind("FANOUT_PARAM_", 0) != 0)
+        environment_.emplace_back(entry);
+    }
+  }
+  // One task per combination of the sweep's parameters.
+  Command(CommandTemplate command, const Sweep* sweep, std::optional<double> timeout, std::vector<Column> results)
+      : Command(std::vector<std::string>{}, timeout, std::move(results)) {
+    template_ = std::move(command);
+    sweep_ = sweep;
+  }
+
+  std::uint64_t task_count() const override { return sweep_ ? sweep_->size() : commands_.size(); }
+
+  std::vector<Column> columns(std::vector<Column> registered) const override {
+    registered.insert(registered.end(), results_.begin(), results_.end());
+    return registered;
+  }
 
   // The run gives up on running tasks: kill their process groups.
   void cancel() const override {
@@ -161,22 +279,35 @@ class Command : public Job {
     for (pid_t group : groups_) kill(-group, SIGKILL);
   }
 
-  void run(std::uint64_t task, Row& row) const override {
+  void run(TaskContext& task, Row& row) const override {
     row.set<std::int32_t>(EXIT_CODE, -1);
+    const std::string command = sweep_ ? template_.resolve(task) : commands_.at(task.id());
+    std::string result_file = results_.empty() ? "" : results_dir_.file_for(task.id());
+    if (!result_file.empty()) unlink(result_file.c_str());  // nothing left from an earlier attempt
     Tail out, err;
-    Ended ended = execute(commands_.at(task), task, out, err);
+    Ended ended = execute(command, task, result_file, out, err);
     int exit_code = WIFEXITED(ended.status) ? WEXITSTATUS(ended.status) : -1;
     int sig = WIFSIGNALED(ended.status) ? WTERMSIG(ended.status) : 0;
+    double cpu_user = seconds(ended.usage.ru_utime), cpu_sys = seconds(ended.usage.ru_stime);
+    task.report_cpu(cpu_user, cpu_sys);
     row.set<std::int32_t>(EXIT_CODE, exit_code);
     row.set<std::int32_t>(SIGNAL, sig);
-    row.set<double>(CPU_USER, seconds(ended.usage.ru_utime));
-    row.set<double>(CPU_SYS, seconds(ended.usage.ru_stime));
+    row.set<double>(CPU_USER, cpu_user);
+    row.set<double>(CPU_SYS, cpu_sys);
     row.set<std::int64_t>(MAX_RSS, static_cast<std::int64_t>(ended.usage.ru_maxrss) * 1024);
     row.set_text(STDOUT_TAIL, out.text());
     row.set_text(STDERR_TAIL, err.text());
+    std::string results_problem;
+    if (!result_file.empty()) {
+      results_problem = read_results(result_file, row);
+      unlink(result_file.c_str());
+    }
+    // A template's tasks say their command line, so that a failed one can be run again by hand.
+    std::string rerun = sweep_ ? "; command: " + command : "";
     std::string how = sig ? "killed by signal " + signal_text(sig) : "exit code " + std::to_string(exit_code);
-    if (ended.timed_out) throw TaskTimedOut(fmt::format("timed out after {} s; {}", *timeout_, how));
-    if (sig || exit_code != 0) throw std::runtime_error(how);
+    if (ended.timed_out) throw TaskTimedOut(fmt::format("timed out after {} s; {}{}", *timeout_, how, rerun));
+    if (sig || exit_code != 0) throw std::runtime_error(how + rerun);
+    if (!results_problem.empty()) throw std::runtime_error(results_problem + rerun);
   }
 
  private:
@@ -184,9 +315,29 @@ class Command : public Job {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
   }
 
+  // The results the command wrote, into the row after the job's own
+  // columns; "" or what was wrong with them.
+  std::string read_results(const std::string& path, Row& row) const {
+    std::string why;
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0)
+      return fmt::format("no results: the command wrote nothing to $FANOUT_RESULT (expected {})", result_names());
+    if (!S_ISREG(st.st_mode)) return "$FANOUT_RESULT is not a regular file";
+    auto text = config::read_small_file(path, MAX_RESULT_FILE_BYTES, why);
+    if (!text) return fmt::format("cannot read the result file: {}", why);
+    return parse_result_file(*text, results_, row, OWN_COLUMNS);
+  }
+
+  std::string result_names() const {
+    std::string names;
+    for (const auto& c : results_) names += (names.empty() ? "" : ", ") + c.name;
+    return names;
+  }
+
   // Starts `/bin/sh -c command` in a new process group with stdin from
   // /dev/null and stdout, stderr into pipes; reads both pipes until it ends.
-  Ended execute(const std::string& command, std::uint64_t task, Tail& out, Tail& err) const {
+  Ended execute(const std::string& command, const TaskContext& task, const std::string& result_file, Tail& out,
+                Tail& err) const {
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
     Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
@@ -201,6 +352,8 @@ class Command : public Job {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
     posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+    // Only stdin, stdout and stderr: not the run file, its lock or MPI's sockets.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none, all;
@@ -213,13 +366,16 @@ class Command : public Job {
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-    std::string task_id = "FANOUT_TASK_ID=" + std::to_string(task);
-    std::string rank = "FANOUT_RANK=" + std::to_string(rank_);
+    std::vector<std::string> task_env{"FANOUT_TASK_ID=" + std::to_string(task.id()),
+                                      "FANOUT_RANK=" + std::to_string(task.rank())};
+    if (!result_file.empty()) task_env.push_back("FANOUT_RESULT=" + result_file);
+    if (sweep_)
+      for (std::size_t p = 0; p < sweep_->params().size(); ++p)
+        task_env.push_back("FANOUT_PARAM_" + sweep_->params()[p].name + "=" + param_text(sweep_->value(task.id(), p)));
     std::vector<char*> env;
-    env.reserve(environment_.size() + 3);
+    env.reserve(environment_.size() + task_env.size() + 1);
     for (const auto& e : environment_) env.push_back(const_cast<char*>(e.c_str()));
-    env.push_back(task_id.data());
-    env.push_back(rank.data());
+    for (auto& e : task_env) env.push_back(e.data());
     env.push_back(nullptr);
     char sh[] = "/bin/sh", dash_c[] = "-c";
     char* argv[] = {sh, dash_c, const_cast<char*>(command.c_str()), nullptr};
@@ -280,9 +436,12 @@ class Command : public Job {
     return ended;
   }
 
-  std::vector<std::string> commands_;
+  std::vector<std::string> commands_;  // without a sweep: one command line per task
+  CommandTemplate template_;          // with a sweep: one command line per combination
+  const Sweep* sweep_ = nullptr;
   std::optional<double> timeout_;
-  int rank_;
+  std::vector<Column> results_;  // declared in [job.results]
+  mutable ResultDirectory results_dir_;
   std::vector<std::string> environment_;  // inherited, without FANOUT_* task variables
   mutable std::mutex groups_mutex_;
   mutable std::set<pid_t> groups_;  // process groups of the commands running now
@@ -305,28 +464,52 @@ std::vector<std::string> read_commands(config::Section& params, const std::strin
   return commands;
 }
 
+// The job's own columns; declared results follow them.
+const std::vector<Column> OWN = {{"exit_code", ColumnType::I32, "", "the command's exit status; -1 when it was killed (see signal)"},
+    {"signal", ColumnType::I32, "", "the number of the terminating signal; 0 when the command exited"},
+    {"cpu_user", ColumnType::F64, "s", "user CPU time of the command and the processes it waited for"},
+    {"cpu_sys", ColumnType::F64, "s", "system CPU time of the command and the processes it waited for"},
+    {"max_rss", ColumnType::I64, "B", "peak resident memory of the largest of those processes"},
+    {"stdout_tail", ColumnType::Text, "", "the last 4096 bytes of the command's stdout", TAIL_BYTES},
+    {"stderr_tail", ColumnType::Text, "", "the last 4096 bytes of the command's stderr", TAIL_BYTES}};
+
 const RegisterJob registered{{
     "command",
-    "a task farm of shell command lines: each task runs one line with /bin/sh -c",
-    {{"exit_code", ColumnType::I32, "", "the command's exit status; -1 when it was killed (see signal)"},
-     {"signal", ColumnType::I32, "", "the number of the terminating signal; 0 when the command exited"},
-     {"cpu_user", ColumnType::F64, "s", "user CPU time of the command and the processes it waited for"},
-     {"cpu_sys", ColumnType::F64, "s", "system CPU time of the command and the processes it waited for"},
-     {"max_rss", ColumnType::I64, "B", "peak resident memory of the largest of those processes"},
-     {"stdout_tail", ColumnType::Text, "", "the last 4096 bytes of the command's stdout", TAIL_BYTES},
-     {"stderr_tail", ColumnType::Text, "", "the last 4096 bytes of the command's stderr", TAIL_BYTES}},
+    "a task farm of shell command lines: each task runs one line with /bin/sh -c, or a command template over [params]",
+    OWN,
     [](config::Section& params) -> std::unique_ptr<Job> {
-      auto commands = params.optional_text_list("commands", "the command lines, one task each (or give file)");
+      auto commands = params.optional_text_list("commands", "the command lines, one task each (or give file or command)");
       auto file = params.optional_path(
           "file", "a file of command lines, one per line, # comments; relative to the config file's directory");
+      auto command = params.optional_text(
+          "command",
+          "a command template, one task per combination of [params]: {name} is replaced by the task's value of "
+          "parameter name, quoted for the shell ({{ and }} are literal braces); FANOUT_PARAM_name holds it too");
       auto timeout = params.optional_number("timeout", 0.001, 31'536'000,
                                             "seconds a task may run; then its process group is killed (TERM, then "
                                             "KILL 2 s later) and the task is timed_out");
-      if (params.describing()) return std::make_unique<Command>(std::vector<std::string>{}, timeout);
-      if (commands && file) params.fail("file", "give either commands or file, not both");
-      if (!commands && !file)
-        params.fail("commands", "missing; expected commands = [\"...\", ...] or file = \"PATH\" (one command per line)");
-      return std::make_unique<Command>(commands ? std::move(*commands) : read_commands(params, *file), timeout);
+      auto results = config::read_result_columns(params, OWN);
+      const Sweep* sweep = params.sweep();
+      if (params.describing()) return std::make_unique<Command>(std::vector<std::string>{}, timeout, results);
+      int given = (commands ? 1 : 0) + (file ? 1 : 0) + (command ? 1 : 0);
+      if (given > 1)
+        params.fail(command ? "command" : "file", "give one of commands, file or command (a template over [params])");
+      if (given == 0)
+        params.fail("commands", "missing; expected commands = [\"...\", ...], file = \"PATH\" (one command per line) "
+                                "or command = \"prog --x {x}\" with [params]");
+      if (command) {
+        if (!sweep)
+          params.fail("command", "a command template runs once per combination of [params], and the config has no "
+                                 "[params] (for example [params] x = [1, 2, 3]); for fixed command lines use commands");
+        CommandTemplate parsed(*command, *sweep, params);
+        return std::make_unique<Command>(std::move(parsed), sweep, timeout, std::move(results));
+      }
+      if (sweep)
+        params.fail(commands ? "commands" : "file",
+                    "[params] makes one task per combination, and commands and file have their own task list; give "
+                    "a command template instead (command = \"prog --x {x}\")");
+      return std::make_unique<Command>(commands ? std::move(*commands) : read_commands(params, *file), timeout,
+                                       std::move(results));
     },
 }};
 

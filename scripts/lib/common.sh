@@ -8,6 +8,7 @@ FANOUT_PACKAGES=(
   libboost-mpi-dev libboost-serialization-dev
   libhdf5-openmpi-dev hdf5-tools zlib1g-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev        # the command job's result files (JSON)
   googletest libgtest-dev
   python3 python3-h5py python3-numpy
   python3-matplotlib python3-pandas   # fanout plot and python/fanout_analysis

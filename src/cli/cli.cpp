@@ -388,6 +388,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   settings.order = std::move(order);
   settings.already_done = already_done;
   settings.session = static_cast<std::uint16_t>(std::max<std::int64_t>(0, resumed.sessions - 1));
+  settings.sweep = loaded->sweep.get();
   settings.retries = cfg.retries;
   settings.max_failures = cfg.max_failures;
   settings.grace = cfg.grace;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "config/sweep.hpp"
 #include "core/error.hpp"
 
 namespace fanout::config {
@@ -25,7 +26,7 @@ Policy policy_from_name(const std::string& name) {
 
 namespace {
 
-const std::vector<std::string> SECTIONS{"job", "schedule", "run", "checkpoint", "output"};
+const std::vector<std::string> SECTIONS{"job", "params", "sweep", "schedule", "run", "checkpoint", "output"};
 
 // "[job], [schedule], ...": the tables a config may have, for messages.
 std::string section_list() {
@@ -170,7 +171,18 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
   Section job(job_table, "job", origin);
   cfg.job_kind = job.choice("kind", std::nullopt, JobRegistry::instance().kinds(), "the job to run (fanout jobs lists them)");
   loaded.info = JobRegistry::instance().find(cfg.job_kind);
+  toml::table sweep_tables;
+  loaded.sweep = read_sweep(root, origin, sweep_tables);
+  job.set_sweep(loaded.sweep.get());
   loaded.job = loaded.info->make(job);
+  if (loaded.sweep && !job.sweep_asked()) {
+    const toml::node* where = root.get("params") ? root.get("params") : root.get("sweep");
+    throw ConfigError(fmt::format(
+        "{}: {}: job \"{}\" has its own task list, so it takes no [params] or [sweep]; a sweep drives the jobs that "
+        "take their tasks from one (command with a command template, or a C++ job of your own that reads "
+        "task.param())",
+        location(*where, origin), root.get("params") ? "params" : "sweep", cfg.job_kind));
+  }
   loaded.columns = loaded.job->columns(loaded.info->columns);
   job.finish();
   sections.push_back(std::move(job));
@@ -181,6 +193,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
   for (auto& s : sections) {
     resolved.insert_or_assign(s.name(), s.resolved());
   }
+  for (auto&& [name, table] : sweep_tables) resolved.insert_or_assign(name.str(), table);
   std::ostringstream os;
   os << toml::toml_formatter(resolved);
   cfg.resolved_toml = os.str() + "\n";

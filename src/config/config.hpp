@@ -9,6 +9,7 @@
 
 #include "config/params.hpp"
 #include "core/job.hpp"
+#include "core/sweep.hpp"
 
 namespace fanout::config {
 
@@ -44,6 +45,7 @@ struct LoadedConfig {
   std::shared_ptr<const Job> job;
   const JobInfo* info = nullptr;
   std::vector<Column> columns;  // the job's result columns as built (Job::columns)
+  std::shared_ptr<const Sweep> sweep;  // [params] and [sweep]; null when the config has none
 };
 
 // Parses TOML text (named `origin` in messages), applies `--set KEY=VALUE`

@@ -49,6 +49,13 @@ std::optional<std::string> read_small_file(const std::string& path, std::size_t 
   return text;
 }
 
+bool is_identifier(std::string_view name) {
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (name.empty() || !letter(name.front())) return false;
+  return std::all_of(name.begin(), name.end(), [&](char c) { return letter(c) || digit(c); });
+}
+
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -298,6 +305,16 @@ std::optional<double> Section::optional_number(std::string_view key, double min,
   return value;
 }
 
+std::optional<std::string> Section::optional_text(std::string_view key, std::string_view help) {
+  const toml::node* node = lookup(key, "string", "none", help);
+  if (!node) return std::nullopt;
+  auto v = node->value_exact<std::string>();
+  if (!v) fail_type(key, *node, "a string");
+  if (v->empty()) fail(key, "expected a non-empty string, found \"\"");
+  resolved_.insert_or_assign(key, *v);
+  return v;
+}
+
 std::optional<std::vector<std::string>> Section::optional_text_list(std::string_view key, std::string_view help) {
   const std::string expected = "a non-empty array of non-empty strings";
   const toml::node* node = lookup(key, "array of strings", "none", help);
@@ -334,6 +351,15 @@ std::optional<std::string> Section::optional_path(std::string_view key, std::str
   std::string absolute = fs::absolute(path).lexically_normal().string();
   resolved_.insert_or_assign(key, absolute);
   return absolute;
+}
+
+const toml::table* Section::optional_table(std::string_view key, std::string_view help) {
+  const toml::node* node = lookup(key, "table", "none", help);
+  if (!node) return nullptr;
+  const toml::table* table = node->as_table();
+  if (!table) fail_type(key, *node, fmt::format("a table [{}.{}]", name_, key));
+  resolved_.insert_or_assign(key, *table);
+  return table;
 }
 
 std::optional<std::uint64_t> Section::auto_or_whole(std::string_view key, std::uint64_t min,

@@ -12,6 +12,10 @@
 
 #include <toml++/toml.h>
 
+namespace fanout {
+class Sweep;
+}
+
 namespace fanout::config {
 
 // One declared key, as listed by `fanout jobs` and documented in docs/.
@@ -30,6 +34,9 @@ std::string location(const toml::node& node, const std::string& fallback);
 // error, not a hang. On failure: nullopt, and `why` says why ("Is a
 // directory", "larger than 16 MiB", ...).
 std::optional<std::string> read_small_file(const std::string& path, std::size_t max_bytes, std::string& why);
+
+// A name usable as a parameter or result: a letter or _, then letters, digits or _.
+bool is_identifier(std::string_view name);
 
 // Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
@@ -52,12 +59,27 @@ class Section {
   std::vector<std::uint64_t> whole_list(std::string_view key, std::uint64_t min, std::string_view help);
   // Optional keys without a default (listed as "default none"): nullopt when absent.
   std::optional<double> optional_number(std::string_view key, double min, double max, std::string_view help);
+  // A non-empty string, or nullopt when absent.
+  std::optional<std::string> optional_text(std::string_view key, std::string_view help);
   // A non-empty array of non-empty strings.
   std::optional<std::vector<std::string>> optional_text_list(std::string_view key, std::string_view help);
   // A file's path: a relative one is taken from the directory of the config
   // file that gave it (from the working directory for --set). Returned, and
   // kept in the resolved config, as an absolute path.
   std::optional<std::string> optional_path(std::string_view key, std::string_view help);
+  // A sub-table such as [job.results]: null when absent.
+  const toml::table* optional_table(std::string_view key, std::string_view help);
+  // The run's parameter sweep ([params], [sweep]), for a job that takes its
+  // tasks from one; null when the config has none. Asking tells the config
+  // that the job takes a sweep: [params] given to a job that never asks is
+  // an error (it has its own task list).
+  const Sweep* sweep() {
+    sweep_asked_ = true;
+    return sweep_;
+  }
+  bool sweep_asked() const { return sweep_asked_; }
+  void set_sweep(const Sweep* sweep) { sweep_ = sweep; }
+
   // "auto" (returned as nullopt) or a whole number >= min.
   std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min,
                                              std::string_view help);
@@ -91,6 +113,8 @@ class Section {
   std::set<std::string, std::less<>> known_;
   std::vector<ParamSpec> specs_;
   toml::table resolved_;
+  const Sweep* sweep_ = nullptr;
+  bool sweep_asked_ = false;
 };
 
 // A TOML value as a person reads it in an error message: "dynamc" (a string),

@@ -7,7 +7,8 @@ namespace fanout {
 
 std::size_t column_size(ColumnType type) {
   switch (type) {
-    case ColumnType::U8: return 1;
+    case ColumnType::U8:
+    case ColumnType::Bool: return 1;
     case ColumnType::U32:
     case ColumnType::I32: return 4;
     case ColumnType::I64:
@@ -33,6 +34,7 @@ const char* column_type_name(ColumnType type) {
     case ColumnType::U64: return "uint64";
     case ColumnType::F64: return "float64";
     case ColumnType::Text: return "text";
+    case ColumnType::Bool: return "bool";
   }
   return "?";
 }
@@ -78,6 +80,44 @@ std::string_view Row::text(std::size_t column) const {
   std::size_t n = layout_->bytes(column);
   while (n > 0 && p[n - 1] == '\0') --n;
   return {p, n};
+}
+
+namespace {
+
+// The sweep's parameter `name` of `task`, or std::logic_error naming it.
+ParamValue lookup_param(const Sweep* sweep, std::uint64_t task, std::string_view name) {
+  if (!sweep) throw std::logic_error("task parameter \"" + std::string(name) + "\": the run has no [params]");
+  auto index = sweep->find(name);
+  if (!index) throw std::logic_error("task parameter \"" + std::string(name) + "\": the sweep has no such parameter");
+  return sweep->value(task, *index);
+}
+
+template <class T>
+T typed_param(const Sweep* sweep, std::uint64_t task, std::string_view name, const char* expected) {
+  ParamValue value = lookup_param(sweep, task, name);
+  if (const T* v = std::get_if<T>(&value)) return *v;
+  throw std::logic_error("task parameter \"" + std::string(name) + "\" is of type " +
+                         param_type_name(static_cast<ParamType>(value.index())) + ", not " + expected);
+}
+
+}  // namespace
+
+ParamValue TaskContext::param(std::string_view name) const { return lookup_param(sweep_, id_, name); }
+
+double TaskContext::number(std::string_view name) const {
+  ParamValue value = lookup_param(sweep_, id_, name);
+  if (const auto* i = std::get_if<std::int64_t>(&value)) return static_cast<double>(*i);
+  return typed_param<double>(sweep_, id_, name, "float64");
+}
+
+std::int64_t TaskContext::whole(std::string_view name) const {
+  return typed_param<std::int64_t>(sweep_, id_, name, "int64");
+}
+
+bool TaskContext::flag(std::string_view name) const { return typed_param<bool>(sweep_, id_, name, "bool"); }
+
+std::string TaskContext::text(std::string_view name) const {
+  return typed_param<std::string>(sweep_, id_, name, "text");
 }
 
 JobRegistry& JobRegistry::instance() {

@@ -5,11 +5,14 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/sweep.hpp"
 
 namespace fanout {
 namespace config {
@@ -18,7 +21,8 @@ class Section;
 class RunOutput;  // core/run_output.hpp: what Job::finish sees of the run file
 
 // Text: a fixed-size byte string (Column::length bytes), null-padded.
-enum class ColumnType : std::uint8_t { U8, U32, I32, I64, U64, F64, Text };
+// Bool: one byte, 0 or 1, stored as HDF5's enum {FALSE, TRUE} (numpy's bool in h5py).
+enum class ColumnType : std::uint8_t { U8, U32, I32, I64, U64, F64, Text, Bool };
 
 std::size_t column_size(ColumnType type);  // numeric types; Text has no fixed size
 const char* column_type_name(ColumnType type);
@@ -78,6 +82,7 @@ template <> constexpr ColumnType column_type_of<std::int32_t>() { return ColumnT
 template <> constexpr ColumnType column_type_of<std::int64_t>() { return ColumnType::I64; }
 template <> constexpr ColumnType column_type_of<std::uint64_t>() { return ColumnType::U64; }
 template <> constexpr ColumnType column_type_of<double>() { return ColumnType::F64; }
+template <> constexpr ColumnType column_type_of<bool>() { return ColumnType::Bool; }
 
 // A task's result row: a view of row-layout bytes that a job fills in.
 class Row {
@@ -113,6 +118,41 @@ class Row {
   std::span<std::byte> bytes_;
 };
 
+// What run() is given about its task besides the row to fill in: the task's
+// id, the rank and thread running it, its parameters when the run has a
+// sweep ([params], core/sweep.hpp), and a way to say that the task's work ran
+// in child processes, whose CPU time /tasks then records.
+class TaskContext {
+ public:
+  TaskContext(std::uint64_t id, int rank, int thread, const Sweep* sweep)
+      : id_(id), rank_(rank), thread_(thread), sweep_(sweep) {}
+  std::uint64_t id() const { return id_; }
+  int rank() const { return rank_; }
+  int thread() const { return thread_; }
+  // Null when the run has no sweep.
+  const Sweep* sweep() const { return sweep_; }
+  bool has_param(std::string_view name) const { return sweep_ && sweep_->find(name).has_value(); }
+  // The task's value of parameter `name`. Throws std::logic_error when the
+  // sweep has no such parameter (or, for the typed getters, when the
+  // parameter is of another type; number() takes whole numbers too).
+  ParamValue param(std::string_view name) const;
+  double number(std::string_view name) const;
+  std::int64_t whole(std::string_view name) const;
+  bool flag(std::string_view name) const;
+  std::string text(std::string_view name) const;
+  // The task ran its work in child processes: their user and system CPU
+  // seconds, recorded in /tasks instead of this thread's (which only waited).
+  void report_cpu(double user, double sys) { reported_cpu_ = {user, sys}; }
+  const std::optional<std::pair<double, double>>& reported_cpu() const { return reported_cpu_; }
+
+ private:
+  std::uint64_t id_;
+  int rank_;
+  int thread_;
+  const Sweep* sweep_;
+  std::optional<std::pair<double, double>> reported_cpu_;
+};
+
 // A job: a fixed set of tasks, numbered 0..task_count()-1, each producing one
 // row. run() is called from many threads at once and must give the same row
 // for the same task whatever rank or thread runs it.
@@ -120,7 +160,13 @@ class Job {
  public:
   virtual ~Job() = default;
   virtual std::uint64_t task_count() const = 0;
-  virtual void run(std::uint64_t task, Row& row) const = 0;
+  // Runs one task: fills in its row, or throws to fail it (TaskTimedOut for
+  // timed_out). A job overrides this one...
+  virtual void run(TaskContext& task, Row& row) const { run(task.id(), row); }
+  // ...or, as jobs written before task contexts do, this one.
+  virtual void run(std::uint64_t /*task*/, Row& /*row*/) const {
+    throw std::logic_error("the job overrides neither run(TaskContext&, Row&) nor run(std::uint64_t, Row&)");
+  }
   // A job that can estimate its tasks' relative costs says so; schedule.order
   // = "longest-first" then hands out the costliest tasks first.
   virtual bool has_costs() const { return false; }

@@ -171,9 +171,10 @@ sched::Work decode_work(const std::vector<std::uint64_t>& message) {
 class WorkerPool {
  public:
   WorkerPool(const Job& job, const RowLayout& layout, unsigned threads, int rank, std::uint16_t session,
-             const RunClock& clock)
+             const RunClock& clock, const Sweep* sweep)
       : job_(job),
         layout_(layout),
+        sweep_(sweep),
         rank_(rank),
         session_(session),
         clock_(clock),
@@ -346,9 +347,10 @@ class WorkerPool {
         // failed task keeps its partial results (a command's exit code, say).
         std::size_t offset = local.rows.size();
         local.rows.resize(offset + row_size, std::byte{0});
+        TaskContext task(id, rank_, thread, sweep_);
         try {
           Row row(layout_, std::span(local.rows).subspan(offset, row_size));
-          job_.run(id, row);
+          job_.run(task, row);
         } catch (const TaskTimedOut& e) {
           local.errors.push_back({id, 1, rank_, e.what()});
           record.status = TaskStatus::TimedOut;
@@ -363,6 +365,19 @@ class WorkerPool {
         record.t_start = clock_.at(before);
         record.t_end = clock_.at(after);
         busy += after - before;
+        if (const auto& cpu = task.reported_cpu()) {
+          // The work ran in child processes: the tasks before it share the
+          // thread's reading, this one records its children's CPU alone.
+          if (local.records.size() > span_first) close_span();
+          record.cpu_user = cpu->first;
+          record.cpu_sys = cpu->second;
+          local.records.push_back(record);
+          span_cpu = thread_cpu_times();
+          span_start = after;
+          span_first = local.records.size();
+          before = after;
+          continue;
+        }
         local.records.push_back(record);
         before = after;
         if (after - span_start >= CPU_SPAN) close_span();
@@ -392,6 +407,7 @@ class WorkerPool {
 
   const Job& job_;
   const RowLayout& layout_;
+  const Sweep* sweep_;
   int rank_;
   std::uint16_t session_;
   const RunClock& clock_;
@@ -925,7 +941,8 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     // tag can never take a message of the caller's (a collective's, say).
     boost::mpi::communicator traffic(comm, boost::mpi::comm_duplicate);
     // Abandoned worker threads still use the pool: it then lives until _exit.
-    auto pool = std::make_unique<WorkerPool>(job, layout, threads, comm.rank(), settings.session, clock);
+    auto pool = std::make_unique<WorkerPool>(job, layout, threads, comm.rank(), settings.session, clock,
+                                             settings.sweep);
     if (comm.rank() == 0) {
       auto scheduler = sched::make_scheduler(
           {settings.policy, to_run, comm.size(), threads, settings.chunk, settings.order});

@@ -31,6 +31,15 @@ Handle status_enum_type() {
   return t;
 }
 
+// A bool as h5py writes numpy's bool: an enum of int8 {FALSE = 0, TRUE = 1}.
+Handle bool_enum_type() {
+  Handle t{check_id(H5Tenum_create(H5T_NATIVE_INT8), "H5Tenum_create"), H5Tclose};
+  std::int8_t no = 0, yes = 1;
+  check_status(H5Tenum_insert(t.get(), "FALSE", &no), "H5Tenum_insert");
+  check_status(H5Tenum_insert(t.get(), "TRUE", &yes), "H5Tenum_insert");
+  return t;
+}
+
 Handle task_type() {
   Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(TaskRecord)), "H5Tcreate"), H5Tclose};
   Handle status = status_enum_type();
@@ -110,6 +119,7 @@ Handle column_type(ColumnType type, std::size_t bytes) {
     case ColumnType::U64: return copy_type(H5T_NATIVE_UINT64);
     case ColumnType::F64: return copy_type(H5T_NATIVE_DOUBLE);
     case ColumnType::Text: return padded_string_type(bytes);
+    case ColumnType::Bool: return bool_enum_type();
   }
   throw std::logic_error("unknown column type");
 }
