@@ -94,10 +94,14 @@ class Run:
     units    {"tasks": {"t_start": "s", ...}, "ranks": ..., "phases": ...,
              "results": {column: unit}}
     result_descriptions  {column: description}
+    params   DataFrame indexed by task id, one column per sweep parameter
+             (/params, format 1.4; no columns without a sweep)
+    table    params, results and timings side by side (see Run.table)
     config   the resolved config (the `config` attribute) parsed as TOML
     """
 
-    def __init__(self, path, attrs, tasks, ranks, phases, errors, results, units, result_descriptions, arrays=None):
+    def __init__(self, path, attrs, tasks, ranks, phases, errors, results, units, result_descriptions, arrays=None,
+                 params=None):
         self.path = path
         self.attrs = attrs
         self.tasks = tasks
@@ -108,6 +112,7 @@ class Run:
         self.units = units
         self.result_descriptions = result_descriptions
         self.arrays = arrays or {}
+        self.params = params if params is not None else pd.DataFrame(index=tasks.index)
 
     def __repr__(self):
         ranks, threads = self.n_ranks, self.threads_per_rank
@@ -151,6 +156,27 @@ class Run:
             return tomllib.loads(self.attrs.get("config", ""))
         except tomllib.TOMLDecodeError:
             return {}
+
+    @property
+    def table(self):
+        """One row per task, indexed by task id: the sweep's parameters, the
+        results (text decoded to str), then status, rank, thread, seconds
+        (t_end - t_start), cpu_user and cpu_sys. For example, one result over
+        two parameters: run.table.pivot_table(index="x", columns="n",
+        values="energy")."""
+        results = self.results.copy()
+        for column in results.columns:
+            if results[column].dtype.kind == "S":
+                results[column] = [v.decode("utf-8", errors="replace") for v in results[column]]
+        timing = pd.DataFrame({"status": self.tasks["status"], "rank": self.tasks["rank"],
+                               "thread": self.tasks["thread"],
+                               "seconds": self.tasks["t_end"] - self.tasks["t_start"],
+                               "cpu_user": self.tasks["cpu_user"], "cpu_sys": self.tasks["cpu_sys"]},
+                              index=self.tasks.index)
+        results = results.rename(columns={c: f"result_{c}" for c in results.columns if c in timing.columns})
+        params = self.params.rename(columns={c: f"param_{c}" for c in self.params.columns
+                                             if c in timing.columns or c in results.columns})
+        return pd.concat([params, results, timing], axis=1)
 
     @property
     def ran(self):
@@ -208,6 +234,16 @@ def load(path):
                     if "units" in dataset.attrs:
                         units["results"][column] = _decode(dataset.attrs["units"])
                     descriptions[column] = _decode(dataset.attrs.get("description", ""))
+            params = {}
+            if "params" in f:
+                for column, dataset in f["params"].items():
+                    values = dataset[()]
+                    if values.dtype.kind == "S":
+                        values = np.array([v.decode("utf-8", errors="replace") for v in values], dtype=object)
+                    params[column] = values
+                order = _decode(f["params"].attrs.get("names", ""))
+                names = [n for n in order.split(",") if n in params] if isinstance(order, str) else []
+                params = {n: params[n] for n in names + sorted(set(params) - set(names))}
         except (OSError, KeyError, ValueError) as e:
             raise FanoutFileError(f"{path}: cannot read: {e}") from e
     tasks = tables.get("tasks")
@@ -223,5 +259,6 @@ def load(path):
     lengths = {len(v) for v in columns.values()}
     index = tasks.index if lengths <= {len(tasks)} else pd.RangeIndex(max(lengths), name="id")
     results = pd.DataFrame(columns, index=index)
+    params = pd.DataFrame(params, index=index) if params else pd.DataFrame(index=index)
     return Run(path, attrs, tasks, tables["ranks"], tables["phases"], tables["errors"], results, units, descriptions,
-               arrays)
+               arrays, params)

@@ -34,6 +34,7 @@
 #include "fanout/version.hpp"
 #include "io/journal.hpp"
 #include "io/run_file.hpp"
+#include "report/by_param.hpp"
 #include "report/compare.hpp"
 #include "report/predict.hpp"
 #include "report/report.hpp"
@@ -273,6 +274,7 @@ int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const
   try {
     writer.set_attribute("chunk", outcome.chunk);
     writer.flush();
+    if (loaded.sweep) writer.write_params(*loaded.sweep);
     if (status_of(outcome, to_run) == "complete") {
       try {
         writer.finish_job(*loaded.job);
@@ -532,8 +534,15 @@ int predict_file(const std::string& path, report::PredictOptions options, const 
   return EXIT_OK;
 }
 
-int report_file(const std::string& path, const std::string& format) {
+int report_file(const std::string& path, const std::string& format, const std::string& by) {
   io::RunFile run = io::read_run_file(path);
+  if (!by.empty()) {
+    report::ByParam grouped = report::group_by_param(run, by);
+    std::cout << (format == "json"  ? report::format_json(grouped)
+                  : format == "csv" ? report::format_csv(grouped)
+                                    : report::format_text(grouped));
+    return EXIT_OK;
+  }
   report::Summary summary = report::summarize(run);
   std::cout << (format == "json"  ? report::format_json(run, summary)
                 : format == "csv" ? report::format_csv(summary)
@@ -631,8 +640,13 @@ Command parse(int argc, char** argv) {
   CLI::App* jobs_cmd = app->add_subcommand("jobs", "list the built-in jobs, their parameters and result columns");
   CLI::App* report_cmd = app->add_subcommand("report", "summarise a run file: CPU times, wall time, balance, efficiency");
   report_cmd->add_option("FILE", *file, "a file written by fanout run")->required();
-  report_cmd->add_option("--format", *format, "text (default), json, or csv (one row per rank)")
+  report_cmd->add_option("--format", *format, "text (default), json, or csv (one row per rank; with --by, per value)")
       ->check(CLI::IsMember({"text", "json", "csv"}));
+  auto report_by = std::make_shared<std::string>();
+  report_cmd->add_option("--by", *report_by,
+                         "a sweep parameter: per value of it, the task count, mean and max task time, CPU/wall and "
+                         "failures")
+      ->type_name("PARAM");
   auto compare_paths = std::make_shared<std::vector<std::string>>();
   auto compare_format = std::make_shared<std::string>("text");
   CLI::App* compare_cmd = app->add_subcommand(
@@ -736,7 +750,9 @@ Command parse(int argc, char** argv) {
   } else if (submit_cmd->parsed()) {
     command.execute = [submit_options](const boost::mpi::communicator*) { return submit(*submit_options); };
   } else if (report_cmd->parsed()) {
-    command.execute = [file, format](const boost::mpi::communicator*) { return report_file(*file, *format); };
+    command.execute = [file, format, report_by](const boost::mpi::communicator*) {
+      return report_file(*file, *format, *report_by);
+    };
   }
   return command;
 }

@@ -26,9 +26,12 @@ CpuTimes thread_cpu_times() {
 }
 
 ProcessUsage process_usage() {
-  rusage usage{};
+  rusage usage{}, children{};
   getrusage(RUSAGE_SELF, &usage);
-  return {seconds(usage.ru_utime), seconds(usage.ru_stime), static_cast<std::int64_t>(usage.ru_maxrss) * 1024};
+  // The child processes it waited for (the command job's) worked for it too.
+  getrusage(RUSAGE_CHILDREN, &children);
+  return {seconds(usage.ru_utime) + seconds(children.ru_utime), seconds(usage.ru_stime) + seconds(children.ru_stime),
+          static_cast<std::int64_t>(usage.ru_maxrss) * 1024};
 }
 
 RunClock synchronize_clock(const boost::mpi::communicator& comm, double rank0_start) {

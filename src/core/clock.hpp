@@ -23,7 +23,8 @@ struct ProcessUsage {
   double sys = 0;
   std::int64_t max_rss_bytes = 0;
 };
-// The whole process, all threads (getrusage RUSAGE_SELF).
+// The whole process, all threads (getrusage RUSAGE_SELF), plus the CPU of the
+// child processes it waited for (RUSAGE_CHILDREN: a command job's commands).
 ProcessUsage process_usage();
 
 // Seconds since the run started, on rank 0's steady clock: each rank adds its

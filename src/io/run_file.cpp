@@ -447,6 +447,82 @@ void RunWriter::write_errors(const std::vector<TaskError>& errors) {
   write_records(impl_->file.get(), "errors", error_type(), rows, "");
 }
 
+namespace {
+
+// The file type of a sweep parameter's dataset.
+Handle param_type(const SweepParam& p) {
+  switch (p.type) {
+    case ParamType::Bool: return bool_enum_type();
+    case ParamType::Int: return copy_type(H5T_NATIVE_INT64);
+    case ParamType::Float: return copy_type(H5T_NATIVE_DOUBLE);
+    case ParamType::Text: return padded_string_type(std::max<std::size_t>(1, p.text_bytes));
+  }
+  throw std::logic_error("unknown parameter type");
+}
+
+// Tasks [first, first + count) of parameter `param`, packed as its memory type.
+std::vector<std::byte> param_values(const Sweep& sweep, std::size_t param, std::uint64_t first, std::uint64_t count) {
+  const SweepParam& p = sweep.params()[param];
+  const std::size_t size = p.type == ParamType::Text   ? std::max<std::size_t>(1, p.text_bytes)
+                           : p.type == ParamType::Bool ? 1
+                                                       : 8;
+  std::vector<std::byte> out(count * size, std::byte{0});
+  for (std::uint64_t k = 0; k < count; ++k) {
+    ParamValue v = sweep.value(first + k, param);
+    std::byte* at = out.data() + k * size;
+    if (const auto* b = std::get_if<bool>(&v)) {
+      std::int8_t byte = *b ? 1 : 0;
+      std::memcpy(at, &byte, 1);
+    } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
+      std::memcpy(at, i, 8);
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      std::memcpy(at, d, 8);
+    } else {
+      const auto& text = std::get<std::string>(v);
+      std::memcpy(at, text.data(), std::min(size, text.size()));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void RunWriter::write_params(const Sweep& sweep) {
+  constexpr std::uint64_t RANGE = 1 << 20;
+  hid_t f = impl_->file.get();
+  Handle group = create_group(f, "params");
+  write_attr(group.get(), "description",
+             std::string("one dataset per sweep parameter ([params], [sweep]), indexed by task id like /results"));
+  write_attr(group.get(), "mode", std::string(sweep.mode() == SweepMode::Zip ? "zip" : "product"));
+  write_attr(group.get(), "repeat", static_cast<std::int64_t>(sweep.repeat()));
+  write_attr(group.get(), "file", sweep.file);
+  std::string names;
+  for (const auto& p : sweep.params()) names += (names.empty() ? "" : ",") + p.name;
+  write_attr(group.get(), "names", names);
+  std::vector<std::int64_t> sizes(sweep.axes().begin(), sweep.axes().end());
+  write_attr(group.get(), "axis_sizes", sizes);
+  write_attr(group.get(), "describe", sweep.describe());
+  const std::uint64_t n = sweep.size();
+  for (std::size_t i = 0; i < sweep.params().size(); ++i) {
+    const SweepParam& p = sweep.params()[i];
+    Handle type = param_type(p);
+    // Written whole, range by range: compression is cheap here.
+    Handle ds = create_dataset_1d(group.get(), p.name, type.get(), n, /*compress=*/true);
+    for (std::uint64_t first = 0; first < n; first += RANGE) {
+      std::uint64_t count = std::min(RANGE, n - first);
+      auto values = param_values(sweep, i, first, count);
+      write_range(ds.get(), type.get(), first, count, values.data());
+    }
+    write_attr(ds.get(), "type", std::string(param_type_name(p.type)));
+    write_attr(ds.get(), "source", std::string(param_source_name(p.source)));
+    write_attr(ds.get(), "axis", static_cast<std::int64_t>(p.axis));
+    write_attr(ds.get(), "axis_size", static_cast<std::int64_t>(p.size));
+    write_attr(ds.get(), "definition", p.definition);
+    ds.close("closing /params/" + p.name);
+  }
+  group.close("closing /params");
+}
+
 void RunWriter::commit(const std::string& status, const std::string& finished) {
   flush();
   hid_t f = impl_->file.get();
@@ -501,6 +577,55 @@ Batch read_finished_tasks(const std::string& path, const std::vector<Column>& co
   return out;
 }
 
+namespace {
+
+// The 1-D datasets of a group (/results, /params) as columns: numbers as
+// doubles, bools (enums) as 0 and 1, text without its padding.
+std::vector<ResultColumn> read_columns(hid_t file, const std::string& group_name) {
+  std::vector<ResultColumn> columns;
+  Handle group = open_group(file, group_name);
+  H5G_info_t info{};
+  check_status(H5Gget_info(group.get(), &info), "H5Gget_info");
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[256] = {};
+    H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+    Handle ds = open_dataset(group.get(), name);
+    if (dataset_shape(ds.get()).size() != 1) continue;  // array columns: not read for reports
+    ResultColumn column;
+    column.name = name;
+    std::uint64_t n = dataset_length(ds.get());
+    Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
+    H5T_class_t type_class = H5Tget_class(file_type.get());
+    if (type_class == H5T_STRING) {  // a text column (since 1.2)
+      if (H5Tis_variable_str(file_type.get()) > 0)
+        throw IoError("/" + group_name + "/" + name + ": variable-length strings; a text column is fixed-length");
+      std::size_t size = H5Tget_size(file_type.get());
+      Handle type = padded_string_type(size);
+      std::vector<char> bytes(n * size);
+      if (n > 0) read_all(ds.get(), type.get(), bytes.data());
+      column.type = "text";
+      for (std::uint64_t k = 0; k < n; ++k) {
+        std::string_view value(bytes.data() + k * size, size);
+        column.texts.emplace_back(value.substr(0, value.find_last_not_of('\0') + 1));
+      }
+    } else if (type_class == H5T_ENUM) {  // a bool (since 1.4): HDF5 converts no enum to double
+      Handle type = bool_enum_type();
+      std::vector<std::int8_t> bytes(n);
+      if (n > 0) read_all(ds.get(), type.get(), bytes.data());
+      column.type = "bool";
+      column.values.assign(bytes.begin(), bytes.end());
+    } else {
+      column.type = type_class == H5T_FLOAT ? "float" : "integer";
+      column.values.resize(n);
+      if (n > 0) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+    }
+    columns.push_back(std::move(column));
+  }
+  return columns;
+}
+
+}  // namespace
+
 RunFile read_run_file(const std::string& path) {
   quiet_hdf5_errors();
   struct stat st {};
@@ -553,35 +678,11 @@ RunFile read_run_file(const std::string& path) {
       for (const auto& r : rows) run.errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
       for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
     }
-    Handle results = open_group(f, "results");
-    H5G_info_t info{};
-    check_status(H5Gget_info(results.get(), &info), "H5Gget_info");
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-      char name[256] = {};
-      H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-      Handle ds = open_dataset(results.get(), name);
-      if (dataset_shape(ds.get()).size() != 1) continue;  // array columns: not read for reports
-      ResultColumn column;
-      column.name = name;
-      std::uint64_t n = dataset_length(ds.get());
-      Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
-      if (H5Tget_class(file_type.get()) == H5T_STRING) {  // a text column (since 1.2)
-        if (H5Tis_variable_str(file_type.get()) > 0)
-          throw IoError(std::string("/results/") + name + ": variable-length strings; a text column is fixed-length");
-        std::size_t size = H5Tget_size(file_type.get());
-        Handle type = padded_string_type(size);
-        std::vector<char> bytes(n * size);
-        if (n > 0) read_all(ds.get(), type.get(), bytes.data());
-        column.type = "text";
-        for (std::uint64_t k = 0; k < n; ++k) {
-          std::string_view value(bytes.data() + k * size, size);
-          column.texts.emplace_back(value.substr(0, value.find_last_not_of('\0') + 1));
-        }
-      } else {
-        column.values.resize(n);
-        if (n > 0) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
-      }
-      run.results.push_back(std::move(column));
+    run.results = read_columns(f, "results");
+    if (link_exists(f, "params")) {  // since 1.4
+      run.params = read_columns(f, "params");
+      Handle group = open_group(f, "params");
+      if (attr_exists(group.get(), "describe")) run.sweep = read_string_attr(group.get(), "describe");
     }
   } catch (const IoError& e) {
     std::string what = e.what();

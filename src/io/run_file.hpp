@@ -9,12 +9,13 @@
 #include "core/job.hpp"
 #include "core/records.hpp"
 #include "core/sink.hpp"
+#include "core/sweep.hpp"
 
 namespace fanout::io {
 
 inline constexpr const char* FORMAT_NAME = "fanout";
 inline constexpr std::int64_t FORMAT_MAJOR = 1;
-inline constexpr std::int64_t FORMAT_MINOR = 3;  // 1.1: order, costs; 1.2, 1.3: see docs/file-format.md
+inline constexpr std::int64_t FORMAT_MINOR = 4;  // 1.1: order, costs; 1.2-1.4: see docs/file-format.md
 
 struct RunMetadata {
   std::string job;
@@ -64,6 +65,10 @@ class RunWriter : public TaskSink {
   void write_ranks(const std::vector<RankRecord>& ranks);
   void write_phases(const std::vector<PhaseRecord>& phases);
   void write_errors(const std::vector<TaskError>& errors);
+  // /params: one dataset per sweep parameter, indexed by task id, computed
+  // range by range (memory bounded whatever the task count), with the
+  // sweep's definition as attributes.
+  void write_params(const Sweep& sweep);
   // Flushes, sets status and finished, closes (checked) and renames into place.
   void commit(const std::string& status, const std::string& finished);
   const std::string& temp_path() const { return temp_path_; }
@@ -111,6 +116,10 @@ struct RunFile {
   std::vector<PhaseRecord> phases;
   std::vector<TaskError> errors;
   std::vector<ResultColumn> results;
+  // /params (since 1.4): one column per sweep parameter, by task id; empty
+  // without a sweep. sweep: the /params group's `describe` attribute.
+  std::vector<ResultColumn> params;
+  std::string sweep;
 };
 
 // Reads a whole run file. Throws IoError, naming the file, when it is

@@ -215,6 +215,7 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   for (const auto& h : s.hosts)
     hosts += fmt::format("{}{} ({} rank{})", hosts.empty() ? "" : ", ", h.host, h.ranks, h.ranks == 1 ? "" : "s");
   line(fmt::format("hosts:     {}", hosts.empty() ? "none recorded" : hosts));
+  if (!run.sweep.empty()) line(fmt::format("sweep:     {} (report --by NAME: per value)", run.sweep));
   line(fmt::format("status:    {}: {} ok, {} failed, {} not run", s.status, s.ok, s.failed, s.not_run));
   line(fmt::format("CPU times: user {:.2f} s, sys {:.2f} s, total {:.2f} s / Wall time {:.2f} s ({:.2f} cores busy)",
                    s.cpu_user, s.cpu_sys, s.cpu_user + s.cpu_sys, s.wall, s.cores_busy));
@@ -309,14 +310,15 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       "{{\"total\": {}, \"startup\": {}, \"idle_tail\": {}, \"idle_other\": {}, \"collect\": {}, \"write\": {}}}",
       num(l.total), num(l.startup), num(l.idle_tail), num(l.idle_other), num(l.collect), num(l.write));
   return fmt::format(
-      "{{\"file\": {}, \"job\": {}, \"status\": {}, \"ranks\": {}, \"threads_per_rank\": {}, \"workers\": {}, "
+      "{{\"file\": {}, \"job\": {}, \"status\": {}, \"sweep\": {}, \"ranks\": {}, \"threads_per_rank\": {}, \"workers\": {}, "
       "\"policy\": {}, \"chunk\": {}, \"order\": {}, \"hosts\": [{}], "
       "\"tasks\": {}, \"ok\": {}, \"failed\": {}, \"not_run\": {}, \"wall\": {}, \"compute\": {}, "
       "\"cpu_user\": {}, \"cpu_sys\": {}, \"cpu_total\": {}, \"cores_busy\": {}, \"task_wall\": {}, "
       "\"task_cpu\": {}, \"cpu_per_wall\": {}, \"kind\": {}, \"advice\": {}, \"suggested_threads_per_rank\": {}, "
       "\"imbalance\": {}, \"busiest_rank\": {}, \"efficiency\": {}, \"phases\": [{}], \"lost\": {}, "
       "\"slowest\": [{}], \"failures\": [{}], \"per_rank\": [{}]}}\n",
-      json_string(run.path), json_string(s.job), json_string(s.status), s.ranks, s.threads_per_rank, s.workers,
+      json_string(run.path), json_string(s.job), json_string(s.status),
+      run.sweep.empty() ? std::string("null") : json_string(run.sweep), s.ranks, s.threads_per_rank, s.workers,
       json_string(s.policy), json_string(s.chunk), json_string(s.order), hosts, s.tasks, s.ok, s.failed, s.not_run,
       num(s.wall), num(s.compute), num(s.cpu_user), num(s.cpu_sys), num(s.cpu_user + s.cpu_sys), num(s.cores_busy),
       num(s.task_wall), num(s.task_cpu), num(s.cpu_per_wall), json_string(s.kind), json_string(s.advice),
