@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""fanout's benchmark suite: seven benchmarks, each running fanout and its
+"""fanout's benchmark suite: nine benchmarks, each running fanout and its
 baselines in the same invocation, alternating, several repeats, and printing
 medians and ratios. Usually started by bench/run.sh, which installs the
 Debian packages, builds fanout and the C++ baselines and then calls
@@ -10,7 +10,8 @@ Options:
   --quick          fewer repeats and smaller sizes (a few minutes)
   --tiny           tiny inputs, one repeat: only checks that everything runs (ctest)
   --only 1,3       run only these benchmarks (1 dispatch, 2 imbalance, 3 primes,
-                   4 threads-vs-ranks, 5 start-up, 6 scale, 7 prime_count, 8 command farm)
+                   4 threads-vs-ranks, 5 start-up, 6 scale, 7 prime_count, 8 command farm
+                   with and without typed results, 9 setup of a 10^8-combination sweep)
   --repeats N      repeats per variant (default 5; --quick 3; --tiny 1)
   --json FILE      also write every sample and every summary figure as JSON
   --keep DIR       keep the run files in DIR instead of a temporary directory
@@ -28,6 +29,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,6 +47,7 @@ PYTHON = "/usr/bin/python3"  # Debian's: it has h5py, numpy and mpi4py
 SPIN = REPO / "configs" / "spin.toml"
 PRIMES = REPO / "configs" / "primes.toml"
 PRIME_COUNT = REPO / "configs" / "prime_count.toml"
+TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a command and its children
 
 # Launcher variables of an enclosing mpirun or Slurm step (ctest may run
 # under one): a benchmark starts its own mpirun as a user would.
@@ -87,19 +90,41 @@ class Bench:
     def pick(self, full, quick, tiny):
         return {"full": full, "quick": quick, "tiny": tiny}[self.mode]
 
+    def peak_rss_wrapper(self):
+        """(prefix, file): run a command as prefix + cmd and read_peak_rss(file)
+        is the peak RSS of its largest process, waited-for descendants
+        included (for mpirun: a rank or mpirun). Not wait4's ru_maxrss of our
+        own child: Linux starts a child's maxrss at its parent's (this Python,
+        40-60 MiB with h5py and numpy) when it forks and execs."""
+        if not os.access(TIME, os.X_OK):
+            return [], None
+        self.counter += 1
+        path = self.workdir / f"peak-rss-{self.counter}.txt"
+        return [TIME, "-f", "%M", "-o", str(path)], path
+
+    @staticmethod
+    def read_peak_rss(path):
+        """Bytes from GNU time's %M (KiB; its last line); None without it."""
+        try:
+            return int(path.read_text().split()[-1]) * 1024 if path else None
+        except (OSError, ValueError, IndexError):
+            return None
+        finally:
+            if path:
+                path.unlink(missing_ok=True)
+
     def run(self, cmd, env_extra=None):
         """Runs cmd; returns (whole-process wall seconds, stdout). Raises RunFailed."""
         env = dict(self.env, **(env_extra or {}))
+        prefix, rss_file = self.peak_rss_wrapper()
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             t0 = time.perf_counter()
-            p = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=err, text=True, env=env,
-                                 cwd=self.workdir)
-            # wait4's ru_maxrss covers the child's waited-for descendants too: the
-            # peak RSS of the largest process of the run (for mpirun: a rank).
-            _, status, usage = os.wait4(p.pid, 0)
+            p = subprocess.Popen([str(c) for c in prefix + list(cmd)], stdout=out, stderr=err, text=True,
+                                 env=env, cwd=self.workdir)
+            _, status, _ = os.wait4(p.pid, 0)
             wall = time.perf_counter() - t0
             p.returncode = os.waitstatus_to_exitcode(status)
-            self.last_maxrss = usage.ru_maxrss * 1024
+            self.last_maxrss = self.read_peak_rss(rss_file)
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read(), err.read()
@@ -212,6 +237,16 @@ def alternate(bench, variants, repeats):
                 bench.failures.append(f"{name}: {e}")
             print(f"  . {name} ({rep + 1}/{repeats})", file=sys.stderr, flush=True)
     return samples, errors
+
+
+def peak_rss(samples):
+    """Median of the samples' maxrss_proc; None when GNU time was missing."""
+    values = [s["maxrss_proc"] for s in samples if s.get("maxrss_proc") is not None]
+    return statistics.median(values) if values else None
+
+
+def mib(x):
+    return "-" if x is None else f"{x / 2**20:.1f}"
 
 
 def med(samples, key):
@@ -721,11 +756,11 @@ def bench_scale(b):
         summary[name] = {"tasks": n, "proc_wall": med(s, "proc_wall"), "e2e": med(s, "e2e"),
                          "compute": med(s, "compute"), "ns_per_task": med(s, "ns_per_task"),
                          "proc_ns": med(s, "proc_ns"), "rss0": rss, "rss_per_task": rss / n,
-                         "marginal_rss_per_task": marginal, "maxrss_proc": med(s, "maxrss_proc"), "phases": {k: med(s, lambda x, k=k: x["phases"][k])
+                         "marginal_rss_per_task": marginal, "maxrss_proc": peak_rss(s), "phases": {k: med(s, lambda x, k=k: x["phases"][k])
                                                                        for k in s[0]["phases"]}}
         rows.append([name, fmt(med(s, "proc_wall"), ".2f"), fmt(med(s, "e2e"), ".3f"),
                      fmt(med(s, "ns_per_task"), ".0f"), fmt(med(s, "proc_ns"), ".0f"), fmt(rss / 2**20, ".1f"),
-                     fmt(rss / n, ".1f"), fmt(marginal, ".1f"), fmt(med(s, "maxrss_proc") / 2**20, ".1f")])
+                     fmt(rss / n, ".1f"), fmt(marginal, ".1f"), mib(peak_rss(s))])
     checks = []
     mid, top = f"{sizes[1]:,} tasks", f"{big:,} tasks"
     if mid in summary and top in summary and sizes[1] < big:
@@ -741,8 +776,8 @@ def bench_scale(b):
     notes = ["e2e: compute start -> end of write; ns/task of that and of the whole mpirun. RSS: rank 0's peak"
              " (/ranks max_rss). growth B/task: (RSS - RSS of the size above) / (tasks - tasks of the size above),"
              " the memory each extra task costs rank 0 (0 when memory is bounded). fanout measures max_rss at the end of the task loop, before rank 0"
-             " writes the file; the last column is the peak of the largest process over the whole run (wait4's"
-             " ru_maxrss of mpirun, which covers its ranks and mpirun itself, about 50 MiB)."]
+             " writes the file; the last column is the peak of the largest process over the whole run (GNU time's"
+             " %M of mpirun, which covers its ranks and mpirun itself)."]
     print_table(f"6. Scale of task count: empty tasks on 2 ranks, dynamic/auto, {repeats} repeats (medians)",
                 ["tasks", "whole wall s", "e2e s", "ns/task e2e", "ns/task whole", "rank 0 RSS MiB", "RSS B/task",
                  "growth B/task", "peak RSS MiB, any rank"], rows, notes)
@@ -815,6 +850,7 @@ def bench_prime_count(b):
     return {"summary": summary, "errors": errors, "checks": checks}
 
 
+# ----------------------------------------------------------------------------
 # 8. Command farm
 
 
@@ -884,11 +920,263 @@ def bench_command(b):
     return {"summary": summary, "errors": errors, "checks": checks}
 
 
+def bench_command_results(b):
+    """8, second part (issue 12): a `command` template over [params] with typed
+    results, the same template without results, and GNU parallel -j2 --joblog
+    running the same command lines, all on 2 cores."""
+    n = b.pick(5_000, 2_000, 50)
+    results_dir = b.workdir / "parallel-results"
+    line = "echo value={x} > $FANOUT_RESULT"
+    with_results = b.workdir / "command-results.toml"
+    with_results.write_text(f'[job]\nkind = "command"\ncommand = "{line}"\n[job.results]\nvalue = "int64"\n'
+                            f"[params]\nx = {{ start = 0, stop = {n} }}\n")
+    without = b.workdir / "command-no-results.toml"
+    without.write_text('[job]\nkind = "command"\ncommand = "echo value={x} > /dev/null"\n'
+                       f"[params]\nx = {{ start = 0, stop = {n} }}\n")
+    numbers = "".join(f"{i}\n" for i in range(n))
+
+    def fanout(config, results):
+        def fn():
+            name = f"command-results-{b.counter + 1}.h5"
+            r = b.fanout_run(config, keep_as=name)
+            path = b.workdir / name
+            # The figures count only if every task ran and (a)'s values are in the file.
+            with h5py.File(path, "r") as f:
+                codes = f["results"]["exit_code"][:]
+                values = f["results"]["value"][:] if results else None
+                params = f["params"]["x"][:] if "params" in f else None
+            if not b.keep:
+                path.unlink(missing_ok=True)
+            if len(codes) != n or (codes != 0).any():
+                raise RunFailed(f"fanout: {len(codes)} exit codes, {(codes != 0).sum()} not 0")
+            if results and not np.array_equal(values, np.arange(n)):
+                raise RunFailed(f"fanout: /results/value is not 0..{n - 1} (first values {values[:5]})")
+            if params is not None and not np.array_equal(params, np.arange(n)):
+                raise RunFailed(f"fanout: /params/x is not 0..{n - 1}")
+            return dict(r, tasks_per_s=n / r["proc_wall"], e2e_rate=n / r["e2e"])
+        return fn
+
+    def shell_tool(cmd, joblog=None):
+        def fn():
+            shutil.rmtree(results_dir, ignore_errors=True)
+            results_dir.mkdir()
+            t0 = time.perf_counter()
+            p = subprocess.run(cmd, input=numbers, capture_output=True, text=True, env=b.env, cwd=b.workdir)
+            wall = time.perf_counter() - t0
+            if p.returncode != 0:
+                raise RunFailed(f"{cmd[0]} exited with {p.returncode}: {p.stderr[-300:]}")
+            if joblog:
+                records = sum(1 for _ in open(joblog)) - 1
+                if records != n:
+                    raise RunFailed(f"{cmd[0]}'s joblog has {records} records, expected {n}")
+            written = len(os.listdir(results_dir))
+            if written != n or (results_dir / str(n - 1)).read_text() != f"value={n - 1}\n":
+                raise RunFailed(f"{cmd[0]} wrote {written} result files, expected {n}")
+            return {"proc_wall": wall, "tasks_per_s": n / wall}
+        return fn
+
+    log = b.workdir / "command-results.joblog"
+    tool_line = f"echo value={{}} > {results_dir}/{{}}"
+    A = "(a) fanout, template + [job.results] (value from $FANOUT_RESULT into /results/value)"
+    B = "(b) fanout, the same template without results (> /dev/null)"
+    C = "(c) GNU parallel -j2 --joblog, the same line (> one file per task)"
+    X = "xargs -P2 sh -c, the same line (no records)"
+    variants = [
+        (A, fanout(with_results, True)),
+        (B, fanout(without, False)),
+        (C, shell_tool(["parallel", "--will-cite", "-j2", "--joblog", str(log), tool_line], joblog=log)),
+        (X, shell_tool(["xargs", "-P2", "-I{}", "sh", "-c", tool_line])),
+    ]
+    samples, errors = alternate(b, variants, b.repeats)
+    rows, summary, checks = [], {}, []
+    fan = samples[A]
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-", "-"])
+            continue
+        ratio = paired_ratio(fan, s, "tasks_per_s") if fan else None
+        summary[name] = {"tasks": n, "proc_wall": med(s, "proc_wall"), "tasks_per_s": med(s, "tasks_per_s"),
+                         "a_ratio": ratio, "samples": [x["tasks_per_s"] for x in s]}
+        e2e = med(s, "e2e_rate") if "e2e_rate" in s[0] else None
+        if e2e:
+            summary[name]["e2e_rate"] = e2e
+        rows.append([name, fmt(med(s, "proc_wall"), ".2f"), rate(med(s, "tasks_per_s")), rate(e2e),
+                     fmt(ratio, ".2f")])
+    notes = [f"{n:,} tasks x = 0..{n - 1}, 2 at a time, each `{line}` (a) or its equivalent; every tool runs it"
+             " with /bin/sh -c. tasks/s: tasks / the whole command's wall time (fanout: mpirun start to exit, MPI"
+             " start-up and the HDF5 file included); compute->written: fanout's first task to its file written."
+             " (a) / this: the ratio of the rates, paired per repeat (same load), median. Every run is checked:"
+             " fanout's /results/value and /params/x must be 0..N-1 and every exit code 0; parallel's joblog must"
+             " have N records; parallel and xargs must have written N result files."]
+    if fan:
+        summary[A].update(rss0=med(fan, "rss0"), compute=med(fan, "compute"))
+        if B in summary:
+            ratio = summary[B]["a_ratio"]
+            checks.append(check("8c command template, rate with typed results / without", f"{ratio:.2f}",
+                                ">= 0.90", ratio >= 0.90))
+        if C in summary:
+            ratio = summary[C]["a_ratio"]
+            checks.append(check("8d command template with typed results, rate / GNU parallel -j2 --joblog's",
+                                f"{ratio:.2f}", ">= 4", ratio >= 4))
+    print_table(f"8 (typed results). Command template over {n:,} parameter values, 2 at a time, {b.repeats}"
+                " repeats (medians)", ["variant", "whole wall s", "tasks/s", "compute->written", "(a) / this"],
+                rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+def bench_command_farm(b):
+    """Benchmark 8: the command farm of `true` lines (issue 4), then the command
+    template with typed results (issue 12), in one run."""
+    first = bench_command(b)
+    second = bench_command_results(b)
+    return {"summary": {"true lines": first["summary"], "typed results": second["summary"]},
+            "errors": {**first["errors"], **second["errors"]}, "checks": first["checks"] + second["checks"]}
+
+
+# ----------------------------------------------------------------------------
+# 9. Setup of a large sweep
+
+
+def bench_sweep_setup(b):
+    """What rank 0 spends before the first task of a 10^8-combination sweep
+    (issue 12): the run is started, stopped with SIGUSR1 once its tasks are
+    running, and the partial file's /phases and /ranks read. Every task
+    sleeps, so no task finishes and rank 0's peak RSS holds no task records;
+    the same config with a 1-combination sweep is the baseline."""
+    side = b.pick(10_000, 10_000, 1_000)  # a x b combinations: 10^8 (10^6 for --tiny)
+    big = side * side
+    line = "sleep 60; echo value={a} > $FANOUT_RESULT # {b}"
+
+    def config(name, stop):
+        path = b.workdir / name
+        path.write_text(f'[job]\nkind = "command"\ncommand = "{line}"\n[job.results]\nvalue = "int64"\n'
+                        f"[params]\na = {{ start = 0, stop = {stop} }}\nb = {{ start = 0, stop = {stop} }}\n")
+        return path
+
+    configs = {big: config("sweep-big.toml", side), 1: config("sweep-one.toml", 1)}
+
+    def stopped_run(combinations):
+        def fn():
+            b.counter += 1
+            out = b.workdir / f"sweep-{b.counter}.h5"
+            journal = Path(f"{out}.journal")
+            for stale in (out, journal):
+                stale.unlink(missing_ok=True)
+            cmd = b.mpirun(2) + [b.fanout, "run", configs[combinations], "--output", out, "--force",
+                                 "--set", "run.progress_interval=0", "--set", "run.grace=0"]
+            prefix, rss_file = b.peak_rss_wrapper()
+            with tempfile.TemporaryFile("w+") as log:
+                t0 = time.perf_counter()
+                p = subprocess.Popen([str(c) for c in prefix + cmd], stdout=log, stderr=log, text=True,
+                                     env=b.env, cwd=b.workdir)
+                # Rank 0 makes the journal when the run starts; then give the tasks a moment to start.
+                deadline = t0 + 60
+                while not journal.exists() and p.poll() is None and time.perf_counter() < deadline:
+                    time.sleep(0.02)
+                time.sleep(1.0)
+                t_signal = time.perf_counter() - t0
+                # SIGUSR1: mpirun forwards it and waits for the ranks (after SIGINT or SIGTERM it kills
+                # them ~2 s later, before a 10^8-task partial file is written).
+                if p.poll() is None:
+                    os.kill(mpirun_pid(p.pid, bool(prefix)), signal.SIGUSR1)
+                p.wait()
+                wall = time.perf_counter() - t0
+                status = p.returncode
+                peak = b.read_peak_rss(rss_file)
+                code = status
+                log.seek(0)
+                text = log.read()
+            # 4: stopped; 1 when the stop killed the only task, which then counts as failed.
+            if code not in (1, 4) or "stopping: no new tasks" not in text:
+                raise RunFailed(f"`{' '.join(map(str, cmd))}` exited with {code}, expected 4 (stopped): "
+                                + " | ".join(text.strip().splitlines()[-4:]))
+            with h5py.File(out, "r") as f:
+                status_attr, count = f.attrs["status"], int(f.attrs["task_count"])
+                phases = {p["name"].decode(): (float(p["t_start"]), float(p["t_end"])) for p in f["phases"][:]}
+                rss = [int(x) for x in f["ranks"]["max_rss"]]
+                done = int(f["ranks"]["tasks"].sum())
+            size = out.stat().st_size
+            if not b.keep:
+                out.unlink(missing_ok=True)
+                journal.unlink(missing_ok=True)
+            if count != combinations or status_attr not in ("partial", "failed"):
+                raise RunFailed(f"{out}: {count} tasks, status {status_attr}; expected {combinations}, partial")
+            return {"setup": phases["setup"][1] - phases["setup"][0], "first_task": phases["compute"][0],
+                    "write": phases["write"][1] - phases["write"][0], "rss0": rss[0], "rss1": rss[1],
+                    "maxrss_proc": peak, "proc_wall": wall, "t_signal": t_signal,
+                    "tasks_done": done, "file_bytes": size}
+        return fn
+
+    def mpirun_pid(pid, wrapped):
+        """mpirun's pid: `pid` itself, or GNU time's child."""
+        if not wrapped:
+            return pid
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if children:
+                return int(children[0])
+            time.sleep(0.01)
+        raise RunFailed("GNU time started no mpirun")
+
+    def validate():
+        t0 = time.perf_counter()
+        b.run([b.fanout, "validate", configs[big], "--output", b.workdir / "sweep-validate.h5"])
+        return {"validate_wall": time.perf_counter() - t0, "validate_rss": b.last_maxrss}
+
+    BIG, ONE = f"{big:,} combinations", "1 combination"
+    variants = [(BIG, stopped_run(big)), (ONE, stopped_run(1))]
+    repeats = b.pick(3, 2, 1)
+    samples, errors = alternate(b, variants, repeats)
+    rows, summary, checks = [], {}, []
+    for name, _ in variants:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90]] + ["-"] * 6)
+            continue
+        keys = ("setup", "first_task", "rss0", "rss1", "write", "proc_wall", "file_bytes")
+        summary[name] = {k: med(s, k) for k in keys}
+        summary[name]["maxrss_proc"] = peak_rss(s)
+        summary[name]["samples"] = s
+        rows.append([name, fmt(med(s, "setup"), ".3f"), fmt(med(s, "first_task"), ".3f"),
+                     fmt(med(s, "rss0") / 2**20, ".1f"), fmt(med(s, "rss1") / 2**20, ".1f"),
+                     fmt(med(s, "write"), ".1f"), mib(peak_rss(s))])
+    v = validate()
+    notes = [f"`command = \"{line}\"` over a = 0..{side - 1} x b = 0..{side - 1} ({big:,} tasks) and over"
+             " a = b = 0 (1 task), mpirun -n 2, run.grace = 0; stopped with SIGUSR1 1 s after rank 0 made its"
+             " journal (every task sleeps: none finishes, so rank 0's peak RSS holds no task records), then the"
+             " partial file read. setup: the /phases row; first task: start of the compute phase (setup and"
+             " distribute), seconds after MPI_Init. RSS: /ranks max_rss (peak, read at the end of the task loop,"
+             " before the write phase). write: the partial file's write phase (/params etc. for every task: not"
+             " setup). last column: GNU time's %M of mpirun, the peak of the largest process over the whole run, write phase"
+             " included.",
+             f"fanout validate of the {big:,}-combination config: {v['validate_wall'] * 1000:.0f} ms,"
+             f" peak RSS {mib(v['validate_rss'])} MiB."]
+    summary["validate"] = v
+    if BIG in summary and ONE in summary:
+        extra = statistics.median(x["rss0"] - y["rss0"] for x, y in zip(samples[BIG], samples[ONE]))
+        first = summary[BIG]["first_task"]
+        summary["extra_rss0"] = extra
+        notes.append(f"rank 0's peak RSS, {BIG} - {ONE} (paired per repeat, median): {extra / 2**20:.1f} MiB.")
+        checks.append(check(f"9a {BIG}: rank 0's setup, MPI_Init to the first task", f"{first:.3f} s"
+                            f" (setup phase {summary[BIG]['setup']:.3f} s)", "< 0.5 s", first < 0.5))
+        checks.append(check(f"9b {BIG}: rank 0's extra peak RSS over a 1-combination sweep",
+                            f"{extra / 2**20:.1f} MiB ({extra / 1e6:.1f} MB)", "< 50 MB", extra < 50e6))
+    print_table(f"9. Setup of a {big:,}-combination sweep, 2 ranks, stopped once running, {repeats} repeats"
+                " (medians)", ["sweep", "setup s", "first task s", "rank 0 RSS MiB", "rank 1 RSS MiB",
+                               "write s (partial file)", "peak RSS MiB, whole run"], rows, notes)
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
 # ----------------------------------------------------------------------------
 
 BENCHMARKS = {1: ("dispatch", bench_dispatch), 2: ("imbalance", bench_imbalance), 3: ("primes", bench_primes),
               4: ("threads", bench_threads), 5: ("startup", bench_startup), 6: ("scale", bench_scale),
-              7: ("prime_count", bench_prime_count), 8: ("command", bench_command)}
+              7: ("prime_count", bench_prime_count), 8: ("command", bench_command_farm),
+              9: ("sweep_setup", bench_sweep_setup)}
 
 
 def machine(fanout):
@@ -923,9 +1211,6 @@ def main():
         only = [int(x) for x in args.only.split(",") if x]
         assert all(k in BENCHMARKS for k in only)
     except (ValueError, AssertionError):
-        ap.error("--only takes numbers 1 to 7, comma-separated")
-
-
         ap.error(f"--only takes the numbers {', '.join(str(k) for k in BENCHMARKS)}, comma-separated")
     b = Bench(args)
     m = machine(b.fanout)

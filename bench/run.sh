@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fanout's benchmark suite: builds fanout and the baselines, then runs the seven
+# fanout's benchmark suite: builds fanout and the baselines, then runs the nine
 # benchmarks of docs/performance.md, each against its baselines in the same
 # invocation (alternating, several repeats, medians and ratios).
 #
