@@ -31,7 +31,8 @@ namespace {
 std::vector<std::pair<std::string, std::string>> job_keys(const std::string& resolved_toml, const std::string& origin) {
   std::vector<std::pair<std::string, std::string>> out;
   for (auto& kv : report::flatten_toml(resolved_toml, origin))
-    if (kv.first.rfind("job.", 0) == 0) out.push_back(std::move(kv));
+    if (kv.first.rfind("job.", 0) == 0 || kv.first.rfind("params.", 0) == 0 || kv.first.rfind("sweep.", 0) == 0)
+      out.push_back(std::move(kv));
   return out;
 }
 

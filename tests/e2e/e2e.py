@@ -247,7 +247,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect_eq(attr_str(a, "format"), "fanout", f"{where}: format")
     fv = np.asarray(a.get("format_version"))
     expect(fv.shape == (2,) and np.issubdtype(fv.dtype, np.integer), f"{where}: format_version {fv!r} is not [major, minor]")
-    expect_eq([int(x) for x in fv], [1, 3], f"{where}: format_version")
+    expect_eq([int(x) for x in fv], [1, 4], f"{where}: format_version")
     expect_eq(attr_str(a, "job"), job, f"{where}: job")
     expect_eq(attr_str(a, "status"), "complete", f"{where}: status")
     expect_eq(attr_int(a, "n_ranks"), n_ranks, f"{where}: n_ranks")

@@ -9,10 +9,12 @@ Case:
              (longest-first from the job's cost hints), check results, totals
              and hand-out order
 """
+import math
 import os
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,13 +69,46 @@ def case_user_job(tools, args):
         tools.fanout = runner
 
         listing = e2e.run_ok(tools, ["jobs"]).out
-        for kind in ("perfect", "primes", "spin", "mandelbrot", "monte_carlo_pi"):
+        for kind in ("perfect", "logistic", "primes", "spin", "mandelbrot", "monte_carlo_pi"):
             expect(f"\n{kind}: " in listing, f"my_runner jobs does not list {kind}:\n{listing}")
 
         perfect, abundant = oracle()
         expect_eq(int(perfect.sum()), 4, "the oracle's perfect numbers below 30000 (6, 28, 496, 8128)")
         for n in (1, 2, 3, 4):
             check_run(tools, w, n, perfect, abundant)
+        check_sweep_job(tools, w)
+
+
+def logistic_oracle(r, steps):
+    """x_final and the Lyapunov exponent, as sweep_job.cpp computes them."""
+    x, lyapunov = 0.5, 0.0
+    for _ in range(steps):
+        lyapunov += math.log(abs(r * (1 - 2 * x)))
+        x = r * x * (1 - x)
+    return x, lyapunov / steps
+
+
+def check_sweep_job(tools, w):
+    """examples/user-job/sweep_job.cpp: a C++ job of the user's driven by
+    [params], its parameters and rank from the TaskContext, at 2 ranks."""
+    path = w("logistic.h5")
+    config = os.path.join(tools.source_dir, "examples", "user-job", "logistic.toml")
+    e2e.run_ok(tools, ["run", config, "--output", path, "--set", "params.r={ from = 2.5, to = 4.0, num = 7 }",
+                       "--set", "params.steps=[10, 300]"], np_=2, cwd=w.path)
+    data = e2e.check_run_file(path, n_ranks=2, job="logistic", task_count=14, policy="dynamic",
+                              columns=["x_final", "lyapunov", "rank"])
+    with h5py.File(path, "r") as f:
+        r, steps = f["params/r"][()], f["params/steps"][()]
+    expect_eq(r.tolist(), [2.5 + 0.25 * (i // 2) for i in range(14)], f"{path}: /params/r (r outer, steps fastest)")
+    expect_eq(steps.tolist(), [10, 300] * 7, f"{path}: /params/steps")
+    for t in range(14):
+        x, lyapunov = logistic_oracle(float(r[t]), int(steps[t]))
+        expect(math.isclose(data["results"]["x_final"][t], x, rel_tol=1e-9, abs_tol=1e-12) and
+               math.isclose(data["results"]["lyapunov"][t], lyapunov, rel_tol=1e-9, abs_tol=1e-12),
+               f"{path}: task {t} (r={r[t]}, steps={steps[t]}): {data['results']['x_final'][t]}, "
+               f"{data['results']['lyapunov'][t]} against {x}, {lyapunov}")
+    expect_eq(data["results"]["rank"].tolist(), data["tasks"]["rank"].tolist(),
+              f"{path}: the rank the task saw (TaskContext) is the rank /tasks records")
 
 
 def check_run(tools, w, n, perfect, abundant):

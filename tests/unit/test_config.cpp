@@ -129,7 +129,7 @@ TEST(ConfigErrors, BadListItemNamesItsIndex) {
 
 TEST(ConfigErrors, UnknownSection) {
   EXPECT_EQ(error_of(SPIN + "[schedul]\npolicy = \"dynamic\"\n"),
-            "test.toml:5: [schedul]: unknown section; expected the tables [job], [schedule], [run], [checkpoint], [output] (did you "
+            "test.toml:5: [schedul]: unknown section; expected the tables [job], [params], [sweep], [schedule], [run], [checkpoint], [output] (did you "
             "mean [schedule]?)");
 }
 
@@ -196,15 +196,15 @@ TEST(ConfigErrors, LongestFirstNeedsAPolicyThatCanFollowIt) {
 TEST(CommandConfig, ErrorsNameTheKey) {
   const std::string job = "[job]\nkind = \"command\"\n";
   EXPECT_EQ(error_of(job),
-            "test.toml:1: job.commands: missing; expected commands = [\"...\", ...] or file = \"PATH\" (one command "
-            "per line)");
+            "test.toml:1: job.commands: missing; expected commands = [\"...\", ...], file = \"PATH\" (one command "
+            "per line) or command = \"prog --x {x}\" with [params]");
   EXPECT_EQ(error_of(job + "commands = []\n"), "test.toml:3: job.commands: expected a non-empty array of non-empty "
                                                "strings, found []");
   EXPECT_EQ(error_of(job + "commands = [\"true\", 3]\n"),
             "test.toml:3: job.commands[1]: expected a non-empty string, found 3 (an integer)");
   EXPECT_EQ(error_of(job + "commands = [\"\"]\n"), "test.toml:3: job.commands[0]: expected a non-empty string, found \"\"");
   EXPECT_EQ(error_of(job + "commands = [\"true\"]\nfile = \"x.txt\"\n"),
-            "test.toml:4: job.file: give either commands or file, not both");
+            "test.toml:4: job.file: give one of commands, file or command (a template over [params])");
   EXPECT_EQ(error_of(job + "file = \"/nonexistent/tasks.txt\"\n"),
             "test.toml:3: job.file: cannot read /nonexistent/tasks.txt: No such file or directory");
   EXPECT_EQ(error_of(job + "commands = [\"true\"]\ntimeout = 0\n"),

@@ -90,7 +90,7 @@ TEST_F(RunFileTest, RoundTrip) {
   std::string file = path("run.h5");
   write_sample(file, 10);
   io::RunFile run = io::read_run_file(file);
-  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 3}));
+  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 4}));
   EXPECT_EQ(run.job, "test");
   EXPECT_EQ(run.status, "failed");
   EXPECT_EQ(run.finished, "2026-01-01T00:00:09Z");

@@ -26,7 +26,8 @@ std::vector<T> run_column(const std::string& toml, std::size_t column) {
   std::vector<T> values;
   for (std::uint64_t task = 0; task < loaded.job->task_count(); ++task) {
     Row row(layout, bytes);
-    loaded.job->run(task, row);
+    fanout::TaskContext context(task, 0, 0, loaded.sweep.get());
+    loaded.job->run(context, row);
     values.push_back(row.get<T>(column));
   }
   return values;
@@ -103,7 +104,8 @@ TEST(Command, RecordsExitSignalAndTails) {
   auto run = [&](std::uint64_t task) -> std::string {
     Row row(layout, bytes);
     try {
-      loaded.job->run(task, row);
+      fanout::TaskContext context(task, 0, 0, loaded.sweep.get());
+    loaded.job->run(context, row);
     } catch (const std::runtime_error& e) {
       return e.what();
     }
@@ -132,7 +134,8 @@ TEST(Command, TimeoutKillsTheProcessGroup) {
   RowLayout layout(loaded.info->columns);
   std::vector<std::byte> bytes(layout.size());
   Row row(layout, bytes);
-  EXPECT_THROW(loaded.job->run(0, row), fanout::TaskTimedOut);
+  fanout::TaskContext context(0, 0, 0, nullptr);
+  EXPECT_THROW(loaded.job->run(context, row), fanout::TaskTimedOut);
   EXPECT_EQ(row.get<std::int32_t>(1), 15);
   EXPECT_EQ(row.text(5), "");
 }
@@ -166,7 +169,8 @@ TEST(Mandelbrot, RowLengthIsTheWidth) {
   RowLayout layout(loaded.columns);
   std::vector<std::byte> bytes(layout.size());
   Row row(layout, bytes);
-  loaded.job->run(2, row);  // the middle row crosses the set: the centre pixels never escape
+  fanout::TaskContext context(2, 0, 0, nullptr);
+  loaded.job->run(context, row);  // the middle row crosses the set: the centre pixels never escape
   std::vector<std::uint32_t> counts(37);
   std::memcpy(counts.data(), bytes.data(), bytes.size());
   EXPECT_EQ(counts[24], 500u);
