@@ -1,6 +1,6 @@
 // logistic: a user's own job driven by a parameter sweep ([params]). Each
 // task iterates the logistic map x -> r x (1 - x) for its parameters r and
-// steps, from x = 0.5, and reports where it ended and the orbit's Lyapunov
+// steps, from x = 0.2, and reports where it ended and the orbit's Lyapunov
 // exponent (negative: it settles; positive: chaos). The task's parameters,
 // rank and thread come from the TaskContext that run() is given.
 #include <cmath>
@@ -21,7 +21,7 @@ class Logistic : public fanout::Job {
   void run(fanout::TaskContext& task, fanout::Row& row) const override {
     const double r = task.number("r");
     const std::int64_t steps = task.whole("steps");
-    double x = 0.5, lyapunov = 0;
+    double x = 0.2, lyapunov = 0;
     for (std::int64_t i = 0; i < steps; ++i) {
       lyapunov += std::log(std::fabs(r * (1 - 2 * x)));
       x = r * x * (1 - x);
@@ -38,7 +38,7 @@ class Logistic : public fanout::Job {
 const fanout::RegisterJob registered{{
     "logistic",
     "the logistic map x -> r x (1 - x) over a sweep of r and steps ([params] r, steps)",
-    {{"x_final", fanout::ColumnType::F64, "", "x after `steps` iterations from 0.5"},
+    {{"x_final", fanout::ColumnType::F64, "", "x after `steps` iterations from 0.2"},
      {"lyapunov", fanout::ColumnType::F64, "", "the mean of log |r (1 - 2x)| along the orbit"},
      {"rank", fanout::ColumnType::I32, "", "the rank that ran the task"}},
     [](fanout::config::Section& params) -> std::unique_ptr<fanout::Job> {

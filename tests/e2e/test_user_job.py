@@ -81,7 +81,7 @@ def case_user_job(tools, args):
 
 def logistic_oracle(r, steps):
     """x_final and the Lyapunov exponent, as sweep_job.cpp computes them."""
-    x, lyapunov = 0.5, 0.0
+    x, lyapunov = 0.2, 0.0
     for _ in range(steps):
         lyapunov += math.log(abs(r * (1 - 2 * x)))
         x = r * x * (1 - x)
