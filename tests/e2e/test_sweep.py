@@ -18,6 +18,9 @@ Cases:
                command line in /errors; the others complete; exit 1
   config_errors bad [params], [sweep] and command templates: exit 2, one
                message naming FILE:LINE and the key, nothing written
+  example      configs/sweep.toml (examples/sweep/oscillator.py) as its
+               comment says, from the source directory: results equal the
+               example's own integrate() for each task's damping and frequency
 """
 import os
 import sys
@@ -426,8 +429,38 @@ def case_config_errors(tools, args):
             expect_eq(r.err.strip(), want, f"{name}: validate")
 
 
+# ---------------------------------------------------------------- example
+
+def case_example(tools, args):
+    sys.dont_write_bytecode = True  # nothing written into the source tree
+    sys.path.insert(0, os.path.join(tools.source_dir, "examples", "sweep"))
+    import oscillator  # noqa: E402  (the example program itself)
+    damping = [0.0, 0.05, 0.2, 0.5]
+    frequency = [1.0, 2.5, 4.0]  # { from = 1.0, to = 4.0, num = 3 }
+    with e2e.Workdir("sweep-example") as w:
+        out = w("sweep.h5")
+        r = e2e.run(tools, ["run", tools.config("sweep.toml"), "--output", out, "--progress", "never"], np_=2,
+                    cwd=tools.source_dir)
+        e2e.expect_code(r, 0)
+        status, tasks, res, dtypes, errors, attrs = read(out)
+        expect_eq(status, ["ok"] * 12, "task statuses")
+        expect_eq(sorted(set(res) - set(OWN)), ["final_energy", "peak", "steps"], "declared results")
+        for task in range(12):
+            d, f = damping[task // 3], frequency[task % 3]
+            want = oscillator.integrate(d, f, 30.0, 1e-4)
+            got = {"final_energy": float(res["final_energy"][task]), "steps": int(res["steps"][task]),
+                   "peak": float(res["peak"][task])}
+            expect_eq(got, want, f"task {task} (damping {d}, frequency {f})")
+        energy = res["final_energy"].reshape(4, 3)
+        expect(np.allclose(energy[0], 0.5 * np.array(frequency) ** 2, rtol=1e-3),
+               f"undamped energies {energy[0]} are not omega^2 / 2")
+        expect(np.all(np.diff(energy, axis=0) < 0), f"energy does not fall with damping: {energy}")
+        wall = float(tasks["t_end"].max() - tasks["t_start"].min())
+        expect(wall < 10, f"the example's tasks took {wall:.1f} s")
+
+
 CASES = {"grid": case_grid, "hostile": case_hostile, "bad_results": case_bad_results,
-         "config_errors": case_config_errors}
+         "config_errors": case_config_errors, "example": case_example}
 
 if __name__ == "__main__":
     sys.exit(e2e.main(CASES))
