@@ -37,6 +37,7 @@
 #include "core/job.hpp"
 #include "core/result_file.hpp"
 #include "core/sweep.hpp"
+#include "process.hpp"
 
 extern char** environ;
 
@@ -47,42 +48,6 @@ constexpr std::size_t TAIL_BYTES = 4096;
 constexpr double KILL_GRACE = 2.0;  // s between SIGTERM and SIGKILL after a timeout
 
 enum ColumnIndex : std::size_t { EXIT_CODE, SIGNAL, CPU_USER, CPU_SYS, MAX_RSS, STDOUT_TAIL, STDERR_TAIL };
-
-double now_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// "9 (SIGKILL)" (sigabbrev_np would need glibc 2.32).
-std::string signal_text(int sig) {
-  static const std::pair<int, const char*> NAMES[] = {
-      {SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"}, {SIGILL, "ILL"},   {SIGTRAP, "TRAP"},
-      {SIGABRT, "ABRT"}, {SIGBUS, "BUS"},   {SIGFPE, "FPE"},   {SIGKILL, "KILL"}, {SIGUSR1, "USR1"},
-      {SIGSEGV, "SEGV"}, {SIGUSR2, "USR2"}, {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"},
-      {SIGXCPU, "XCPU"}, {SIGXFSZ, "XFSZ"}, {SIGSYS, "SYS"}};
-  for (const auto& [number, name] : NAMES)
-    if (number == sig) return fmt::format("{} (SIG{})", sig, name);
-  return std::to_string(sig);
-}
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // The last TAIL_BYTES bytes read from one pipe.
 class Tail {
@@ -213,37 +178,6 @@ class CommandTemplate {
   std::string text_;
   std::vector<std::pair<std::string, std::size_t>> parts_;  // literal text, then the parameter's value
   std::string tail_;
-};
-
-// A directory of this process's for the tasks' result files, on the node's
-// own disk ($TMPDIR or /tmp), made when first needed and removed at the end.
-class ResultDirectory {
- public:
-  ResultDirectory() = default;
-  ResultDirectory(const ResultDirectory&) = delete;
-  ResultDirectory& operator=(const ResultDirectory&) = delete;
-  ~ResultDirectory() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  // The path of task `task`'s result file (not yet existing).
-  std::string file_for(std::uint64_t task) {
-    std::call_once(made_, [this] {
-      const char* tmp = std::getenv("TMPDIR");
-      std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/fanout-results-XXXXXX";
-      if (!mkdtemp(pattern.data()))
-        throw std::runtime_error(fmt::format("cannot make a directory for result files ({}): {}", pattern,
-                                             std::strerror(errno)));
-      path_ = pattern;
-    });
-    if (path_.empty()) throw std::runtime_error("no directory for result files");
-    return fmt::format("{}/task-{}", path_, task);
-  }
-
- private:
-  std::once_flag made_;
-  std::string path_;
 };
 
 constexpr std::size_t OWN_COLUMNS = STDERR_TAIL + 1;
@@ -441,7 +375,7 @@ class Command : public Job {
   const Sweep* sweep_ = nullptr;
   std::optional<double> timeout_;
   std::vector<Column> results_;  // declared in [job.results]
-  mutable ResultDirectory results_dir_;
+  mutable ScratchDirectory results_dir_{"fanout-results"};
   std::vector<std::string> environment_;  // inherited, without FANOUT_* task variables
   mutable std::mutex groups_mutex_;
   mutable std::set<pid_t> groups_;  // process groups of the commands running now

@@ -370,6 +370,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     std::cerr << fmt::format("fanout: --resume: no interrupted run of {} found; starting it from the beginning\n",
                              cfg.output_path);
   warn_if_threads_lack_cpus(comm, cfg.threads_per_rank);
+  loaded->job->prepare(cfg.threads_per_rank);
   RunClock clock = synchronize_clock(comm, start);
   double setup_end = clock.now();
 

@@ -144,6 +144,17 @@ class TaskContext {
   // seconds, recorded in /tasks instead of this thread's (which only waited).
   void report_cpu(double user, double sys) { reported_cpu_ = {user, sys}; }
   const std::optional<std::pair<double, double>>& reported_cpu() const { return reported_cpu_; }
+  // For Job::run_batch: when the task started and ended (steady_seconds(),
+  // CLOCK_MONOTONIC, as a child process reads it too), and how it failed.
+  void report_wall(double start, double end) { reported_wall_ = {start, end}; }
+  const std::optional<std::pair<double, double>>& reported_wall() const { return reported_wall_; }
+  enum class Outcome : std::uint8_t { Ok, Failed, TimedOut };
+  void fail(std::string message, Outcome outcome = Outcome::Failed) {
+    failure_ = std::move(message);
+    outcome_ = outcome;
+  }
+  Outcome outcome() const { return outcome_; }
+  const std::string& failure() const { return failure_; }
 
  private:
   std::uint64_t id_;
@@ -151,6 +162,9 @@ class TaskContext {
   int thread_;
   const Sweep* sweep_;
   std::optional<std::pair<double, double>> reported_cpu_;
+  std::optional<std::pair<double, double>> reported_wall_;
+  Outcome outcome_ = Outcome::Ok;
+  std::string failure_;
 };
 
 // A job: a fixed set of tasks, numbered 0..task_count()-1, each producing one
@@ -166,6 +180,21 @@ class Job {
   // ...or, as jobs written before task contexts do, this one.
   virtual void run(std::uint64_t /*task*/, Row& /*row*/) const {
     throw std::logic_error("the job overrides neither run(TaskContext&, Row&) nor run(std::uint64_t, Row&)");
+  }
+  // A job whose tasks run elsewhere in batches (the python job sends several
+  // to its worker process at once) says so, and the runner then calls
+  // run_batch with the tasks a worker thread took at once (one, or a few
+  // hundred short ones). run_batch fills rows[i] for tasks[i] and reports
+  // each task's wall time (TaskContext::report_wall), its CPU and, for a
+  // failed task, TaskContext::fail; it throws only when the whole batch
+  // failed (every task then fails with its message).
+  virtual bool runs_batches() const { return false; }
+  // Called on every rank before its first task, in the run's setup phase,
+  // with the rank's worker thread count: a job that starts helpers (the
+  // python job's interpreters) starts them here. Must not throw.
+  virtual void prepare(unsigned /*threads*/) const {}
+  virtual void run_batch(std::span<TaskContext> tasks, std::span<Row> rows) const {
+    for (std::size_t i = 0; i < tasks.size(); ++i) run(tasks[i], rows[i]);
   }
   // A job that can estimate its tasks' relative costs says so; schedule.order
   // = "longest-first" then hands out the costliest tasks first.

@@ -1,0 +1,72 @@
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace fanout::jobs {
+
+double now_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+std::string signal_text(int sig) {
+  static const std::pair<int, const char*> NAMES[] = {
+      {SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"}, {SIGILL, "ILL"},   {SIGTRAP, "TRAP"},
+      {SIGABRT, "ABRT"}, {SIGBUS, "BUS"},   {SIGFPE, "FPE"},   {SIGKILL, "KILL"}, {SIGUSR1, "USR1"},
+      {SIGSEGV, "SEGV"}, {SIGUSR2, "USR2"}, {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"},
+      {SIGXCPU, "XCPU"}, {SIGXFSZ, "XFSZ"}, {SIGSYS, "SYS"}};
+  for (const auto& [number, name] : NAMES)
+    if (number == sig) return fmt::format("{} (SIG{})", sig, name);
+  return std::to_string(sig);
+}
+
+std::string wait_status_text(int status) {
+  if (WIFSIGNALED(status)) return "killed by signal " + signal_text(WTERMSIG(status));
+  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  return "stopped";
+}
+
+void Fd::reset() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+std::pair<Fd, Fd> make_pipe(bool nonblocking_read) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+  if (nonblocking_read) fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  return {Fd(fds[0]), Fd(fds[1])};
+}
+
+ScratchDirectory::~ScratchDirectory() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string ScratchDirectory::file(const std::string& name) {
+  std::call_once(made_, [this] {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix_ + "-XXXXXX";
+    if (!mkdtemp(pattern.data()))
+      throw std::runtime_error(fmt::format("cannot make a scratch directory ({}): {}", pattern, std::strerror(errno)));
+    path_ = pattern;
+  });
+  if (path_.empty()) throw std::runtime_error("no scratch directory");
+  return path_ + "/" + name;
+}
+
+}  // namespace fanout::jobs
