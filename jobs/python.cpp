@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <string_view>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -75,6 +77,26 @@ std::string file_tail(const std::string& path, std::size_t bytes) {
   std::string tail = text->size() > bytes ? text->substr(text->size() - bytes) : *text;
   while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
   return tail;
+}
+
+std::vector<std::string_view> split_fields(std::string_view line) {
+  std::vector<std::string_view> fields;
+  for (std::size_t start = 0;;) {
+    std::size_t tab = line.find('\t', start);
+    fields.push_back(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
+    if (tab == std::string_view::npos) return fields;
+    start = tab + 1;
+  }
+}
+
+bool parse_double(std::string_view text, double& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size() && std::isfinite(out);
+}
+
+bool parse_whole(std::string_view text, std::uint64_t& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
 }
 
 // One Python process: requests to its stdin (a socket, so that writing to a
@@ -142,10 +164,13 @@ class Worker {
     std::string line;
     Read got = read_line(line, -1);
     if (got != Read::Line) throw std::runtime_error(died("before it was ready"));
-    auto reply = nlohmann::json::parse(line, nullptr, false);
-    if (reply.is_array() && reply.size() == 2 && reply[0] == "ready" && reply[1].is_number()) return reply[1].get<double>();
-    if (reply.is_array() && reply.size() == 2 && reply[0] == "error" && reply[1].is_string())
-      throw std::runtime_error(reply[1].get<std::string>());
+    auto fields = split_fields(line);
+    double seconds = 0;
+    if (fields.size() == 2 && fields[0] == "ready" && parse_double(fields[1], seconds)) return seconds;
+    if (fields.size() == 2 && fields[0] == "error") {
+      auto message = nlohmann::json::parse(fields[1], nullptr, false);
+      if (message.is_string()) throw std::runtime_error(message.get<std::string>());
+    }
     throw std::runtime_error("the worker's first line is not ready or error: " + line.substr(0, 200));
   }
 
@@ -324,24 +349,31 @@ class Python : public Job {
            "\n";
   }
 
-  // One task's reply: [id, ok, t_start, t_end, cpu_user, cpu_sys, payload, stdout, stderr].
+  // One task's reply: id ok t_start t_end cpu_user cpu_sys payload stdout stderr, tab-separated
+  // (python/fanout_worker.py). False when the line is not one.
   bool take_reply(const std::string& line, TaskContext& task, Row& row) const {
-    auto reply = nlohmann::json::parse(line, nullptr, false);
-    if (!reply.is_array() || reply.size() != 9 || !reply[0].is_number_unsigned() || reply[0].get<std::uint64_t>() != task.id() ||
-        !reply[1].is_boolean() || !reply[6].is_string() || !reply[7].is_string() || !reply[8].is_string())
+    auto f = split_fields(line);
+    std::uint64_t id = 0;
+    double t0 = 0, t1 = 0, user = 0, sys = 0;
+    if (f.size() != 9 || !parse_whole(f[0], id) || id != task.id() || (f[1] != "1" && f[1] != "0") ||
+        !parse_double(f[2], t0) || !parse_double(f[3], t1) || !parse_double(f[4], user) || !parse_double(f[5], sys))
       return false;
-    for (int i = 2; i < 6; ++i)
-      if (!reply[i].is_number()) return false;
-    task.report_wall(reply[2].get<double>(), reply[3].get<double>());
-    task.report_cpu(reply[4].get<double>(), reply[5].get<double>());
-    const std::string& payload = reply[6].get_ref<const std::string&>();
-    std::string problem = reply[1].get<bool>() ? parse_result_file(payload, results_, row, 0) : payload;
+    task.report_wall(t0, t1);
+    task.report_cpu(std::max(0.0, user), std::max(0.0, sys));
+    std::string problem;
+    if (f[1] == "1") {
+      problem = parse_result_file(f[6], results_, row, 0);
+    } else {
+      auto message = nlohmann::json::parse(f[6], nullptr, false);
+      problem = message.is_string() ? message.get<std::string>() : "the function failed (an unreadable message)";
+    }
     if (!problem.empty()) {
-      const std::string& err = reply[8].get_ref<const std::string&>();
-      const std::string& out = reply[7].get_ref<const std::string&>();
       std::string tails;
-      if (!out.empty()) tails += "\nstdout (last lines):\n" + last_lines(out);
-      if (!err.empty()) tails += "\nstderr (last lines):\n" + last_lines(err);
+      for (auto [name, field] : {std::pair{"stdout", f[7]}, std::pair{"stderr", f[8]}}) {
+        auto text = nlohmann::json::parse(field, nullptr, false);
+        if (text.is_string() && !text.get_ref<const std::string&>().empty())
+          tails += fmt::format("\n{} (last lines):\n{}", name, last_lines(text.get<std::string>()));
+      }
       task.fail(problem + tails);
     }
     return true;

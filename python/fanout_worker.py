@@ -10,15 +10,18 @@ as `python -m fanout_worker SETUP` with SETUP a JSON object:
 Protocol (docs/jobs.md, "python"): requests arrive on stdin, one JSON line
 each, {"tasks": [[id, {params} or null], ...]}; replies go to file
 descriptor 3, never to stdout, so that nothing the function prints can
-disturb them. The first reply is ["ready", import_seconds] or
-["error", message]. Then one line per task, as soon as it ends:
+disturb them. The first reply is the line `ready\tIMPORT_SECONDS` or
+`error\tMESSAGE` (MESSAGE as a JSON string). Then one line per task, as soon
+as it ends, of tab-separated fields:
 
-    [id, ok, t_start, t_end, cpu_user, cpu_sys, payload, stdout_tail, stderr_tail]
+    id  ok  t_start  t_end  cpu_user  cpu_sys  payload  stdout_tail  stderr_tail
 
-t_start and t_end are time.monotonic() (CLOCK_MONOTONIC, fanout's steady
-clock); cpu_* are this process's getrusage differences over the call;
-payload is the results as a JSON object text when ok, else the error text
-(the exception's type, message and the last frames of its traceback).
+ok is 1 or 0; t_start and t_end are time.monotonic() (CLOCK_MONOTONIC,
+fanout's steady clock); cpu_* are this process's getrusage differences over
+the call; payload is the results as one JSON object when ok, else the error
+(the exception's type, message and the last frames of its traceback) as a
+JSON string; the tails are JSON strings, "" when the task printed nothing.
+JSON text holds no raw tab or newline, so the fields need no other quoting.
 Only the standard library is needed; numpy values are converted when the
 function returns them.
 """
@@ -54,25 +57,60 @@ def plain(value):
 
 
 class Tail(io.TextIOBase):
-    """The last TAIL characters written: stands in for sys.stdout or sys.stderr."""
+    """What is written, kept to its last 4 x TAIL characters: stands in for
+    sys.stdout or sys.stderr for a whole batch; each task takes the part
+    written since its mark()."""
 
     def __init__(self):
+        super().__init__()
         self.parts = []
-        self.size = 0
+        self.kept = 0   # characters in parts
+        self.total = 0  # characters ever written
 
     def writable(self):
         return True
 
     def write(self, text):
         self.parts.append(text)
-        self.size += len(text)
-        if self.size > 4 * TAIL:
+        self.kept += len(text)
+        self.total += len(text)
+        if self.kept > 4 * TAIL:
             joined = "".join(self.parts)[-TAIL:]
-            self.parts, self.size = [joined], len(joined)
+            self.parts, self.kept = [joined], len(joined)
         return len(text)
 
-    def text(self):
-        return "".join(self.parts)[-TAIL:] if self.parts else ""
+    def since(self, mark):
+        """The last TAIL characters written since total was `mark`, as a JSON string."""
+        if self.total == mark:
+            return '""'
+        text = "".join(self.parts)
+        return json.dumps(text[-min(TAIL, self.total - mark, len(text)):])
+
+
+_SIMPLE = (int, float, str)
+
+
+def encode(results, value):
+    """The returned value as the JSON object of the results (fast for plain
+    numbers, the common case)."""
+    if not isinstance(value, dict):
+        if len(results) == 1:
+            value = {results[0]: value}
+        elif not results:
+            return "{}"
+        else:
+            raise TypeError(f"the function returned {type(value).__name__}, expected a dict of the "
+                            f"declared results ({', '.join(results)})")
+    fields = []
+    for key, v in value.items():
+        key = key if isinstance(key, str) and key.isidentifier() else json.dumps(str(key))[1:-1]
+        if v is True or v is False:
+            fields.append(f'"{key}":{"true" if v else "false"}')
+        elif type(v) is int or (type(v) is float and math.isfinite(v)):
+            fields.append(f'"{key}":{v!r}')
+        else:
+            fields.append(f'"{key}":{json.dumps(plain(v), allow_nan=False)}')
+    return "{" + ",".join(fields) + "}"
 
 
 def error_text(exc):
@@ -86,9 +124,6 @@ def main():
     setup = json.loads(sys.argv[1])
     replies = os.fdopen(3, "wb", buffering=0)
 
-    def send(message):
-        replies.write(json.dumps(message, allow_nan=False).encode() + b"\n")
-
     sys.path[:0] = setup["path"]
     module_name, _, name = setup["function"].partition(":")
     started = time.monotonic()
@@ -97,41 +132,38 @@ def main():
         if not callable(function):
             raise TypeError(f"{setup['function']} is not callable (it is a {type(function).__name__})")
     except BaseException as exc:  # noqa: BLE001 - any failure to import is the user's message
-        send(["error", "".join(traceback.format_exception_only(type(exc), exc)).strip()])
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        replies.write(f"error\t{json.dumps(message)}\n".encode())
         return 0
-    send(["ready", time.monotonic() - started])
+    replies.write(f"ready\t{time.monotonic() - started!r}\n".encode())
 
     results = setup["results"]
     by_id = setup["by_id"]
+    getrusage, monotonic, SELF = resource.getrusage, time.monotonic, resource.RUSAGE_SELF
     stdout, stderr = sys.stdout, sys.stderr
     for line in sys.stdin.buffer:
+        out, err = Tail(), Tail()
+        sys.stdout, sys.stderr = out, err
         for task_id, params in json.loads(line)["tasks"]:
-            out, err = Tail(), Tail()
-            sys.stdout, sys.stderr = out, err
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            t0 = time.monotonic()
+            out_mark, err_mark = out.total, err.total
+            usage = getrusage(SELF)
+            t0 = monotonic()
             try:
                 value = function(task_id) if by_id else function(**params)
-                ok = True
-            except Exception as exc:  # noqa: BLE001 - a task's exception fails that task only
-                ok, payload = False, error_text(exc)
-            t1 = time.monotonic()
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            sys.stdout, sys.stderr = stdout, stderr
-            if ok:
+                t1 = monotonic()
+                after = getrusage(SELF)
                 try:
-                    if len(results) == 1 and not isinstance(value, dict):
-                        value = {results[0]: value}
-                    elif not results:
-                        value = {}
-                    elif not isinstance(value, dict):
-                        raise TypeError(f"the function returned {type(value).__name__}, expected a dict of the "
-                                        f"declared results ({', '.join(results)})")
-                    payload = json.dumps({str(k): plain(v) for k, v in value.items()}, allow_nan=False)
+                    ok, payload = 1, encode(results, value)
                 except (TypeError, ValueError) as exc:
-                    ok, payload = False, f"{type(exc).__name__}: {exc}"
-            send([task_id, ok, t0, t1, after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime, payload,
-                  out.text(), err.text()])
+                    ok, payload = 0, json.dumps(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a task's exception fails that task only
+                t1 = monotonic()
+                after = getrusage(SELF)
+                ok, payload = 0, json.dumps(error_text(exc))
+            replies.write(f"{task_id}\t{ok}\t{t0!r}\t{t1!r}\t{after.ru_utime - usage.ru_utime!r}\t"
+                          f"{after.ru_stime - usage.ru_stime!r}\t{payload}\t{out.since(out_mark)}\t"
+                          f"{err.since(err_mark)}\n".encode())
+        sys.stdout, sys.stderr = stdout, stderr
     return 0
 
 
