@@ -422,7 +422,8 @@ const RegisterJob registered{{
       auto timeout = params.optional_number("timeout", 0.001, 31'536'000,
                                             "seconds a task may run; then its process group is killed (TERM, then "
                                             "KILL 2 s later) and the task is timed_out");
-      auto results = config::read_result_columns(params, OWN);
+      auto results = config::read_result_columns(
+          params, OWN, "the command writes them to the file $FANOUT_RESULT as one JSON object or name=value lines");
       const Sweep* sweep = params.sweep();
       if (params.describing()) return std::make_unique<Command>(std::vector<std::string>{}, timeout, results);
       int given = (commands ? 1 : 0) + (file ? 1 : 0) + (command ? 1 : 0);

@@ -475,7 +475,8 @@ const RegisterJob registered{{
       auto timeout = params.optional_number("timeout", 0.001, 31'536'000,
                                             "seconds a task may run; then its worker is killed (and started again "
                                             "for the next task) and the task is timed_out");
-      auto results = config::read_result_columns(params, {});
+      auto results = config::read_result_columns(
+          params, {}, "the function returns a dict of them, or a bare value when one is declared");
       const Sweep* sweep = params.sweep();
       if (params.describing()) return nullptr;
       auto colon = setup.function.find(':');

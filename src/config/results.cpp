@@ -7,11 +7,11 @@
 
 namespace fanout::config {
 
-std::vector<Column> read_result_columns(Section& job, const std::vector<Column>& own) {
+std::vector<Column> read_result_columns(Section& job, const std::vector<Column>& own, std::string_view how) {
   const toml::table* table = job.optional_table(
-      "results",
-      "the results your program reports, name = \"type\" (bool, uint8, int32, int64, uint32, uint64, float64, "
-      "text[N], or arrays T[N]); it writes them to the file $FANOUT_RESULT as one JSON object or name=value lines");
+      "results", fmt::format("the results your code reports, name = \"type\" (bool, uint8, int32, int64, uint32, "
+                             "uint64, float64, text[N], or arrays T[N]); {}",
+                             how));
   std::vector<Column> columns;
   if (!table) return columns;
   const std::string origin = job.location_of("results");

@@ -12,6 +12,7 @@ namespace fanout::config {
 // Reads the table `results` of the [job] section: name = "type" pairs, sorted
 // by name. Names must be identifiers and must not clash with the job's
 // own columns (`own`). Empty when the table is absent.
-std::vector<Column> read_result_columns(Section& job, const std::vector<Column>& own);
+// `how` says how the job's code reports them (for the help text).
+std::vector<Column> read_result_columns(Section& job, const std::vector<Column>& own, std::string_view how);
 
 }  // namespace fanout::config
