@@ -196,7 +196,9 @@ def case_grid(tools, args):
         expect(np.allclose(cpu, own, atol=2e-3), f"/tasks CPU {cpu} differs from /results cpu_user + cpu_sys {own}")
         wall = one_tasks["t_end"] - one_tasks["t_start"]
         ratio = float(cpu.sum() / wall.sum())
-        expect(ratio > 0.5, f"the CPU-bound tasks used {cpu.sum():.3f} s of CPU in {wall.sum():.3f} s ({ratio:.2f})")
+        # About 0.9 on an idle machine; fanout's own thread's CPU alone would
+        # be near 0. 0.3 leaves room for a loaded machine (a build beside it).
+        expect(ratio > 0.3, f"the CPU-bound tasks used {cpu.sum():.3f} s of CPU in {wall.sum():.3f} s ({ratio:.2f})")
         expect(np.all(cpu <= wall * 1.05 + 0.02), f"a task used more CPU than its wall time: {cpu} vs {wall}")
 
 
