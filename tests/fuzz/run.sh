@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Builds the config-parser fuzzer with clang (its own CMake project, beside the
-# g++ build) and runs it for a bounded time from the seed corpus: configs/,
-# tests/fuzz/seeds/ and the bad configs of tests/e2e/test_errors.py. Fails
-# when the fuzzer finds a crash, a sanitizer report or a leak; the input that
-# did it is left in BUILD_DIR/artifacts/ (turn it into a regression test).
-#   tests/fuzz/run.sh BUILD_DIR [SECONDS]        (ctest: fuzz_config_parser)
+# Builds the fuzzers with clang (their own CMake project, beside the g++
+# build) and runs each for a bounded time from its seed corpus: the config
+# parser (fuzz_config, SECONDS, default 60) from configs/, tests/fuzz/seeds/
+# and the bad configs of tests/e2e/test_errors.py; then the result-file parser
+# (fuzz_result_file, RESULT_SECONDS, default 30) from tests/fuzz/seeds_results/.
+# Fails when a fuzzer finds a crash, a sanitizer report or a leak; the input
+# that did it is left in BUILD_DIR/artifacts/ or BUILD_DIR/artifacts_results/
+# (turn it into a regression test).
+#   tests/fuzz/run.sh BUILD_DIR [SECONDS] [RESULT_SECONDS]   (ctest: fuzz_config_parser)
 set -euo pipefail
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build_dir="$1"
 seconds="${2:-60}"
+result_seconds="${3:-30}"
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 cmake -S "$source_dir/tests/fuzz" -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
@@ -37,3 +41,11 @@ mkdir -p "$build_dir/cwd"
 cd "$build_dir/cwd"
 "$build_dir/fuzz_config" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -dict="$source_dir/tests/fuzz/toml.dict" -artifact_prefix="$build_dir/artifacts/" "$corpus" "$seeds"
+
+# The result-file parser, from JSON and name=value seeds.
+result_corpus="$build_dir/corpus_results"
+rm -rf "$result_corpus" "$build_dir/artifacts_results"
+mkdir -p "$result_corpus" "$build_dir/artifacts_results"
+echo "fuzz_result_file: $(ls "$source_dir/tests/fuzz/seeds_results" | wc -l) seeds, ${result_seconds} s"
+"$build_dir/fuzz_result_file" -max_total_time="$result_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="$build_dir/artifacts_results/" "$result_corpus" "$source_dir/tests/fuzz/seeds_results"
