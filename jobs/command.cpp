@@ -137,8 +137,19 @@ class CommandTemplate {
   CommandTemplate() = default;
   CommandTemplate(const std::string& text, const Sweep& sweep, config::Section& params) : text_(text) {
     std::string literal;
+    // The shell's quoting at this point of the template: a value quoted by
+    // fanout inside the user's own quotes would not be one word any more
+    // (inside "...", a $(...) in it would even run).
+    enum class Quoting { None, Single, Double } quoting = Quoting::None;
     for (std::size_t i = 0; i < text.size(); ++i) {
       char c = text[i];
+      if (c == '\\' && quoting != Quoting::Single && i + 1 < text.size()) {
+        literal += c;
+        literal += text[++i];
+        continue;
+      }
+      if (c == '\'' && quoting != Quoting::Double) quoting = quoting == Quoting::Single ? Quoting::None : Quoting::Single;
+      if (c == '"' && quoting != Quoting::Single) quoting = quoting == Quoting::Double ? Quoting::None : Quoting::Double;
       if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
         literal += c;
         ++i;
@@ -148,6 +159,10 @@ class CommandTemplate {
       if (close != std::string::npos && (i == 0 || text[i - 1] != '$')) {
         std::string name = text.substr(i + 1, close - i - 1);
         if (config::is_identifier(name)) {
+          if (quoting != Quoting::None)
+            params.fail("command", fmt::format("{{{}}} is inside {} quotes; write it bare: fanout quotes each value "
+                                               "for the shell itself, so that it arrives as one argument",
+                                               name, quoting == Quoting::Single ? "single" : "double"));
           auto index = sweep.find(name);
           if (!index) {
             std::string names;
@@ -252,14 +267,23 @@ class Command : public Job {
   // The results the command wrote, into the row after the job's own
   // columns; "" or what was wrong with them.
   std::string read_results(const std::string& path, Row& row) const {
-    std::string why;
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0)
+    Fd file(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (file.get() < 0)
       return fmt::format("no results: the command wrote nothing to $FANOUT_RESULT (expected {})", result_names());
-    if (!S_ISREG(st.st_mode)) return "$FANOUT_RESULT is not a regular file";
-    auto text = config::read_small_file(path, MAX_RESULT_FILE_BYTES, why);
-    if (!text) return fmt::format("cannot read the result file: {}", why);
-    return parse_result_file(*text, results_, row, OWN_COLUMNS);
+    struct stat st {};
+    if (fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "$FANOUT_RESULT is not a regular file";
+    if (static_cast<std::size_t>(st.st_size) > MAX_RESULT_FILE_BYTES)
+      return fmt::format("the result file is larger than {} MiB", MAX_RESULT_FILE_BYTES >> 20);
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+      ssize_t n = read(file.get(), text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    return parse_result_file(text, results_, row, OWN_COLUMNS);
   }
 
   std::string result_names() const {
@@ -428,7 +452,7 @@ const RegisterJob registered{{
       if (params.describing()) return std::make_unique<Command>(std::vector<std::string>{}, timeout, results);
       int given = (commands ? 1 : 0) + (file ? 1 : 0) + (command ? 1 : 0);
       if (given > 1)
-        params.fail(command ? "command" : "file", "give one of commands, file or command (a template over [params])");
+        params.fail(command ? "command" : "file", "give only one of commands, file and command (a template over [params])");
       if (given == 0)
         params.fail("commands", "missing; expected commands = [\"...\", ...], file = \"PATH\" (one command per line) "
                                 "or command = \"prog --x {x}\" with [params]");

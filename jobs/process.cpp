@@ -59,8 +59,10 @@ ScratchDirectory::~ScratchDirectory() {
 
 std::string ScratchDirectory::file(const std::string& name) {
   std::call_once(made_, [this] {
+    // $TMPDIR when set; else memory (/dev/shm): result files live for one task.
     const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix_ + "-XXXXXX";
+    std::string base = tmp && *tmp ? tmp : access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+    std::string pattern = base + "/" + prefix_ + "-XXXXXX";
     if (!mkdtemp(pattern.data()))
       throw std::runtime_error(fmt::format("cannot make a scratch directory ({}): {}", pattern, std::strerror(errno)));
     path_ = pattern;

@@ -45,7 +45,7 @@ class Fd {
 // A pipe, both ends close-on-exec: {read end, write end}. Throws std::runtime_error.
 std::pair<Fd, Fd> make_pipe(bool nonblocking_read = false);
 
-// A directory of this process's on the node's own disk ($TMPDIR or /tmp),
+// A directory of this process's on the node itself ($TMPDIR, else /dev/shm or /tmp),
 // named PREFIX-XXXXXX, made when first needed and removed with what is in it
 // at the end.
 class ScratchDirectory {

@@ -60,7 +60,9 @@ struct WorkerSetup {
   std::string worker_dir;            // where fanout_worker.py is
 
   std::string json() const {
-    return nlohmann::json{{"function", function}, {"path", path}, {"results", results}, {"by_id", by_id}}.dump();
+    return nlohmann::json{{"function", function}, {"path", path}, {"results", results}, {"by_id", by_id},
+                          {"parent", getpid()}}
+        .dump();
   }
 };
 
@@ -230,6 +232,22 @@ class Worker {
     return fmt::format("the Python worker died {}: {}{}", when, how, tail.empty() ? "" : "; its last output:\n" + tail);
   }
 
+  // Closes its input, so that it leaves its loop, and waits for it (at most
+  // 2 s, then SIGKILL).
+  void finish() {
+    if (pid_ <= 0) return;
+    requests_.reset();
+    int status = 0;
+    for (int i = 0; i < 200; ++i) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      usleep(10000);
+    }
+    kill_now();
+  }
+
   void kill_now() {
     if (pid_ <= 0) return;
     kill(-pid_, SIGKILL);
@@ -286,6 +304,18 @@ class Python : public Job {
       running_.insert(started[t]->pid());
       workers_[static_cast<int>(t)] = std::move(started[t]);
     }
+  }
+
+  // The run's tasks are done: end every worker (they see end of input and
+  // exit) and reap it, so that its CPU time counts in /ranks.
+  void release() const override {
+    std::map<int, std::unique_ptr<Worker>> workers;
+    {
+      std::lock_guard lock(mutex_);
+      workers.swap(workers_);
+      running_.clear();
+    }
+    for (auto& [thread, worker] : workers) worker->finish();
   }
 
   void run_batch(std::span<TaskContext> tasks, std::span<Row> rows) const override {

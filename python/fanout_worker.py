@@ -5,7 +5,10 @@ as `python -m fanout_worker SETUP` with SETUP a JSON object:
 
     {"function": "module:callable", "path": [dirs put first on sys.path],
      "results": [declared result names], "by_id": true when the function
-     takes the task id (no [params])}
+     takes the task id (no [params]), "parent": fanout's pid}
+
+It asks Linux to kill it when the thread of fanout that started it ends
+(PR_SET_PDEATHSIG): a killed rank leaves no worker behind.
 
 Protocol (docs/jobs.md, "python"): requests arrive on stdin, one JSON line
 each, {"tasks": [[id, {params} or null], ...]}; replies go to file
@@ -120,8 +123,21 @@ def error_text(exc):
     return head + "\n" + "".join(frames[:-1]).rstrip() if len(frames) > 1 else head
 
 
+def die_with_parent(parent):
+    """SIGKILL when fanout's process goes (kill -9 of a rank included), on Linux."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return
+    if parent and os.getppid() != parent:  # it went before the line above
+        os._exit(1)
+
+
 def main():
     setup = json.loads(sys.argv[1])
+    die_with_parent(setup.get("parent"))
     replies = os.fdopen(3, "wb", buffering=0)
 
     sys.path[:0] = setup["path"]

@@ -18,8 +18,9 @@ std::vector<Column> read_result_columns(Section& job, const std::vector<Column>&
   if (table->empty()) job.fail("results", "expected at least one result, name = \"type\" (for example energy = \"float64\")");
   // By name, as toml++ keeps them (not as written): every rank, reading the
   // resolved config, must lay out the row the same way.
-  for (const auto& [key_name, node] : *table) {
-    const std::string name(key_name.str());
+  for (const auto& entry : *table) {
+    const std::string name(entry.first.str());
+    const toml::node& node = entry.second;
     const std::string key = "job.results." + name;
     auto fail = [&](const std::string& message) {
       throw ConfigError(fmt::format("{}: {}: {}", location(node, origin), key, message));

@@ -132,8 +132,8 @@ SweepParam range_param(const toml::table& t, const std::string& origin, const st
     fail_at(t, origin, key, fmt::format("the range is empty: start = stop = {} (stop is excluded)", p.start));
   if ((p.stop > p.start) != (p.step > 0))
     fail_at(step_node, origin, key + ".step",
-            fmt::format("step {} goes away from stop: from {} the values would never reach {}; use step {}", p.step,
-                        p.start, p.stop, -p.step));
+            fmt::format("step {}{} goes away from stop: from {} the values would never reach {}; use step {}", p.step,
+                        get(t, "step") ? "" : " (the default)", p.start, p.stop, -p.step));
   // Values: ceil(|stop - start| / |step|), in unsigned 64 bits (the span may exceed int64).
   const bool up = p.stop > p.start;
   const std::uint64_t span = up ? static_cast<std::uint64_t>(p.stop) - static_cast<std::uint64_t>(p.start)
@@ -201,10 +201,15 @@ SweepParam read_axis(const toml::node& node, const std::string& origin, const st
 }
 
 // Parsing a CSV field from text: the narrowest type that holds it.
+// A leading + is taken (not +-5 or ++5).
+const char* number_start(std::string_view s) {
+  return s.data() + (s.size() > 1 && s.front() == '+' && s[1] != '-' && s[1] != '+' ? 1 : 0);
+}
+
 std::optional<std::int64_t> as_int(std::string_view s) {
   std::int64_t v = 0;
   if (s.empty()) return std::nullopt;
-  const char* b = s.data() + (s.front() == '+' ? 1 : 0);
+  const char* b = number_start(s);
   auto [end, ec] = std::from_chars(b, s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
@@ -213,7 +218,7 @@ std::optional<std::int64_t> as_int(std::string_view s) {
 std::optional<double> as_float(std::string_view s) {
   double v = 0;
   if (s.empty()) return std::nullopt;
-  const char* b = s.data() + (s.front() == '+' ? 1 : 0);
+  const char* b = number_start(s);
   auto [end, ec] = std::from_chars(b, s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
   return v;
@@ -241,17 +246,20 @@ std::vector<CsvColumn> parse_csv(const std::string& text, const std::string& pat
   };
   // Records of fields, each with the line it starts on.
   std::vector<std::vector<std::string>> records;
+  std::vector<std::vector<bool>> quoted;  // by record and field: it was in quotes (so it is text)
   std::vector<std::size_t> lines;
   std::size_t line = 1;
   std::size_t i = 0;
   if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // a UTF-8 byte order mark
   while (i < text.size()) {
     std::vector<std::string> fields;
+    std::vector<bool> field_quoted;
     std::size_t start_line = line;
     std::string field;
     bool quoted_field = false;
     for (;;) {
-      if (i < text.size() && text[i] == '"' && field.empty() && !quoted_field) {
+      if (i < text.size() && text[i] == '"' && field.find_first_not_of(" \t") == std::string::npos && !quoted_field) {
+        field.clear();
         quoted_field = true;
         ++i;
         for (;;) {
@@ -268,11 +276,17 @@ std::vector<CsvColumn> parse_csv(const std::string& text, const std::string& pat
           if (c == '\n') ++line;
           field += c;
         }
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
         if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
           fail(line, "text after a quoted field's closing \" (a field is either quoted whole or not at all)");
         continue;
       }
       if (i >= text.size() || text[i] == ',' || text[i] == '\n' || text[i] == '\r') {
+        if (!quoted_field) {  // spaces around an unquoted field are not part of it
+          field.erase(0, field.find_first_not_of(" \t"));
+          field.erase(field.find_last_not_of(" \t") + 1);
+        }
+        field_quoted.push_back(quoted_field);
         fields.push_back(std::move(field));
         field.clear();
         quoted_field = false;
@@ -291,6 +305,7 @@ std::vector<CsvColumn> parse_csv(const std::string& text, const std::string& pat
     }
     bool blank = fields.size() == 1 && fields[0].empty();
     if (!blank) {
+      quoted.push_back(std::move(field_quoted));
       records.push_back(std::move(fields));
       lines.push_back(start_line);
     }
@@ -320,6 +335,7 @@ std::vector<CsvColumn> parse_csv(const std::string& text, const std::string& pat
     bool ints = true, floats = true, bools = true;
     for (std::size_t r = 1; r < records.size(); ++r) {
       const std::string& f = records[r][c];
+      if (quoted[r][c]) ints = floats = bools = false;  // "007" keeps its zeros
       ints = ints && as_int(f).has_value();
       floats = floats && as_float(f).has_value();
       bools = bools && (f == "true" || f == "false");
@@ -390,6 +406,10 @@ std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::stri
   }
   if (params) {
     std::vector<std::string> ordered = order.value_or(std::vector<std::string>{});
+    for (std::size_t i = 0; i < ordered.size(); ++i)
+      if (std::find(ordered.begin(), ordered.begin() + static_cast<std::ptrdiff_t>(i), ordered[i]) !=
+          ordered.begin() + static_cast<std::ptrdiff_t>(i))
+        section.fail("axes", fmt::format("lists \"{}\" twice", ordered[i]));
     for (const auto& name : ordered)
       if (!params->contains(name))
         section.fail("axes", fmt::format("lists \"{}\", which is not a key of [params]", name));

@@ -193,6 +193,10 @@ class Job {
   // with the rank's worker thread count: a job that starts helpers (the
   // python job's interpreters) starts them here. Must not throw.
   virtual void prepare(unsigned /*threads*/) const {}
+  // Called on every rank after its last task, before its CPU time is read
+  // for /ranks: a job that started helpers stops and reaps them here, so
+  // that their CPU time counts (RUSAGE_CHILDREN). Must not throw.
+  virtual void release() const {}
   virtual void run_batch(std::span<TaskContext> tasks, std::span<Row> rows) const {
     for (std::size_t i = 0; i < tasks.size(); ++i) run(tasks[i], rows[i]);
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -30,7 +31,12 @@ std::string shown(const Scalar& v) {
     case Scalar::Kind::Bool: return v.b ? "true" : "false";
     case Scalar::Kind::Text: break;
   }
-  std::string s = v.s.size() > 40 ? v.s.substr(0, 37) + "..." : v.s;
+  std::string s = v.s;
+  if (s.size() > 40) {
+    std::size_t cut = 37;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+    s = s.substr(0, cut) + "...";
+  }
   for (char& c : s)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   return "\"" + s + "\"";
@@ -39,7 +45,8 @@ std::string shown(const Scalar& v) {
 template <class T>
 bool parse_number(std::string_view token, T& out) {
   if (token.empty()) return false;
-  const char* begin = token.data() + (token.front() == '+' ? 1 : 0);
+  // A leading + is taken (not +-5 or ++5).
+  const char* begin = token.data() + (token.size() > 1 && token.front() == '+' && token[1] != '-' && token[1] != '+');
   auto [end, ec] = std::from_chars(begin, token.data() + token.size(), out);
   return ec == std::errc() && end == token.data() + token.size();
 }
@@ -181,6 +188,8 @@ class Results {
           return fmt::format("result {}: found {}, not a text", column.name, shown(values[0]));
         return fmt::format("result {}: found a list, not a text", column.name);
       }
+      if (values[0].s.find('\0') != std::string::npos)
+        return fmt::format("result {}: a text cannot hold a NUL character", column.name);
       if (values[0].s.size() > column.length)
         return fmt::format("result {}: a text of {} bytes is too long for text[{}]", column.name, values[0].s.size(),
                            column.length);
@@ -268,8 +277,23 @@ std::string_view trim(std::string_view s) {
 }
 
 std::string parse_json(std::string_view text, Results& results) {
-  nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  // A name given twice is an error, as in the name=value form (nlohmann would keep the last).
+  std::string twice;
+  std::set<std::string> names;
+  nlohmann::json::parser_callback_t note_names = [&](int depth, nlohmann::json::parse_event_t event,
+                                                     nlohmann::json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key && parsed.is_string() &&
+        !names.insert(parsed.get<std::string>()).second && twice.empty())
+      twice = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(), note_names, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return "the result file starts with { but is not valid JSON (nor name=value lines)";
+  if (!twice.empty()) {
+    std::string why;
+    if (results.find(twice, why)) return fmt::format("result {} is given twice", twice);
+    return why;
+  }
   if (!doc.is_object()) return "the result file holds JSON that is not an object {\"name\": value, ...}";
   std::string first_error;
   for (const auto& [name, value] : doc.items()) {
@@ -393,6 +417,7 @@ std::string parse_result_file(std::string_view text, const std::vector<Column>& 
   if (text.size() > MAX_RESULT_FILE_BYTES)
     return fmt::format("the result file is larger than {} MiB", MAX_RESULT_FILE_BYTES >> 20);
   if (text.find('\0') != std::string_view::npos) return "the result file holds a NUL byte: not text";
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte order mark
   std::string_view content = trim(text);
   if (content.empty()) return fmt::format("no results: the result file is empty (expected {})", results.declared());
   std::string why = content.front() == '{' ? parse_json(content, results) : parse_lines(text, columns, results);

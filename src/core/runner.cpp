@@ -1028,6 +1028,7 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     if (!outcome.abandoned) pool->close();
     // Idle time runs until every rank is done, so wait for them first.
     quiet_barrier(comm);
+    job.release();  // the job's helper processes end here, so their CPU counts in this rank's
     mine = describe_rank(comm.rank(), threads, steady_seconds() - compute_start, *pool, timer, settings.usage_at_start);
     if (outcome.abandoned) (void)pool.release();
   }

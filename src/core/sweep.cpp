@@ -43,7 +43,10 @@ ParamValue SweepParam::value_at(std::uint64_t index) const {
   switch (source) {
     case ParamSource::List:
     case ParamSource::File: return values.at(index);
-    case ParamSource::Range: return start + static_cast<std::int64_t>(index) * step;
+    case ParamSource::Range:
+      // In unsigned arithmetic, which wraps: the value itself always fits in int64.
+      return static_cast<std::int64_t>(static_cast<std::uint64_t>(start) +
+                                       static_cast<std::uint64_t>(index) * static_cast<std::uint64_t>(step));
     case ParamSource::Repeat: return static_cast<std::int64_t>(index);
     case ParamSource::Linear:
     case ParamSource::Log: break;
@@ -51,8 +54,9 @@ ParamValue SweepParam::value_at(std::uint64_t index) const {
   if (size <= 1 || index == 0) return from;
   if (index + 1 == size) return to;  // exactly the end written, whatever the rounding
   double f = static_cast<double>(index) / static_cast<double>(size - 1);
-  if (source == ParamSource::Log) return std::exp(std::log(from) + f * (std::log(to) - std::log(from)));
-  return from + f * (to - from);
+  // Log: powers of ten, so that decades come out exact (1e-3 .. 1e3 gives 0.01, not 0.009999999999999995).
+  if (source == ParamSource::Log) return std::pow(10.0, std::log10(from) * (1 - f) + std::log10(to) * f);
+  return from * (1 - f) + to * f;  // never to - from, which overflows for -1e308 .. 1e308
 }
 
 std::size_t Sweep::add_axis(std::uint64_t size) {

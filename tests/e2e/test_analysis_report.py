@@ -31,7 +31,7 @@ from e2e import expect, expect_eq  # noqa: E402
 NUMBER = (int, float)
 # The documented shape of `fanout report --format json` (docs/report.md): every field and its type.
 SHAPE = {
-    "file": str, "job": str, "status": str, "ranks": int, "threads_per_rank": int, "workers": int,
+    "file": str, "job": str, "status": str, "sweep": (str, type(None)), "ranks": int, "threads_per_rank": int, "workers": int,
     "policy": str, "chunk": str, "order": str, "hosts": list, "tasks": int, "ok": int, "failed": int,
     "not_run": int, "wall": NUMBER, "compute": NUMBER, "cpu_user": NUMBER, "cpu_sys": NUMBER,
     "cpu_total": NUMBER, "cores_busy": NUMBER, "task_wall": NUMBER, "task_cpu": NUMBER, "cpu_per_wall": NUMBER,

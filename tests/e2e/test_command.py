@@ -164,7 +164,7 @@ def case_errors(tools, args):
         "none": (job, '{F}:1: job.commands: missing; expected commands = ["...", ...], file = "PATH" '
                       '(one command per line) or command = "prog --x {{x}}" with [params]'),
         "empty": (job + "commands = []\n", "{F}:3: job.commands: expected a non-empty array of non-empty strings, found []"),
-        "both": (job + 'commands = ["true"]\nfile = "tasks.txt"\n', "{F}:4: job.file: give one of commands, file or command (a template over [params])"),
+        "both": (job + 'commands = ["true"]\nfile = "tasks.txt"\n', "{F}:4: job.file: give only one of commands, file and command (a template over [params])"),
         "missing_file": (job + 'file = "nope.txt"\n', "{F}:3: job.file: cannot read {D}/nope.txt: No such file or directory"),
         "bad_timeout": (job + 'commands = ["true"]\ntimeout = -1\n',
                         "{F}:4: job.timeout: expected a number from 0.001 to 31536000, found -1"),

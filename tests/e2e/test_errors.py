@@ -27,10 +27,10 @@ from e2e import expect, expect_eq  # noqa: E402
 GOOD = '[job]\nkind = "spin"\ntasks = 4\nduration = 0.0\n'
 
 # Parts of messages that list what fanout knows; one place to change when it grows.
-SECTIONS = "[job], [schedule], [run], [checkpoint], [output]"
+SECTIONS = "[job], [params], [sweep], [schedule], [run], [checkpoint], [output]"
 SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode, fail_every, fail_on"
 POLICIES = '"static-block", "static-cyclic", "dynamic", "guided"'
-KINDS = '"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "spin"'
+KINDS = '"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "python", "spin"'
 TASKS_RANGE = "a whole number from 1 to 1000000000000"
 ROOT = os.geteuid() == 0
 

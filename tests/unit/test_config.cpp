@@ -107,12 +107,12 @@ TEST(ConfigErrors, UnknownPolicySuggestsTheClosest) {
 
 TEST(ConfigErrors, UnknownJobKind) {
   EXPECT_EQ(error_of("[job]\nkind = \"prime\"\n"),
-            "test.toml:2: job.kind: expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
+            "test.toml:2: job.kind: expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"python\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
 }
 
 TEST(ConfigErrors, MissingJob) {
   EXPECT_EQ(error_of("[run]\nthreads_per_rank = 1\n"), "test.toml: job: missing; expected a [job] table with a kind");
-  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"), "test.toml:1: job.kind: missing; expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"spin\"");
+  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"), "test.toml:1: job.kind: missing; expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"python\", \"spin\"");
 }
 
 TEST(ConfigErrors, MissingRequiredJobKey) {
@@ -204,7 +204,7 @@ TEST(CommandConfig, ErrorsNameTheKey) {
             "test.toml:3: job.commands[1]: expected a non-empty string, found 3 (an integer)");
   EXPECT_EQ(error_of(job + "commands = [\"\"]\n"), "test.toml:3: job.commands[0]: expected a non-empty string, found \"\"");
   EXPECT_EQ(error_of(job + "commands = [\"true\"]\nfile = \"x.txt\"\n"),
-            "test.toml:4: job.file: give one of commands, file or command (a template over [params])");
+            "test.toml:4: job.file: give only one of commands, file and command (a template over [params])");
   EXPECT_EQ(error_of(job + "file = \"/nonexistent/tasks.txt\"\n"),
             "test.toml:3: job.file: cannot read /nonexistent/tasks.txt: No such file or directory");
   EXPECT_EQ(error_of(job + "commands = [\"true\"]\ntimeout = 0\n"),

@@ -37,7 +37,7 @@ std::vector<T> run_column(const std::string& toml, std::size_t column) {
 
 TEST(Registry, HoldsTheBuiltInJobs) {
   auto kinds = JobRegistry::instance().kinds();
-  EXPECT_EQ(kinds, (std::vector<std::string>{"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "spin"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "python", "spin"}));
   const auto* primes = JobRegistry::instance().find("primes");
   ASSERT_NE(primes, nullptr);
   ASSERT_EQ(primes->columns.size(), 2u);

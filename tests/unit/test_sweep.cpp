@@ -321,12 +321,8 @@ TEST(SweepConfig, RangeNearTheEndsOfInt64) {
   EXPECT_EQ(column_of(*loaded.sweep, "m"), (std::vector<std::string>(3, "-9223372036854775807")));
 }
 
-// BUG (src/core/sweep.cpp, SweepParam::value_at): start + index * step
-// computes index * step in int64, which overflows (undefined behaviour,
-// reported by -fsanitize=undefined) when a range spans more than INT64_MAX,
-// although every value lies in [start, stop). Passes in a plain build only
-// because the overflow wraps. Enable when value_at works in uint64.
-TEST(SweepConfig, DISABLED_RangeOverTheWholeInt64) {
+// A range over the whole of int64: value_at works in uint64, which wraps.
+TEST(SweepConfig, RangeOverTheWholeInt64) {
   auto loaded = load(COMMAND +
                      "[params]\nn = { start = -9223372036854775808, stop = 9223372036854775807, "
                      "step = 4611686018427387904 }\n");
@@ -334,10 +330,8 @@ TEST(SweepConfig, DISABLED_RangeOverTheWholeInt64) {
             (std::vector<std::string>{"-9223372036854775808", "-4611686018427387904", "0", "4611686018427387904"}));
 }
 
-// BUG (SweepParam::value_at): from + f * (to - from) overflows to inf when
-// to - from exceeds DBL_MAX, so a task gets t = inf though both ends are
-// finite. Enable when the interpolation is (1 - f) * from + f * to or similar.
-TEST(SweepConfig, DISABLED_LinearOverTheWholeDoubleRangeStaysFinite) {
+// (1 - f) from + f to: never to - from, which would overflow here.
+TEST(SweepConfig, LinearOverTheWholeDoubleRangeStaysFinite) {
   auto loaded = load(COMMAND + "[params]\nt = { from = -1e308, to = 1e308, num = 3 }\n");
   EXPECT_EQ(column_of(*loaded.sweep, "t"), (std::vector<std::string>{"-1e+308", "0", "1e+308"}));
 }
@@ -524,7 +518,7 @@ TEST(SweepErrors, RangeStepOfTheWrongSign) {
       "test.toml:5: params.n.step: step -1 goes away from stop: from 0 the values would never reach 10; use step 1");
   EXPECT_EQ(
       error_of(COMMAND + "[params]\nn = { start = 10, stop = 0 }\n"),
-      "test.toml:5: params.n.step: step 1 goes away from stop: from 10 the values would never reach 0; use step -1");
+      "test.toml:5: params.n.step: step 1 (the default) goes away from stop: from 10 the values would never reach 0; use step -1");
 }
 
 TEST(SweepErrors, RangeOtherMistakes) {
@@ -681,8 +675,8 @@ TEST(SweepErrors, CsvQuotingAndBytes) {
             csv_error(csv, 1, "column \"repeat\": the name of the copy number that [sweep] repeat adds"));
 }
 
-// BUG: as ResultFile.DISABLED_PlusMinusIsNotANumber; here the column becomes int64 with -5.
-TEST(SweepConfig, DISABLED_CsvPlusMinusIsText) {
+// "+-5" is no number: the column is text.
+TEST(SweepConfig, CsvPlusMinusIsText) {
   TempDir dir;
   auto loaded = load(with_file(dir.write("t.csv", "a\n+-5\n")));
   EXPECT_EQ(loaded.sweep->params()[0].type, ParamType::Text);
@@ -738,7 +732,7 @@ TEST(SweepErrors, CommandsWithParams) {
             "task list; give a command template instead (command = \"prog --x {x}\")");
   EXPECT_EQ(
       error_of("[job]\nkind = \"command\"\ncommands = [\"echo hi\"]\ncommand = \"echo {x}\"\n[params]\nx = [1]\n"),
-      "test.toml:4: job.command: give one of commands, file or command (a template over [params])");
+      "test.toml:4: job.command: give only one of commands, file and command (a template over [params])");
 }
 
 // ------------------------------------------------------------ [job.results]
@@ -1061,18 +1055,13 @@ TEST_F(ResultFile, TextTooLong) {
 
 TEST_F(ResultFile, DuplicateName) { EXPECT_EQ(parse(lines_with("u8=1") + "u8=2\n"), "result u8 is given twice"); }
 
-// BUG (src/core/result_file.cpp, parse_json): nlohmann::json keeps the last
-// of two equal keys, so {"u8": 2, ..., "u8": 1} parses without a word and
-// stores 1, where name=value lines say "result u8 is given twice". Enable when
-// parse_json sees duplicates (a parser callback, or sax).
-TEST_F(ResultFile, DISABLED_DuplicateNameInJson) {
+// A JSON name given twice is an error, as in the name=value form.
+TEST_F(ResultFile, DuplicateNameInJson) {
   EXPECT_EQ(parse("{\"u8\": 2, " + json_with("\"u8\": 1").substr(1)), "result u8 is given twice");
 }
 
-// BUG (parse_number in result_file.cpp, as_int/as_float in config/sweep.cpp):
-// a leading + is skipped and then from_chars reads "-5", so "+-5" is taken
-// as -5. Enable when only one sign is accepted.
-TEST_F(ResultFile, DISABLED_PlusMinusIsNotANumber) {
+// One sign at most: "+-5" is no number.
+TEST_F(ResultFile, PlusMinusIsNotANumber) {
   EXPECT_EQ(parse(lines_with("i32=+-5")), "result i32 (int32): found \"+-5\", not a whole number");
 }
 
@@ -1102,4 +1091,47 @@ TEST_F(ResultFile, FirstErrorWinsAndTheRestIsStored) {
   EXPECT_EQ(parse(lines_with("u8=300") + "garbage\n"), "result u8 (uint8): 300 is out of range (0 to 255)");
   EXPECT_EQ(get<std::uint64_t>("u64"), std::numeric_limits<std::uint64_t>::max());
   EXPECT_EQ(text("t"), "hello");
+}
+
+// Fixes from the first review of sweeps (2026-12-03).
+
+TEST(SweepConfig, LogScaleDecadesAreExact) {
+  auto loaded = load(COMMAND + "[params]\nx = { from = 1e-3, to = 1e3, num = 7, scale = \"log\" }\n");
+  EXPECT_EQ(column_of(*loaded.sweep, "x"),
+            (std::vector<std::string>{"0.001", "0.01", "0.1", "1", "10", "100", "1000"}));
+}
+
+TEST(SweepConfig, CsvQuotedFieldsAreTextAndUnquotedOnesAreTrimmed) {
+  TempDir dir;
+  auto loaded = load(with_file(dir.write("t.csv", "id, n\n\"007\", 1\n\"010\", 2\n")));
+  const Sweep& sweep = *loaded.sweep;
+  EXPECT_EQ(sweep.params()[*sweep.find("id")].type, ParamType::Text);
+  EXPECT_EQ(column_of(sweep, "id"), (std::vector<std::string>{"007", "010"}));
+  EXPECT_EQ(sweep.params()[*sweep.find("n")].type, ParamType::Int);
+  EXPECT_EQ(column_of(sweep, "n"), (std::vector<std::string>{"1", "2"}));
+}
+
+TEST(SweepErrors, AxesListingANameTwice) {
+  EXPECT_EQ(error_of(COMMAND + "[params]\nb = [1, 2]\n[sweep]\naxes = [\"b\", \"b\"]\n"),
+            "test.toml:7: sweep.axes: lists \"b\" twice");
+}
+
+TEST(SweepErrors, TemplateSlotInsideQuotes) {
+  const std::string job = "[job]\nkind = \"command\"\n";
+  EXPECT_EQ(error_of(job + "command = \"echo \\\"{x}\\\"\"\n[params]\nx = [1]\n"),
+            "test.toml:3: job.command: {x} is inside double quotes; write it bare: fanout quotes each value for the "
+            "shell itself, so that it arrives as one argument");
+  EXPECT_EQ(error_of(job + "command = \"echo '{x}'\"\n[params]\nx = [1]\n"),
+            "test.toml:3: job.command: {x} is inside single quotes; write it bare: fanout quotes each value for the "
+            "shell itself, so that it arrives as one argument");
+  // Quotes that are closed, escaped, or of the other kind inside do not count.
+  EXPECT_NO_THROW(load(job + "command = \"echo 'a' {x} \\\\\\\" {x} \\\"it's\\\" {x}\"\n[params]\nx = [1]\n"));
+}
+
+TEST_F(ResultFile, ByteOrderMarkBeforeJson) {
+  EXPECT_EQ(parse("\xEF\xBB\xBF" + json_with("\"u8\": 1")), "");
+}
+
+TEST_F(ResultFile, NulInAJsonText) {
+  EXPECT_EQ(parse(json_with("\"t\": \"a\\u0000b\"")), "result t: a text cannot hold a NUL character");
 }
