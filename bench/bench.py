@@ -47,6 +47,7 @@ PYTHON = "/usr/bin/python3"  # Debian's: it has h5py, numpy and mpi4py
 SPIN = REPO / "configs" / "spin.toml"
 PRIMES = REPO / "configs" / "primes.toml"
 PRIME_COUNT = REPO / "configs" / "prime_count.toml"
+PRIMES_PY = REPO / "configs" / "primes_py.toml"
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a command and its children
 
 # Launcher variables of an enclosing mpirun or Slurm step (ctest may run
@@ -1180,11 +1181,250 @@ def bench_sweep_setup(b):
 
 
 # ----------------------------------------------------------------------------
+# 10. The python job
+
+
+def python_task_figures(path):
+    """Per-task figures of a python-job file: the gaps between one task's end
+    and the next task's start on the same worker thread (time spent outside
+    the function: the worker's bookkeeping, the reply, fanout reading it, the
+    next request), in seconds."""
+    with h5py.File(path, "r") as f:
+        t = f["tasks"][:]
+    t = t[np.lexsort((t["t_start"], t["thread"], t["rank"]))]
+    same = (t["rank"][1:] == t["rank"][:-1]) & (t["thread"][1:] == t["thread"][:-1])
+    gaps = (t["t_start"][1:] - t["t_end"][:-1])[same]
+    big = gaps[gaps > 1e-3]
+    return {"gap_median": float(np.median(gaps)), "gap_mean": float(gaps.mean()),
+            "gap_p99": float(np.percentile(gaps, 99)), "gaps_over_1ms": int(big.size),
+            "gaps_over_1ms_sum": float(big.sum())}
+
+
+def bench_python_job(b):
+    """Issue 13: the python job against the Python pools on the same functions:
+    a trivial function (2 * n) over many tasks, and the primes demo's is_prime
+    over its 20 numbers; plus the python job's cost per task and its workers'
+    start-up."""
+    n = b.pick(100_000, 20_000, 2_000)
+    n_exec = b.pick(100_000, 20_000, 200)   # the same N in a full run: whole-command rates compare too
+    n_m4p = b.pick(100_000, 10_000, 100)
+    py = f"job.python={PYTHON}"
+    trivial = b.workdir / "python-trivial.toml"
+    trivial.write_text(f'[job]\nkind = "python"\nfunction = "trivial:double"\npath = ["{BASELINES_SRC}"]\n'
+                       f"tasks = {n}\n[job.results]\nvalue = \"int64\"\n")
+    script = BASELINES_SRC / "py_python_job.py"
+    m4p_env = {"PYTHONPATH": str(BASELINES_SRC)}  # the workers unpickle trivial.double
+
+    def fanout_trivial():
+        name = f"python-trivial-{b.counter + 1}.h5"
+        r = b.fanout_run(trivial, [py], tasks=True, keep_as=name)
+        path = b.workdir / name
+        values = r.pop("results")["value"]
+        if len(values) != n or not np.array_equal(values, 2 * np.arange(n)):
+            raise RunFailed(f"fanout: /results/value is not 2 * task id (first values {values[:5]})")
+        r.update(python_task_figures(path))
+        if not b.keep:
+            path.unlink(missing_ok=True)
+        workers = len(r["rank_tasks"])  # 2 ranks x 1 thread
+        return dict(r, tasks=n, tasks_per_s=n / r["e2e"], compute_rate=n / r["compute"],
+                    proc_rate=n / r["proc_wall"],
+                    per_task=(workers * r["compute"] - r["task_wall_sum"]) / n,
+                    thread_per_task=workers * r["compute"] / n, fn_per_task=r["task_wall_sum"] / n,
+                    cpu_per_task=r["task_cpu_sum"] / n)
+
+    def fanout_spin():
+        r = b.fanout_run(SPIN, [f"job.tasks={n}", "job.duration=0"])
+        return dict(r, tasks=n, tasks_per_s=n / r["e2e"], compute_rate=n / r["compute"],
+                    proc_rate=n / r["proc_wall"])
+
+    def pool(cmd, tasks, env=None):
+        def fn():
+            r = b.run_json(cmd, env)
+            return dict(r, tasks_per_s=tasks / r["wall"], proc_rate=tasks / r["proc_wall"])
+        return fn
+
+    def worker_start():
+        """python -m fanout_worker by hand: interpreter start, the worker's
+        own imports and trivial's, its ready line, then end of input."""
+        setup = json.dumps({"function": "trivial:double", "path": [str(BASELINES_SRC)], "results": ["value"],
+                            "by_id": True, "parent": 0})
+        env = dict(b.env, PYTHONPATH=str(REPO / "python"))
+        read, write = os.pipe()
+        t0 = time.perf_counter()
+        # The replies go to file descriptor 3: /bin/sh puts the pipe there and execs Python.
+        p = subprocess.Popen(["/bin/sh", "-c", f'exec "$@" 3>&{write} {write}>&-', "sh", PYTHON, "-m",
+                              "fanout_worker", setup], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env, pass_fds=(write,))
+        os.close(write)
+        with os.fdopen(read, "rb") as replies:
+            first = replies.readline()
+            t_ready = time.perf_counter() - t0
+            replies.read()
+        p.wait()
+        wall = time.perf_counter() - t0
+        if p.returncode != 0 or not first.startswith(b"ready\t"):
+            raise RunFailed(f"fanout_worker: exit {p.returncode}, first line {first[:200]!r}:"
+                            f" {p.stderr.read()[-300:]!r}")
+        return {"ready": t_ready, "proc_wall": wall, "import": float(first.split(b"\t")[1])}
+
+    def bare_python():
+        return {"proc_wall": b.run([PYTHON, "-c", "pass"])[0]}
+
+    FAN, SPIN_N = "fanout python job, trivial:double", "fanout spin, empty C++ tasks (the core alone)"
+    EXEC, M4P = "ProcessPoolExecutor(2).map, chunksize 1", "mpi4py.futures MPIPoolExecutor, 2 workers, chunksize 1"
+    m4p_cmd = b.mpirun(3, "--oversubscribe") + [PYTHON, "-m", "mpi4py.futures", script, "mpi4py", n_m4p, 1]
+    variants = [(FAN, fanout_trivial), (SPIN_N, fanout_spin),
+                (EXEC, pool([PYTHON, script, "executor", n_exec, 1], n_exec)),
+                (M4P, pool(m4p_cmd, n_m4p, m4p_env)),
+                ("python -m fanout_worker by hand (start to ready)", worker_start),
+                ("python3 -c pass", bare_python)]
+    samples, errors = alternate(b, variants, b.repeats)
+
+    fan = samples[FAN]
+    rows, summary, checks = [], {}, []
+    for name, _ in variants[:4]:
+        s = samples[name]
+        if name in errors:
+            rows.append([name, errors[name][:90], "-", "-", "-", "-", "-"])
+            continue
+        ratio = paired_ratio(fan, s, "tasks_per_s") if fan else None
+        ratio_whole = paired_ratio(fan, s, "proc_rate") if fan else None
+        summary[name] = {"tasks": s[0]["tasks"], "tasks_per_s": med(s, "tasks_per_s"),
+                         "proc_wall": med(s, "proc_wall"), "proc_rate": med(s, "proc_rate"),
+                         "fanout_ratio": ratio, "fanout_ratio_whole": ratio_whole,
+                         "samples": [x["tasks_per_s"] for x in s]}
+        rows.append([name, f"{s[0]['tasks']:,}", rate(med(s, "tasks_per_s")), fmt(ratio, ".2f"),
+                     fmt(med(s, "proc_wall"), ".2f"), rate(med(s, "proc_rate")),
+                     fmt(ratio_whole if s[0]["tasks"] == n else None, ".2f")])
+    notes = ["rate: fanout from the start of the compute phase to the end of the write phase (every task's"
+             " record and value in the file, /phases); the pools over their map alone, after the pool has"
+             " started and warmed up (8 tasks). whole: the whole command, `mpirun -n 2 fanout run` or"
+             " `python3 py_python_job.py` / `mpirun -n 3 python3 -m mpi4py.futures ...` from start to exit,"
+             " interpreter and pool start-up included (its ratio only when the task counts are equal)."
+             " fanout / this: ratio of the rates, paired per repeat, median."]
+    if fan:
+        f = {k: med(fan, k) for k in ("tasks_per_s", "compute_rate", "proc_rate", "compute", "e2e", "proc_wall",
+                                      "per_task", "thread_per_task", "fn_per_task", "cpu_per_task", "gap_median",
+                                      "gap_mean", "gap_p99", "gaps_over_1ms", "gaps_over_1ms_sum")}
+        f["phases"] = {k: med(fan, lambda x, k=k: x["phases"][k]) for k in fan[0]["phases"]}
+        summary["fanout python job figures"] = f
+        ph = f["phases"]
+        notes.append(
+            f"fanout python job, {n:,} tasks, medians: setup {ph['setup']:.3f} s (workers started, trivial"
+            f" imported), compute {ph['compute']:.3f} s ({rate(f['compute_rate'])}), collect {ph['collect']:.3f} s,"
+            f" write {ph['write']:.3f} s; compute->written {f['e2e']:.3f} s ({rate(f['tasks_per_s'])}); whole"
+            f" mpirun {f['proc_wall']:.2f} s ({rate(f['proc_rate'])}).")
+        notes.append(
+            f"Per task (2 worker threads): {f['thread_per_task'] * 1e6:.1f} us of worker-thread time (2 x compute"
+            f" / N), of which {f['fn_per_task'] * 1e6:.2f} us inside the function (its /tasks wall) and"
+            f" {f['per_task'] * 1e6:.1f} us overhead; the function's CPU {f['cpu_per_task'] * 1e6:.2f} us"
+            f" (getrusage). Gap from one task's end to the next's start on a thread: median"
+            f" {f['gap_median'] * 1e6:.1f} us, mean {f['gap_mean'] * 1e6:.1f} us, 99th percentile"
+            f" {f['gap_p99'] * 1e6:.1f} us; {f['gaps_over_1ms']:.0f} gaps over 1 ms, {f['gaps_over_1ms_sum']:.3f} s"
+            f" in all.")
+        checks.append(check(f"10a python job, trivial function, {n:,} tasks, compute->written", rate(f["tasks_per_s"]),
+                            ">= 100 k/s", f["tasks_per_s"] >= 1e5))
+        for name, label, target in ((EXEC, "10b against ProcessPoolExecutor(2) chunksize 1", 10),
+                                    (M4P, "10c against mpi4py.futures (2 workers) chunksize 1", 20)):
+            if name in summary:
+                ratio = summary[name]["fanout_ratio"]
+                checks.append(check(f"{label}, rate / its map's rate", f"{ratio:.1f} x", f">= {target} x",
+                                    ratio >= target))
+    ws, bp = samples["python -m fanout_worker by hand (start to ready)"], samples["python3 -c pass"]
+    if ws:
+        summary["worker start"] = {"ready": med(ws, "ready"), "import": med(ws, "import"),
+                                   "proc_wall": med(ws, "proc_wall"),
+                                   "bare_python": med(bp, "proc_wall") if bp else None}
+        notes.append(f"Worker start-up, by hand: `python3 -m fanout_worker SETUP` to its ready line"
+                     f" {med(ws, 'ready') * 1000:.1f} ms (of which importing trivial {med(ws, 'import') * 1000:.2f} ms),"
+                     f" to its exit at end of input {med(ws, 'proc_wall') * 1000:.1f} ms; `python3 -c pass`"
+                     f" {fmt(med(bp, 'proc_wall') * 1000 if bp else None, '.1f')} ms.")
+    print_table(f"10. The python job: a trivial function (2 * n), 2 workers, {b.repeats} repeats (medians)",
+                ["variant", "tasks", "rate", "fanout / this", "whole s", "whole rate", "fanout / this, whole"],
+                rows, notes)
+
+    # The primes demo in Python: is_prime over the 20 numbers.
+    numbers = tomllib.loads(PRIMES_PY.read_text())["params"]["n"]
+    primes_config = PRIMES_PY
+    if b.mode == "tiny":
+        numbers = [2, 1_000_003, 1_000_005, 999_999_937, 999_999_999]
+        primes_config = b.workdir / "primes-py-tiny.toml"
+        primes_config.write_text(f'[job]\nkind = "python"\nfunction = "primes:is_prime"\n'
+                                 f'path = ["{REPO / "examples" / "python"}"]\n[job.results]\nis_prime = "bool"\n'
+                                 f"[params]\nn = [{', '.join(map(str, numbers))}]\n"
+                                 '[schedule]\npolicy = "dynamic"\nchunk = 1\n')
+    costs_file = None
+    if b.features()["costs"]:
+        b.fanout_run(primes_config, [py], keep_as="primes-py-costs.h5")  # the earlier run --costs reads
+        costs_file = b.workdir / "primes-py-costs.h5"
+
+    def fanout_primes(*extra_args):
+        def fn():
+            r = b.fanout_run(primes_config, [py], extra_args=extra_args, tasks=True)
+            r["bound"] = max(r["task_wall_sum"] / 2, r["task_wall_max"])
+            r["is_prime"] = [bool(x) for x in r.pop("results")["is_prime"]]
+            return r
+        return fn
+
+    def fanout_costs():
+        if not costs_file:
+            raise Unavailable("this fanout has no `run --costs`")
+        return fanout_primes("--costs", costs_file)()
+
+    def pool_primes():
+        r = b.run_json([PYTHON, script, "pool-primes", *numbers])
+        r["compute"] = r["wall"]
+        return r
+
+    PLAIN, COSTS = "fanout (configs/primes_py.toml: dynamic, chunk 1)", "fanout --costs EARLIER.h5 (longest-first)"
+    POOL = "multiprocessing.Pool(2).map(is_prime, NUMBERS)"
+    pvariants = [(PLAIN, fanout_primes()), (COSTS, fanout_costs), (POOL, pool_primes)]
+    psamples, perrors = alternate(b, pvariants, b.pick(3, 2, 1))
+    answers = {name: s[0]["is_prime"] for name, s in psamples.items() if s}
+    if len({tuple(a) for a in answers.values()}) > 1:
+        b.failures.append(f"python primes: the variants disagree on which numbers are prime: {answers}")
+    ref = psamples[POOL]
+    prows, psummary = [], {}
+    for name, _ in pvariants:
+        s = psamples[name]
+        if name in perrors:
+            prows.append([name, perrors[name][:90], "-", "-", "-", "-"])
+            continue
+        ratio = paired_ratio(s, ref, "proc_wall") if ref else None
+        bound = med(s, "bound") if "bound" in s[0] else None
+        psummary[name] = {"proc_wall": med(s, "proc_wall"), "compute": med(s, "compute"), "bound": bound,
+                          "ratio_to_pool": ratio, "samples": [x["proc_wall"] for x in s]}
+        if "phases" in s[0]:
+            psummary[name]["setup"] = med(s, lambda x: x["phases"]["setup"])
+        prows.append([name, fmt(med(s, "proc_wall"), ".3f"), fmt(ratio, ".3f"), fmt(med(s, "compute"), ".3f"),
+                      fmt(bound, ".3f"), fmt(med(s, lambda x: x["compute"] / x["bound"]) if bound else None, ".3f")])
+    pnotes = [f"{len(numbers)} numbers ({sum(next(iter(answers.values()))) if answers else '?'} prime), the same"
+              " is_prime (examples/python/primes.py). whole wall: the whole command from start to exit"
+              " (`mpirun -n 2 fanout run ...`; `python3 py_python_job.py pool-primes`, interpreter and pool start-up"
+              " included); ratio: this / Pool's whole wall, paired per repeat. compute: fanout's compute phase; Pool:"
+              " its map alone (default chunksize, 3 numbers a chunk). bound = max(sum of task walls / 2, largest"
+              " task wall) of the same run."]
+    if PLAIN in psummary:
+        checks.append(check("10d primes in Python, whole wall fanout / Pool(2).map", 
+                            f"{psummary[PLAIN]['ratio_to_pool']:.3f}", "<= 1.0", psummary[PLAIN]["ratio_to_pool"] <= 1.0))
+    if COSTS in psummary:
+        checks.append(check("10e primes in Python with --costs, whole wall fanout / Pool(2).map",
+                            f"{psummary[COSTS]['ratio_to_pool']:.3f}", "<= 1.0",
+                            psummary[COSTS]["ratio_to_pool"] <= 1.0))
+    print_table(f"10 (primes). is_prime in Python over the {len(numbers)} numbers, 2 workers,"
+                f" {b.pick(3, 2, 1)} repeats (medians)",
+                ["variant", "whole wall s", "ratio", "compute s", "bound s", "compute / bound"], prows, pnotes)
+    print_checks(checks)
+    summary["primes"] = psummary
+    return {"summary": summary, "errors": {**errors, **perrors}, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
 
 BENCHMARKS = {1: ("dispatch", bench_dispatch), 2: ("imbalance", bench_imbalance), 3: ("primes", bench_primes),
               4: ("threads", bench_threads), 5: ("startup", bench_startup), 6: ("scale", bench_scale),
               7: ("prime_count", bench_prime_count), 8: ("command", bench_command_farm),
-              9: ("sweep_setup", bench_sweep_setup)}
+              9: ("sweep_setup", bench_sweep_setup), 10: ("python_job", bench_python_job)}
 
 
 def machine(fanout):
