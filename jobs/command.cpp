@@ -313,16 +313,7 @@ class Command : public Job {
     // Only stdin, stdout and stderr: not the run file, its lock or MPI's sockets.
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    start_in_own_group(attr);
 
     std::vector<std::string> task_env{"FANOUT_TASK_ID=" + std::to_string(task.id()),
                                       "FANOUT_RANK=" + std::to_string(task.rank())};

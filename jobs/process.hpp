@@ -2,6 +2,7 @@
 // What the jobs that run child processes share (command, python): file
 // descriptors that close themselves, signal names, a node-local scratch
 // directory, and starting a child with only the descriptors it needs.
+#include <spawn.h>
 #include <sys/types.h>
 
 #include <mutex>
@@ -41,6 +42,11 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+// Initialises `attr` for a child in a process group of its own (Ctrl-C at a
+// terminal is fanout's to handle, and the group can be killed whole), with
+// no signal blocked and every signal at its default disposition.
+void start_in_own_group(posix_spawnattr_t& attr);
 
 // A pipe, both ends close-on-exec: {read end, write end}. Throws std::runtime_error.
 std::pair<Fd, Fd> make_pipe(bool nonblocking_read = false);

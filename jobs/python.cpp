@@ -124,16 +124,7 @@ class Worker {
     posix_spawn_file_actions_adddup2(&actions, reply_write.get(), 3);
     posix_spawn_file_actions_addclosefrom_np(&actions, 4);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);  // Ctrl-C at a terminal is fanout's to handle, not the worker's
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    start_in_own_group(attr);
 
     std::vector<std::string> env_storage;
     const char* old = std::getenv("PYTHONPATH");

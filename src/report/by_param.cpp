@@ -23,13 +23,6 @@ std::string value_text(const io::ResultColumn& column, std::size_t i) {
   return fmt::format("{}", v);
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 }  // namespace
 
 ByParam group_by_param(const io::RunFile& run, const std::string& name) {

@@ -326,14 +326,12 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       num(s.imbalance), s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank);
 }
 
-namespace {
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
-}  // namespace
 
 std::string format_csv(const Summary& s) {
   std::string out = "rank,host,pid,threads,tasks,busy,idle,comm,cpu_user,cpu_sys,max_rss_mib,idle_tail\n";

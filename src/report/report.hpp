@@ -85,5 +85,7 @@ std::string format_csv(const Summary& s);
 // shortest round-trip-safe form (%.6g), or null when not finite.
 std::string json_string(const std::string& s);
 std::string json_number(double x);
+// A CSV field: as it is, or quoted (with "" for ") when it holds , " or a line break.
+std::string csv_field(const std::string& s);
 
 }  // namespace fanout::report
