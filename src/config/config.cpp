@@ -194,9 +194,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
     resolved.insert_or_assign(s.name(), s.resolved());
   }
   for (auto&& [name, table] : sweep_tables) resolved.insert_or_assign(name.str(), table);
-  std::ostringstream os;
-  os << toml::toml_formatter(resolved);
-  cfg.resolved_toml = os.str() + "\n";
+  cfg.resolved_toml = to_toml(resolved);
   return loaded;
 }
 

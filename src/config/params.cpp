@@ -1,6 +1,7 @@
 #include "config/params.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -145,6 +146,95 @@ void append_value(std::string& out, const toml::node& node) {
 }
 
 }  // namespace
+
+namespace {
+
+// 'text' when it can be (as toml++ writes it), else "text" with escapes.
+std::string toml_string(const std::string& s) {
+  bool literal = std::none_of(s.begin(), s.end(), [](char c) {
+    return c == '\'' || c == 0x7f || (static_cast<unsigned char>(c) < 0x20 && c != '\t');
+  });
+  if (literal) return "'" + s + "'";
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        else
+          out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string toml_key(std::string_view key) {
+  bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  return bare ? std::string(key) : toml_string(std::string(key));
+}
+
+std::string toml_value(const toml::node& node) {
+  if (const auto* s = node.as_string()) return toml_string(s->get());
+  if (const auto* i = node.as_integer()) return std::to_string(i->get());
+  if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
+  if (const auto* f = node.as_floating_point()) {
+    double v = f->get();
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    std::string text = fmt::format("{}", v);  // shortest exact form
+    if (text.find_first_of(".e") == std::string::npos) text += ".0";  // stays a float
+    return text;
+  }
+  if (const auto* a = node.as_array()) {
+    if (a->empty()) return "[]";
+    std::string out = "[ ";  // spaced as toml++ writes it
+    for (std::size_t k = 0; k < a->size(); ++k) out += (k ? ", " : "") + toml_value(*a->get(k));
+    return out + " ]";
+  }
+  if (const auto* t = node.as_table()) {
+    std::string out = "{";
+    bool first = true;
+    for (const auto& [key, value] : *t) {
+      out += (first ? " " : ", ") + toml_key(key.str()) + " = " + toml_value(value);
+      first = false;
+    }
+    return out + (first ? "}" : " }");
+  }
+  std::ostringstream os;
+  node.visit([&](auto&& n) { os << n; });  // dates and times
+  return os.str();
+}
+
+void append_section(std::string& out, const std::string& name, const toml::table& table) {
+  out += "[" + name + "]\n";
+  for (const auto& [key, value] : table)
+    if (!(value.is_table() && !value.as_table()->is_inline()))
+      out += toml_key(key.str()) + " = " + toml_value(value) + "\n";
+  out += "\n";
+  for (const auto& [key, value] : table)
+    if (value.is_table() && !value.as_table()->is_inline())
+      append_section(out, name + "." + toml_key(key.str()), *value.as_table());
+}
+
+}  // namespace
+
+std::string to_toml(const toml::table& root) {
+  std::string out;
+  for (const auto& [key, value] : root) {
+    if (value.is_table())
+      append_section(out, toml_key(key.str()), *value.as_table());
+    else
+      out = toml_key(key.str()) + " = " + toml_value(value) + "\n" + out;  // before the first [section]
+  }
+  return out;
+}
 
 std::string describe_value(const toml::node& node) {
   std::string shown;

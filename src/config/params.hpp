@@ -117,6 +117,13 @@ class Section {
   bool sweep_asked_ = false;
 };
 
+// TOML text of a whole document: its tables as [sections] (sub-tables as
+// [section.sub]), inline tables and arrays inline, floats in their shortest
+// exact form. Not toml++'s formatter: in 3.3 it takes log10 of every float in
+// an array to decide on line breaks, undefined behaviour for one below 0.1
+// (found by tests/fuzz with a [params] list such as [0.001]).
+std::string to_toml(const toml::table& root);
+
 // A TOML value as a person reads it in an error message: "dynamc" (a string),
 // 3.5 (a float), [1, 2] (an array).
 std::string describe_value(const toml::node& node);
