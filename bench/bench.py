@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""fanout's benchmark suite: nine benchmarks, each running fanout and its
+"""fanout's benchmark suite: ten benchmarks, each running fanout and its
 baselines in the same invocation, alternating, several repeats, and printing
 medians and ratios. Usually started by bench/run.sh, which installs the
 Debian packages, builds fanout and the C++ baselines and then calls
@@ -11,7 +11,8 @@ Options:
   --tiny           tiny inputs, one repeat: only checks that everything runs (ctest)
   --only 1,3       run only these benchmarks (1 dispatch, 2 imbalance, 3 primes,
                    4 threads-vs-ranks, 5 start-up, 6 scale, 7 prime_count, 8 command farm
-                   with and without typed results, 9 setup of a 10^8-combination sweep)
+                   with and without typed results, 9 setup of a 10^8-combination sweep,
+                   10 the python job against Python pools)
   --repeats N      repeats per variant (default 5; --quick 3; --tiny 1)
   --json FILE      also write every sample and every summary figure as JSON
   --keep DIR       keep the run files in DIR instead of a temporary directory
@@ -1325,8 +1326,8 @@ def bench_python_job(b):
             f" (getrusage). Gap from one task's end to the next's start on a thread: median"
             f" {f['gap_median'] * 1e6:.1f} us, mean {f['gap_mean'] * 1e6:.1f} us, 99th percentile"
             f" {f['gap_p99'] * 1e6:.1f} us; {f['gaps_over_1ms']:.0f} gaps over 1 ms, {f['gaps_over_1ms_sum']:.3f} s"
-            f" in all. CPU of the whole run (/ranks: both ranks, their Python workers reaped and included, start-up too) per"
-            f" task: {f['all_cpu_per_task'] * 1e6:.1f} us, against 2 cores x compute->written / N ="
+            f" in all. CPU of the whole run (/ranks: both ranks, their Python workers reaped and included,"
+            f" start-up too) per task: {f['all_cpu_per_task'] * 1e6:.1f} us, against 2 cores x compute->written / N ="
             f" {2 * f['e2e'] / n * 1e6:.1f} us.")
         checks.append(check(f"10a python job, trivial function, {n:,} tasks, compute->written", rate(f["tasks_per_s"]),
                             ">= 100 k/s", f["tasks_per_s"] >= 1e5))
