@@ -1405,7 +1405,8 @@ def bench_python_job(b):
             psummary[name]["setup"] = med(s, lambda x: x["phases"]["setup"])
         psummary[name]["fixed"] = med(s, lambda x: x["proc_wall"] - x["compute"])
         prows.append([name, fmt(med(s, "proc_wall"), ".3f"), fmt(ratio, ".3f"), fmt(med(s, "compute"), ".3f"),
-                      fmt(psummary[name]["fixed"], ".3f"), fmt(bound, ".3f"), fmt(med(s, lambda x: x["compute"] / x["bound"]) if bound else None, ".3f")])
+                      fmt(psummary[name]["fixed"], ".3f"), fmt(bound, ".3f"),
+                      fmt(med(s, lambda x: x["compute"] / x["bound"]) if bound else None, ".3f")])
     pnotes = [f"{len(numbers)} numbers ({sum(next(iter(answers.values()))) if answers else '?'} prime), the same"
               " is_prime (examples/python/primes.py). whole wall: the whole command from start to exit"
               " (`mpirun -n 2 fanout run ...`; `python3 py_python_job.py pool-primes`, interpreter and pool start-up"
@@ -1415,8 +1416,9 @@ def bench_python_job(b):
               " mpirun, MPI_Init, fanout's setup phase with the Python workers' start, the file; the Pool's"
               " interpreter and fork), median of the per-repeat differences."]
     if PLAIN in psummary:
-        checks.append(check("10d primes in Python, whole wall fanout / Pool(2).map", 
-                            f"{psummary[PLAIN]['ratio_to_pool']:.3f}", "<= 1.0", psummary[PLAIN]["ratio_to_pool"] <= 1.0))
+        ratio = psummary[PLAIN]["ratio_to_pool"]
+        checks.append(check("10d primes in Python, whole wall fanout / Pool(2).map", f"{ratio:.3f}", "<= 1.0",
+                            ratio <= 1.0))
     if COSTS in psummary:
         checks.append(check("10e primes in Python with --costs, whole wall fanout / Pool(2).map",
                             f"{psummary[COSTS]['ratio_to_pool']:.3f}", "<= 1.0",
