@@ -184,11 +184,13 @@ class Worker {
     for (;;) {
       std::size_t end = buffer_.find('\n', scanned_);
       if (end != std::string::npos) {
-        line.assign(buffer_, 0, end);
-        buffer_.erase(0, end + 1);
-        scanned_ = 0;
+        line.assign(buffer_, start_, end - start_);
+        start_ = scanned_ = end + 1;
         return Read::Line;
       }
+      // Keep only the unfinished line (not after every line: a read brings hundreds).
+      buffer_.erase(0, start_);
+      start_ = 0;
       scanned_ = buffer_.size();
       if (buffer_.size() > MAX_LINE) return Read::Died;
       int wait_ms = -1;
@@ -253,7 +255,8 @@ class Worker {
   pid_t pid_ = -1;
   Fd requests_, replies_;
   std::string buffer_;
-  std::size_t scanned_ = 0;
+  std::size_t start_ = 0;    // where the next line begins in buffer_
+  std::size_t scanned_ = 0;  // buffer_ has no newline between start_ and here
 };
 
 class Python : public Job {
@@ -311,6 +314,10 @@ class Python : public Job {
 
   void run_batch(std::span<TaskContext> tasks, std::span<Row> rows) const override {
     std::size_t next = 0;
+    // After a worker died amid several tasks, the rest go one at a time: a
+    // worker answers tasks up to a millisecond late, so only then is the task
+    // it died on known.
+    bool one_at_a_time = timeout_.has_value();
     while (next < tasks.size()) {
       Worker* worker = nullptr;
       try {
@@ -319,7 +326,7 @@ class Python : public Job {
         for (; next < tasks.size(); ++next) tasks[next].fail(fmt::format("cannot start the Python worker: {}", e.what()));
         return;
       }
-      std::size_t count = timeout_ ? 1 : std::min(tasks.size() - next, MAX_BATCH);
+      std::size_t count = one_at_a_time ? 1 : std::min(tasks.size() - next, MAX_BATCH);
       double sent = now_seconds();
       if (!worker->send(request(tasks.subspan(next, count)))) {
         tasks[next].report_wall(sent, now_seconds());
@@ -338,6 +345,14 @@ class Python : public Job {
             continue;
           }
           got = Worker::Read::Died;  // a garbled reply: the worker is no use any more
+        }
+        if (got == Worker::Read::Died && count > 1 && !was_cancelled()) {
+          // Which of the unanswered tasks it died on is not known yet: start
+          // a new worker and send them again, one at a time.
+          worker->died("");
+          forget(task.thread());
+          one_at_a_time = true;
+          break;
         }
         task.report_wall(sent, now_seconds());
         if (got == Worker::Read::TimedOut)

@@ -13,7 +13,10 @@ It asks Linux to kill it when the thread of fanout that started it ends
 Protocol (docs/jobs.md, "python"): requests arrive on stdin, one JSON line
 each, {"tasks": [[id, {params} or null], ...]}; replies go to file
 descriptor 3, never to stdout, so that nothing the function prints can
-disturb them. The first reply is the line `ready\tIMPORT_SECONDS` or
+disturb them (written at least every millisecond and at the end of each
+request, so a worker that dies may take the replies of its last millisecond
+with it: fanout then sends those tasks again one at a time). The first reply
+is the line `ready\tIMPORT_SECONDS` or
 `error\tMESSAGE` (MESSAGE as a JSON string). Then one line per task, as soon
 as it ends, of tab-separated fields:
 
@@ -40,6 +43,7 @@ import traceback
 
 TAIL = 4096
 FRAMES = 5  # traceback frames kept in an error
+FLUSH_SECONDS = 1e-3
 
 
 def plain(value):
@@ -157,28 +161,38 @@ def main():
     by_id = setup["by_id"]
     getrusage, monotonic, SELF = resource.getrusage, time.monotonic, resource.RUSAGE_SELF
     stdout, stderr = sys.stdout, sys.stderr
+    pending, flushed = [], monotonic()
     for line in sys.stdin.buffer:
         out, err = Tail(), Tail()
         sys.stdout, sys.stderr = out, err
         for task_id, params in json.loads(line)["tasks"]:
             out_mark, err_mark = out.total, err.total
-            usage = getrusage(SELF)
+            # The CPU readings inside the wall interval, so that CPU <= wall for short calls.
             t0 = monotonic()
+            usage = getrusage(SELF)
             try:
                 value = function(task_id) if by_id else function(**params)
-                t1 = monotonic()
                 after = getrusage(SELF)
+                t1 = monotonic()
                 try:
                     ok, payload = 1, encode(results, value)
                 except (TypeError, ValueError) as exc:
                     ok, payload = 0, json.dumps(f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # noqa: BLE001 - a task's exception fails that task only
-                t1 = monotonic()
                 after = getrusage(SELF)
+                t1 = monotonic()
                 ok, payload = 0, json.dumps(error_text(exc))
-            replies.write(f"{task_id}\t{ok}\t{t0!r}\t{t1!r}\t{after.ru_utime - usage.ru_utime!r}\t"
-                          f"{after.ru_stime - usage.ru_stime!r}\t{payload}\t{out.since(out_mark)}\t"
-                          f"{err.since(err_mark)}\n".encode())
+            pending.append(f"{task_id}\t{ok}\t{t0!r}\t{t1!r}\t{after.ru_utime - usage.ru_utime!r}\t"
+                           f"{after.ru_stime - usage.ru_stime!r}\t{payload}\t{out.since(out_mark)}\t"
+                           f"{err.since(err_mark)}\n")
+            # Replies leave at least every millisecond (at once for tasks that long), so that
+            # fanout hears of short tasks a few hundred at a time.
+            if t1 - flushed >= FLUSH_SECONDS:
+                replies.write("".join(pending).encode())
+                pending, flushed = [], t1
+        if pending:
+            replies.write("".join(pending).encode())
+            pending, flushed = [], monotonic()
         sys.stdout, sys.stderr = stdout, stderr
     return 0
 
