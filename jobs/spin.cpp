@@ -1,7 +1,6 @@
 // spin: synthetic tasks of a chosen duration, CPU-bound (mode = "cpu") or
 // waiting (mode = "sleep", the I/O-bound case). Durations are drawn from
 // (seed, task id) alone, so every rank count and policy runs the same tasks.
-#include <mpi.h>
 #include <time.h>
 
 #include <algorithm>
@@ -42,12 +41,7 @@ class Spin : public Job {
   Spin(std::uint64_t tasks, double duration, std::string distribution, double sigma, std::uint64_t seed,
        std::string mode, std::uint64_t fail_every, bool fail_on_rank0_only)
       : tasks_(tasks), duration_(duration), distribution_(std::move(distribution)), sigma_(sigma), seed_(seed),
-        cpu_(mode == "cpu"), fail_every_(fail_every) {
-    int rank = 0, initialized = 0;
-    MPI_Initialized(&initialized);
-    if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);  // here, on the main thread: workers never call MPI
-    failing_rank_ = fail_every == 0 ? false : !fail_on_rank0_only || rank == 0;
-  }
+        cpu_(mode == "cpu"), fail_every_(fail_every), fail_on_rank0_only_(fail_on_rank0_only) {}
 
   std::uint64_t task_count() const override { return tasks_; }
   bool has_costs() const override { return true; }
@@ -64,9 +58,11 @@ class Spin : public Job {
     return duration_;
   }
 
-  void run(std::uint64_t task, Row& row) const override {
+  void run(TaskContext& context, Row& row) const override {
+    const std::uint64_t task = context.id();
     double seconds = planned(task);
-    if (failing_rank_ && task % fail_every_ == fail_every_ - 1)
+    const bool failing_rank = fail_every_ != 0 && (!fail_on_rank0_only_ || context.rank() == 0);
+    if (failing_rank && task % fail_every_ == fail_every_ - 1)
       throw std::runtime_error("spin: task " + std::to_string(task) + " fails on purpose (job.fail_every = " +
                                std::to_string(fail_every_) + ")");
     if (seconds > 0 && cpu_) {
@@ -103,7 +99,7 @@ class Spin : public Job {
   std::uint64_t seed_;
   bool cpu_;
   std::uint64_t fail_every_;
-  bool failing_rank_ = false;
+  bool fail_on_rank0_only_;
 };
 
 const RegisterJob registered{{
