@@ -267,6 +267,14 @@ class Python : public Job {
 
   std::uint64_t task_count() const override { return sweep_ ? sweep_->size() : tasks_; }
   std::vector<Column> columns(std::vector<Column> /*registered*/) const override { return results_; }
+  const WorkerSetup& setup() const { return setup_; }
+  ScratchDirectory& scratch() const { return scratch_; }
+  // A worker started (and ready) before the run: it serves thread 0.
+  void adopt(std::unique_ptr<Worker> worker) {
+    std::lock_guard lock(mutex_);
+    running_.insert(worker->pid());
+    workers_[0] = std::move(worker);
+  }
   bool runs_batches() const override { return true; }
 
   // The run gives up on running tasks: kill every worker (run_batch then fails their tasks).
@@ -281,6 +289,10 @@ class Python : public Job {
   void prepare(unsigned threads) const override {
     std::vector<std::unique_ptr<Worker>> started(threads);
     for (unsigned t = 0; t < threads; ++t) {
+      {
+        std::lock_guard lock(mutex_);
+        if (workers_.count(static_cast<int>(t))) continue;  // the worker that checked the function
+      }
       try {
         started[t] = std::make_unique<Worker>(setup_, scratch_.file(fmt::format("worker-{}.log", t)));
       } catch (const std::exception&) {
@@ -480,13 +492,14 @@ class Python : public Job {
   mutable bool cancelled_ = false;
 };
 
-// The function must import and be callable: start a worker once and wait
-// for its first line (Python's own message otherwise).
-void check_function(config::Section& params, const WorkerSetup& setup) {
-  ScratchDirectory scratch("fanout-python-check");
+// The function must import and be callable: start a worker and wait for its
+// first line (Python's own message otherwise). The worker, ready, serves the
+// run's first worker thread.
+std::unique_ptr<Worker> check_function(config::Section& params, const WorkerSetup& setup, ScratchDirectory& scratch) {
   try {
-    Worker worker(setup, scratch.file("check.log"));
-    worker.ready();
+    auto worker = std::make_unique<Worker>(setup, scratch.file("worker-0.log"));
+    worker->ready();
+    return worker;
   } catch (const std::exception& e) {
     params.fail("function", fmt::format("cannot call {} with {}: {}", setup.function, setup.python, e.what()));
   }
@@ -538,8 +551,11 @@ const RegisterJob registered{{
       for (const auto& c : results) setup.results.push_back(c.name);
       setup.by_id = sweep == nullptr;
       setup.worker_dir = worker_dir();
-      check_function(params, setup);
-      return std::make_unique<Python>(std::move(setup), sweep, tasks, timeout, std::move(results));
+      auto job = std::make_unique<Python>(std::move(setup), sweep, tasks, timeout, std::move(results));
+      // Rank 0 imports the function to check it; the other ranks load the
+      // config it checked (and so start their workers a worker's start-up sooner).
+      if (!params.checked_elsewhere()) job->adopt(check_function(params, job->setup(), job->scratch()));
+      return job;
     },
 }};
 

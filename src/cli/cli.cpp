@@ -206,7 +206,7 @@ std::optional<config::LoadedConfig> load_everywhere(
     return loaded->run.resolved_toml;
   });
   if (!resolved) return std::nullopt;
-  if (comm.rank() != 0) loaded = config::load_config(*resolved, options.config);
+  if (comm.rank() != 0) loaded = config::load_config(*resolved, options.config, {}, /*checked_elsewhere=*/true);
   return loaded;
 }
 

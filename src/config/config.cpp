@@ -147,7 +147,7 @@ void apply_override(toml::table& root, const std::string& assignment) {
   table->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
 }
 
-LoadedConfig build(const toml::table& root, const std::string& origin) {
+LoadedConfig build(const toml::table& root, const std::string& origin, bool checked_elsewhere) {
   LoadedConfig loaded;
   RunConfig& cfg = loaded.run;
   cfg.origin = origin;
@@ -174,6 +174,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
   toml::table sweep_tables;
   loaded.sweep = read_sweep(root, origin, sweep_tables);
   job.set_sweep(loaded.sweep.get());
+  job.set_checked_elsewhere(checked_elsewhere);
   loaded.job = loaded.info->make(job);
   if (loaded.sweep && !job.sweep_asked()) {
     const toml::node* where = root.get("params") ? root.get("params") : root.get("sweep");
@@ -201,7 +202,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin) {
 }  // namespace
 
 LoadedConfig load_config(const std::string& text, const std::string& origin,
-                         const std::vector<std::string>& overrides) {
+                         const std::vector<std::string>& overrides, bool checked_elsewhere) {
   toml::table root;
   try {
     root = toml::parse(text, origin);
@@ -210,7 +211,7 @@ LoadedConfig load_config(const std::string& text, const std::string& origin,
     throw ConfigError(fmt::format("{}:{}:{}: TOML syntax error: {}", origin, where.line, where.column, e.description()));
   }
   for (const auto& o : overrides) apply_override(root, o);
-  return build(root, origin);
+  return build(root, origin, checked_elsewhere);
 }
 
 LoadedConfig load_config_file(const std::string& path, const std::vector<std::string>& overrides) {

@@ -50,8 +50,10 @@ struct LoadedConfig {
 
 // Parses TOML text (named `origin` in messages), applies `--set KEY=VALUE`
 // overrides, validates every key and builds the job. Throws ConfigError.
+// `checked_elsewhere`: the text is a config another rank has loaded and
+// checked already, so jobs skip their costly checks (Section::checked_elsewhere).
 LoadedConfig load_config(const std::string& text, const std::string& origin,
-                         const std::vector<std::string>& overrides = {});
+                         const std::vector<std::string>& overrides = {}, bool checked_elsewhere = false);
 // Same, reading the file first; an unreadable file is a ConfigError.
 LoadedConfig load_config_file(const std::string& path, const std::vector<std::string>& overrides = {});
 

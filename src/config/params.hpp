@@ -79,6 +79,10 @@ class Section {
   }
   bool sweep_asked() const { return sweep_asked_; }
   void set_sweep(const Sweep* sweep) { sweep_ = sweep; }
+  // Another rank loaded this config and its checks passed there: a job may
+  // skip what is costly to check again (the python job's import).
+  bool checked_elsewhere() const { return checked_elsewhere_; }
+  void set_checked_elsewhere(bool checked) { checked_elsewhere_ = checked; }
 
   // "auto" (returned as nullopt) or a whole number >= min.
   std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min,
@@ -115,6 +119,7 @@ class Section {
   toml::table resolved_;
   const Sweep* sweep_ = nullptr;
   bool sweep_asked_ = false;
+  bool checked_elsewhere_ = false;
 };
 
 // TOML text of a whole document: its tables as [sections] (sub-tables as
