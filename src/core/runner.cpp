@@ -112,7 +112,11 @@ constexpr std::size_t MAX_FINISHED_BYTES = 1 << 28;  // of rows, for large array
 // it polls again within MIN_WAIT, doubling up to a cap. Rank 0 serving other
 // ranks, and a rank waiting for the answer to a request made ahead of need,
 // poll every eighth of the recent task time (ranks ask for work ahead, a
-// task or two before they run dry; poll_cap), between MIN_POLL and MAX_POLL; a
+// task or two before they run dry; poll_cap, which also counts how long this
+// rank's workers have gone without finishing a task: before the first task
+// ends the recent time is 0, and polling every MIN_POLL through long tasks
+// took 10-14% of the core that the rank's worker, or the python job's
+// interpreter bound with it, computes on), between MIN_POLL and MAX_POLL; a
 // rank whose worker waits for the answer caps at MIN_POLL; a rank expecting
 // nothing (its work is in hand, or it is alone) wakes every IDLE_WAIT for
 // signals and stops.
@@ -280,6 +284,18 @@ class WorkerPool {
     std::lock_guard lock(mutex_);
     return recent_.value();
   }
+  // Every worker thread is at a task.
+  bool all_busy() const {
+    std::lock_guard lock(mutex_);
+    return running_ >= thread_count_;
+  }
+  // How long the workers have been at tasks without finishing any (0 when
+  // none is running): the tasks running now take at least that long, which
+  // the recent mean may not know yet (no task finished, or short ones did).
+  double busy_without_finishing() const {
+    std::lock_guard lock(mutex_);
+    return running_ > 0 ? steady_seconds() - last_finish_ : 0;
+  }
 
  private:
   // How many ids a thread takes at once: enough tasks for ~200 us of work,
@@ -329,6 +345,7 @@ class WorkerPool {
       finished_.rows.insert(finished_.rows.end(), local.rows.begin(), local.rows.end());
       for (auto& e : local.errors) finished_.errors.push_back(std::move(e));
       busy_ += busy;
+      last_finish_ = steady_seconds();
       done_ += local.records.size();
       recent_.add(busy, local.records.size());
       local.records.clear();
@@ -495,6 +512,7 @@ class WorkerPool {
   std::atomic<bool> stopping_{false};
   Batch finished_;
   double busy_ = 0;
+  double last_finish_ = steady_seconds();  // when a worker last handed in tasks (or the pool started)
   std::uint64_t done_ = 0;
   RecentMean recent_;
   std::vector<std::thread> threads_;
@@ -720,8 +738,14 @@ class Fetcher {
     // "Later" and nothing to do: pause before asking again.
     not_before_ = work.later && work.ranges.empty() ? steady_seconds() + LATER_PAUSE : 0;
   }
-  // When a pause after "later" ends (steady_seconds(); infinity: no pause).
-  double pause_end() const { return not_before_ > 0 ? not_before_ : std::numeric_limits<double>::infinity(); }
+  // When a pause after "later" ends (steady_seconds(); infinity: no pause,
+  // or it is over). A pause that is over must not stay a deadline: a rank
+  // that holds a "later" and whose workers are all busy asks no more, and
+  // its coordinator then woke every microsecond (15,000 times a second,
+  // 10-14% of the core its worker computes on) for a deadline long past.
+  double pause_end() const {
+    return not_before_ > steady_seconds() ? not_before_ : std::numeric_limits<double>::infinity();
+  }
 
  private:
   bool deferred_ = false;
@@ -883,7 +907,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
       return;
     }
     double cap = stopper.level() > 0 ? MIN_POLL
-                 : active > 0         ? poll_cap(collector.recent_task())
+                 : active > 0 ? poll_cap(std::max(collector.recent_task(), pool.busy_without_finishing()))
                                       : IDLE_WAIT;
     double until = fetcher.pause_end();
     if (settings.progress_interval > 0 && settings.progress) until = std::min(until, next_progress);
@@ -968,7 +992,11 @@ void coordinate_worker(const boost::mpi::communicator& comm, WorkerPool& pool, c
     // An answer to a request made ahead of need is polled for as often as
     // rank 0 polls for requests.
     double cap = stopper.level() > 0 || in_flight > 0 ? MIN_POLL
-                 : requested         ? (ahead_request ? poll_cap(pool.recent_task()) : MIN_POLL)
+                 : requested
+                     // Urgent only while a worker is idle for want of the answer.
+                     ? (ahead_request || pool.all_busy()
+                            ? poll_cap(std::max(pool.recent_task(), pool.busy_without_finishing()))
+                            : MIN_POLL)
                                      : IDLE_WAIT;
     double until = fetcher.pause_end();
     if (pending > 0) until = std::min(until, last_flush + SEND_SECONDS);
