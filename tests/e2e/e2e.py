@@ -390,6 +390,24 @@ def factor_oracle(tools, numbers):
     return out
 
 
+def processes_with(*markers):
+    """Live (not zombie) processes whose command line contains every marker."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if all(m in cmdline for m in markers) and state != "Z":
+            found.append((int(pid), cmdline.strip()))
+    return found
+
+
 def listing(directory):
     return sorted(os.listdir(directory))
 

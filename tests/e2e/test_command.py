@@ -40,24 +40,6 @@ def config(commands, output, timeout=None):
     return "\n".join(lines)
 
 
-def processes_with(marker):
-    """Live (not zombie) processes whose command line contains marker."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in cmdline and state != "Z":
-            found.append((int(pid), cmdline.strip()))
-    return found
-
-
 def read(path):
     with h5py.File(path, "r") as f:
         enum = h5py.check_enum_dtype(f["tasks"].dtype["status"])
@@ -96,7 +78,7 @@ def case_farm(tools, args):
         expect("9 of 9 tasks done (4 failed)" in r.err, f"summary line: {r.err}")
         expect(seconds < 25, f"the run took {seconds:.1f} s: the timeout did not stop the 30 s sleep")
         time.sleep(0.2)
-        left = processes_with(f"sleep {marker}")
+        left = e2e.processes_with(f"sleep {marker}")
         expect(not left, f"processes of the timed-out task are still running: {left}")
 
         enum, tasks, res, dtypes, errors, status = read(w("farm.h5"))

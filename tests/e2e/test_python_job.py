@@ -75,27 +75,9 @@ def py_config(function, output, *, path=None, python=None, tasks=None, params=No
     return "\n".join(lines)
 
 
-def processes_with(*markers):
-    """Live (not zombie) processes whose command line contains every marker."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if all(m in cmdline for m in markers) and state != "Z":
-            found.append((int(pid), cmdline.strip()))
-    return found
-
-
 def workers_of(w):
     """This test's Python workers: fanout_worker with the test's directory on its path (its SETUP argument)."""
-    return processes_with("fanout_worker", w.path)
+    return e2e.processes_with("fanout_worker", w.path)
 
 
 def expect_no_workers(w, when):
@@ -285,7 +267,7 @@ def case_failures(tools, args):
         expect(f"{count} of {count} tasks done (5 failed)" in r.err, f"summary line: {r.err}")
         expect(seconds < 20, f"the run took {seconds:.1f} s: the timeout did not stop the 30 s sleep")
         expect_no_workers(w, "after the run")
-        left = processes_with(f"sleep {marker}")
+        left = e2e.processes_with(f"sleep {marker}")
         expect(not left, f"the timed-out task's child process is still running: {left}")
 
         d = read(w("fails.h5"))
