@@ -24,6 +24,10 @@ std::uint64_t auto_chunk(double mean_task_seconds, std::uint64_t observed, std::
   return std::max<std::uint64_t>(1, std::min(chunk, tail));
 }
 
+bool ahead_refused(std::uint64_t remaining, std::uint64_t workers, double mean_task_seconds) {
+  return remaining <= AHEAD_TAIL * workers || mean_task_seconds >= AHEAD_LONG_SECONDS;
+}
+
 std::uint64_t guided_chunk(std::uint64_t remaining, std::uint64_t workers, std::uint64_t floor) {
   return std::max<std::uint64_t>(std::max<std::uint64_t>(floor, 1), remaining / (2 * workers));
 }
@@ -97,14 +101,14 @@ class SharedScheduler : public Scheduler {
   Work next(int /*rank*/, bool ahead) override {
     if (next_ >= o_.task_count) return {};
     std::uint64_t remaining = o_.task_count - next_;
-    if (ahead && remaining < workers_) return {{}, true};
+    double mean = observed_ ? seconds_ / static_cast<double>(observed_) : 0;
+    if (ahead && ahead_refused(remaining, workers_, mean)) return {{}, true};
     std::uint64_t per_worker;
     if (o_.policy == Policy::Guided) {
       per_worker = guided_chunk(remaining, workers_, o_.chunk.value_or(1));
     } else if (o_.chunk) {
       per_worker = *o_.chunk;
     } else {
-      double mean = observed_ ? seconds_ / static_cast<double>(observed_) : 0;
       per_worker = auto_chunk(mean, observed_, remaining, workers_);
     }
     std::uint64_t size = std::min(remaining, per_worker * o_.threads_per_rank);

@@ -41,8 +41,9 @@ class Scheduler {
  public:
   virtual ~Scheduler() = default;
   // The next work for `rank`. `ahead`: the rank asks before any of its
-  // workers is idle; with fewer tasks left than workers such a request is
-  // told to come back later, so that no rank hoards the last tasks.
+  // workers is idle. Such a request is told to come back later (see
+  // ahead_refused) when a task fetched ahead could end up waiting in a
+  // busy rank's queue while a worker elsewhere has nothing left to do.
   virtual Work next(int rank, bool ahead = false) = 0;
   // Finished tasks: `count` of them took `seconds` of wall time in all.
   virtual void observe(double /*seconds*/, std::uint64_t /*count*/) {}
@@ -61,6 +62,17 @@ std::vector<std::uint64_t> longest_first(const std::vector<double>& costs);
 inline constexpr double TARGET_CHUNK_SECONDS = 0.005;
 std::uint64_t auto_chunk(double mean_task_seconds, std::uint64_t observed, std::uint64_t remaining,
                          std::uint64_t workers);
+// Should a request made ahead of need be told "later"? Yes in the tail, when
+// at most AHEAD_TAIL x workers tasks are left (uneven tasks make the last
+// ones of any size), and yes when the tasks are long (mean of those seen at
+// least AHEAD_LONG_SECONDS): then asking only once a worker is idle costs a
+// round trip of a few milliseconds per task, under 1%, while a long task
+// fetched ahead can hold up the end of the run by its whole length (the
+// primes demos: the largest prime fetched ahead by a busy rank while the
+// other rank ran dry, 17% over the bound).
+inline constexpr std::uint64_t AHEAD_TAIL = 2;
+inline constexpr double AHEAD_LONG_SECONDS = 0.25;
+bool ahead_refused(std::uint64_t remaining, std::uint64_t workers, double mean_task_seconds);
 // Guided: remaining / (2 x workers), never below floor.
 std::uint64_t guided_chunk(std::uint64_t remaining, std::uint64_t workers, std::uint64_t floor);
 

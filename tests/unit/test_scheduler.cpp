@@ -212,3 +212,31 @@ TEST(Scheduler, NoRankFetchesAheadTheLastTasks) {
   auto scheduler = make_scheduler({Policy::Dynamic, 100, 2, 1, 1, {}});
   EXPECT_EQ(scheduler->next(0, true).ranges.at(0).count(), 1u);
 }
+
+TEST(Scheduler, TheTailIsTwiceTheWorkers) {
+  // 7 tasks, 2 ranks x 1 thread: ahead requests are answered while more than
+  // 4 are left, and told "later" from 4 on (the primes demo: 3 left, one of
+  // them the largest, fetched ahead by a busy rank).
+  auto scheduler = make_scheduler({Policy::Dynamic, 7, 2, 1, 1, {}});
+  EXPECT_FALSE(scheduler->next(0, true).later);  // 7 left
+  EXPECT_FALSE(scheduler->next(1, true).later);  // 6
+  EXPECT_FALSE(scheduler->next(0, true).later);  // 5
+  EXPECT_TRUE(scheduler->next(1, true).later);   // 4
+  EXPECT_EQ(scheduler->next(1, false).ranges.at(0).begin, 3u);
+}
+
+TEST(Scheduler, LongTasksAreNeverFetchedAhead) {
+  auto scheduler = make_scheduler({Policy::Dynamic, 1000, 2, 1, 1, {}});
+  EXPECT_FALSE(scheduler->next(0, true).later);  // nothing measured yet
+  scheduler->observe(0.1, 1);
+  EXPECT_FALSE(scheduler->next(0, true).later);  // short
+  scheduler->observe(0.9, 1);                    // mean 0.5 s
+  auto ahead = scheduler->next(0, true);
+  EXPECT_TRUE(ahead.later);
+  EXPECT_TRUE(ahead.ranges.empty());
+  EXPECT_FALSE(scheduler->next(1, false).later);  // an idle worker is served
+  EXPECT_FALSE(fanout::sched::ahead_refused(1000, 2, fanout::sched::AHEAD_LONG_SECONDS / 2));
+  EXPECT_TRUE(fanout::sched::ahead_refused(1000, 2, fanout::sched::AHEAD_LONG_SECONDS));
+  EXPECT_TRUE(fanout::sched::ahead_refused(4, 2, 0));
+  EXPECT_FALSE(fanout::sched::ahead_refused(5, 2, 0));
+}
