@@ -1417,8 +1417,10 @@ def bench_python_job(b):
               " interpreter and fork), median of the per-repeat differences."]
     if PLAIN in psummary:
         ratio = psummary[PLAIN]["ratio_to_pool"]
-        checks.append(check("10d primes in Python, whole wall fanout / Pool(2).map", f"{ratio:.3f}", "<= 1.0",
-                            ratio <= 1.0))
+        # Not a target (issue 13 asks it of longest-first): in the given order the
+        # largest primes come last. Shown for the record.
+        checks.append(check("10d primes in Python as given, whole wall fanout / Pool(2).map", f"{ratio:.3f}",
+                            "none: the order puts the largest primes last; 10e is the target", None))
     if COSTS in psummary:
         checks.append(check("10e primes in Python with --costs, whole wall fanout / Pool(2).map",
                             f"{psummary[COSTS]['ratio_to_pool']:.3f}", "<= 1.0",
