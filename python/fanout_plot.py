@@ -211,9 +211,9 @@ def draw_durations(run):
 def read_image(run):
     """/output/image of a run file (mandelbrot's escape-time counts) and its
     attributes, or (None, {}) when the file has none."""
-    import h5py
+    from fanout_analysis.runfile import open_h5
 
-    with h5py.File(run.path, "r") as f:
+    with open_h5(run.path) as f:
         if "output" not in f or "image" not in f["output"]:
             return None, {}
         ds = f["output/image"]

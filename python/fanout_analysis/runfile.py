@@ -20,6 +20,15 @@ class FanoutFileError(ValueError):
     (not HDF5, truncated, no format = "fanout", or another major version)."""
 
 
+
+def open_h5(path):
+    """Opens a run file read-only without HDF5's file locks, as fanout does:
+    on file systems without flock (NFS, Lustre, DVS, ZFS without lock
+    support) HDF5 1.10 refuses to open with them, and a file that another
+    process holds open still reads. HDF5_USE_FILE_LOCKING=TRUE in the
+    environment turns them back on (HDF5 itself honours it)."""
+    return h5py.File(path, "r", locking=False)
+
 def _decode(value):
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -205,7 +214,7 @@ def load(path):
     if not h5py.is_hdf5(path):
         raise FanoutFileError(f"{path}: not an HDF5 file (or truncated)")
     try:
-        f = h5py.File(path, "r")
+        f = open_h5(path)
     except OSError as e:
         raise FanoutFileError(f"{path}: cannot open as HDF5: the file is truncated or damaged "
                               f"(or still being written); HDF5 says: {e}") from e

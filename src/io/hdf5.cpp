@@ -59,12 +59,31 @@ void Handle::close(const std::string& what) {
   check_status(closer_(id), what);
 }
 
+namespace {
+// File access without HDF5's own file locks (flock). On NFS, Lustre, DVS or
+// ZFS mounts without lock support flock fails (ENOLCK, ENOTSUP) and HDF5
+// 1.10 then refuses to open or create any file ("unable to lock file").
+// fanout does not need those locks: it writes under a temporary name that it
+// renames once complete, and its journal keeps a second run off the same
+// output. Readers (report, status, plot) then also read a file that another
+// process holds open. HDF5 itself lets HDF5_USE_FILE_LOCKING=TRUE (or
+// BEST_EFFORT) override this property, for sites that want the locks.
+Handle file_access() {
+  Handle fapl{check_id(H5Pcreate(H5P_FILE_ACCESS), "cannot create a file access property list"), H5Pclose};
+  check_status(H5Pset_file_locking(fapl.get(), false, true), "cannot turn off HDF5 file locking");
+  return fapl;
+}
+}  // namespace
+
 Handle create_file(const std::string& path) {
-  return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "cannot create " + path), H5Fclose};
+  Handle fapl = file_access();
+  return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create " + path),
+          H5Fclose};
 }
 
 Handle open_file_read(const std::string& path) {
-  return {check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open " + path), H5Fclose};
+  Handle fapl = file_access();
+  return {check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), "cannot open " + path), H5Fclose};
 }
 
 Handle create_group(hid_t loc, const std::string& name) {

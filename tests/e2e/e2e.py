@@ -104,17 +104,18 @@ class Result:
                 f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}--------------")
 
 
-def run(tools, args, np_=None, cwd=None, timeout=90, prefix=()):
+def run(tools, args, np_=None, cwd=None, timeout=90, prefix=(), env=None):
     """Runs `fanout ARGS`, under `mpiexec -n NP` if np_ is given, else as a
     plain process (an MPI singleton for `run`); `prefix` goes before it all
-    (e.g. setpriv). Returns a Result."""
+    (e.g. setpriv); `env`: variables added to mpi_env(). Returns a Result."""
     if np_ is None:
         argv = list(prefix) + [tools.fanout] + list(args)
     else:
         argv = list(prefix) + [tools.mpiexec, "-n", str(np_), "--oversubscribe", tools.fanout] + list(args)
     t0 = time.monotonic()
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=mpi_env(), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(argv, cwd=cwd, env={**mpi_env(), **(env or {})}, capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired as e:
         raise Failure(f"timed out after {timeout} s (a hang or deadlock): {' '.join(argv)}\n"
                       f"stdout: {e.stdout}\nstderr: {e.stderr}")
@@ -144,8 +145,8 @@ def expect_clean(result):
         expect(sign not in result.both, f"output contains {sign!r} (a crash or a stack dump)\n{result.describe()}")
 
 
-def run_ok(tools, args, np_=None, cwd=None, timeout=90):
-    result = run(tools, args, np_, cwd, timeout)
+def run_ok(tools, args, np_=None, cwd=None, timeout=90, env=None):
+    result = run(tools, args, np_, cwd, timeout, env=env)
     expect_code(result, 0)
     return result
 
