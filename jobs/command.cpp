@@ -113,7 +113,15 @@ struct Ended {
   int status = 0;
   rusage usage{};
   bool timed_out = false;
+  std::string stopped;  // a process of the command that was stopped, and so killed; "" if none
 };
+
+// A running command is looked at this often for a stopped process (one
+// that stopped itself, or got SIGSTOP or SIGTSTP): such a process never
+// finishes, so without a timeout its task would hold the run for ever.
+// Seen stopped at two looks in a row, the command's group is killed and the
+// task fails.
+constexpr int STOPPED_LOOK_MS = 1000;
 
 // A value as one shell word: bare when it is plain, else in single quotes
 // (a ' inside becomes '\''), so spaces, quotes, $(...), ; and newlines arrive
@@ -255,6 +263,10 @@ class Command : public Job {
     std::string rerun = sweep_ ? "; command: " + command : "";
     std::string how = sig ? "killed by signal " + signal_text(sig) : "exit code " + std::to_string(exit_code);
     if (ended.timed_out) throw TaskTimedOut(fmt::format("timed out after {} s; {}{}", *timeout_, how, rerun));
+    if (!ended.stopped.empty())
+      throw std::runtime_error(fmt::format("{} of the command was stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and "
+                                           "would never have finished: the command was killed{}",
+                                           ended.stopped, rerun));
     if (sig || exit_code != 0) throw std::runtime_error(how + rerun);
     if (!results_problem.empty()) throw std::runtime_error(results_problem + rerun);
   }
@@ -355,19 +367,31 @@ class Command : public Job {
     // read to end of file.
     Fd exit_fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
     bool exited = false;
+    Ended ended;
+    int stopped_looks = 0;
+    double next_look = now_seconds() + STOPPED_LOOK_MS * 1e-3;
     while (!exited && (out_read.get() >= 0 || err_read.get() >= 0 || exit_fd.get() >= 0)) {
       pollfd fds[3] = {{out_read.get(), POLLIN, 0}, {err_read.get(), POLLIN, 0}, {exit_fd.get(), POLLIN, 0}};
-      int ready = poll(fds, 3, deadline.wait_ms());
+      int wait = deadline.wait_ms();
+      int ready = poll(fds, 3, wait < 0 ? STOPPED_LOOK_MS : std::min(wait, STOPPED_LOOK_MS));
       if (ready < 0 && errno != EINTR) break;
       if (fds[0].revents && !out.read_from(out_read.get())) out_read.reset();
       if (fds[1].revents && !err.read_from(err_read.get())) err_read.reset();
       if (fds[2].revents) exited = true;
       deadline.check();
+      if (!exited && ended.stopped.empty() && now_seconds() >= next_look) {
+        next_look = now_seconds() + STOPPED_LOOK_MS * 1e-3;
+        std::string stopped = stopped_in_group(pid);
+        stopped_looks = stopped.empty() ? 0 : stopped_looks + 1;
+        if (stopped_looks >= 2) {
+          ended.stopped = stopped;
+          kill(-pid, SIGKILL);
+        }
+      }
     }
     if (out_read.get() >= 0) out.read_from(out_read.get());  // what the shell wrote before it ended
     if (err_read.get() >= 0) err.read_from(err_read.get());
 
-    Ended ended;
     for (;;) {
       // Without a pidfd the shell may still run after closing its output.
       pid_t got = wait4(pid, &ended.status, exit_fd.get() >= 0 || !timeout_ ? 0 : WNOHANG, &ended.usage);

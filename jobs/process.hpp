@@ -48,6 +48,12 @@ class Fd {
 // no signal blocked and every signal at its default disposition.
 void start_in_own_group(posix_spawnattr_t& attr);
 
+// A process of process group `group` that is stopped (state T: SIGSTOP,
+// SIGTSTP, SIGTTIN or SIGTTOU), as "process PID (NAME)", or "" when none is.
+// Scans /proc; a stopped process would never finish, and without a timeout
+// its task would hold the run for ever.
+std::string stopped_in_group(pid_t group);
+
 // A pipe, both ends close-on-exec: {read end, write end}. Throws std::runtime_error.
 std::pair<Fd, Fd> make_pipe(bool nonblocking_read = false);
 

@@ -11,6 +11,9 @@ Cases:
            lines), run from another directory; all succeed, exit 0
   errors   config errors: exit 2, one message naming the file, line and key,
            nothing written
+  stopped  commands that stop themselves (the shell, a program it waits for)
+           and no job.timeout: each fails alone with the stopped process
+           named, instead of holding the run for ever
 """
 import os
 import re
@@ -165,5 +168,30 @@ def case_errors(tools, args):
             expect(re.search(re.escape(message.format(F=cfg, D=w.path)), r.err), f"{name}: validate says {r.err}")
 
 
+def case_stopped(tools, args):
+    commands = [
+        "echo before",                                   # 0 ok
+        "kill -STOP $$",                                 # 1 the shell stops itself
+        "sh -c 'kill -TSTP $$'; echo never",             # 2 a program the shell waits for stops
+        "echo after",                                    # 3 ok
+    ]
+    with e2e.Workdir("command-stopped") as w:
+        w.write("stop.toml", config(commands, "stop.h5"))
+        r = e2e.run(tools, ["run", "stop.toml"], np_=2, cwd=w.path, timeout=60)
+        e2e.expect_code(r, 1)
+        e2e.expect_clean(r)
+        enum, tasks, res, dtypes, errors, status = read(w("stop.h5"))
+        names = {v: k for k, v in enum.items()}
+        expect_eq([names[int(s)] for s in tasks["status"]], ["ok", "failed", "failed", "ok"], "task statuses")
+        expect_eq(sorted(errors), [1, 2], "tasks with errors")
+        for i in (1, 2):
+            expect(re.fullmatch(r"process \d+ \(sh\) of the command was stopped \(SIGSTOP, SIGTSTP, SIGTTIN or "
+                                r"SIGTTOU\) and would never have finished: the command was killed", errors[i]),
+                   f"task {i}'s error: {errors[i]}")
+        expect_eq(res["stdout_tail"][2], b"", "the stopped task's shell never went on")
+        wall = tasks["t_end"] - tasks["t_start"]
+        expect(max(wall[1], wall[2]) < 10, f"the stopped tasks took {wall} s (looked at every second)")
+
+
 if __name__ == "__main__":
-    sys.exit(e2e.main({"farm": case_farm, "file": case_file, "errors": case_errors}))
+    sys.exit(e2e.main({"farm": case_farm, "file": case_file, "errors": case_errors, "stopped": case_stopped}))
