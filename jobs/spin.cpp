@@ -12,6 +12,7 @@
 
 #include "config/params.hpp"
 #include "core/job.hpp"
+#include "core/limits.hpp"
 
 namespace fanout::jobs {
 namespace {
@@ -107,7 +108,7 @@ const RegisterJob registered{{
     "synthetic tasks that burn CPU (mode = \"cpu\") or sleep (mode = \"sleep\") for a drawn duration",
     {{"duration", ColumnType::F64, "s", "the task's planned duration, drawn from (seed, task id)"}},
     [](config::Section& params) -> std::unique_ptr<Job> {
-      auto tasks = params.whole("tasks", 100, 1, 1'000'000'000'000ULL, "number of tasks");
+      auto tasks = params.whole("tasks", 100, 1, MAX_TASKS, "number of tasks");
       auto duration = params.number("duration", 0.01, 0, 86400, "mean seconds per task; 0 gives empty tasks");
       auto distribution = params.choice("distribution", "constant", {"constant", "uniform", "lognormal"},
                                         "how durations vary: constant, uniform on [0, 2 x duration], lognormal");

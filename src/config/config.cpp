@@ -8,6 +8,7 @@
 
 #include "config/sweep.hpp"
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace fanout::config {
 
@@ -176,6 +177,11 @@ LoadedConfig build(const toml::table& root, const std::string& origin, bool chec
   job.set_sweep(loaded.sweep.get());
   job.set_checked_elsewhere(checked_elsewhere);
   loaded.job = loaded.info->make(job);
+  // Whatever made the tasks (a job's own keys, its list, a sweep): one limit for all.
+  if (loaded.job->task_count() > MAX_TASKS)
+    throw ConfigError(fmt::format("{}: job: {} tasks; fanout runs at most {} (rank 0 keeps a bit per task and the "
+                                  "file a record of about 60 bytes per task)",
+                                  origin, loaded.job->task_count(), MAX_TASKS_TEXT));
   if (loaded.sweep && !job.sweep_asked()) {
     const toml::node* where = root.get("params") ? root.get("params") : root.get("sweep");
     throw ConfigError(fmt::format(

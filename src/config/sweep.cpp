@@ -457,7 +457,7 @@ std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::stri
     if (repeat > 1) sizes += fmt::format(" x repeat ({})", repeat);
     const toml::node& where = params_node ? *params_node : *sweep_node;
     fail_at(where, origin, params_node ? "params" : "sweep",
-            fmt::format("the sweep has more than 10^12 tasks ({}); fanout runs at most 10^12", sizes));
+            fmt::format("the sweep has more than {} tasks ({}); fanout runs at most {}", MAX_TASKS_TEXT, sizes, MAX_TASKS_TEXT));
   }
   if (params) resolved.insert_or_assign("params", *params);
   toml::table sweep_table = section.resolved();

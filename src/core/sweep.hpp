@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/limits.hpp"
+
 namespace fanout {
 
 enum class ParamType : std::uint8_t { Bool, Int, Float, Text };
@@ -59,7 +61,7 @@ enum class SweepMode : std::uint8_t { Product, Zip };
 class Sweep {
  public:
   // The largest number of tasks a sweep may have.
-  static constexpr std::uint64_t MAX_TASKS = 1'000'000'000'000ULL;
+  static constexpr std::uint64_t MAX_TASKS = fanout::MAX_TASKS;
 
   // Adds a parameter on an axis of its own (for the table of a file, call
   // add_axis once and add_param for each column with that axis).

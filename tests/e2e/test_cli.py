@@ -55,7 +55,15 @@ def case_validate(tools, args):
         r = e2e.run(tools, ["validate", bad], cwd=w.path)
         e2e.expect_code(r, 2)
         expect_eq(r.err.strip(), f"fanout: error: {bad}:3: job.tasks: expected a whole number from 1 to "
-                  "1000000000000, found 0", "validate bad.toml: message")
+                  "10000000000, found 0", "validate bad.toml: message")
+        # One bad number: 10^12 tasks is refused before anything is written (it
+        # used to pass validate, then die of std::bad_alloc leaving a journal).
+        for cmd, np_ in ((["validate"], None), (["run"], 2)):
+            r = e2e.run(tools, cmd + [tools.config("spin.toml"), "--set", "job.tasks=1000000000000", "--output",
+                                      "huge.h5"], np_=np_, cwd=w.path)
+            e2e.expect_code(r, 2)
+            expect(f"job.tasks: expected a whole number from 1 to 10000000000, found 1000000000000" in r.err,
+                   f"{cmd[0]} with 10^12 tasks\n{r.describe()}")
         r = e2e.run(tools, ["validate", tools.config("primes.toml"), "--set", "schedule.policy=dynamc"], cwd=w.path)
         e2e.expect_code(r, 2)
         r = e2e.run(tools, ["validate", w("missing.toml")], cwd=w.path)

@@ -31,7 +31,7 @@ SECTIONS = "[job], [params], [sweep], [schedule], [run], [checkpoint], [output]"
 SPIN_KEYS = "kind, tasks, duration, distribution, sigma, seed, mode, fail_every, fail_on"
 POLICIES = '"static-block", "static-cyclic", "dynamic", "guided"'
 KINDS = '"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "python", "spin"'
-TASKS_RANGE = "a whole number from 1 to 1000000000000"
+TASKS_RANGE = "a whole number from 1 to 10000000000"
 ROOT = os.geteuid() == 0
 
 

@@ -388,7 +388,7 @@ CONFIG_ERRORS = {
     "log_from_0": (JOB + '\n[params]\nx = { from = 0, to = 1, num = 3, scale = "log" }\n',
                    "params.x: a log scale needs from and to above 0, found from = 0, to = 1", "x = {"),
     "repeat_0": (JOB + "\n[params]\nx = [1]\n\n[sweep]\nrepeat = 0\n",
-                 "sweep.repeat: expected a whole number from 1 to 1000000000000, found 0", "repeat ="),
+                 "sweep.repeat: expected a whole number from 1 to 10000000000, found 0", "repeat ="),
     "reserved_name": (JOB + "\n[params]\nx = [1]\nrepeat = [1, 2]\n",
                       "params.repeat: \"repeat\" is the name of the copy number that [sweep] repeat adds; name the "
                       "parameter otherwise", "repeat ="),

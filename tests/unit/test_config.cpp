@@ -89,12 +89,12 @@ TEST(ConfigErrors, UnknownKeySuggestsTheClosest) {
 
 TEST(ConfigErrors, WrongType) {
   EXPECT_EQ(error_of("[job]\nkind = \"spin\"\ntasks = \"ten\"\n"),
-            "test.toml:3: job.tasks: expected a whole number from 1 to 1000000000000, found \"ten\" (a string)");
+            "test.toml:3: job.tasks: expected a whole number from 1 to 10000000000, found \"ten\" (a string)");
 }
 
 TEST(ConfigErrors, OutOfRange) {
   EXPECT_EQ(error_of("[job]\nkind = \"spin\"\ntasks = 0\n"),
-            "test.toml:3: job.tasks: expected a whole number from 1 to 1000000000000, found 0");
+            "test.toml:3: job.tasks: expected a whole number from 1 to 10000000000, found 0");
   EXPECT_EQ(error_of("[job]\nkind = \"spin\"\nduration = -1.5\n"),
             "test.toml:3: job.duration: expected a number from 0 to 86400, found -1.5");
 }
