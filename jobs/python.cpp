@@ -1,10 +1,11 @@
 // python: a user's Python function called for every task. Each worker thread
 // drives a persistent Python process of its own (python -m fanout_worker,
-// python/fanout_worker.py), so there is no shared GIL and a crash costs one
-// task, not the rank. Tasks go to it in batches; it answers each task on its
-// own line with the task's wall times on fanout's clock (CLOCK_MONOTONIC),
-// the process's user and system CPU for that call, and the results
-// ([job.results]) or the exception. docs/jobs.md, "python", has the protocol.
+// python/fanout_worker.py, found by find_data_file), so there is no shared
+// GIL and a crash costs one task, not the rank. Tasks go to it in batches; it
+// answers each task on its own line with the task's wall times on fanout's
+// clock (CLOCK_MONOTONIC), the process's user and system CPU for that call,
+// and the results ([job.results]) or the exception. docs/jobs.md, "python",
+// has the protocol.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,14 +34,11 @@
 
 #include "config/params.hpp"
 #include "config/results.hpp"
+#include "core/data_files.hpp"
 #include "core/job.hpp"
 #include "core/result_file.hpp"
 #include "core/sweep.hpp"
 #include "process.hpp"
-
-#ifndef FANOUT_PYTHON_DIR
-#error "FANOUT_PYTHON_DIR must be defined (CMakeLists.txt sets it to the source tree's python/)"
-#endif
 
 extern char** environ;
 
@@ -66,10 +64,8 @@ struct WorkerSetup {
   }
 };
 
-std::string worker_dir() {
-  const char* dir = std::getenv("FANOUT_PYTHON_DIR");
-  return dir && *dir ? dir : FANOUT_PYTHON_DIR;
-}
+// Where fanout_worker.py is ($FANOUT_PYTHON_DIR, else the install's or the source tree's python/).
+std::string worker_dir() { return std::filesystem::path(find_data_file(PYTHON_WORKER)).parent_path().string(); }
 
 // The last lines of a file (a worker's own stdout and stderr), at most `bytes`.
 std::string file_tail(const std::string& path, std::size_t bytes) {

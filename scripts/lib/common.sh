@@ -13,6 +13,7 @@ FANOUT_PACKAGES=(
   python3 python3-h5py python3-numpy
   python3-matplotlib python3-pandas   # fanout plot and python/fanout_analysis
   python3-venv              # tests/e2e/test_python_job.py: a virtualenv's python runs the python job
+  python3-pip python3-setuptools   # pip install python/ (fanout_analysis), offline; tests/e2e/test_install.py
   coreutils
   python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
   primesieve-bin            # the oracle of the prime_count tests and its bench baseline

@@ -8,17 +8,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
 
+#include "core/data_files.hpp"
 #include "core/error.hpp"
 
 extern char** environ;
-
-#ifndef FANOUT_PYTHON_DIR
-#error "FANOUT_PYTHON_DIR must be defined (CMakeLists.txt sets it to the source tree's python/)"
-#endif
 
 namespace fanout::cli {
 
@@ -67,22 +65,19 @@ class IgnoreInterrupts {
 
 }  // namespace
 
-std::string python_dir() { return from_env("FANOUT_PYTHON_DIR", FANOUT_PYTHON_DIR); }
-
 std::string python_interpreter() { return from_env("FANOUT_PYTHON", DEFAULT_PYTHON); }
 
-int run_python_script(const std::string& script, const std::vector<std::string>& args) {
+int run_python_script(const DataFile& script_file, const std::vector<std::string>& args) {
   const std::string interpreter = python_interpreter();
-  const std::string path = python_dir() + "/" + script;
+  const std::string script = std::filesystem::path(script_file.relative).filename().string();
   if (access(interpreter.c_str(), X_OK) != 0)
     throw IoError(fmt::format("cannot run {}: it needs Python 3 at {}, which {} (FANOUT_PYTHON names another); "
                               "on Debian: apt-get install {}",
                               script, interpreter, errno == ENOENT ? "does not exist" : std::strerror(errno),
                               PYTHON_PACKAGES));
+  const std::string path = find_data_file(script_file);
   if (access(path.c_str(), R_OK) != 0)
-    throw IoError(fmt::format("cannot read {}: {}; fanout runs its Python code from the source tree it was built "
-                              "from (set FANOUT_PYTHON_DIR to the python/ directory of a fanout checkout)",
-                              path, std::strerror(errno)));
+    throw IoError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
 
   std::vector<std::string> argv_strings{interpreter, "-B", path};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -126,7 +121,7 @@ int plot(const PlotOptions& options) {
   }
   args.emplace_back("--");  // a file named like an option stays a file
   args.insert(args.end(), options.files.begin(), options.files.end());
-  return run_python_script("fanout_plot.py", args);
+  return run_python_script(PYTHON_PLOT, args);
 }
 
 }  // namespace fanout::cli

@@ -15,16 +15,13 @@
 #include <fmt/format.h>
 
 #include "config/config.hpp"
+#include "core/data_files.hpp"
 #include "core/error.hpp"
 #include "io/run_file.hpp"
 #include "report/compare.hpp"
 #include "report/report.hpp"
 #include "slurm/sbatch.hpp"
 #include "slurm/slurm.hpp"
-
-#ifndef FANOUT_SBATCH_TEMPLATE
-#error "FANOUT_SBATCH_TEMPLATE must be defined (CMakeLists.txt sets it to the source tree's slurm/fanout.sbatch)"
-#endif
 
 namespace fanout::cli {
 
@@ -243,10 +240,7 @@ int wait_and_report(const std::vector<PlannedJob>& jobs) {
 
 }  // namespace
 
-std::string sbatch_template_path() {
-  const char* path = std::getenv("FANOUT_SBATCH_TEMPLATE");
-  return path && *path ? path : FANOUT_SBATCH_TEMPLATE;
-}
+std::string sbatch_template_path() { return find_data_file(SBATCH_TEMPLATE); }
 
 CLI::App* add_submit_command(CLI::App& app, const std::shared_ptr<SubmitOptions>& options) {
   CLI::App* cmd = app.add_subcommand(
@@ -261,7 +255,8 @@ CLI::App* add_submit_command(CLI::App& app, const std::shared_ptr<SubmitOptions>
       "  fanout compare runs/spin/n*.h5\n\n"
       "The job runs `fanout run CONFIG --output OUTPUT` with srun --mpi=pmix (or mpirun), gets SIGUSR1 120 s before "
       "its time limit, and requeues itself to finish what is left (docs/slurm.md). Its log is OUTPUT.JOBID.out. "
-      "The template is $FANOUT_SBATCH_TEMPLATE, else slurm/fanout.sbatch of the source tree.");
+      "The template is $FANOUT_SBATCH_TEMPLATE, else slurm/fanout.sbatch under share/fanout/ of the install (beside "
+      "bin/), else of the source tree.");
   cmd->add_option("CONFIG", options->run.config, "the run's TOML config")->required();
   cmd->add_option("--nodes,-N", options->nodes, "nodes for the job (not with --scaling)")->check(CLI::Range(1, 1000000));
   cmd->add_option("--ntasks-per-node", options->ntasks_per_node, "ranks on each node (with --scaling: at most)")

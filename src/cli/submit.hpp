@@ -31,7 +31,8 @@ struct SubmitOptions {
 CLI::App* add_submit_command(CLI::App& app, const std::shared_ptr<SubmitOptions>& options);
 
 // Where the batch template is: $FANOUT_SBATCH_TEMPLATE if set, else
-// slurm/fanout.sbatch of the source tree this binary was built from.
+// slurm/fanout.sbatch of the first data directory that has it (an install's
+// share/fanout/, the source tree; see find_data_file). Throws IoError.
 std::string sbatch_template_path();
 
 // `fanout submit`. Returns an exit code (0 ok; 2 bad options or config, an

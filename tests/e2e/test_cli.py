@@ -129,7 +129,8 @@ def case_help(tools, args):
         expect(word in r.out, f"fanout report --help does not mention {word}:\n{r.out}")
     e2e.run_ok(tools, ["jobs", "--help"])
     r = e2e.run_ok(tools, ["--version"])
-    expect(re.match(r"^\d+\.\d+\.\d+ \(\w+\)$", r.out.strip()), f"fanout --version: {r.out!r}")
+    expect(re.match(r"^\d+\.\d+\.\d+ \(([0-9a-f]{12,}(-dirty)?|unknown)\)$", r.out.strip()),
+           f"fanout --version: {r.out!r}")
     r = e2e.run(tools, [])
     e2e.expect_code(r, 2)
     expect("subcommand" in r.both.lower(), f"fanout without a subcommand does not say one is needed:\n{r.describe()}")
