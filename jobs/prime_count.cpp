@@ -85,8 +85,8 @@ const RegisterJob registered{{
                                 std::to_string(stop));
       auto block = params.whole("block", default_block(stop), 1,
                                 config::Section::NO_MAX,
-                                "numbers per task: task i counts [start + i*block, start + (i+1)*block); "
-                                "default: the larger of 10^9 and 64 x sqrt(stop)");
+                                "numbers per task: task i counts [start + i*block, start + (i+1)*block); the "
+                                "default, 10^9, is 64 x floor(sqrt(stop)) from stop = 2.44 x 10^14 on");
       return std::make_unique<PrimeCount>(start, stop, block);
     },
 }};

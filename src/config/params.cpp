@@ -301,7 +301,7 @@ std::uint64_t Section::whole(std::string_view key, std::optional<std::uint64_t> 
 std::uint64_t Section::big_whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
                                  std::uint64_t max, std::string_view help) {
   std::string expected = fmt::format("a whole number from {} to {} (an integer or a string of digits)", min, max);
-  const toml::node* node = lookup(key, "whole number or string of digits", def ? std::to_string(*def) : "", help);
+  const toml::node* node = lookup(key, "whole number or digits", def ? std::to_string(*def) : "", help);
   std::uint64_t value = def.value_or(min);
   if (node) {
     if (auto v = node->value_exact<std::int64_t>()) {
