@@ -16,7 +16,8 @@ FANOUT_PACKAGES=(
   python3-pip python3-setuptools   # pip install python/ (fanout_analysis), offline; tests/e2e/test_install.py
   coreutils
   python3-mpi4py parallel   # baselines of bench/ (ctest smoke-checks them)
-  primesieve-bin            # the oracle of the prime_count tests and its bench baseline
+  libprimesieve-dev         # the prime_count job counts with libprimesieve
+  primesieve-bin            # the primesieve command: the oracle of the prime_count tests and its bench baseline
   slurm-wlm munge libpmix2   # fanout submit, slurm/fanout.sbatch, the local test cluster (srun --mpi=pmix)
   iproute2 util-linux        # tests/slurm: ip netns, unshare (mpirun across two network namespaces);
                              # tests/e2e/test_errors.py: setpriv, unshare

@@ -1,6 +1,7 @@
 #include "config/params.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cerrno>
 #include <cstring>
@@ -294,6 +295,35 @@ std::uint64_t Section::whole(std::string_view key, std::optional<std::uint64_t> 
     fail(key, fmt::format("missing; expected {}", expected));
   }
   resolved_.insert_or_assign(key, static_cast<std::int64_t>(value));
+  return value;
+}
+
+std::uint64_t Section::big_whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
+                                 std::uint64_t max, std::string_view help) {
+  std::string expected = fmt::format("a whole number from {} to {} (an integer or a string of digits)", min, max);
+  const toml::node* node = lookup(key, "whole number or digits", def ? std::to_string(*def) : "", help);
+  std::uint64_t value = def.value_or(min);
+  if (node) {
+    if (auto v = node->value_exact<std::int64_t>()) {
+      if (*v < 0 || static_cast<std::uint64_t>(*v) < min || static_cast<std::uint64_t>(*v) > max)
+        fail(key, fmt::format("expected {}, found {}", expected, *v));
+      value = static_cast<std::uint64_t>(*v);
+    } else if (auto s = node->value_exact<std::string>()) {
+      const char* end = s->data() + s->size();
+      bool digits = !s->empty() && std::all_of(s->begin(), s->end(), [](char c) { return c >= '0' && c <= '9'; });
+      auto [ptr, error] = std::from_chars(s->data(), end, value);
+      if (!digits || ptr != end || error != std::errc{} || value < min || value > max)
+        fail(key, fmt::format("expected {}, found {}", expected, describe_found(*node)));
+    } else {
+      fail_type(key, *node, expected);
+    }
+  } else if (!def && !describe_) {
+    fail(key, fmt::format("missing; expected {}", expected));
+  }
+  if (value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    resolved_.insert_or_assign(key, static_cast<std::int64_t>(value));
+  else
+    resolved_.insert_or_assign(key, std::to_string(value));
   return value;
 }
 

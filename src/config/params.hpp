@@ -51,6 +51,11 @@ class Section {
 
   std::uint64_t whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
                       std::uint64_t max, std::string_view help);
+  // A whole number up to 2^64 - 1: a TOML integer (they stop at 2^63 - 1) or
+  // a string of decimal digits ("18446744073709551615"). Kept in the
+  // resolved config as an integer when it fits one, else as that string.
+  std::uint64_t big_whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
+                          std::uint64_t max, std::string_view help);
   double number(std::string_view key, std::optional<double> def, double min, double max,
                 std::string_view help);
   std::string choice(std::string_view key, std::optional<std::string> def,
