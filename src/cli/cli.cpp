@@ -38,6 +38,7 @@
 #include "report/compare.hpp"
 #include "report/predict.hpp"
 #include "report/report.hpp"
+#include "report/tasks.hpp"
 #include "sched/scheduler.hpp"
 #include "slurm/sbatch.hpp"
 #include "slurm/slurm.hpp"
@@ -535,8 +536,21 @@ int predict_file(const std::string& path, report::PredictOptions options, const 
   return EXIT_OK;
 }
 
-int report_file(const std::string& path, const std::string& format, const std::string& by) {
+int report_file(const std::string& path, const std::string& format, const std::string& by, bool tasks, bool results) {
+  if (int(tasks) + int(results) + int(!by.empty()) > 1)
+    throw ConfigError("report: give at most one of --tasks, --results and --by");
+  if (tasks) {  // streamed: never the whole file in memory
+    report::export_tasks(path, format == "json" ? "json" : "csv", std::cout);
+    return EXIT_OK;
+  }
   io::RunFile run = io::read_run_file(path);
+  if (results) {
+    report::ResultsSummary summary = report::summarize_results(run);
+    std::cout << (format == "json"  ? report::format_results_json(run, summary)
+                  : format == "csv" ? report::format_results_csv(summary)
+                                    : report::format_results_text(summary));
+    return EXIT_OK;
+  }
   if (!by.empty()) {
     report::ByParam grouped = report::group_by_param(run, by);
     std::cout << (format == "json"  ? report::format_json(grouped)
@@ -648,6 +662,13 @@ Command parse(int argc, char** argv) {
                          "a sweep parameter: per value of it, the task count, mean and max task time, CPU/wall and "
                          "failures")
       ->type_name("PARAM");
+  auto report_tasks = std::make_shared<bool>(false);
+  auto report_results = std::make_shared<bool>(false);
+  report_cmd->add_flag("--tasks", *report_tasks,
+                       "every task, one row each: id, parameters, results, status, rank, thread, start, end, CPU "
+                       "times, attempt, session; --format csv (also the default) or json");
+  report_cmd->add_flag("--results", *report_results,
+                       "the job's answer and a summary of each result column (min, mean, max; bools: count true)");
   auto compare_paths = std::make_shared<std::vector<std::string>>();
   auto compare_format = std::make_shared<std::string>("text");
   CLI::App* compare_cmd = app->add_subcommand(
@@ -751,8 +772,8 @@ Command parse(int argc, char** argv) {
   } else if (submit_cmd->parsed()) {
     command.execute = [submit_options](const boost::mpi::communicator*) { return submit(*submit_options); };
   } else if (report_cmd->parsed()) {
-    command.execute = [file, format, report_by](const boost::mpi::communicator*) {
-      return report_file(*file, *format, *report_by);
+    command.execute = [file, format, report_by, report_tasks, report_results](const boost::mpi::communicator*) {
+      return report_file(*file, *format, *report_by, *report_tasks, *report_results);
     };
   }
   return command;
