@@ -518,8 +518,20 @@ int validate(const RunOptions& options, bool print) {
   return EXIT_OK;
 }
 
-int predict_file(const std::string& path, report::PredictOptions options, const std::string& policy,
-                 const std::string& chunk, const std::string& format) {
+int predict_file(const std::string& path, report::PredictOptions options, const std::string& ranks,
+                 const std::string& policy, const std::string& chunk, const std::string& format) {
+  std::vector<int> rank_counts;  // --ranks N[,N...]
+  for (std::size_t at = 0; at <= ranks.size();) {
+    std::size_t comma = std::min(ranks.find(',', at), ranks.size());
+    std::string item = ranks.substr(at, comma - at);
+    int value = 0;
+    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (error != std::errc() || end != item.data() + item.size() || value < 1 || value > 10'000'000)
+      throw ConfigError("--ranks: expected whole numbers from 1 to 10000000, separated by commas, found \"" + item +
+                        "\" in \"" + ranks + "\"");
+    rank_counts.push_back(value);
+    at = comma + 1;
+  }
   if (!policy.empty()) options.policy = config::policy_from_name(policy);
   if (chunk == "auto") {
     options.chunk_auto = true;
@@ -531,8 +543,12 @@ int predict_file(const std::string& path, report::PredictOptions options, const 
     options.chunk = value;
   }
   io::RunFile run = io::read_run_file(path);
-  report::Prediction p = report::predict(run, options);
-  std::cout << (format == "json" ? report::format_json(p) : report::format_text(p));
+  std::vector<report::Prediction> rows;
+  for (int n : rank_counts) {
+    options.ranks = n;
+    rows.push_back(report::predict(run, options));
+  }
+  std::cout << (format == "json" ? report::format_json(rows) : report::format_text(rows));
   return EXIT_OK;
 }
 
@@ -687,9 +703,10 @@ Command parse(int argc, char** argv) {
       "predict", "predict wall time and efficiency at other rank and thread counts by replaying a run's task times "
                  "through the runner's schedulers (a discrete-event simulation)");
   predict_cmd->add_option("FILE", *predict_file_path, "a file written by fanout run")->required();
-  predict_cmd->add_option("--ranks,-n", predict_options->ranks, "ranks to predict for")
+  auto predict_ranks = std::make_shared<std::string>();
+  predict_cmd->add_option("--ranks,-n", *predict_ranks, "ranks to predict for: a number, or several (1,2,4,8: a table)")
       ->required()
-      ->check(CLI::Range(1, 10'000'000));
+      ->type_name("N[,N...]");
   predict_cmd->add_option("--threads", predict_options->threads, "threads per rank (default 1)")->check(CLI::Range(1, 1024));
   predict_cmd->add_option("--policy", *predict_policy, "scheduling policy (default: the file's)")
       ->check(CLI::IsMember(config::policy_names()));
@@ -759,9 +776,10 @@ Command parse(int argc, char** argv) {
   } else if (jobs_cmd->parsed()) {
     command.execute = [](const boost::mpi::communicator*) { return print_jobs(); };
   } else if (predict_cmd->parsed()) {
-    command.execute = [predict_file_path, predict_options, predict_policy, predict_chunk,
+    command.execute = [predict_file_path, predict_options, predict_ranks, predict_policy, predict_chunk,
                        predict_format](const boost::mpi::communicator*) {
-      return predict_file(*predict_file_path, *predict_options, *predict_policy, *predict_chunk, *predict_format);
+      return predict_file(*predict_file_path, *predict_options, *predict_ranks, *predict_policy, *predict_chunk,
+                          *predict_format);
     };
   } else if (compare_cmd->parsed()) {
     command.execute = [compare_paths, compare_format](const boost::mpi::communicator*) {

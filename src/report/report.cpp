@@ -227,23 +227,6 @@ Summary summarize(const io::RunFile& run) {
 
 namespace {
 
-// Splits text into lines of at most `width` characters at spaces; every line
-// after the first starts with `indent`.
-std::string wrap(const std::string& text, std::size_t width, const std::string& indent) {
-  std::string out, line;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t space = text.find(' ', pos);
-    std::string word = text.substr(pos, space == std::string::npos ? std::string::npos : space - pos);
-    pos = space == std::string::npos ? text.size() : space + 1;
-    if (!line.empty() && line.size() + 1 + word.size() > width) {
-      out += line + "\n";
-      line = indent;
-    }
-    line += (line.empty() || line == indent ? "" : " ") + word;
-  }
-  return out + line;
-}
 
 std::string percent(double part, double whole) {
   return whole > 0 ? fmt::format("{:5.1f}%", 100.0 * part / whole) : std::string("     -");
@@ -319,6 +302,22 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
       line(fmt::format("  ... and {} more (see /errors)", run.errors.size() - FAILURES_SHOWN));
   }
   return out;
+}
+
+std::string wrap(const std::string& text, std::size_t width, const std::string& indent) {
+  std::string out, line;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t space = text.find(' ', pos);
+    std::string word = text.substr(pos, space == std::string::npos ? std::string::npos : space - pos);
+    pos = space == std::string::npos ? text.size() : space + 1;
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    line += (line.empty() || line == indent ? "" : " ") + word;
+  }
+  return out + line;
 }
 
 std::string json_string(const std::string& s) {

@@ -104,6 +104,9 @@ std::string format_csv(const Summary& s);
 // shortest round-trip-safe form (%.6g), or null when not finite.
 std::string json_string(const std::string& s);
 std::string json_number(double x);
+// Splits text into lines of at most `width` characters at spaces; every line
+// after the first starts with `indent`.
+std::string wrap(const std::string& text, std::size_t width, const std::string& indent);
 // A CSV field: as it is, or quoted (with "" for ") when it holds , " or a line break.
 std::string csv_field(const std::string& s);
 
