@@ -107,7 +107,6 @@ config::LoadedConfig load_with_options(const RunOptions& options, std::string& o
 // id; tasks it lacks get the mean), or the job's own estimates.
 std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::optional<std::string>& costs_file) {
   const std::uint64_t n = loaded.job->task_count();
-  std::vector<double> costs(n, 0.0);
   if (costs_file) {
     io::RunFile earlier;
     try {
@@ -119,25 +118,13 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
     if (earlier.job != loaded.run.job_kind)
       throw ConfigError(fmt::format("--costs {}: a run of job \"{}\", but this config runs job \"{}\"", *costs_file,
                                     earlier.job, loaded.run.job_kind));
-    std::vector<bool> known(n, false);
-    double sum = 0;
-    std::uint64_t count = 0;
-    for (const auto& t : earlier.tasks) {
-      if (t.attempt == 0 || t.status != TaskStatus::Ok || t.id >= n) continue;
-      costs[t.id] = t.t_end - t.t_start;
-      known[t.id] = true;
-      sum += costs[t.id];
-      ++count;
-    }
-    double mean = count ? sum / static_cast<double>(count) : 0;
-    for (std::uint64_t i = 0; i < n; ++i)
-      if (!known[i]) costs[i] = mean;
-    return costs;
+    return io::task_durations(earlier, n);
   }
   if (!loaded.job->has_costs())
     throw ConfigError(fmt::format("{}: schedule.order: \"longest-first\" needs task costs, and job \"{}\" does not "
                                   "estimate them; pass an earlier run of this config with --costs FILE",
                                   loaded.run.order_origin, loaded.run.job_kind));
+  std::vector<double> costs(n, 0.0);
   for (std::uint64_t i = 0; i < n; ++i) costs[i] = loaded.job->cost(i);
   return costs;
 }

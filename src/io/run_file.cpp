@@ -762,6 +762,24 @@ RunFile read_run_file(const std::string& path) {
   return run;
 }
 
+std::vector<double> task_durations(const RunFile& run, std::uint64_t n) {
+  std::vector<double> durations(n, 0.0);
+  std::vector<bool> known(n, false);
+  double sum = 0;
+  std::uint64_t count = 0;
+  for (const auto& t : run.tasks) {
+    if (t.attempt == 0 || t.status != TaskStatus::Ok || t.id >= n) continue;
+    durations[t.id] = t.t_end - t.t_start;
+    known[t.id] = true;
+    sum += durations[t.id];
+    ++count;
+  }
+  double mean = count ? sum / static_cast<double>(count) : 0;
+  for (std::uint64_t i = 0; i < n; ++i)
+    if (!known[i]) durations[i] = mean;
+  return durations;
+}
+
 struct TaskRangeReader::Impl {
   std::string path;
   Handle file;

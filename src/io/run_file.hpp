@@ -162,6 +162,11 @@ class TaskRangeReader {
   std::unique_ptr<Impl> impl_;
 };
 
+// The durations (t_end - t_start) of a run's tasks that finished ok, by task
+// id, for ids below n; the others get the mean of those (0 when none): the
+// costs an earlier run gives longest-first (fanout run --costs).
+std::vector<double> task_durations(const RunFile& run, std::uint64_t n);
+
 // The tasks of a run file that finished ok, with their packed rows (for
 // `columns`, the job's) and the errors of their earlier failed attempts: what
 // a resumed run carries over. Throws IoError.
