@@ -301,8 +301,10 @@ int print_status(const std::string& path) {
     job = contents.header.job;
     task_count = contents.header.task_count;
     config = contents.header.config;
-    order.clear();  // the journal records no order: the config's decides
-    costs.clear();
+    if (status.empty()) {  // no file: the journal records no order, its config's decides
+      order.clear();
+      costs.clear();
+    }
     std::vector<std::int64_t> last(task_count, -1);
     for (std::size_t i = 0; i < contents.batch.records.size(); ++i)
       if (contents.batch.records[i].id < task_count) last[contents.batch.records[i].id] = static_cast<std::int64_t>(i);
