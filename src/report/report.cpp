@@ -280,7 +280,7 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   auto part = [&](const char* what, double seconds) {
     line(fmt::format("  {:<42} {:>9.3f} s {}", what, seconds, percent(seconds, l.total)));
   };
-  if (resumed) part("earlier sessions (their workers x wall - tasks)", l.earlier);
+  if (resumed) part("earlier sessions (workers x wall - tasks)", l.earlier);
   part("startup (setup + distribute)", l.startup);
   part("idle tail (last task end to compute end)", l.idle_tail);
   part("other idle during compute (dispatch waits)", l.idle_other);
