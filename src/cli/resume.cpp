@@ -130,7 +130,9 @@ std::vector<double> status_costs(const std::string& output, const std::string& c
       return {};
     }
   }
-  if (!went_longest_first(output, config, order) && costs != "job") return {};
+  // A journal's config may say "auto", which goes longest-first by the job's costs when it has them.
+  bool may_have_job_costs = order.empty() && config.find("order = 'auto'") != std::string::npos;
+  if (!went_longest_first(output, config, order) && costs != "job" && !may_have_job_costs) return {};
   try {
     config::LoadedConfig loaded = config::load_config(config, output, {}, /*checked_elsewhere=*/true);
     if (!loaded.job->has_costs() || loaded.job->task_count() != task_count) return {};
