@@ -196,11 +196,18 @@ class Run:
     def wall(self):
         """The run's wall time as `fanout report` gives it: the end of the
         last phase (the end of `write`), or of the last task if the file has
-        no phases."""
-        if len(self.phases):
-            return float(self.phases["t_end"].max())
+        no phases; for a resumed file, plus each earlier session's wall, the
+        end of its last task kept in /tasks (docs/report.md, Resumed runs)."""
         ran = self.ran
-        return float(ran["t_end"].max()) if len(ran) else 0.0
+        if "session" in ran.columns and len(ran):
+            last = max(int(self.attrs.get("sessions", 1)) - 1, int(ran["session"].max()))
+            earlier = float(ran[ran["session"] < last].groupby("session")["t_end"].max().sum())
+            ran = ran[ran["session"] == last]
+        else:
+            earlier = 0.0
+        if len(self.phases):
+            return earlier + float(self.phases["t_end"].max())
+        return earlier + (float(ran["t_end"].max()) if len(ran) else 0.0)
 
 
 def load(path):

@@ -38,6 +38,7 @@
 #include "report/compare.hpp"
 #include "report/predict.hpp"
 #include "report/report.hpp"
+#include "report/tasks.hpp"
 #include "sched/scheduler.hpp"
 #include "slurm/sbatch.hpp"
 #include "slurm/slurm.hpp"
@@ -106,7 +107,6 @@ config::LoadedConfig load_with_options(const RunOptions& options, std::string& o
 // id; tasks it lacks get the mean), or the job's own estimates.
 std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::optional<std::string>& costs_file) {
   const std::uint64_t n = loaded.job->task_count();
-  std::vector<double> costs(n, 0.0);
   if (costs_file) {
     io::RunFile earlier;
     try {
@@ -118,25 +118,13 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
     if (earlier.job != loaded.run.job_kind)
       throw ConfigError(fmt::format("--costs {}: a run of job \"{}\", but this config runs job \"{}\"", *costs_file,
                                     earlier.job, loaded.run.job_kind));
-    std::vector<bool> known(n, false);
-    double sum = 0;
-    std::uint64_t count = 0;
-    for (const auto& t : earlier.tasks) {
-      if (t.attempt == 0 || t.status != TaskStatus::Ok || t.id >= n) continue;
-      costs[t.id] = t.t_end - t.t_start;
-      known[t.id] = true;
-      sum += costs[t.id];
-      ++count;
-    }
-    double mean = count ? sum / static_cast<double>(count) : 0;
-    for (std::uint64_t i = 0; i < n; ++i)
-      if (!known[i]) costs[i] = mean;
-    return costs;
+    return io::task_durations(earlier, n);
   }
   if (!loaded.job->has_costs())
     throw ConfigError(fmt::format("{}: schedule.order: \"longest-first\" needs task costs, and job \"{}\" does not "
                                   "estimate them; pass an earlier run of this config with --costs FILE",
                                   loaded.run.order_origin, loaded.run.job_kind));
+  std::vector<double> costs(n, 0.0);
   for (std::uint64_t i = 0; i < n; ++i) costs[i] = loaded.job->cost(i);
   return costs;
 }
@@ -517,8 +505,20 @@ int validate(const RunOptions& options, bool print) {
   return EXIT_OK;
 }
 
-int predict_file(const std::string& path, report::PredictOptions options, const std::string& policy,
-                 const std::string& chunk, const std::string& format) {
+int predict_file(const std::string& path, report::PredictOptions options, const std::string& ranks,
+                 const std::string& policy, const std::string& chunk, const std::string& format) {
+  std::vector<int> rank_counts;  // --ranks N[,N...]
+  for (std::size_t at = 0; at <= ranks.size();) {
+    std::size_t comma = std::min(ranks.find(',', at), ranks.size());
+    std::string item = ranks.substr(at, comma - at);
+    int value = 0;
+    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (error != std::errc() || end != item.data() + item.size() || value < 1 || value > 10'000'000)
+      throw ConfigError("--ranks: expected whole numbers from 1 to 10000000, separated by commas, found \"" + item +
+                        "\" in \"" + ranks + "\"");
+    rank_counts.push_back(value);
+    at = comma + 1;
+  }
   if (!policy.empty()) options.policy = config::policy_from_name(policy);
   if (chunk == "auto") {
     options.chunk_auto = true;
@@ -530,13 +530,30 @@ int predict_file(const std::string& path, report::PredictOptions options, const 
     options.chunk = value;
   }
   io::RunFile run = io::read_run_file(path);
-  report::Prediction p = report::predict(run, options);
-  std::cout << (format == "json" ? report::format_json(p) : report::format_text(p));
+  std::vector<report::Prediction> rows;
+  for (int n : rank_counts) {
+    options.ranks = n;
+    rows.push_back(report::predict(run, options));
+  }
+  std::cout << (format == "json" ? report::format_json(rows) : report::format_text(rows));
   return EXIT_OK;
 }
 
-int report_file(const std::string& path, const std::string& format, const std::string& by) {
+int report_file(const std::string& path, const std::string& format, const std::string& by, bool tasks, bool results) {
+  if (int(tasks) + int(results) + int(!by.empty()) > 1)
+    throw ConfigError("report: give at most one of --tasks, --results and --by");
+  if (tasks) {  // streamed: never the whole file in memory
+    report::export_tasks(path, format == "json" ? "json" : "csv", std::cout);
+    return EXIT_OK;
+  }
   io::RunFile run = io::read_run_file(path);
+  if (results) {
+    report::ResultsSummary summary = report::summarize_results(run);
+    std::cout << (format == "json"  ? report::format_results_json(run, summary)
+                  : format == "csv" ? report::format_results_csv(summary)
+                                    : report::format_results_text(summary));
+    return EXIT_OK;
+  }
   if (!by.empty()) {
     report::ByParam grouped = report::group_by_param(run, by);
     std::cout << (format == "json"  ? report::format_json(grouped)
@@ -648,6 +665,13 @@ Command parse(int argc, char** argv) {
                          "a sweep parameter: per value of it, the task count, mean and max task time, CPU/wall and "
                          "failures")
       ->type_name("PARAM");
+  auto report_tasks = std::make_shared<bool>(false);
+  auto report_results = std::make_shared<bool>(false);
+  report_cmd->add_flag("--tasks", *report_tasks,
+                       "every task, one row each: id, parameters, results, status, rank, thread, start, end, CPU "
+                       "times, attempt, session; --format csv (also the default) or json");
+  report_cmd->add_flag("--results", *report_results,
+                       "the job's answer and a summary of each result column (min, mean, max; bools: count true)");
   auto compare_paths = std::make_shared<std::vector<std::string>>();
   auto compare_format = std::make_shared<std::string>("text");
   CLI::App* compare_cmd = app->add_subcommand(
@@ -666,9 +690,10 @@ Command parse(int argc, char** argv) {
       "predict", "predict wall time and efficiency at other rank and thread counts by replaying a run's task times "
                  "through the runner's schedulers (a discrete-event simulation)");
   predict_cmd->add_option("FILE", *predict_file_path, "a file written by fanout run")->required();
-  predict_cmd->add_option("--ranks,-n", predict_options->ranks, "ranks to predict for")
+  auto predict_ranks = std::make_shared<std::string>();
+  predict_cmd->add_option("--ranks,-n", *predict_ranks, "ranks to predict for: a number, or several (1,2,4,8: a table)")
       ->required()
-      ->check(CLI::Range(1, 10'000'000));
+      ->type_name("N[,N...]");
   predict_cmd->add_option("--threads", predict_options->threads, "threads per rank (default 1)")->check(CLI::Range(1, 1024));
   predict_cmd->add_option("--policy", *predict_policy, "scheduling policy (default: the file's)")
       ->check(CLI::IsMember(config::policy_names()));
@@ -738,9 +763,10 @@ Command parse(int argc, char** argv) {
   } else if (jobs_cmd->parsed()) {
     command.execute = [](const boost::mpi::communicator*) { return print_jobs(); };
   } else if (predict_cmd->parsed()) {
-    command.execute = [predict_file_path, predict_options, predict_policy, predict_chunk,
+    command.execute = [predict_file_path, predict_options, predict_ranks, predict_policy, predict_chunk,
                        predict_format](const boost::mpi::communicator*) {
-      return predict_file(*predict_file_path, *predict_options, *predict_policy, *predict_chunk, *predict_format);
+      return predict_file(*predict_file_path, *predict_options, *predict_ranks, *predict_policy, *predict_chunk,
+                          *predict_format);
     };
   } else if (compare_cmd->parsed()) {
     command.execute = [compare_paths, compare_format](const boost::mpi::communicator*) {
@@ -751,8 +777,8 @@ Command parse(int argc, char** argv) {
   } else if (submit_cmd->parsed()) {
     command.execute = [submit_options](const boost::mpi::communicator*) { return submit(*submit_options); };
   } else if (report_cmd->parsed()) {
-    command.execute = [file, format, report_by](const boost::mpi::communicator*) {
-      return report_file(*file, *format, *report_by);
+    command.execute = [file, format, report_by, report_tasks, report_results](const boost::mpi::communicator*) {
+      return report_file(*file, *format, *report_by, *report_tasks, *report_results);
     };
   }
   return command;

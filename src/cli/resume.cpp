@@ -103,6 +103,48 @@ Batch finished_ok(Batch all, std::uint64_t task_count) {
   return out;
 }
 
+// The task costs `fanout status` weighs the remaining work by, and where they
+// came from; empty when none are known. A file's `costs` attribute names them
+// (an earlier run, or "job"); a journal's config says whether the run went
+// longest-first, and then the job's own estimates are taken when it makes them.
+// Whether the run handed its tasks out longest-first: the file's `order`, or
+// for a journal (order "") its config's schedule.order.
+bool went_longest_first(const std::string& output, const std::string& config, const std::string& order) {
+  if (!order.empty()) return order == "longest-first";
+  for (const auto& [key, value] : report::flatten_toml(config, output))
+    if (key == "schedule.order") return value == "longest-first" || value == "'longest-first'" || value == "\"longest-first\"";
+  return false;
+}
+
+std::vector<double> status_costs(const std::string& output, const std::string& config, const std::string& order,
+                                 const std::string& costs, std::uint64_t task_count, std::string& source) {
+  std::error_code ec;
+  if (!costs.empty() && costs != "job") {  // an earlier run, as typed: from where fanout ran, or beside the output
+    fs::path path(costs);
+    if (!fs::exists(path, ec) && path.is_relative()) path = fs::path(output).parent_path() / costs;
+    try {
+      io::RunFile earlier = io::read_run_file(path.string());
+      source = "the task times of " + costs;
+      return io::task_durations(earlier, task_count);
+    } catch (const IoError&) {
+      return {};
+    }
+  }
+  // A journal's config may say "auto", which goes longest-first by the job's costs when it has them.
+  bool may_have_job_costs = order.empty() && config.find("order = 'auto'") != std::string::npos;
+  if (!went_longest_first(output, config, order) && costs != "job" && !may_have_job_costs) return {};
+  try {
+    config::LoadedConfig loaded = config::load_config(config, output, {}, /*checked_elsewhere=*/true);
+    if (!loaded.job->has_costs() || loaded.job->task_count() != task_count) return {};
+    std::vector<double> out(task_count);
+    for (std::uint64_t i = 0; i < task_count; ++i) out[i] = loaded.job->cost(i);
+    source = "the job's cost estimates";
+    return out;
+  } catch (const Error&) {
+    return {};
+  }
+}
+
 }  // namespace
 
 std::string job_hash(const std::string& resolved_toml) {
@@ -237,12 +279,15 @@ int print_status(const std::string& path) {
     throw IoError(fmt::format("{}: no such run file, and no checkpoint journal {}", output, journal));
 
   std::uint64_t task_count = 0, done = 0, failed = 0;
-  std::string job, status;
+  std::string job, status, config, order, costs;
   std::vector<TaskRecord> records;
   if (have_file && !(given_journal && have_journal)) {
     io::RunFile file = io::read_run_file(output);
     job = file.job;
     status = file.status;
+    config = file.config;
+    order = file.order.empty() ? "given" : file.order;
+    costs = file.costs;
     task_count = file.tasks.size();
     for (const auto& t : file.tasks) {
       if (t.attempt == 0) continue;
@@ -257,6 +302,11 @@ int print_status(const std::string& path) {
     io::JournalContents contents = io::read_journal(journal);
     job = contents.header.job;
     task_count = contents.header.task_count;
+    config = contents.header.config;
+    if (status.empty()) {  // no file: the journal records no order, its config's decides
+      order.clear();
+      costs.clear();
+    }
     std::vector<std::int64_t> last(task_count, -1);
     for (std::size_t i = 0; i < contents.batch.records.size(); ++i)
       if (contents.batch.records[i].id < task_count) last[contents.batch.records[i].id] = static_cast<std::int64_t>(i);
@@ -295,8 +345,35 @@ int print_status(const std::string& path) {
     double rate = static_cast<double>(n) / (last - first);
     std::cout << fmt::format("  rate:      {:.4g} tasks/s (session {}: {} tasks in {:.3g} s)\n", rate, session + 1, n,
                              last - first);
-    if (remaining > 0)
-      std::cout << fmt::format("  ETA:       {:.3g} s of running at that rate\n", static_cast<double>(remaining) / rate);
+    if (remaining > 0) {
+      // Weighed by cost when the costs are known: under longest-first the
+      // tasks left are the short ones, and a count would overstate them.
+      std::string source;
+      std::vector<double> cost = status_costs(output, config, order, costs, task_count, source);
+      std::vector<bool> is_done(task_count, false);
+      double done_cost = 0, remaining_cost = 0, all_done_cost = 0;  // done: in the latest session
+      for (const auto& t : records) {
+        if (t.id >= task_count || cost.empty()) continue;
+        is_done[t.id] = true;
+        all_done_cost += cost[t.id];
+        if (t.session == session) done_cost += cost[t.id];
+      }
+      for (std::uint64_t id = 0; id < task_count && !cost.empty(); ++id)
+        if (!is_done[id]) remaining_cost += cost[id];
+      if (done_cost > 0) {
+        std::cout << fmt::format("  ETA:       {:.3g} s of running at that pace per unit of cost ({:.1f}% of the "
+                                 "cost is left, by {})\n",
+                                 (last - first) * remaining_cost / done_cost,
+                                 100.0 * remaining_cost / (remaining_cost + all_done_cost), source);
+      } else {
+        bool longest_first = went_longest_first(output, config, order);
+        std::cout << fmt::format("  ETA:       {:.3g} s of running at that rate{}\n",
+                                 static_cast<double>(remaining) / rate,
+                                 longest_first ? " (at most: the run went longest-first, so the tasks left are the "
+                                                 "shorter ones, and their costs are not at hand)"
+                                               : "");
+      }
+    }
   }
   if (writer) std::cout << fmt::format("  running:   pid {} is writing it now\n", writer);
   if (!writer && remaining > 0 && (status == "partial" || status == "interrupted" || status == "failed"))

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <variant>
 
@@ -579,54 +580,109 @@ Batch read_finished_tasks(const std::string& path, const std::vector<Column>& co
 
 namespace {
 
+// The kind of a /results or /params dataset, from its HDF5 type; nullopt for
+// a dataset of more than 2 dimensions (not a column).
+std::optional<ColumnSpec> inspect_column(hid_t ds, const std::string& where) {
+  std::vector<std::uint64_t> shape = dataset_shape(ds);
+  if (shape.empty() || shape.size() > 2) return std::nullopt;
+  ColumnSpec spec;
+  spec.width = shape.size() == 2 ? static_cast<std::size_t>(shape[1]) : 0;
+  Handle file_type{check_id(H5Dget_type(ds), "H5Dget_type"), H5Tclose};
+  switch (H5Tget_class(file_type.get())) {
+    case H5T_STRING:  // a text column (since 1.2)
+      if (H5Tis_variable_str(file_type.get()) > 0)
+        throw IoError(where + ": variable-length strings; a text column is fixed-length");
+      spec.kind = ColumnSpec::Kind::Text;
+      spec.value_bytes = H5Tget_size(file_type.get());
+      break;
+    case H5T_ENUM:  // a bool (since 1.4): HDF5 converts no enum to a number
+      spec.kind = ColumnSpec::Kind::Bool;
+      spec.value_bytes = 1;
+      break;
+    case H5T_FLOAT: spec.kind = ColumnSpec::Kind::Float; break;
+    default:
+      spec.kind = H5Tget_sign(file_type.get()) == H5T_SGN_NONE ? ColumnSpec::Kind::UInt : ColumnSpec::Kind::Int;
+  }
+  return spec;
+}
+
+// The memory type values of a column are read as.
+Handle memory_type(const ColumnSpec& spec) {
+  switch (spec.kind) {
+    case ColumnSpec::Kind::Int: return copy_type(H5T_NATIVE_INT64);
+    case ColumnSpec::Kind::UInt: return copy_type(H5T_NATIVE_UINT64);
+    case ColumnSpec::Kind::Float: return copy_type(H5T_NATIVE_DOUBLE);
+    case ColumnSpec::Kind::Bool: return bool_enum_type();
+    case ColumnSpec::Kind::Text: return padded_string_type(spec.value_bytes);
+  }
+  throw std::logic_error("unknown column kind");
+}
+
+// The names of a group's datasets, in HDF5's name order.
+std::vector<std::string> dataset_names(hid_t group) {
+  H5G_info_t info{};
+  check_status(H5Gget_info(group, &info), "H5Gget_info");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[256] = {};
+    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+    names.emplace_back(name);
+  }
+  return names;
+}
+
 // The 1-D datasets of a group (/results, /params) as columns: numbers as
 // doubles, bools (enums) as 0 and 1, text without its padding.
 std::vector<ResultColumn> read_columns(hid_t file, const std::string& group_name) {
   std::vector<ResultColumn> columns;
   Handle group = open_group(file, group_name);
-  H5G_info_t info{};
-  check_status(H5Gget_info(group.get(), &info), "H5Gget_info");
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    char name[256] = {};
-    H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+  for (const auto& name : dataset_names(group.get())) {
     Handle ds = open_dataset(group.get(), name);
-    if (dataset_shape(ds.get()).size() != 1) continue;  // array columns: not read for reports
+    auto spec = inspect_column(ds.get(), "/" + group_name + "/" + name);
+    if (!spec || spec->width != 0) continue;  // array columns: not read for reports
     ResultColumn column;
     column.name = name;
     std::uint64_t n = dataset_length(ds.get());
-    Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
-    H5T_class_t type_class = H5Tget_class(file_type.get());
-    if (type_class == H5T_STRING) {  // a text column (since 1.2)
-      if (H5Tis_variable_str(file_type.get()) > 0)
-        throw IoError("/" + group_name + "/" + name + ": variable-length strings; a text column is fixed-length");
-      std::size_t size = H5Tget_size(file_type.get());
-      Handle type = padded_string_type(size);
-      std::vector<char> bytes(n * size);
-      if (n > 0) read_all(ds.get(), type.get(), bytes.data());
-      column.type = "text";
-      for (std::uint64_t k = 0; k < n; ++k) {
-        std::string_view value(bytes.data() + k * size, size);
-        column.texts.emplace_back(value.substr(0, value.find_last_not_of('\0') + 1));
+    Handle type = memory_type(*spec);
+    switch (spec->kind) {
+      case ColumnSpec::Kind::Text: {
+        std::size_t size = spec->value_bytes;
+        std::vector<char> bytes(n * size);
+        if (n > 0) read_all(ds.get(), type.get(), bytes.data());
+        column.type = "text";
+        for (std::uint64_t k = 0; k < n; ++k) {
+          std::string_view value(bytes.data() + k * size, size);
+          column.texts.emplace_back(value.substr(0, value.find_last_not_of('\0') + 1));
+        }
+        break;
       }
-    } else if (type_class == H5T_ENUM) {  // a bool (since 1.4): HDF5 converts no enum to double
-      Handle type = bool_enum_type();
-      std::vector<std::int8_t> bytes(n);
-      if (n > 0) read_all(ds.get(), type.get(), bytes.data());
-      column.type = "bool";
-      column.values.assign(bytes.begin(), bytes.end());
-    } else {
-      column.type = type_class == H5T_FLOAT ? "float" : "integer";
-      column.values.resize(n);
-      if (n > 0) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
+      case ColumnSpec::Kind::Bool: {
+        std::vector<std::int8_t> bytes(n);
+        if (n > 0) read_all(ds.get(), type.get(), bytes.data());
+        column.type = "bool";
+        column.values.assign(bytes.begin(), bytes.end());
+        break;
+      }
+      case ColumnSpec::Kind::UInt:
+        column.type = "integer";
+        column.unsigned_values.resize(n);
+        if (n > 0) read_all(ds.get(), type.get(), column.unsigned_values.data());
+        column.values.assign(column.unsigned_values.begin(), column.unsigned_values.end());
+        break;
+      default:
+        column.type = spec->kind == ColumnSpec::Kind::Float ? "float" : "integer";
+        column.values.resize(n);
+        if (n > 0) read_all(ds.get(), H5T_NATIVE_DOUBLE, column.values.data());
     }
     columns.push_back(std::move(column));
   }
   return columns;
 }
 
-}  // namespace
-
-RunFile read_run_file(const std::string& path) {
+// Opens a run file after checking that it is one: a regular HDF5 file with
+// format = "fanout" of a major version this fanout reads. Throws IoError
+// naming the file; `version` gets its format_version.
+Handle open_run_file(const std::string& path, std::vector<std::int64_t>& version) {
   quiet_hdf5_errors();
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
@@ -634,23 +690,37 @@ RunFile read_run_file(const std::string& path) {
   htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   H5Eclear2(H5E_DEFAULT);
   if (is_hdf5 <= 0) throw IoError(path + ": not an HDF5 file (or truncated)");
-  RunFile run;
-  run.path = path;
+  Handle file;
   try {
-    Handle file;
-    try {
-      file = open_file_read(path);
-    } catch (const IoError& e) {
-      throw IoError(path + ": cannot open as HDF5: the file is truncated or damaged (or still being written); " +
-                    "HDF5 says: " + e.what());
-    }
-    hid_t f = file.get();
+    file = open_file_read(path);
+  } catch (const IoError& e) {
+    throw IoError(path + ": cannot open as HDF5: the file is truncated or damaged (or still being written); " +
+                  "HDF5 says: " + e.what());
+  }
+  hid_t f = file.get();
+  try {
     if (!attr_exists(f, "format") || read_string_attr(f, "format") != FORMAT_NAME)
       throw IoError(path + ": an HDF5 file, but not a fanout run file (no format = \"fanout\" attribute)");
-    run.format_version = read_int_attr(f, "format_version");
-    if (run.format_version.empty() || run.format_version[0] > FORMAT_MAJOR)
-      throw IoError(path + ": format version " + (run.format_version.empty() ? "?" : std::to_string(run.format_version[0])) +
-                    ".x is newer than this fanout reads (" + std::to_string(FORMAT_MAJOR) + ".x); upgrade fanout");
+    version = read_int_attr(f, "format_version");
+  } catch (const IoError& e) {
+    std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw IoError(path + ": " + what);
+  }
+  if (version.empty() || version[0] > FORMAT_MAJOR)
+    throw IoError(path + ": format version " + (version.empty() ? "?" : std::to_string(version[0])) +
+                  ".x is newer than this fanout reads (" + std::to_string(FORMAT_MAJOR) + ".x); upgrade fanout");
+  return file;
+}
+
+}  // namespace
+
+RunFile read_run_file(const std::string& path) {
+  RunFile run;
+  run.path = path;
+  Handle file = open_run_file(path, run.format_version);
+  try {
+    hid_t f = file.get();
     run.fanout_version = read_string_attr(f, "fanout_version");
     run.job = read_string_attr(f, "job");
     run.status = read_string_attr(f, "status");
@@ -690,6 +760,111 @@ RunFile read_run_file(const std::string& path) {
     throw IoError(path + ": " + what);
   }
   return run;
+}
+
+std::vector<double> task_durations(const RunFile& run, std::uint64_t n) {
+  std::vector<double> durations(n, 0.0);
+  std::vector<bool> known(n, false);
+  double sum = 0;
+  std::uint64_t count = 0;
+  for (const auto& t : run.tasks) {
+    if (t.attempt == 0 || t.status != TaskStatus::Ok || t.id >= n) continue;
+    durations[t.id] = t.t_end - t.t_start;
+    known[t.id] = true;
+    sum += durations[t.id];
+    ++count;
+  }
+  double mean = count ? sum / static_cast<double>(count) : 0;
+  for (std::uint64_t i = 0; i < n; ++i)
+    if (!known[i]) durations[i] = mean;
+  return durations;
+}
+
+struct TaskRangeReader::Impl {
+  std::string path;
+  Handle file;
+  Handle tasks;
+  Handle task_mem_type;
+  std::uint64_t task_count = 0;
+  std::vector<ColumnSpec> params, results;
+  std::vector<Handle> datasets;  // params, then results
+  std::vector<Handle> types;     // their memory types
+};
+
+TaskRangeReader::TaskRangeReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.path = path;
+  std::vector<std::int64_t> version;
+  m.file = open_run_file(path, version);
+  try {
+    hid_t f = m.file.get();
+    m.tasks = open_dataset(f, "tasks");
+    m.task_mem_type = task_type();
+    m.task_count = dataset_length(m.tasks.get());
+    auto add = [&](const std::string& group_name, std::vector<std::string> names, std::vector<ColumnSpec>& specs) {
+      Handle group = open_group(f, group_name);
+      for (const auto& name : names) {
+        Handle ds = open_dataset(group.get(), name);
+        auto spec = inspect_column(ds.get(), "/" + group_name + "/" + name);
+        if (!spec) continue;
+        if (dataset_shape(ds.get())[0] != m.task_count)
+          throw IoError("/" + group_name + "/" + name + " has " + std::to_string(dataset_shape(ds.get())[0]) +
+                        " rows for " + std::to_string(m.task_count) + " tasks");
+        spec->name = name;
+        specs.push_back(*spec);
+        m.types.push_back(memory_type(*spec));
+        m.datasets.push_back(std::move(ds));
+      }
+    };
+    if (link_exists(f, "params")) {
+      Handle group = open_group(f, "params");
+      std::vector<std::string> names = dataset_names(group.get());
+      if (attr_exists(group.get(), "names")) {  // the sweep's order, then any others by name
+        std::vector<std::string> ordered;
+        std::string list = read_string_attr(group.get(), "names");
+        for (std::size_t at = 0; at <= list.size();) {
+          std::size_t comma = std::min(list.find(',', at), list.size());
+          std::string name = list.substr(at, comma - at);
+          if (std::find(names.begin(), names.end(), name) != names.end()) ordered.push_back(name);
+          at = comma + 1;
+        }
+        for (const auto& name : names)
+          if (std::find(ordered.begin(), ordered.end(), name) == ordered.end()) ordered.push_back(name);
+        names = ordered;
+      }
+      add("params", names, m.params);
+    }
+    if (link_exists(f, "results")) {
+      Handle group = open_group(f, "results");
+      add("results", dataset_names(group.get()), m.results);
+    }
+  } catch (const IoError& e) {
+    std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;
+    throw IoError(path + ": " + what);
+  }
+}
+
+TaskRangeReader::~TaskRangeReader() = default;
+std::uint64_t TaskRangeReader::task_count() const { return impl_->task_count; }
+const std::vector<ColumnSpec>& TaskRangeReader::params() const { return impl_->params; }
+const std::vector<ColumnSpec>& TaskRangeReader::results() const { return impl_->results; }
+
+void TaskRangeReader::read(std::uint64_t first, std::uint64_t count, std::vector<TaskRecord>& records,
+                           std::vector<std::vector<std::byte>>& values) {
+  Impl& m = *impl_;
+  try {
+    records.assign(count, TaskRecord{});
+    read_range(m.tasks.get(), m.task_mem_type.get(), first, count, records.data());
+    values.resize(m.datasets.size());
+    for (std::size_t c = 0; c < m.datasets.size(); ++c) {
+      const ColumnSpec& spec = c < m.params.size() ? m.params[c] : m.results[c - m.params.size()];
+      values[c].assign(count * spec.values_per_task() * spec.value_bytes, std::byte{0});
+      read_range(m.datasets[c].get(), m.types[c].get(), first, count, values[c].data());
+    }
+  } catch (const IoError& e) {
+    throw IoError(m.path + ": " + e.what());
+  }
 }
 
 }  // namespace fanout::io

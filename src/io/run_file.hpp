@@ -90,6 +90,8 @@ struct ResultColumn {
   std::string type;
   std::vector<double> values;
   std::vector<std::string> texts;
+  // Unsigned integer columns only: the values exactly (`values` rounds those above 2^53).
+  std::vector<std::uint64_t> unsigned_values;
 };
 
 struct RunFile {
@@ -125,6 +127,45 @@ struct RunFile {
 // Reads a whole run file. Throws IoError, naming the file, when it is
 // missing, not HDF5, not a fanout file, or of a newer major format version.
 RunFile read_run_file(const std::string& path);
+
+// A /results or /params dataset as the per-task export reads it.
+struct ColumnSpec {
+  enum class Kind { Int, UInt, Float, Bool, Text };
+  std::string name;
+  Kind kind = Kind::Float;
+  std::size_t width = 0;       // values per task: 0 for a 1-D dataset, N for a 2-D array column
+  std::size_t value_bytes = 8; // bytes of one value in memory: 8 (int64, uint64, double), 1 (bool), N (text)
+  std::size_t values_per_task() const { return width == 0 ? 1 : width; }
+};
+
+// Reads a run file's tasks a range at a time, so that an export of 10^7
+// tasks never holds the whole file: /tasks records and the values of every
+// /params and /results column (array columns too), in memory types
+// (int64, uint64, double, int8 for bool, null-padded bytes for text).
+class TaskRangeReader {
+ public:
+  // Checks the file as read_run_file does; throws IoError naming it.
+  explicit TaskRangeReader(const std::string& path);
+  TaskRangeReader(const TaskRangeReader&) = delete;
+  TaskRangeReader& operator=(const TaskRangeReader&) = delete;
+  ~TaskRangeReader();
+  std::uint64_t task_count() const;
+  const std::vector<ColumnSpec>& params() const;   // in the sweep's order (/params `names`)
+  const std::vector<ColumnSpec>& results() const;  // by name
+  // Tasks [first, first + count): their records; values[c] holds column c's
+  // values (params first, then results), values_per_task() x value_bytes per task.
+  void read(std::uint64_t first, std::uint64_t count, std::vector<TaskRecord>& records,
+            std::vector<std::vector<std::byte>>& values);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The durations (t_end - t_start) of a run's tasks that finished ok, by task
+// id, for ids below n; the others get the mean of those (0 when none): the
+// costs an earlier run gives longest-first (fanout run --costs).
+std::vector<double> task_durations(const RunFile& run, std::uint64_t n);
 
 // The tasks of a run file that finished ok, with their packed rows (for
 // `columns`, the job's) and the errors of their earlier failed attempts: what

@@ -158,9 +158,11 @@ Comparison compare(const std::vector<io::RunFile>& files) {
   if (ranks_vary) c.varied.push_back("ranks");
   c.varied.insert(c.varied.end(), varied.begin(), varied.end());
 
-  for (const auto& f : files) {
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const io::RunFile& f = files[i];
     Summary s = summarize(f);
     ComparedRun r;
+    r.index = i;
     r.file = f.path;
     r.policy = s.policy;
     r.chunk = s.chunk;
@@ -207,8 +209,32 @@ Comparison compare(const std::vector<io::RunFile>& files) {
     });
     if (same_threads && c.fit->best_workers)
       c.best_ranks = std::max(1L, *c.fit->best_workers / c.runs[0].threads_per_rank);
+    // The replay at the best worker count (or the most measured), as fanout predict gives it.
+    // A best of one worker (or none: no limit) says nothing to compare with: take the most workers measured.
+    PredictOptions o;
+    const bool best_usable = c.fit->best_workers && *c.fit->best_workers > 1;
+    if (best_usable && c.best_ranks) {
+      o.ranks = static_cast<int>(std::min(*c.best_ranks, 10'000'000L));
+      o.threads = static_cast<unsigned>(c.runs[0].threads_per_rank);
+    } else if (best_usable) {
+      o.ranks = static_cast<int>(std::min(*c.fit->best_workers, 10'000'000L));
+    } else {
+      o.ranks = static_cast<int>(c.runs.back().ranks);
+      o.threads = static_cast<unsigned>(c.runs.back().threads_per_rank);
+    }
+    try {
+      c.replay = predict(files[base.index], o);
+      c.fit_speedup_at_replay =
+          amdahl_speedup(c.fit->serial_fraction, static_cast<double>(o.ranks) * static_cast<double>(o.threads));
+    } catch (const Error&) {
+      c.replay.reset();  // nothing to replay (no task ran in the baseline)
+    }
   }
   return c;
+}
+
+double amdahl_speedup(double serial_fraction, double workers) {
+  return 1.0 / (serial_fraction + (1 - serial_fraction) / workers);
 }
 
 std::string format_text(const Comparison& c) {
@@ -247,10 +273,31 @@ std::string format_text(const Comparison& c) {
                                                   *c.best_ranks == 1 ? "" : "s", c.runs[0].threads_per_rank,
                                                   c.runs[0].threads_per_rank == 1 ? "" : "s")
                                     : std::string(),
-                       1.0 / (f.serial_fraction + (1 - f.serial_fraction) / static_cast<double>(*f.best_workers))));
+                       amdahl_speedup(f.serial_fraction, static_cast<double>(*f.best_workers))));
     } else {
       line("predicted best: no limit (serial fraction 0: the fit predicts efficiency 1 at any worker count)");
     }
+  }
+  if (c.replay) {
+    const Prediction& p = *c.replay;
+    const ComparedRun& b = c.runs[c.baseline];
+    double workers = static_cast<double>(p.ranks) * p.threads;
+    double gap = c.fit_speedup_at_replay > 0 ? p.speedup / c.fit_speedup_at_replay : 1;
+    std::string why =
+        gap > 1.1 ? fmt::format("the replay is {:.0f}% faster: it keeps every task's recorded time and gives each "
+                                "worker a core of its own, while the fit also counts what the measured runs lost "
+                                "beyond that (cores shared with other ranks or other work, contention, communication), "
+                                "so on this machine trust the fit, with more cores the replay",
+                                100 * (gap - 1))
+        : gap < 0.9 ? fmt::format("the replay is {:.0f}% slower: its tasks took as long as in the baseline run, "
+                                  "while the measured runs with more workers did better than the baseline",
+                                  100 * (1 / gap - 1))
+                    : std::string("the two agree within 10%");
+    line(wrap(fmt::format("replay:   fanout predict {} --ranks {}{} (the baseline's task times through the "
+                          "scheduler): speedup {:.2f} at {:.0f} worker{}, where the fit predicts {:.2f}; {}",
+                          b.file, p.ranks, p.threads > 1 ? fmt::format(" --threads {}", p.threads) : std::string(),
+                          p.speedup, workers, workers == 1 ? "" : "s", c.fit_speedup_at_replay, why),
+              100, std::string(10, ' ')));
   }
   if (!c.fit_note.empty()) line("note: " + c.fit_note);
   return out;
@@ -278,9 +325,16 @@ std::string format_json(const Comparison& c) {
         "\"best_workers\": {}, \"best_ranks\": {}}}",
         c.fit->points, num(c.fit->intercept), num(c.fit->slope), num(c.fit->serial_fraction),
         c.fit->clamped ? "true" : "false", opt_int(c.fit->best_workers), opt_int(c.best_ranks));
-  return fmt::format("{{\"job\": {}, \"varied\": [{}], \"baseline\": {}, \"runs\": [{}], \"amdahl\": {}, \"note\": {}}}\n",
-                     json_string(c.job), varied, json_string(c.runs[c.baseline].file), runs, fit,
-                     json_string(c.fit_note));
+  std::string replay = "null";
+  if (c.replay)
+    replay = fmt::format("{{\"ranks\": {}, \"threads\": {}, \"workers\": {}, \"wall\": {}, \"speedup\": {}, "
+                         "\"fit_speedup\": {}}}",
+                         c.replay->ranks, c.replay->threads, static_cast<long>(c.replay->ranks) * c.replay->threads,
+                         num(c.replay->wall), num(c.replay->speedup), num(c.fit_speedup_at_replay));
+  return fmt::format(
+      "{{\"job\": {}, \"varied\": [{}], \"baseline\": {}, \"runs\": [{}], \"amdahl\": {}, \"replay\": {}, "
+      "\"note\": {}}}\n",
+      json_string(c.job), varied, json_string(c.runs[c.baseline].file), runs, fit, replay, json_string(c.fit_note));
 }
 
 }  // namespace fanout::report

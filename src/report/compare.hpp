@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "io/run_file.hpp"
+#include "report/predict.hpp"
 
 namespace fanout::report {
 
 struct ComparedRun {
+  std::size_t index = 0;  // into the files given
   std::string file, policy, chunk, order, status;
   long ranks = 0, threads_per_rank = 0, workers = 0;
   std::uint64_t tasks = 0;
@@ -40,7 +42,15 @@ struct Comparison {
   std::optional<AmdahlFit> fit;      // needs runs at two or more worker counts
   std::optional<long> best_ranks;    // best_workers / threads_per_rank when every run has the same threads
   std::string fit_note;              // why there is no fit, or a caveat about it
+  // fanout predict's replay of the baseline's task times at the predicted
+  // best worker count (else at the most workers measured): the other model
+  // of the same question, and how far the fit is from it.
+  std::optional<Prediction> replay;
+  double fit_speedup_at_replay = 0;  // the fit's speedup at the replay's worker count
 };
+
+// Amdahl's predicted speedup at p workers: 1 / (f + (1 - f) / p).
+double amdahl_speedup(double serial_fraction, double workers);
 
 // The config keys a scaling or policy study may vary: schedule.*, checkpoint.*, run.threads_per_rank,
 // run.progress_interval, run.grace, output.path.

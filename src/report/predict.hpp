@@ -31,9 +31,11 @@ struct Prediction {
   double fixed = 0;      // s: setup, distribute, collect and write, as recorded
   double compute = 0;    // s: simulated first task start to last task end
   double wall = 0;       // s: fixed + compute
-  double efficiency = 0; // task_time / (workers x wall)
-  double speedup = 0;    // recorded wall / predicted wall
-  double recorded_wall = 0;
+  double efficiency = 0; // task_time / (workers x wall), as fanout report would give it
+  double one_worker_wall = 0;  // s: the same replay on 1 rank x 1 thread: fixed + task_time
+  double speedup = 0;    // one_worker_wall / wall: over one worker, as fanout compare defines speedup
+  double recorded_wall = 0;    // s: the file's own wall (all its sessions)
+  double speedup_vs_recorded = 0;  // recorded_wall / wall
 };
 
 // The simulation alone: durations by task id, on ranks x threads.
@@ -43,5 +45,8 @@ double simulate(const std::vector<double>& durations, const sched::SchedulerOpti
 Prediction predict(const io::RunFile& run, const PredictOptions& options);
 std::string format_text(const Prediction& p);
 std::string format_json(const Prediction& p);
+// predict --ranks N,N,...: one row per rank count.
+std::string format_text(const std::vector<Prediction>& rows);
+std::string format_json(const std::vector<Prediction>& rows);
 
 }  // namespace fanout::report

@@ -61,6 +61,42 @@ void advise(Summary& s) {
 
 }  // namespace
 
+static double phases_end(const io::RunFile& run) {
+  double end = 0;
+  for (const auto& p : run.phases) end = std::max(end, p.t_end);
+  return end;
+}
+
+std::vector<SessionSummary> sessions_of(const io::RunFile& run) {
+  int last = static_cast<int>(std::max<std::int64_t>(1, run.sessions)) - 1;
+  for (const auto& t : run.tasks)
+    if (t.attempt > 0) last = std::max(last, static_cast<int>(t.session));
+  std::vector<SessionSummary> out(static_cast<std::size_t>(last) + 1);
+  std::vector<int> top_rank(out.size(), -1), top_thread(out.size(), -1);
+  for (std::size_t k = 0; k < out.size(); ++k) out[k].session = static_cast<int>(k);
+  for (const auto& t : run.tasks) {
+    if (t.attempt == 0) continue;
+    SessionSummary& s = out[t.session];
+    ++s.tasks;
+    s.task_wall += t.t_end - t.t_start;
+    s.wall = std::max(s.wall, t.t_end);  // the run clock starts at 0 with each session
+    top_rank[t.session] = std::max(top_rank[t.session], t.rank);
+    top_thread[t.session] = std::max(top_thread[t.session], t.thread);
+  }
+  for (std::size_t k = 0; k + 1 < out.size(); ++k)
+    out[k].workers = static_cast<long>(top_rank[k] + 1) * (top_thread[k] + 1);
+  SessionSummary& now = out.back();
+  if (!run.phases.empty()) now.wall = phases_end(run);
+  now.workers = static_cast<long>(run.n_ranks * run.threads_per_rank);
+  return out;
+}
+
+double run_wall(const io::RunFile& run) {
+  double wall = 0;
+  for (const auto& s : sessions_of(run)) wall += s.wall;
+  return wall;
+}
+
 Summary summarize(const io::RunFile& run) {
   Summary s;
   s.job = run.job;
@@ -72,6 +108,9 @@ Summary summarize(const io::RunFile& run) {
   s.threads_per_rank = run.threads_per_rank;
   s.workers = run.n_ranks * run.threads_per_rank;
   s.tasks = run.tasks.size();
+  s.sessions = sessions_of(run);
+  const int last_session = s.sessions.back().session;
+  // first, last, last_end: of the last session, whose phases /phases records.
   double first = 0, last = 0;
   bool any = false;
   std::map<std::pair<int, int>, double> last_end;  // (rank, thread) -> its last task's end
@@ -85,19 +124,24 @@ Summary summarize(const io::RunFile& run) {
     double seconds = t.t_end - t.t_start;
     s.task_wall += seconds;
     s.task_cpu += t.cpu_user + t.cpu_sys;
+    ran.push_back({t.id, t.rank, t.thread, seconds, t.cpu_user + t.cpu_sys});
+    if (t.session != last_session) continue;
     first = any ? std::min(first, t.t_start) : t.t_start;
     last = any ? std::max(last, t.t_end) : t.t_end;
     any = true;
     auto [it, inserted] = last_end.try_emplace({t.rank, t.thread}, t.t_end);
     if (!inserted) it->second = std::max(it->second, t.t_end);
-    ran.push_back({t.id, t.rank, t.thread, seconds, t.cpu_user + t.cpu_sys});
   }
   s.compute = last - first;
-  for (const auto& p : run.phases) {
-    s.phases.push_back({phase_name(p), p.t_start, p.t_end});
-    s.wall = std::max(s.wall, p.t_end);
+  for (const auto& p : run.phases) s.phases.push_back({phase_name(p), p.t_start, p.t_end});
+  s.last_session_wall = s.sessions.back().wall;
+  double offered = 0;  // core-seconds: workers x wall, summed over the sessions
+  for (const auto& session : s.sessions) {
+    s.wall += session.wall;
+    offered += static_cast<double>(session.workers) * session.wall;
+    if (session.session != last_session)
+      s.lost.earlier += static_cast<double>(session.workers) * session.wall - session.task_wall;
   }
-  if (s.wall == 0) s.wall = last;
 
   // Slowest tasks: longest first, ties by id.
   std::size_t top = std::min(SLOWEST, ran.size());
@@ -133,10 +177,10 @@ Summary summarize(const io::RunFile& run) {
   }
   s.lost.startup = workers * compute_start;
   s.lost.idle_tail = tail;
-  s.lost.idle_other = workers * span - s.task_wall - tail;
+  s.lost.idle_other = workers * span - s.sessions.back().task_wall - tail;
   s.lost.collect = workers * (collect_end - compute_end);
-  s.lost.write = workers * (s.wall - collect_end);
-  s.lost.total = workers * s.wall - s.task_wall;
+  s.lost.write = workers * (s.last_session_wall - collect_end);
+  s.lost.total = offered - s.task_wall;
 
   double busy_sum = 0, busy_max = 0;
   for (const auto& r : run.ranks) {
@@ -163,7 +207,8 @@ Summary summarize(const io::RunFile& run) {
     if (r.busy > busy_max) s.busiest_rank = r.rank;
     busy_max = std::max(busy_max, r.busy);
   }
-  s.cores_busy = s.wall > 0 ? (s.cpu_user + s.cpu_sys) / s.wall : 0;
+  // /ranks measured the last session only.
+  s.cores_busy = s.last_session_wall > 0 ? (s.cpu_user + s.cpu_sys) / s.last_session_wall : 0;
   s.cpu_per_wall = s.task_wall > 0 ? s.task_cpu / s.task_wall : 0;
   // Below ~20 us a task's CPU and wall readings are mostly clock cost: too short to tell.
   std::uint64_t ran_count = s.ok + s.failed;
@@ -173,31 +218,15 @@ Summary summarize(const io::RunFile& run) {
            : s.cpu_per_wall <= 0.3 ? "I/O-bound"
                                    : "mixed";
   advise(s);
+  s.results = summarize_results(run);
   double busy_mean = run.ranks.empty() ? 0 : busy_sum / static_cast<double>(run.ranks.size());
   s.imbalance = busy_mean > 0 ? busy_max / busy_mean : 1;
-  s.efficiency = s.workers > 0 && s.wall > 0 ? s.task_wall / (static_cast<double>(s.workers) * s.wall) : 0;
+  s.efficiency = offered > 0 ? s.task_wall / offered : 0;
   return s;
 }
 
 namespace {
 
-// Splits text into lines of at most `width` characters at spaces; every line
-// after the first starts with `indent`.
-std::string wrap(const std::string& text, std::size_t width, const std::string& indent) {
-  std::string out, line;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t space = text.find(' ', pos);
-    std::string word = text.substr(pos, space == std::string::npos ? std::string::npos : space - pos);
-    pos = space == std::string::npos ? text.size() : space + 1;
-    if (!line.empty() && line.size() + 1 + word.size() > width) {
-      out += line + "\n";
-      line = indent;
-    }
-    line += (line.empty() || line == indent ? "" : " ") + word;
-  }
-  return out + line;
-}
 
 std::string percent(double part, double whole) {
   return whole > 0 ? fmt::format("{:5.1f}%", 100.0 * part / whole) : std::string("     -");
@@ -217,8 +246,18 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   line(fmt::format("hosts:     {}", hosts.empty() ? "none recorded" : hosts));
   if (!run.sweep.empty()) line(fmt::format("sweep:     {} (report --by NAME: per value)", run.sweep));
   line(fmt::format("status:    {}: {} ok, {} failed, {} not run", s.status, s.ok, s.failed, s.not_run));
+  out += format_results_text(s.results);
+  const bool resumed = s.sessions.size() > 1;
+  if (resumed) {
+    std::string walls;
+    for (const auto& session : s.sessions) walls += fmt::format("{}{:.2f} s", walls.empty() ? "" : " + ", session.wall);
+    line(wrap(fmt::format("sessions:  {} (the file was resumed): wall {} = {:.2f} s in all (an earlier session's up "
+                          "to its last kept task's end); the CPU times and the rank table are of the last session",
+                          s.sessions.size(), walls, s.wall),
+              100, std::string(11, ' ')));
+  }
   line(fmt::format("CPU times: user {:.2f} s, sys {:.2f} s, total {:.2f} s / Wall time {:.2f} s ({:.2f} cores busy)",
-                   s.cpu_user, s.cpu_sys, s.cpu_user + s.cpu_sys, s.wall, s.cores_busy));
+                   s.cpu_user, s.cpu_sys, s.cpu_user + s.cpu_sys, s.last_session_wall, s.cores_busy));
   line(fmt::format("tasks:     {:.2f} s of task time, {:.2f} s of it on CPU: {} (CPU/wall {:.2f})", s.task_wall,
                    s.task_cpu, s.kind, s.cpu_per_wall));
   line(wrap("advice:    " + s.advice, 100, std::string(11, ' ')));
@@ -231,14 +270,17 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   line("");
   line(fmt::format("load imbalance (max/mean busy): {:.2f}{}", s.imbalance,
                    s.per_rank.size() > 1 ? fmt::format(" (rank {} busiest)", s.busiest_rank) : std::string()));
-  line(fmt::format("parallel efficiency: {:.2f} ({:.2f} s of tasks / ({} worker{} x {:.2f} s wall))", s.efficiency,
-                   s.task_wall, s.workers, s.workers == 1 ? "" : "s", s.wall));
   const LostTime& l = s.lost;
-  line(fmt::format("lost core-seconds: {:.3f} s ({} worker{} x {:.3f} s wall - {:.3f} s of tasks), spent in:", l.total,
-                   s.workers, s.workers == 1 ? "" : "s", s.wall, s.task_wall));
+  std::string offered = resumed ? fmt::format("{:.3f} core-seconds of {} sessions", l.total + s.task_wall,
+                                              s.sessions.size())
+                                : fmt::format("{} worker{} x {:.3f} s wall", s.workers, s.workers == 1 ? "" : "s",
+                                              s.wall);
+  line(fmt::format("parallel efficiency: {:.2f} ({:.2f} s of tasks / ({}))", s.efficiency, s.task_wall, offered));
+  line(fmt::format("lost core-seconds: {:.3f} s ({} - {:.3f} s of tasks), spent in:", l.total, offered, s.task_wall));
   auto part = [&](const char* what, double seconds) {
     line(fmt::format("  {:<42} {:>9.3f} s {}", what, seconds, percent(seconds, l.total)));
   };
+  if (resumed) part("earlier sessions (workers x wall - tasks)", l.earlier);
   part("startup (setup + distribute)", l.startup);
   part("idle tail (last task end to compute end)", l.idle_tail);
   part("other idle during compute (dispatch waits)", l.idle_other);
@@ -260,6 +302,22 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
       line(fmt::format("  ... and {} more (see /errors)", run.errors.size() - FAILURES_SHOWN));
   }
   return out;
+}
+
+std::string wrap(const std::string& text, std::size_t width, const std::string& indent) {
+  std::string out, line;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t space = text.find(' ', pos);
+    std::string word = text.substr(pos, space == std::string::npos ? std::string::npos : space - pos);
+    pos = space == std::string::npos ? text.size() : space + 1;
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    line += (line.empty() || line == indent ? "" : " ") + word;
+  }
+  return out + line;
 }
 
 std::string json_string(const std::string& s) {
@@ -307,8 +365,13 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
                             json_string(run.errors[i].message));
   const LostTime& l = s.lost;
   std::string lost = fmt::format(
-      "{{\"total\": {}, \"startup\": {}, \"idle_tail\": {}, \"idle_other\": {}, \"collect\": {}, \"write\": {}}}",
-      num(l.total), num(l.startup), num(l.idle_tail), num(l.idle_other), num(l.collect), num(l.write));
+      "{{\"total\": {}, \"startup\": {}, \"idle_tail\": {}, \"idle_other\": {}, \"collect\": {}, \"write\": {}, "
+      "\"earlier_sessions\": {}}}",
+      num(l.total), num(l.startup), num(l.idle_tail), num(l.idle_other), num(l.collect), num(l.write), num(l.earlier));
+  std::string sessions;
+  for (const auto& x : s.sessions)
+    sessions += fmt::format("{}{{\"session\": {}, \"wall\": {}, \"workers\": {}, \"tasks\": {}, \"task_wall\": {}}}",
+                            sessions.empty() ? "" : ", ", x.session, num(x.wall), x.workers, x.tasks, num(x.task_wall));
   return fmt::format(
       "{{\"file\": {}, \"job\": {}, \"status\": {}, \"sweep\": {}, \"ranks\": {}, \"threads_per_rank\": {}, \"workers\": {}, "
       "\"policy\": {}, \"chunk\": {}, \"order\": {}, \"hosts\": [{}], "
@@ -316,14 +379,15 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       "\"cpu_user\": {}, \"cpu_sys\": {}, \"cpu_total\": {}, \"cores_busy\": {}, \"task_wall\": {}, "
       "\"task_cpu\": {}, \"cpu_per_wall\": {}, \"kind\": {}, \"advice\": {}, \"suggested_threads_per_rank\": {}, "
       "\"imbalance\": {}, \"busiest_rank\": {}, \"efficiency\": {}, \"phases\": [{}], \"lost\": {}, "
-      "\"slowest\": [{}], \"failures\": [{}], \"per_rank\": [{}]}}\n",
+      "\"slowest\": [{}], \"failures\": [{}], \"per_rank\": [{}], \"sessions\": [{}], \"last_session_wall\": {}, {}}}\n",
       json_string(run.path), json_string(s.job), json_string(s.status),
       run.sweep.empty() ? std::string("null") : json_string(run.sweep), s.ranks, s.threads_per_rank, s.workers,
       json_string(s.policy), json_string(s.chunk), json_string(s.order), hosts, s.tasks, s.ok, s.failed, s.not_run,
       num(s.wall), num(s.compute), num(s.cpu_user), num(s.cpu_sys), num(s.cpu_user + s.cpu_sys), num(s.cores_busy),
       num(s.task_wall), num(s.task_cpu), num(s.cpu_per_wall), json_string(s.kind), json_string(s.advice),
       s.suggested_threads_per_rank ? std::to_string(*s.suggested_threads_per_rank) : std::string("null"),
-      num(s.imbalance), s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank);
+      num(s.imbalance), s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank,
+      sessions, num(s.last_session_wall), results_json_fields(s.results));
 }
 
 std::string csv_field(const std::string& s) {

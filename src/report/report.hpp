@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/run_file.hpp"
+#include "report/answers.hpp"
 
 namespace fanout::report {
 
@@ -40,6 +41,17 @@ struct LostTime {
   double idle_other = 0;  // the rest of compute: waits for work between tasks and before a worker's first
   double collect = 0;     // workers x collect
   double write = 0;       // workers x write
+  double earlier = 0;     // earlier sessions of a resumed file: their workers x wall - their task time
+};
+
+// One `fanout run` that wrote the file (a resumed file has several; /tasks
+// `session` tells which ran each task, on that session's own clock).
+struct SessionSummary {
+  int session = 0;           // 0 for the first run, 1 for the first resume, ...
+  double wall = 0;           // s: the last session's from /phases; an earlier one's up to its last kept task's end
+  long workers = 0;          // the last: ranks x threads; an earlier: (highest rank + 1) x (highest thread + 1) of its tasks
+  std::uint64_t tasks = 0;   // tasks in /tasks that this session ran
+  double task_wall = 0;      // s: their summed durations
 };
 
 struct SlowTask {
@@ -54,7 +66,7 @@ struct Summary {
   long ranks = 0, threads_per_rank = 0, workers = 0;
   std::uint64_t tasks = 0, ok = 0, failed = 0, not_run = 0;
   std::vector<HostSummary> hosts;  // in order of first rank
-  double wall = 0;         // s: the whole run, from start to file closed
+  double wall = 0;         // s: the whole run, from start to file closed; of a resumed file, all its sessions
   double compute = 0;      // s: first task start to last task end
   double cpu_user = 0, cpu_sys = 0;  // s: all ranks, whole processes
   double cores_busy = 0;   // (cpu_user + cpu_sys) / wall
@@ -68,15 +80,22 @@ struct Summary {
   int busiest_rank = 0;
   double efficiency = 0;   // task_wall / (workers x wall)
   std::vector<PhaseSummary> phases;
+  std::vector<SessionSummary> sessions;  // in order; one for a file that was never resumed
+  double last_session_wall = 0;          // s: the wall time of the last session alone (the span of /phases, /ranks)
   LostTime lost;
   std::vector<SlowTask> slowest;  // up to SLOWEST, longest first
   std::vector<RankSummary> per_rank;
+  ResultsSummary results;  // the job's answer and the result columns
 };
 
 inline constexpr std::size_t SLOWEST = 5;
 inline constexpr std::size_t FAILURES_SHOWN = 10;
 
 Summary summarize(const io::RunFile& run);
+// The sessions of a run file, and their wall times (docs/report.md, "Resumed runs").
+std::vector<SessionSummary> sessions_of(const io::RunFile& run);
+// The run's wall time: the sum of its sessions' walls.
+double run_wall(const io::RunFile& run);
 std::string format_text(const io::RunFile& run, const Summary& s);
 std::string format_json(const io::RunFile& run, const Summary& s);
 std::string format_csv(const Summary& s);
@@ -85,6 +104,9 @@ std::string format_csv(const Summary& s);
 // shortest round-trip-safe form (%.6g), or null when not finite.
 std::string json_string(const std::string& s);
 std::string json_number(double x);
+// Splits text into lines of at most `width` characters at spaces; every line
+// after the first starts with `indent`.
+std::string wrap(const std::string& text, std::size_t width, const std::string& indent);
 // A CSV field: as it is, or quoted (with "" for ") when it holds , " or a line break.
 std::string csv_field(const std::string& s);
 

@@ -37,12 +37,12 @@ SHAPE = {
     "cpu_total": NUMBER, "cores_busy": NUMBER, "task_wall": NUMBER, "task_cpu": NUMBER, "cpu_per_wall": NUMBER,
     "kind": str, "advice": str, "suggested_threads_per_rank": (int, type(None)), "imbalance": NUMBER,
     "busiest_rank": int, "efficiency": NUMBER, "phases": list, "lost": dict, "slowest": list, "failures": list,
-    "per_rank": list,
+    "per_rank": list, "sessions": list, "last_session_wall": NUMBER, "answer": (dict, type(None)), "results": list,
 }
 HOST_SHAPE = {"host": str, "ranks": int}
 PHASE_SHAPE = {"name": str, "t_start": NUMBER, "t_end": NUMBER}
 LOST_SHAPE = {"total": NUMBER, "startup": NUMBER, "idle_tail": NUMBER, "idle_other": NUMBER, "collect": NUMBER,
-              "write": NUMBER}
+              "write": NUMBER, "earlier_sessions": NUMBER}
 SLOW_SHAPE = {"id": int, "rank": int, "thread": int, "seconds": NUMBER, "cpu": NUMBER}
 FAILURE_SHAPE = {"id": int, "message": str}
 RANK_SHAPE = {"rank": int, "host": str, "pid": int, "threads": int, "tasks": int, "busy": NUMBER, "idle": NUMBER,
@@ -100,7 +100,7 @@ def expected_figures(path):
     tail = sum(tail_of_rank.values())
     lost = {"total": workers * wall - task_wall, "startup": workers * cs, "idle_tail": tail,
             "idle_other": workers * (ce - cs) - task_wall - tail, "collect": workers * (collect_end - ce),
-            "write": workers * (wall - collect_end)}
+            "write": workers * (wall - collect_end), "earlier_sessions": 0.0}
     order = sorted(range(len(ran)), key=lambda i: (-seconds[i], int(ran["id"][i])))[:5]
     slowest = [(int(ran["id"][i]), int(ran["rank"][i]), int(ran["thread"][i]), float(seconds[i])) for i in order]
     hosts = []

@@ -28,7 +28,9 @@ from e2e import expect, expect_eq  # noqa: E402
 NUMBER = (int, float)
 OPT_NUMBER = (int, float, type(None))
 OPT_INT = (int, type(None))
-SHAPE = {"job": str, "varied": list, "baseline": str, "runs": list, "amdahl": (dict, type(None)), "note": str}
+SHAPE = {"job": str, "varied": list, "baseline": str, "runs": list, "amdahl": (dict, type(None)),
+         "replay": (dict, type(None)), "note": str}
+REPLAY_SHAPE = {"ranks": int, "threads": int, "workers": int, "wall": NUMBER, "speedup": NUMBER, "fit_speedup": NUMBER}
 RUN_SHAPE = {"file": str, "ranks": int, "threads_per_rank": int, "workers": int, "policy": str, "chunk": str,
              "order": str, "status": str, "tasks": int, "wall": NUMBER, "task_wall": NUMBER, "speedup": NUMBER,
              "efficiency": NUMBER, "karp_flatt": OPT_NUMBER}
@@ -142,6 +144,21 @@ def check_comparison(tools, paths, cwd, varied, where):
         else:
             expect_eq(a["best_workers"], fit["best_workers"], f"{where}: best workers")
         expect_eq(a["best_ranks"] is None, fit["best_ranks"] is None, f"{where}: best ranks given")
+        # The replay is fanout predict's, of the baseline, at the best worker count (else the most measured).
+        check_shape(j["replay"], REPLAY_SHAPE, f"{where}.replay")
+        rp = j["replay"]
+        if a["best_workers"] is not None and a["best_workers"] > 1:
+            expect_eq(rp["workers"], a["best_workers"] if a["best_ranks"] is None else a["best_ranks"] * rp["threads"],
+                      f"{where}: replay workers")
+        else:
+            expect_eq((rp["ranks"], rp["threads"]), (runs[-1]["ranks"], runs[-1]["threads"]), f"{where}: replay at the most")
+        extra = ["--threads", str(rp["threads"])] if rp["threads"] > 1 else []
+        p = json.loads(e2e.run_ok(tools, ["predict", base["file"], "--ranks", str(rp["ranks"]), *extra, "--format",
+                                          "json"], cwd=cwd).out)
+        expect(near(rp["speedup"], p["speedup"]) and near(rp["wall"], p["wall"]),
+               f"{where}: replay {rp} vs fanout predict {p}")
+        f = a["serial_fraction"]
+        expect(near(rp["fit_speedup"], 1 / (f + (1 - f) / rp["workers"]), rel=1e-4), f"{where}: fit_speedup {rp}")
 
     # Text: the same rows and figures.
     text = e2e.run_ok(tools, ["compare", *paths], cwd=cwd).out
@@ -166,6 +183,8 @@ def check_comparison(tools, paths, cwd, varied, where):
         expect("predicted best: " in text, f"{where}: no predicted best line in\n{text}")
         if j["amdahl"]["best_workers"] is not None:
             expect(f"predicted best: {j['amdahl']['best_workers']} worker" in text, f"{where}: best in text\n{text}")
+        expect(f"replay:   fanout predict {j['baseline']} --ranks {j['replay']['ranks']}" in text,
+               f"{where}: no replay line in\n{text}")
     return j
 
 

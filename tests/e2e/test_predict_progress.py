@@ -4,6 +4,8 @@
 Cases:
   predict_accuracy  a 1-rank run of sleeping spin tasks predicts the 2- and 3-rank runs within 10%
   predict_shape     JSON fields, 100,000 ranks, other policies and threads, bad input
+  predict_table     --ranks 1,2,4: one row per count, each the single prediction; speedup over one worker
+  status_eta        a longest-first run (--costs) stopped at ~1/3: status's ETA weighs the tasks left by cost
   progress_pipe     stderr not a terminal: plain lines every run.progress_interval; none under 2 s
   progress_tty      in a pseudo-terminal (script(1)): one updating line
 """
@@ -84,6 +86,80 @@ def case_predict_shape(tools, args):
         e2e.expect_code(r, 2)
 
 
+def case_predict_table(tools, args):
+    with e2e.Workdir("predict-table") as w:
+        one = w("one.h5")
+        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", one, *SLEEP], np_=1, cwd=w.path)
+        d = e2e.read_file(one)
+        task_time = float((d["tasks"]["t_end"] - d["tasks"]["t_start"]).sum())
+        phases = d["phases"]
+        fixed = float(sum(p["t_end"] - p["t_start"] for p in phases if p["name"] != b"compute"))
+        table = predict(tools, one, "--ranks", "1,2,4")["predictions"]
+        expect_eq([r["ranks"] for r in table], [1, 2, 4], "rows")
+        for row in table:
+            single = predict(tools, one, "--ranks", str(row["ranks"]))
+            expect_eq(row, single, f"the table's row at {row['ranks']} ranks vs --ranks {row['ranks']}")
+            expect(abs(row["one_worker_wall"] - (fixed + task_time)) < 1e-5 * (fixed + task_time) + 1e-6,
+                   f"one_worker_wall {row['one_worker_wall']} vs fixed + task time {fixed + task_time}")
+            expect(abs(row["speedup"] - row["one_worker_wall"] / row["wall"]) < 1e-4 * row["speedup"],
+                   f"speedup {row['speedup']} is not over one worker")
+            expect(abs(row["speedup_vs_recorded"] - float(phases["t_end"].max()) / row["wall"])
+                   < 1e-4 * row["speedup_vs_recorded"], f"speedup_vs_recorded {row['speedup_vs_recorded']}")
+        expect(abs(table[0]["speedup"] - 1) < 1e-5, f"speedup at 1 worker {table[0]['speedup']}")
+        text = e2e.run_ok(tools, ["predict", one, "--ranks", "1,2,4"]).out
+        rows = [l.split() for l in text.splitlines() if l.split() and l.split()[0] in ("1", "2", "4")]
+        expect_eq([r[0] for r in rows], ["1", "2", "4"], f"text table rows:\n{text}")
+        for r, j in zip(rows, table):
+            expect(abs(float(r[4]) - j["speedup"]) <= 0.006, f"text speedup {r[4]} vs JSON {j['speedup']}")
+        for bad in ("2,,4", "0,2", "2,x"):
+            r = e2e.run(tools, ["predict", one, "--ranks", bad])
+            e2e.expect_code(r, 2)
+            expect(f'in "{bad}"' in r.err, f"--ranks {bad}: message\n{r.err}")
+
+
+def case_status_eta(tools, args):
+    """The brief's case: uneven spin tasks, longest first by an earlier run's
+    times, stopped early; the tasks left are the short ones."""
+    import signal
+    import time
+    uneven = ["--set", "job.mode=sleep", "--set", "job.tasks=100", "--set", "job.duration=0.12",
+              "--set", "job.distribution=lognormal", "--set", "job.sigma=1.2", "--set", "run.progress_interval=0",
+              "--set", "checkpoint.interval=0.1"]
+    with e2e.Workdir("status-eta") as w:
+        earlier = w("earlier.h5")
+        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", earlier, *uneven], np_=2, cwd=w.path)
+        path = w("lf.h5")
+        argv = [tools.mpiexec, "-n", "2", "--oversubscribe", tools.fanout, "run", tools.config("spin.toml"),
+                "--output", path, "--costs", earlier, "--progress", "never", *uneven]
+        proc = subprocess.Popen(argv, cwd=w.path, env=e2e.mpi_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60 and proc.poll() is None:
+            r = e2e.run(tools, ["status", path])
+            if r.code == 0 and " done (" in r.out and int(r.out.split(" done (")[0].split()[-1]) >= 4:
+                break
+            time.sleep(0.05)
+        if proc.poll() is not None:
+            raise e2e.Failure(f"the run ended before it could be stopped: {proc.communicate()}")
+        os.kill(proc.pid, signal.SIGUSR1)
+        proc.communicate(timeout=60)
+        d = e2e.read_file(path)
+        t = d["tasks"]
+        ran = t["attempt"] > 0
+        expect(0 < ran.sum() < 100, f"{ran.sum()} of 100 tasks done: not an interrupted run")
+        costs = e2e.read_file(earlier)["tasks"]
+        costs = costs["t_end"] - costs["t_start"]
+        elapsed = float(t["t_end"][ran].max() - t["t_start"][ran].min())
+        want = elapsed * costs[~ran].sum() / costs[ran].sum()
+        by_count = (~ran).sum() / (ran.sum() / elapsed)
+        out = e2e.run_ok(tools, ["status", path]).out
+        eta = [l for l in out.splitlines() if l.strip().startswith("ETA:")]
+        expect(len(eta) == 1 and "per unit of cost" in eta[0] and earlier in eta[0], f"ETA line:\n{out}")
+        got = float(eta[0].split()[1])
+        expect(abs(got - want) <= 0.006 * want + 1e-3, f"ETA {got} s vs {want:.4g} s (cost-weighted, from h5py)")
+        expect(got < by_count, f"ETA {got} s is not below the count-based {by_count:.3g} s: the short tasks are left")
+
+
 # 3 s of sleeping tasks for one worker; PROGRESS_RUN_2 the same time for two.
 PROGRESS_RUN = ["--set", "job.mode=sleep", "--set", "job.tasks=30", "--set", "job.duration=0.1",
                 "--set", "job.distribution=constant"]
@@ -141,4 +217,5 @@ def case_progress_tty(tools, args):
 
 if __name__ == "__main__":
     sys.exit(e2e.main({"predict_accuracy": case_predict_accuracy, "predict_shape": case_predict_shape,
+                       "predict_table": case_predict_table, "status_eta": case_status_eta,
                        "progress_pipe": case_progress_pipe, "progress_tty": case_progress_tty}))

@@ -268,3 +268,29 @@ TEST(ReportLostTime, PartsAddUpAndAWorkerWithoutTasksIsAllTail) {
   EXPECT_EQ(format_csv(s).substr(0, format_csv(s).find('\n')),
             "rank,host,pid,threads,tasks,busy,idle,comm,cpu_user,cpu_sys,max_rss_mib,idle_tail");
 }
+
+TEST(ReportSessions, AResumedFileTakesTheWallOfEverySession) {
+  // Session 0 (2 ranks) ran tasks 0-1 and ended with task 1 at 0.7; session 1 (1 rank x 1 thread, wall 2.0) ran 2-3.
+  io::RunFile run = made_up_run("resumed.h5", 1, 1, 2.0);
+  run.sessions = 2;
+  run.tasks = {task(0, 0, 0, 0.1, 0.6), task(1, 1, 0, 0.2, 0.7), task(2, 0, 0, 0.1, 1.0), task(3, 0, 0, 1.0, 1.8)};
+  for (auto i : {2, 3}) run.tasks[static_cast<std::size_t>(i)].session = 1;
+  Summary s = summarize(run);
+  ASSERT_EQ(s.sessions.size(), 2u);
+  EXPECT_NEAR(s.sessions[0].wall, 0.7, 1e-12);
+  EXPECT_EQ(s.sessions[0].workers, 2);
+  EXPECT_NEAR(s.wall, 2.7, 1e-12);
+  EXPECT_NEAR(s.last_session_wall, 2.0, 1e-12);
+  EXPECT_NEAR(run_wall(run), 2.7, 1e-12);
+  const double task_wall = 0.5 + 0.5 + 0.9 + 0.8, offered = 2 * 0.7 + 1 * 2.0;
+  EXPECT_NEAR(s.efficiency, task_wall / offered, 1e-12);
+  EXPECT_NEAR(s.lost.total, offered - task_wall, 1e-12);
+  EXPECT_NEAR(s.lost.earlier, 2 * 0.7 - 1.0, 1e-12);
+  EXPECT_NEAR(s.lost.idle_other, 1.7 - 1.7 - 0.0, 1e-12);  // session 1's compute 0.1 .. 1.8 is all tasks
+  EXPECT_NEAR(s.lost.startup + s.lost.idle_tail + s.lost.idle_other + s.lost.collect + s.lost.write + s.lost.earlier,
+              s.lost.total, 1e-12);
+  // compare takes the same wall.
+  io::RunFile other = made_up_run("b.h5", 2, 1, 1.5);
+  Comparison c = compare({run, other});
+  EXPECT_NEAR(c.runs[0].wall, 2.7, 1e-12);
+}
