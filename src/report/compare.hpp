@@ -20,6 +20,9 @@ struct ComparedRun {
   double speedup = 0;    // baseline wall x baseline workers / wall
   double efficiency = 0; // speedup / workers
   std::optional<double> karp_flatt;  // workers > 1 only
+  long cpus = 0;                     // CPUs its workers could use; 0 before format 1.5
+  bool oversubscribed = false;       // more workers than CPUs (see report::Summary)
+  std::string crowded_where;         // where, when oversubscribed
 };
 
 // Amdahl's law, T(p) = T1 (f + (1 - f) / p), fitted as 1/S = a + b/p.
@@ -40,7 +43,11 @@ struct Comparison {
   std::optional<AmdahlFit> fit;      // needs runs at two or more worker counts
   std::optional<long> best_ranks;    // best_workers / threads_per_rank when every run has the same threads
   std::string fit_note;              // why there is no fit, or a caveat about it
+  std::string cpu_note;              // runs with more workers than CPUs, and a predicted best beyond the CPUs; or ""
 };
+
+// The caveat about CPUs of a comparison (Comparison::cpu_note), or "".
+std::string crowding_note(const Comparison& c);
 
 // The config keys a scaling or policy study may vary: schedule.*, checkpoint.*, run.threads_per_rank,
 // run.progress_interval, run.grace, output.path.

@@ -38,6 +38,7 @@ std::vector<NodeCpus> cpus_by_node(const std::vector<RankRecord>& ranks, const s
     }
     ++it->ranks;
     it->workers += r.threads;
+    it->usable += r.cpus;
     it->cpus = std::max<long>(it->cpus, r.node_cpus);
     it->threads = std::max<long>(it->threads, r.threads);
     if (r.cpus < r.threads) {
@@ -47,12 +48,23 @@ std::vector<NodeCpus> cpus_by_node(const std::vector<RankRecord>& ranks, const s
       if (k < task_cpu.size() && kept_cpus_busy(r, task_cpu[k])) ++it->busy_short_ranks;
     }
   }
+  for (auto& n : nodes) n.usable = std::min(n.usable, n.cpus);
   return nodes;
+}
+
+double crowding(const std::vector<NodeCpus>& nodes) {
+  double most = 0;
+  for (const auto& n : nodes) {
+    if (n.usable > 0) most = std::max(most, static_cast<double>(n.workers) / static_cast<double>(n.usable));
+    if (n.short_ranks > 0 && n.fewest_cpus > 0)
+      most = std::max(most, static_cast<double>(n.threads) / static_cast<double>(n.fewest_cpus));
+  }
+  return most;
 }
 
 long total_cpus(const std::vector<NodeCpus>& nodes) {
   long n = 0;
-  for (const auto& node : nodes) n += node.cpus;
+  for (const auto& node : nodes) n += node.usable;
   return n;
 }
 
@@ -115,12 +127,13 @@ std::string oversubscription_where(const std::vector<NodeCpus>& nodes) {
   std::string where;
   for (const auto& n : nodes) {
     std::string part;
-    if (n.workers > n.cpus)
+    if (n.short_ranks > 0)
+      part = fmt::format("{} on node {} with {}{} ({} CPU affinity) for {} threads", plural(n.short_ranks, "rank"),
+                         n.node, plural(n.fewest_cpus, "CPU"), n.short_ranks == 1 ? "" : " each",
+                         n.short_ranks == 1 ? "its" : "their", n.threads);
+    else if (n.workers > n.usable)
       part = fmt::format("{} ({} x {} threads) on the {} of node {}", plural(n.workers, "worker"),
-                         plural(n.ranks, "rank"), n.threads, plural(n.cpus, "CPU"), n.node);
-    else if (n.short_ranks > 0)
-      part = fmt::format("{} on node {} with {} (their affinity) for {} threads", plural(n.short_ranks, "rank"),
-                         n.node, plural(n.fewest_cpus, "CPU"), n.threads);
+                         plural(n.ranks, "rank"), n.threads, plural(n.usable, "CPU"), n.node);
     if (!part.empty()) where += (where.empty() ? "" : "; ") + part;
   }
   return where;

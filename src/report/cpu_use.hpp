@@ -14,20 +14,21 @@ struct NodeCpus {
   std::string node;
   long ranks = 0;
   long workers = 0;      // the threads of its ranks, summed
-  long cpus = 0;         // /ranks node_cpus: CPUs its ranks could use together
+  long cpus = 0;         // /ranks node_cpus: CPUs its ranks could have been given (their launchers' too)
+  long usable = 0;       // CPUs its ranks could use as bound: at most the sum of their cpus
   long threads = 0;      // threads per rank (the most of its ranks)
   long short_ranks = 0;  // ranks with fewer CPUs (their affinity) than threads
   long fewest_cpus = 0;  // the smallest affinity of those
   long busy_short_ranks = 0;  // of those, the ranks whose tasks kept their CPUs busy
   int threads_per_core = 1;   // hardware threads per core (known during the run only)
-  bool oversubscribed() const { return workers > cpus || short_ranks > 0; }
+  bool oversubscribed() const { return workers > usable || short_ranks > 0; }
 };
 
 // Per node, in the order of their first rank; empty when the file does not
 // record CPUs (before format 1.5: cpus = 0).
 // task_cpu: the CPU time of each rank's tasks, by rank (empty: not known).
 std::vector<NodeCpus> cpus_by_node(const std::vector<RankRecord>& ranks, const std::vector<double>& task_cpu = {});
-// The CPUs the workers could use: the sum of node_cpus over the nodes; 0 when not recorded.
+// The CPUs the workers could use: the sum of `usable` over the nodes; 0 when not recorded.
 long total_cpus(const std::vector<NodeCpus>& nodes);
 
 // A rank's tasks kept its CPUs busy when their CPU time (task_cpu) came to
@@ -51,7 +52,9 @@ std::string binding_warning(const std::vector<RankRecord>& ranks, const std::vec
 // For report and compare, or "": where workers outnumbered the CPUs they
 // could use, and why the efficiency figures then mislead.
 std::string oversubscription_note(const std::vector<NodeCpus>& nodes);
-// Where workers outnumbered CPUs, in a few words ("4 workers on the 2 CPUs of node vm"), or "".
+// Where workers outnumbered CPUs, in a few words ("4 workers (2 ranks x 2 threads) on the 2 CPUs of node vm"), or "".
+// The most workers per usable CPU on a node, or threads per CPU in a rank, whichever is more; 0 when not recorded.
+double crowding(const std::vector<NodeCpus>& nodes);
 std::string oversubscription_where(const std::vector<NodeCpus>& nodes);
 
 }  // namespace fanout::report
