@@ -41,7 +41,9 @@ std::vector<NodeCpus> cpus_by_node(const std::vector<RankRecord>& ranks, const s
     it->usable += r.cpus;
     it->cpus = std::max<long>(it->cpus, r.node_cpus);
     it->threads = std::max<long>(it->threads, r.threads);
-    if (r.cpus < r.threads) {
+    // Short: bound to fewer CPUs than threads, where more were there to have
+    // (an unbound rank with too many threads crowds its node instead).
+    if (r.cpus < r.threads && r.cpus < r.node_cpus) {
       it->fewest_cpus = it->short_ranks == 0 ? r.cpus : std::min<long>(it->fewest_cpus, r.cpus);
       ++it->short_ranks;
       auto k = static_cast<std::size_t>(r.rank);
