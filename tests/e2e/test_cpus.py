@@ -7,6 +7,7 @@ workers outnumbered CPUs. Also the file's descriptions and /job group.
   two_ranks     (np 2) 2 threads each: a remedy that fits the machine's CPUs; no warning for sleeping tasks
   notes         report and compare note the crowded run, not the uncrowded one; threads advice at 64 threads
   job_group     /job equals the [job] table (an array of numbers, nested tables); every field described
+  older         files made 1.4 and 1.0-like again are still read by report, compare, predict, status and fanout_analysis
 """
 
 import json
@@ -171,6 +172,65 @@ def case_job_group(tools, args):
         e2e.check_self_description(w("cmd.h5"), config)
 
 
+def without_fields(f, name, fields):
+    """Rewrites the compound dataset /name without `fields`, keeping its units."""
+    old = f[name][()]
+    keep = [n for n in old.dtype.names if n not in fields]
+    new = np.empty(len(old), dtype=[(n, old.dtype[n]) for n in keep])
+    for n in keep:
+        new[n] = old[n]
+    units = f[name].attrs.get("units")
+    del f[name]
+    f.create_dataset(name, data=new)
+    if units is not None:
+        f[name].attrs["units"] = units
+
+
+def make_older(path, version):
+    """Takes away what format 1.5 added (and, for 1.0, what 1.1-1.4 added too)."""
+    with h5py.File(path, "r+") as f:
+        for name in ("tasks", "ranks", "phases", "errors"):
+            without_fields(f, name, ["cpus", "node_cpus"] if name == "ranks" else [])
+        for attr in ("wall_time", "attribute_descriptions"):
+            del f.attrs[attr]
+        del f["job"]
+        if version == (1, 0):
+            for attr in ("order", "costs", "job_hash", "sessions"):
+                del f.attrs[attr]
+            without_fields(f, "tasks", ["session", "cpu_shared"])
+            without_fields(f, "ranks", ["node"])
+            without_fields(f, "errors", ["attempt", "rank"])
+        f.attrs["format_version"] = np.array(version, dtype=np.int64)
+
+
+def case_older(tools, args):
+    with e2e.Workdir("cpus-older") as w:
+        one, _ = spin_run(tools, w, "one.h5", 1, ["--bind-to", "none"], [])
+        two, _ = spin_run(tools, w, "two.h5", 1, ["--bind-to", "none"], ["run.threads_per_rank=2"])
+        for version in ((1, 4), (1, 0)):
+            tag = f"{version[0]}.{version[1]}"
+            old_one, old_two = w(f"one-{tag}.h5"), w(f"two-{tag}.h5")
+            for src, dst in ((one, old_one), (two, old_two)):
+                with open(src, "rb") as a, open(dst, "wb") as b:
+                    b.write(a.read())
+                make_older(dst, version)
+            r = report_json(tools, old_two)
+            expect_eq((r["cpus"], r["oversubscribed"], r["cpu_note"]), (None, None, ""), f"report of a {tag} file")
+            expect("on 2 CPUs" not in r["advice"], f"{tag}: CPUs named in the advice: {r['advice']!r}")
+            c = report_json(tools, old_one, old_two, command="compare")
+            expect_eq([x["cpus"] for x in c["runs"]], [None, None], f"compare of {tag} files: cpus")
+            expect_eq(c["cpu_note"], "", f"compare of {tag} files: cpu_note")
+            e2e.run_ok(tools, ["predict", old_two, "--ranks", "2"])
+            status = e2e.run_ok(tools, ["status", old_two]).out
+            expect("20" in status, f"status of a {tag} file:\n{status}")
+            sys.path.insert(0, os.path.join(tools.source_dir, "python"))
+            import fanout_analysis as fa
+            run = fa.load(old_two)
+            expect_eq((run.job_parameters, run.descriptions.get("job"), "cpus" in run.ranks), ({}, None, False),
+                      f"fanout_analysis on a {tag} file")
+            expect(run.wall > 0 and abs(run.wall - float(run.phases["t_end"].max())) < 1e-12, f"{tag}: wall from /phases")
+
+
 if __name__ == "__main__":
     sys.exit(e2e.main({"binding": case_binding, "two_ranks": case_two_ranks, "notes": case_notes,
-                       "job_group": case_job_group}))
+                       "job_group": case_job_group, "older": case_older}))
