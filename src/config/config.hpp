@@ -74,7 +74,7 @@ struct JobAttribute {
   JobValue value;
   std::string description;  // the job's help text for the key (or for its table), "" when it has none
 };
-// The [job] table of a resolved config, key by key in TOML order. Throws ConfigError for text that is not TOML.
+// The [job] table of a resolved config, key by key in key order (as the resolved config writes them). Throws ConfigError for text that is not TOML.
 std::vector<JobAttribute> job_attributes(const std::string& resolved_toml);
 
 }  // namespace fanout::config

@@ -60,7 +60,12 @@ void Handle::close(const std::string& what) {
 }
 
 Handle create_file(const std::string& path) {
-  return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "cannot create " + path), H5Fclose};
+  // The object format of HDF5 1.8 on: it stores attributes larger than 64 KiB
+  // (a long [job] array in /job), which the 1.6 format cannot.
+  Handle access{check_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose};
+  check_status(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), "cannot create " + path),
+          H5Fclose};
 }
 
 Handle open_file_read(const std::string& path) {
