@@ -228,7 +228,10 @@ def load(path):
         raise FanoutFileError(f"{path}: cannot open as HDF5: the file is truncated or damaged "
                               f"(or still being written); HDF5 says: {e}") from e
     with f:
-        attrs = _decode_attrs(f.attrs)
+        try:
+            attrs = _decode_attrs(f.attrs)
+        except (OSError, KeyError, ValueError, RuntimeError) as e:  # a damaged root group (checksums, since 1.5)
+            raise FanoutFileError(f"{path}: cannot read: {e}") from e
         if attrs.get("format") != FORMAT_NAME:
             raise FanoutFileError(f'{path}: an HDF5 file, but not a fanout run file (no format = "fanout" attribute)')
         version = attrs.get("format_version", ())
@@ -269,7 +272,7 @@ def load(path):
                 order = _decode(f["params"].attrs.get("names", ""))
                 names = [n for n in order.split(",") if n in params] if isinstance(order, str) else []
                 params = {n: params[n] for n in names + sorted(set(params) - set(names))}
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, RuntimeError) as e:
             raise FanoutFileError(f"{path}: cannot read: {e}") from e
     tasks = tables.get("tasks")
     if tasks is None:

@@ -106,8 +106,8 @@ std::string binding_warning(const std::vector<RankRecord>& ranks, const std::vec
     return out + fmt::format("start mpirun with --bind-to none, or --map-by slot:PE={}\n", pe);
   // The node has too few cores to give every rank its own: name what fits.
   const long workers = n.ranks * t;
-  out += fmt::format("node {} has {} for {} ({} x {} threads), too few for --map-by slot:PE={}; ", n.node,
-                     plural(n.cpus, "CPU"), plural(workers, "worker"), plural(n.ranks, "rank"), t, pe);
+  out += fmt::format("node {} has {} for {} ({} x {}), too few for --map-by slot:PE={}; ", n.node,
+                     plural(n.cpus, "CPU"), plural(workers, "worker"), plural(n.ranks, "rank"), plural(t, "thread"), pe);
   std::vector<std::string> fits;
   const long fit_threads = std::max(1L, n.cpus / n.ranks);
   if (fit_threads == 1)
@@ -130,12 +130,12 @@ std::string oversubscription_where(const std::vector<NodeCpus>& nodes) {
   for (const auto& n : nodes) {
     std::string part;
     if (n.short_ranks > 0)
-      part = fmt::format("{} on node {} with {}{} ({} CPU affinity) for {} threads", plural(n.short_ranks, "rank"),
-                         n.node, plural(n.fewest_cpus, "CPU"), n.short_ranks == 1 ? "" : " each",
-                         n.short_ranks == 1 ? "its" : "their", n.threads);
+      part = fmt::format("{} on node {} with {}{} ({} CPU affinity) for {}", plural(n.short_ranks, "rank"), n.node,
+                         plural(n.fewest_cpus, "CPU"), n.short_ranks == 1 ? "" : " each",
+                         n.short_ranks == 1 ? "its" : "their", plural(n.threads, "thread"));
     else if (n.workers > n.usable)
-      part = fmt::format("{} ({} x {} threads) on the {} of node {}", plural(n.workers, "worker"),
-                         plural(n.ranks, "rank"), n.threads, plural(n.usable, "CPU"), n.node);
+      part = fmt::format("{} ({} x {}) on the {} of node {}", plural(n.workers, "worker"), plural(n.ranks, "rank"),
+                         plural(n.threads, "thread"), plural(n.usable, "CPU"), n.node);
     if (!part.empty()) where += (where.empty() ? "" : "; ") + part;
   }
   return where;
