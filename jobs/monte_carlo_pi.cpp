@@ -59,10 +59,12 @@ class MonteCarloPi : public Job {
     const std::uint64_t inside = output.sum<std::uint64_t>("inside");
     const std::uint64_t n = tasks_ * samples_;
     const double p = static_cast<double>(inside) / static_cast<double>(n);
-    output.set_attribute("samples", n);
-    output.set_attribute("inside", inside);
-    output.set_attribute("pi", 4.0 * static_cast<double>(inside) / static_cast<double>(n));
-    output.set_attribute("pi_stderr", 4.0 * std::sqrt(p * (1.0 - p) / static_cast<double>(n)));
+    output.set_attribute("samples", n, "random points drawn in all tasks (tasks x samples)");
+    output.set_attribute("inside", inside, "points that fell inside the quarter circle (the sum of /results/inside)");
+    output.set_attribute("pi", 4.0 * static_cast<double>(inside) / static_cast<double>(n),
+                         "the estimate of pi: 4 x inside / samples");
+    output.set_attribute("pi_stderr", 4.0 * std::sqrt(p * (1.0 - p) / static_cast<double>(n)),
+                         "the standard error of pi: 4 sqrt(p (1 - p) / samples), p = inside / samples");
   }
 
  private:

@@ -50,7 +50,9 @@ class PrimeCount : public Job {
   // little along the range); only the last block can be shorter.
   bool has_costs() const override { return true; }
   // The count of the whole range, as the root attribute `total`.
-  void finish(RunOutput& output) const override { output.set_attribute("total", output.sum<std::uint64_t>("count")); }
+  void finish(RunOutput& output) const override { 
+    output.set_attribute("total", output.sum<std::uint64_t>("count"), "primes in [start, stop): the sum of /results/count");
+  }
   double cost(std::uint64_t task) const override {
     return static_cast<double>(block_end(task) - block_begin(task));
   }

@@ -46,6 +46,14 @@ def _decode_attrs(attrs):
     return out
 
 
+def _descriptions(attrs, name):
+    """A [name, description] table attribute (format 1.5) as a dict; {} when absent."""
+    if name not in attrs:
+        return {}
+    rows = _decode(attrs[name])
+    return {str(row[0]): str(row[1]) for row in rows if isinstance(row, list) and len(row) == 2}
+
+
 def _units(dataset):
     """The `units` attribute, field=unit;field=unit, as a dict."""
     text = _decode(dataset.attrs.get("units", ""))
@@ -91,8 +99,8 @@ class Run:
              t_start, t_end, cpu_user, cpu_sys, attempt, status ('ok',
              'failed' or 'timed_out', a categorical), session, cpu_shared
              (fields a file lacks are absent)
-    ranks    DataFrame indexed by rank: host, pid, threads, tasks, busy, idle,
-             comm, cpu_user, cpu_sys, max_rss
+    ranks    DataFrame indexed by rank: host, node, pid, threads, cpus,
+             node_cpus (1.5), tasks, busy, idle, comm, cpu_user, cpu_sys, max_rss
     phases   DataFrame indexed by phase name (setup ... write): t_start, t_end
     errors   DataFrame indexed by the failed task's id: message (0 rows when
              no task failed)
@@ -103,6 +111,12 @@ class Run:
     units    {"tasks": {"t_start": "s", ...}, "ranks": ..., "phases": ...,
              "results": {column: unit}}
     result_descriptions  {column: description}
+    descriptions  what the file says each item means (format 1.5; {} in older
+             files): {"attrs": {root attribute: meaning}, "tasks": {field:
+             meaning}, "ranks": ..., "phases": ..., "errors": ..., "job": ...}
+    job_parameters  {key: value} of the /job group (format 1.5): the [job]
+             table, nested tables flattened with dots; {} in older files
+             (run.config["job"] has them there)
     params   DataFrame indexed by task id, one column per sweep parameter
              (/params, format 1.4; no columns without a sweep)
     table    params, results and timings side by side (see Run.table)
@@ -110,7 +124,7 @@ class Run:
     """
 
     def __init__(self, path, attrs, tasks, ranks, phases, errors, results, units, result_descriptions, arrays=None,
-                 params=None):
+                 params=None, descriptions=None, job=None):
         self.path = path
         self.attrs = attrs
         self.tasks = tasks
@@ -122,6 +136,8 @@ class Run:
         self.result_descriptions = result_descriptions
         self.arrays = arrays or {}
         self.params = params if params is not None else pd.DataFrame(index=tasks.index)
+        self.descriptions = descriptions or {}
+        self.job_parameters = job or {}
 
     def __repr__(self):
         ranks, threads = self.n_ranks, self.threads_per_rank
@@ -194,10 +210,11 @@ class Run:
 
     @property
     def wall(self):
-        """The run's wall time as `fanout report` gives it: the end of the
-        last phase (the end of `write`), or of the last task if the file has
-        no phases; for a resumed file, plus each earlier session's wall, the
-        end of its last task kept in /tasks (docs/report.md, Resumed runs)."""
+        """The run's wall time as `fanout report` gives it: the `wall_time`
+        attribute (format 1.5), else the end of the last phase (the end of
+        `write`), or of the last task if the file has no phases; for a
+        resumed file, plus each earlier session's wall, the end of its last
+        task kept in /tasks (docs/report.md, Resumed runs)."""
         ran = self.ran
         if "session" in ran.columns and len(ran):
             last = max(int(self.attrs.get("sessions", 1)) - 1, int(ran["session"].max()))
@@ -205,6 +222,8 @@ class Run:
             ran = ran[ran["session"] == last]
         else:
             earlier = 0.0
+        if "wall_time" in self.attrs:
+            return earlier + float(self.attrs["wall_time"])
         if len(self.phases):
             return earlier + float(self.phases["t_end"].max())
         return earlier + (float(ran["t_end"].max()) if len(ran) else 0.0)
@@ -226,7 +245,10 @@ def load(path):
         raise FanoutFileError(f"{path}: cannot open as HDF5: the file is truncated or damaged "
                               f"(or still being written); HDF5 says: {e}") from e
     with f:
-        attrs = _decode_attrs(f.attrs)
+        try:
+            attrs = _decode_attrs(f.attrs)
+        except (OSError, KeyError, ValueError, RuntimeError) as e:  # a damaged root group (checksums, since 1.5)
+            raise FanoutFileError(f"{path}: cannot read: {e}") from e
         if attrs.get("format") != FORMAT_NAME:
             raise FanoutFileError(f'{path}: an HDF5 file, but not a fanout run file (no format = "fanout" attribute)')
         version = attrs.get("format_version", ())
@@ -237,19 +259,26 @@ def load(path):
         try:
             tables = {}
             units = {}
+            descriptions = {"attrs": _descriptions(f.attrs, "attribute_descriptions")}
             for name, index in _INDEX.items():
                 if name in f:
                     tables[name] = _table(f[name], index)
                     units[name] = _units(f[name])
+                    descriptions[name] = _descriptions(f[name].attrs, "field_descriptions")
+            job = {}
+            if "job" in f and isinstance(f["job"], h5py.Group):  # since 1.5
+                descriptions["job"] = _descriptions(f["job"].attrs, "attribute_descriptions")
+                job = {k: _decode(v) for k, v in f["job"].attrs.items()
+                       if k not in ("description", "attribute_descriptions")}
             if "errors" in tables and "id" not in tables["errors"].index.names and "task" in tables["errors"]:
                 tables["errors"] = tables["errors"].set_index("task").rename_axis("id")  # 1.0 files before 4bb38b7
-            columns, arrays, units["results"], descriptions = {}, {}, {}, {}
+            columns, arrays, units["results"], result_descriptions = {}, {}, {}, {}
             if "results" in f:
                 for column, dataset in f["results"].items():
                     (columns if dataset.ndim == 1 else arrays)[column] = dataset[()]
                     if "units" in dataset.attrs:
                         units["results"][column] = _decode(dataset.attrs["units"])
-                    descriptions[column] = _decode(dataset.attrs.get("description", ""))
+                    result_descriptions[column] = _decode(dataset.attrs.get("description", ""))
             params = {}
             if "params" in f:
                 for column, dataset in f["params"].items():
@@ -260,7 +289,7 @@ def load(path):
                 order = _decode(f["params"].attrs.get("names", ""))
                 names = [n for n in order.split(",") if n in params] if isinstance(order, str) else []
                 params = {n: params[n] for n in names + sorted(set(params) - set(names))}
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, RuntimeError) as e:
             raise FanoutFileError(f"{path}: cannot read: {e}") from e
     tasks = tables.get("tasks")
     if tasks is None:
@@ -276,5 +305,5 @@ def load(path):
     index = tasks.index if lengths <= {len(tasks)} else pd.RangeIndex(max(lengths), name="id")
     results = pd.DataFrame(columns, index=index)
     params = pd.DataFrame(params, index=index) if params else pd.DataFrame(index=index)
-    return Run(path, attrs, tasks, tables["ranks"], tables["phases"], tables["errors"], results, units, descriptions,
-               arrays, params)
+    return Run(path, attrs, tasks, tables["ranks"], tables["phases"], tables["errors"], results, units,
+               result_descriptions, arrays, params, descriptions, job)

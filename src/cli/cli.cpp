@@ -1,7 +1,6 @@
 #include "cli/cli.hpp"
 
 #include <mpi.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,8 +17,6 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/mpi/collectives/broadcast.hpp>
-#include <boost/mpi/collectives/reduce.hpp>
-#include <boost/mpi/operations.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <fmt/format.h>
 
@@ -27,6 +24,7 @@
 #include "cli/python.hpp"
 #include "cli/resume.hpp"
 #include "config/config.hpp"
+#include "core/affinity.hpp"
 #include "core/background_sink.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -36,6 +34,7 @@
 #include "io/run_file.hpp"
 #include "report/by_param.hpp"
 #include "report/compare.hpp"
+#include "report/cpu_use.hpp"
 #include "report/predict.hpp"
 #include "report/report.hpp"
 #include "report/tasks.hpp"
@@ -234,23 +233,11 @@ bool stderr_reaches_terminal() {
   return t.rfind("/dev/pts/", 0) == 0 || t.rfind("/dev/tty", 0) == 0;
 }
 
-// Collective. Open MPI binds each rank to one core when it starts few
-// ranks, so threads_per_rank > 1 would share that core: say so once, on rank 0.
-void warn_if_threads_lack_cpus(const boost::mpi::communicator& comm, unsigned threads) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : static_cast<int>(threads);
-  int short_ranks = cpus < static_cast<int>(threads) ? 1 : 0;
-  int fewest = cpus;
-  int total_short = 0;
-  int min_cpus = 0;
-  boost::mpi::reduce(comm, short_ranks, total_short, std::plus<int>(), 0);
-  boost::mpi::reduce(comm, fewest, min_cpus, boost::mpi::minimum<int>(), 0);
-  if (comm.rank() == 0 && total_short > 0)
-    std::cerr << fmt::format(
-        "fanout: warning: {} of {} rank{} may use only {} CPU{} (their affinity) for {} worker threads each, so the "
-        "threads will share CPUs; start mpirun with --bind-to none, or --map-by slot:PE={}\n",
-        total_short, comm.size(), comm.size() == 1 ? "" : "s", min_cpus, min_cpus == 1 ? "" : "s", threads, threads);
+// How this rank was started, for the remedy of report::binding_warning.
+report::Launcher launcher() {
+  if (std::getenv("OMPI_COMM_WORLD_RANK")) return report::Launcher::Mpirun;
+  if (std::getenv("SLURM_PROCID") && slurm::in_allocation()) return report::Launcher::Slurm;
+  return report::Launcher::None;
 }
 
 // Rank 0: the last datasets and, when every task succeeded, the job's own
@@ -331,6 +318,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.n_ranks = comm.size();
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = task_count;
+    meta.job_attributes = config::job_attributes(cfg.run.resolved_toml);
     writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
     for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
     io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
@@ -357,7 +345,9 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   else if (comm.rank() == 0 && options.resume)
     std::cerr << fmt::format("fanout: --resume: no interrupted run of {} found; starting it from the beginning\n",
                              cfg.output_path);
-  warn_if_threads_lack_cpus(comm, cfg.threads_per_rank);
+  // Before any worker thread starts; whether the threads had CPUs enough is
+  // told after the tasks, from the CPU time they used (report::binding_warning).
+  const Placement placement = measure_placement();
   loaded->job->prepare(cfg.threads_per_rank);
   RunClock clock = synchronize_clock(comm, start);
   double setup_end = clock.now();
@@ -399,6 +389,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     background.reset();
   }
   slurm::record_nodes(comm, outcome.ranks);
+  const std::vector<int> threads_per_core = record_cpus(comm, outcome.ranks, placement);
 
   if (comm.rank() == 0) {
     progress.finish();
@@ -441,6 +432,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
       if (status == "partial")
         std::cerr << fmt::format("fanout: status partial ({}): {} tasks left; continue with: fanout resume {}\n",
                                  outcome.stop_reason, task_count - done, cfg.output_path);
+      std::cerr << report::binding_warning(outcome.ranks, outcome.task_cpu, threads_per_core, launcher());
       if (status == "partial" && (outcome.stop == StopCause::Signal || outcome.stop == StopCause::Check))
         code = EXIT_INTERRUPTED;
       else if (outcome.failed > 0)

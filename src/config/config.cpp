@@ -242,4 +242,97 @@ std::vector<ParamSpec> describe_job(const JobInfo& info) {
   return section.specs();
 }
 
+namespace {
+
+std::string toml_text(const toml::node& node) {
+  std::ostringstream os;
+  if (const auto* array = node.as_array())
+    os << toml::toml_formatter(*array, toml::format_flags::none);
+  else if (const auto* table = node.as_table())
+    os << toml::toml_formatter(*table, toml::format_flags::none);
+  else
+    node.visit([&os](auto&& value) { os << toml::toml_formatter(value, toml::format_flags::none); });
+  return os.str();
+}
+
+// One array as an array of one kind, or its TOML text.
+JobValue array_value(const toml::array& array) {
+  bool ints = true, numbers = true, bools = true, strings = true;
+  for (const auto& e : array) {
+    ints = ints && e.is_integer();
+    numbers = numbers && (e.is_integer() || e.is_floating_point());
+    bools = bools && e.is_boolean();
+    strings = strings && e.is_string();
+  }
+  if (array.empty() || (!numbers && !bools && !strings)) return toml_text(array);
+  if (ints) {
+    std::vector<std::int64_t> v;
+    for (const auto& e : array) v.push_back(e.as_integer()->get());
+    return v;
+  }
+  if (numbers) {
+    std::vector<double> v;
+    for (const auto& e : array) v.push_back(e.is_integer() ? static_cast<double>(e.as_integer()->get())
+                                                            : e.as_floating_point()->get());
+    return v;
+  }
+  if (bools) {
+    std::vector<bool> v;
+    for (const auto& e : array) v.push_back(e.as_boolean()->get());
+    return v;
+  }
+  std::vector<std::string> v;
+  for (const auto& e : array) v.push_back(e.as_string()->get());
+  return v;
+}
+
+void flatten_job(const toml::table& table, const std::string& prefix, std::vector<JobAttribute>& out) {
+  for (auto&& [key, node] : table) {
+    std::string name = prefix + std::string(key.str());
+    if (const auto* sub = node.as_table()) {
+      flatten_job(*sub, name + ".", out);
+    } else if (const auto* array = node.as_array()) {
+      out.push_back({name, array_value(*array), ""});
+    } else if (const auto* i = node.as_integer()) {
+      out.push_back({name, i->get(), ""});
+    } else if (const auto* d = node.as_floating_point()) {
+      out.push_back({name, d->get(), ""});
+    } else if (const auto* b = node.as_boolean()) {
+      out.push_back({name, b->get(), ""});
+    } else if (const auto* s = node.as_string()) {
+      out.push_back({name, s->get(), ""});
+    } else {
+      out.push_back({name, toml_text(node), ""});  // dates and times
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<JobAttribute> job_attributes(const std::string& resolved_toml) {
+  toml::table root;
+  try {
+    root = toml::parse(resolved_toml, std::string("the resolved config"));
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("the resolved config is not TOML: {}", e.description()));
+  }
+  std::vector<JobAttribute> out;
+  const toml::table* job = root["job"].as_table();
+  if (!job) return out;
+  flatten_job(*job, "", out);
+  std::vector<ParamSpec> specs;
+  if (const auto* kind = job->get_as<std::string>("kind"))
+    if (const JobInfo* info = JobRegistry::instance().find(kind->get())) specs = describe_job(*info);
+  for (auto& a : out) {
+    if (a.key == "kind") {
+      a.description = "the job to run (job.kind; fanout jobs lists them)";
+      continue;
+    }
+    std::string table = a.key.substr(0, a.key.find('.'));
+    for (const auto& spec : specs)
+      if (spec.key == a.key || (a.description.empty() && spec.key == table)) a.description = spec.help;
+  }
+  return out;
+}
+
 }  // namespace fanout::config

@@ -41,6 +41,11 @@ inline constexpr std::size_t HOST_NAME_BYTES = 64;
 struct RankRecord {
   std::int32_t rank = 0;
   std::int32_t threads = 0;
+  // CPUs this rank's threads could run on (its affinity mask at the start of
+  // the run), and CPUs the ranks on its node could use together (the union of
+  // their masks and of their launchers'); 0: not recorded (before format 1.5).
+  std::int32_t cpus = 0;
+  std::int32_t node_cpus = 0;
   char host[HOST_NAME_BYTES] = {};
   char node[HOST_NAME_BYTES] = {};  // the Slurm node name (SLURMD_NODENAME), else the host name
   std::int64_t pid = 0;
@@ -54,7 +59,7 @@ struct RankRecord {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & rank & threads & host & node & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
+    ar & rank & threads & cpus & node_cpus & host & node & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
   }
 };
 

@@ -69,8 +69,9 @@ class RunOutput {
     });
     return total;
   }
-  // Sets (or replaces) a root attribute: a string or a number.
-  virtual void set_attribute(const std::string& name, const AttributeValue& value) = 0;
+  // Sets (or replaces) a root attribute: a string or a number, with what it
+  // means (the file's attribute_descriptions lists it, since format 1.5).
+  virtual void set_attribute(const std::string& name, const AttributeValue& value, const std::string& description) = 0;
   // Creates /output/<name>, rows x columns of `type`, chunked and compressed.
   virtual std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type, std::uint64_t rows,
                                                         std::uint64_t columns) = 0;

@@ -625,6 +625,10 @@ class Collector {
       longest_ = std::max(longest_, r.t_end - r.t_start);
       recent_.add(r.t_end - r.t_start);
       task_cpu_ += r.cpu_user + r.cpu_sys;
+      if (r.rank >= 0) {
+        if (outcome_.task_cpu.size() <= static_cast<std::size_t>(r.rank)) outcome_.task_cpu.resize(r.rank + 1, 0.0);
+        outcome_.task_cpu[r.rank] += r.cpu_user + r.cpu_sys;
+      }
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
       auto it = attempts_.find(r.id);

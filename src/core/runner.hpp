@@ -54,6 +54,7 @@ struct RunOutcome {
   std::vector<RankRecord> ranks;  // indexed by rank
   std::vector<PhaseRecord> phases;
   std::vector<TaskError> errors;  // sorted by task id
+  std::vector<double> task_cpu;   // s: CPU time (user + sys) of the tasks each rank ran, by rank
   std::string chunk;              // the chunk size the scheduler used
   std::uint64_t failed = 0;
   std::uint64_t completed = 0;  // tasks that ran for the last time, failed or not

@@ -77,6 +77,9 @@ Handle file_access() {
 
 Handle create_file(const std::string& path) {
   Handle fapl = file_access();
+  // The object format of HDF5 1.8 on: it stores attributes larger than 64 KiB
+  // (a long [job] array in /job), which the 1.6 format cannot.
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
   return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create " + path),
           H5Fclose};
 }
@@ -256,6 +259,43 @@ void write_attr(hid_t loc, const std::string& name, const std::vector<std::int64
   hsize_t dims[1] = {values.size()};
   Handle space{check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"), H5Sclose};
   write_attr_raw(loc, name, H5T_NATIVE_INT64, space.get(), values.data());
+}
+
+void write_attr(hid_t loc, const std::string& name, const std::vector<double>& values) {
+  hsize_t dims[1] = {values.size()};
+  Handle space{check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"), H5Sclose};
+  write_attr_raw(loc, name, H5T_NATIVE_DOUBLE, space.get(), values.data());
+}
+
+void write_attr(hid_t loc, const std::string& name, const std::vector<std::string>& values, std::size_t columns) {
+  std::vector<const char*> pointers;
+  for (const auto& v : values) pointers.push_back(v.c_str());
+  hsize_t dims[2] = {values.size(), columns};
+  if (columns > 0) dims[0] = values.size() / columns;
+  Handle space{check_id(H5Screate_simple(columns > 0 ? 2 : 1, dims, nullptr), "H5Screate_simple"), H5Sclose};
+  Handle type = vlen_string_type();
+  write_attr_raw(loc, name, type.get(), space.get(), pointers.data());
+}
+
+void write_attr(hid_t loc, const std::string& name, hid_t type, const std::vector<std::uint64_t>& dims,
+                const void* data) {
+  std::vector<hsize_t> extent(dims.begin(), dims.end());
+  Handle space = dims.empty() ? scalar_space()
+                              : Handle{check_id(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
+                                                "H5Screate_simple"),
+                                       H5Sclose};
+  write_attr_raw(loc, name, type, space.get(), data);
+}
+
+std::vector<std::string> attr_names(hid_t loc) {
+  std::vector<std::string> names;
+  hsize_t at = 0;
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  check_status(H5Aiterate2(loc, H5_INDEX_NAME, H5_ITER_INC, &at, collect, &names), "H5Aiterate2");
+  return names;
 }
 
 std::string read_string_attr(hid_t loc, const std::string& name) {

@@ -75,6 +75,15 @@ void write_attr(hid_t loc, const std::string& name, std::int64_t value);
 void write_attr(hid_t loc, const std::string& name, double value);
 void write_attr(hid_t loc, const std::string& name, std::uint64_t value);
 void write_attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values);
+void write_attr(hid_t loc, const std::string& name, const std::vector<double>& values);
+// Variable-length UTF-8 strings: a 1-D array, or with `columns` > 0 a 2-D
+// array of values.size() / columns rows (values row after row).
+void write_attr(hid_t loc, const std::string& name, const std::vector<std::string>& values, std::size_t columns = 0);
+// Values of any type `type`: a scalar when dims is empty.
+void write_attr(hid_t loc, const std::string& name, hid_t type, const std::vector<std::uint64_t>& dims,
+                const void* data);
+// The names of loc's attributes, in name order.
+std::vector<std::string> attr_names(hid_t loc);
 std::string read_string_attr(hid_t loc, const std::string& name);
 std::vector<std::int64_t> read_int_attr(hid_t loc, const std::string& name);
 double read_double_attr(hid_t loc, const std::string& name);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "core/error.hpp"
@@ -66,6 +67,8 @@ Handle rank_type() {
   FANOUT_FIELD(t.get(), RankRecord, node, host.get());
   FANOUT_FIELD(t.get(), RankRecord, pid, H5T_NATIVE_INT64);
   FANOUT_FIELD(t.get(), RankRecord, threads, H5T_NATIVE_INT32);
+  FANOUT_FIELD(t.get(), RankRecord, cpus, H5T_NATIVE_INT32);       // since 1.5
+  FANOUT_FIELD(t.get(), RankRecord, node_cpus, H5T_NATIVE_INT32);  // since 1.5
   FANOUT_FIELD(t.get(), RankRecord, tasks, H5T_NATIVE_UINT64);
   FANOUT_FIELD(t.get(), RankRecord, busy, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), RankRecord, idle, H5T_NATIVE_DOUBLE);
@@ -127,13 +130,13 @@ Handle column_type(ColumnType type, std::size_t bytes) {
 
 // A compound dataset of records, all written at once, with its field units.
 template <class Record>
-void write_records(hid_t loc, const std::string& name, const Handle& mem_type, const std::vector<Record>& records,
-                   const std::string& units) {
+Handle write_records(hid_t loc, const std::string& name, const Handle& mem_type, const std::vector<Record>& records,
+                     const std::string& units) {
   Handle file_type = packed(mem_type);
   Handle ds = create_dataset_1d(loc, name, file_type.get(), records.size());
   write_range(ds.get(), mem_type.get(), 0, records.size(), records.data());
   if (!units.empty()) write_attr(ds.get(), "units", units);
-  ds.close("closing " + name);
+  return ds;
 }
 
 template <class Record>
@@ -189,6 +192,146 @@ const char* TASK_UNITS = "t_start=s;t_end=s;cpu_user=s;cpu_sys=s";
 const char* RANK_UNITS = "busy=s;idle=s;comm=s;cpu_user=s;cpu_sys=s;max_rss=B";
 const char* PHASE_UNITS = "t_start=s;t_end=s";
 
+// What each dataset, field and root attribute is: the file's own copy of
+// docs/file-format.md (its `description`, `field_descriptions` and
+// `attribute_descriptions` attributes, since 1.5), in one line each.
+using Descriptions = std::vector<std::pair<std::string, std::string>>;
+
+const char* TASKS_DESCRIPTION = "one row per task, row i = task id i: who ran it, when (run clock), its CPU time";
+const Descriptions TASK_FIELDS{
+    {"id", "task id, 0 to task_count-1 (equal to the row index)"},
+    {"rank", "the rank that ran the task"},
+    {"thread", "the worker thread (0 to threads_per_rank-1) within that rank that ran it"},
+    {"status", "ok = 0, failed = 1, timed_out = 2 (counted as failed)"},
+    {"attempt", "which attempt this row records: 1 for the first run, 2 for the first retry, ...; 0: never ran"},
+    {"session", "the fanout run that ran the task: 0 for the first, 1 for the first resume, ..."},
+    {"t_start", "start of the task, seconds on the run clock of its session"},
+    {"t_end", "end of the task, seconds on the run clock of its session"},
+    {"cpu_user", "user CPU time of the worker thread during the task (of its child processes for the command job), s"},
+    {"cpu_sys", "system CPU time of the worker thread during the task, s"},
+    {"cpu_shared", "0: cpu_user and cpu_sys read for this task alone; 1: its share, by wall time, of one reading for "
+                   "several short tasks"},
+};
+const char* RANKS_DESCRIPTION = "one row per rank, row r = rank r: where it ran, its CPUs, its time and memory";
+const Descriptions RANK_FIELDS{
+    {"rank", "the rank"},
+    {"host", "host name (gethostname)"},
+    {"node", "the Slurm node name (SLURMD_NODENAME) inside a Slurm job step, else the host name"},
+    {"pid", "process id"},
+    {"threads", "worker threads in this rank"},
+    {"cpus", "CPUs this rank's threads could run on: its CPU affinity (sched_getaffinity) at the start of the run, "
+             "as mpirun or Slurm bound it"},
+    {"node_cpus", "CPUs the ranks on this node could use together: the union of their affinities and their "
+                  "launchers' (mpirun, its daemon, slurmstepd)"},
+    {"tasks", "number of tasks this rank ran"},
+    {"busy", "sum of the wall times of the tasks this rank's worker threads ran, s"},
+    {"idle", "threads x (wall time from the start of this rank's task loop until every rank had finished its task "
+             "loop) - busy, s"},
+    {"comm", "wall time the rank's coordinating thread spent in MPI calls during the task loop, s"},
+    {"cpu_user", "user CPU time of the whole process (and the child processes it waited for), from the start of "
+                 "fanout run until every rank had finished its task loop, s"},
+    {"cpu_sys", "system CPU time of the whole process, same span, s"},
+    {"max_rss", "peak resident memory of the process, bytes"},
+};
+const char* PHASES_DESCRIPTION = "the run's five phases in order (setup, distribute, compute, collect, write), on "
+                                 "rank 0's run clock; the end of write is the wall time";
+const Descriptions PHASE_FIELDS{
+    {"name", "the phase: setup, distribute, compute, collect or write"},
+    {"t_start", "start of the phase, seconds on the run clock"},
+    {"t_end", "end of the phase, seconds on the run clock"},
+};
+const char* ERRORS_DESCRIPTION = "one row per failed attempt of a task, by task id and attempt";
+const Descriptions ERROR_FIELDS{
+    {"id", "the id of the failed task (as in /tasks)"},
+    {"attempt", "which attempt failed: 1, 2, ..."},
+    {"rank", "the rank it failed on"},
+    {"message", "the message of the exception the job threw"},
+};
+
+// The root attributes fanout itself writes (a job's finish step describes its own).
+const Descriptions ROOT_ATTRIBUTES{
+    {"format", "always fanout: the file is a fanout run file (docs/file-format.md)"},
+    {"format_version", "[major, minor] of the file format; readers check the major number only"},
+    {"fanout_version", "version of the fanout that wrote the file"},
+    {"git_sha", "short git commit of the fanout source (unknown outside a git checkout)"},
+    {"job", "the job kind (job.kind)"},
+    {"status", "how the run ended: complete, failed or partial"},
+    {"config", "the resolved config as TOML text, defaults filled in, --set and --output applied"},
+    {"command_line", "the fanout command line of rank 0 (not the mpirun part), quoted for a shell"},
+    {"created", "UTC time (ISO 8601) when fanout run started on rank 0"},
+    {"finished", "UTC time (ISO 8601) when the file was completed"},
+    {"wall_time", "the run's wall time in seconds: from its start to the end of the write phase (of the last "
+                  "session, in a resumed file)"},
+    {"n_ranks", "number of MPI ranks (processes)"},
+    {"threads_per_rank", "worker threads in each rank (run.threads_per_rank)"},
+    {"task_count", "number of tasks: the length of /tasks and of every /results dataset"},
+    {"scheduler", "the scheduling policy (schedule.policy)"},
+    {"chunk", "the chunk setting: block, 1, or the configured schedule.chunk (a number or auto)"},
+    {"order", "the hand-out order used: given or longest-first"},
+    {"costs", "where longest-first task costs came from: an earlier run file, job, or empty when order is given"},
+    {"mpi_library", "the MPI library (MPI_Get_library_version up to its first comma)"},
+    {"job_hash", "FNV-1a 64-bit digest of the [job] keys and values; resume checks it"},
+    {"sessions", "how many fanout run invocations made the file: 1, plus one per resume"},
+    {"slurm_job_id", "the Slurm job id (SLURM_JOB_ID)"},
+    {"slurm_array_task_id", "the index within a Slurm job array (SLURM_ARRAY_TASK_ID); empty outside an array"},
+    {"slurm_nodelist", "the allocation's nodes in Slurm's notation (SLURM_JOB_NODELIST)"},
+    {"slurm_partition", "the Slurm partition (SLURM_JOB_PARTITION)"},
+    {"slurm_cpus_per_task", "CPUs per task (SLURM_CPUS_PER_TASK); empty when the job did not ask for them"},
+    {"slurm_time_limit", "the job's time limit as squeue reports it, HH:MM:SS or D-HH:MM:SS; empty when squeue did "
+                         "not answer"},
+    {"attribute_descriptions", "what each root attribute means: rows of [name, description]"},
+};
+const char* JOB_DESCRIPTION = "the [job] table of the config, one attribute per key (nested tables flattened with "
+                              "dots); attribute_descriptions gives the job's help text for each";
+
+// The description attributes of a compound dataset: what it is, and each field's meaning in field order.
+void describe_fields(hid_t dataset, const char* description, const Descriptions& fields) {
+  write_attr(dataset, "description", std::string(description));
+  std::vector<std::string> rows;
+  for (const auto& [field, meaning] : fields) {
+    rows.push_back(field);
+    rows.push_back(meaning);
+  }
+  write_attr(dataset, "field_descriptions", rows, 2);
+}
+
+void write_descriptions(hid_t loc, const std::string& name, const Descriptions& described) {
+  std::vector<std::string> rows;
+  for (const auto& [key, meaning] : described) {
+    rows.push_back(key);
+    rows.push_back(meaning);
+  }
+  write_attr(loc, name, rows, 2);
+}
+
+// The /job group: each [job] key as an attribute of its own type.
+void write_job_group(hid_t file, const std::vector<config::JobAttribute>& attributes) {
+  Handle group = create_group(file, "job");
+  write_attr(group.get(), "description", std::string(JOB_DESCRIPTION));
+  Descriptions described;
+  for (const auto& a : attributes) {
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, bool>) {
+            std::int8_t byte = v ? 1 : 0;
+            write_attr(group.get(), a.key, bool_enum_type().get(), {}, &byte);
+          } else if constexpr (std::is_same_v<T, std::vector<bool>>) {
+            std::vector<std::int8_t> bytes(v.begin(), v.end());
+            write_attr(group.get(), a.key, bool_enum_type().get(), {bytes.size()}, bytes.data());
+          } else {
+            write_attr(group.get(), a.key, v);
+          }
+        },
+        a.value);
+    described.emplace_back(a.key, a.description);
+  }
+  described.emplace_back("description", "what this group is");
+  described.emplace_back("attribute_descriptions", "what each attribute means: rows of [name, description]");
+  write_descriptions(group.get(), "attribute_descriptions", described);
+  group.close("closing /job");
+}
+
 }  // namespace
 
 struct RunWriter::Impl {
@@ -202,6 +345,7 @@ struct RunWriter::Impl {
   std::vector<std::byte> pending_rows;
   std::vector<Column> column_specs;
   std::uint64_t task_count = 0;
+  std::vector<std::pair<std::string, std::string>> job_attribute_descriptions;  // root attributes Job::finish set
   explicit Impl(const std::vector<Column>& cols) : layout(cols), column_specs(cols) {}
 };
 
@@ -215,8 +359,9 @@ class FileOutput : public RunOutput {
   std::uint64_t column_length(const std::string& column) const override {
     return impl_.column_specs[index(column)].length;
   }
-  void set_attribute(const std::string& name, const AttributeValue& value) override {
+  void set_attribute(const std::string& name, const AttributeValue& value, const std::string& description) override {
     write_attribute(impl_.file.get(), name, value);
+    impl_.job_attribute_descriptions.emplace_back(name, description);
   }
   std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type, std::uint64_t rows,
                                                 std::uint64_t columns) override {
@@ -307,6 +452,8 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   Handle file_type = packed(impl_->task_mem_type);
   impl_->tasks = create_dataset_1d(f, "tasks", file_type.get(), meta.task_count, /*compress=*/false);
   write_attr(impl_->tasks.get(), "units", std::string(TASK_UNITS));
+  describe_fields(impl_->tasks.get(), TASKS_DESCRIPTION, TASK_FIELDS);
+  write_job_group(f, meta.job_attributes);
   impl_->task_count = meta.task_count;
   Handle results = create_group(f, "results");
   for (const auto& c : columns) {
@@ -435,17 +582,25 @@ void RunWriter::finish_job(const Job& job) {
 }
 
 void RunWriter::write_ranks(const std::vector<RankRecord>& ranks) {
-  write_records(impl_->file.get(), "ranks", rank_type(), ranks, RANK_UNITS);
+  Handle ds = write_records(impl_->file.get(), "ranks", rank_type(), ranks, RANK_UNITS);
+  describe_fields(ds.get(), RANKS_DESCRIPTION, RANK_FIELDS);
+  ds.close("closing ranks");
 }
 
 void RunWriter::write_phases(const std::vector<PhaseRecord>& phases) {
-  write_records(impl_->file.get(), "phases", phase_type(), phases, PHASE_UNITS);
+  Handle ds = write_records(impl_->file.get(), "phases", phase_type(), phases, PHASE_UNITS);
+  describe_fields(ds.get(), PHASES_DESCRIPTION, PHASE_FIELDS);
+  ds.close("closing phases");
+  // The end of the last phase (write) is the run's wall time, as fanout report gives it.
+  if (!phases.empty()) write_attr(impl_->file.get(), "wall_time", phases.back().t_end);
 }
 
 void RunWriter::write_errors(const std::vector<TaskError>& errors) {
   std::vector<ErrorRow> rows;
   for (const auto& e : errors) rows.push_back({e.id, e.attempt, e.rank, e.message.c_str()});
-  write_records(impl_->file.get(), "errors", error_type(), rows, "");
+  Handle ds = write_records(impl_->file.get(), "errors", error_type(), rows, "");
+  describe_fields(ds.get(), ERRORS_DESCRIPTION, ERROR_FIELDS);
+  ds.close("closing errors");
 }
 
 namespace {
@@ -529,6 +684,18 @@ void RunWriter::commit(const std::string& status, const std::string& finished) {
   hid_t f = impl_->file.get();
   write_attr(f, "status", status);
   write_attr(f, "finished", finished);
+  Descriptions described;
+  for (const auto& name : attr_names(f)) {
+    if (name == "attribute_descriptions") continue;
+    std::string meaning;
+    for (const auto& [known, text] : ROOT_ATTRIBUTES)
+      if (known == name) meaning = text;
+    for (const auto& [job_attr, text] : impl_->job_attribute_descriptions)
+      if (job_attr == name) meaning = text;
+    described.emplace_back(name, meaning);
+  }
+  described.emplace_back("attribute_descriptions", ROOT_ATTRIBUTES.back().second);
+  write_descriptions(f, "attribute_descriptions", described);
   impl_->tasks.close("closing /tasks");
   for (auto& c : impl_->columns) c.close("closing a results dataset");
   check_status(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + temp_path_);

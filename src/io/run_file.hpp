@@ -1,10 +1,11 @@
 #pragma once
-// The run file, format "fanout" 1.0 (docs/file-format.md): writer and reader.
+// The run file, format "fanout" 1.x (docs/file-format.md): writer and reader.
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "core/batch.hpp"
 #include "core/job.hpp"
 #include "core/records.hpp"
@@ -15,7 +16,7 @@ namespace fanout::io {
 
 inline constexpr const char* FORMAT_NAME = "fanout";
 inline constexpr std::int64_t FORMAT_MAJOR = 1;
-inline constexpr std::int64_t FORMAT_MINOR = 4;  // 1.1: order, costs; 1.2-1.4: see docs/file-format.md
+inline constexpr std::int64_t FORMAT_MINOR = 5;  // 1.1: order, costs; 1.2-1.5: see docs/file-format.md
 
 struct RunMetadata {
   std::string job;
@@ -32,6 +33,7 @@ struct RunMetadata {
   std::int64_t n_ranks = 1;
   std::int64_t threads_per_rank = 1;
   std::uint64_t task_count = 0;
+  std::vector<config::JobAttribute> job_attributes;  // the [job] table, for the /job group (since 1.5)
 };
 
 class Handle;

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "core/error.hpp"
+#include "report/cpu_use.hpp"
 #include "report/report.hpp"
 
 namespace fanout::report {
@@ -121,6 +122,25 @@ std::optional<long> best_workers(double serial_fraction) {
   return static_cast<long>(std::min(p, 1e15));
 }
 
+std::string crowding_note(const Comparison& c) {
+  std::string where;
+  long most_cpus = 0;
+  for (const auto& r : c.runs) {
+    most_cpus = std::max(most_cpus, r.cpus);
+    if (r.oversubscribed) where += fmt::format("{}{} ({})", where.empty() ? "" : "; ", r.file, r.crowded_where);
+  }
+  std::string note;
+  if (!where.empty())
+    note = "more workers than CPUs in " + where +
+           ": their tasks took turns on the CPUs, so their wall times, speedup, efficiency and Karp-Flatt fraction "
+           "measure the machine, not the job" +
+           (c.fit ? std::string(", and the Amdahl fit includes them") : std::string());
+  if (c.fit && c.fit->best_workers && most_cpus > 0 && *c.fit->best_workers > most_cpus)
+    note += fmt::format("{}the predicted best of {} workers is more than the {} CPU{} the runs had", note.empty() ? "" : "; ",
+                        *c.fit->best_workers, most_cpus, most_cpus == 1 ? "" : "s");
+  return note;
+}
+
 Comparison compare(const std::vector<io::RunFile>& files) {
   if (files.size() < 2) throw ConfigError("compare: give two or more run files of the same job");
   Comparison c;
@@ -174,6 +194,9 @@ Comparison compare(const std::vector<io::RunFile>& files) {
     r.tasks = s.tasks;
     r.wall = s.wall;
     r.task_wall = s.task_wall;
+    r.cpus = s.cpus;
+    r.oversubscribed = s.oversubscribed;
+    r.crowded_where = oversubscription_where(cpus_by_node(f.ranks));
     c.runs.push_back(r);
   }
   std::stable_sort(c.runs.begin(), c.runs.end(), [](const ComparedRun& a, const ComparedRun& b) {
@@ -230,6 +253,7 @@ Comparison compare(const std::vector<io::RunFile>& files) {
       c.replay.reset();  // nothing to replay (no task ran in the baseline)
     }
   }
+  c.cpu_note = crowding_note(c);
   return c;
 }
 
@@ -300,6 +324,7 @@ std::string format_text(const Comparison& c) {
               100, std::string(10, ' ')));
   }
   if (!c.fit_note.empty()) line("note: " + c.fit_note);
+  if (!c.cpu_note.empty()) line("note: " + c.cpu_note);
   return out;
 }
 
@@ -312,10 +337,12 @@ std::string format_json(const Comparison& c) {
     runs += fmt::format(
         "{}{{\"file\": {}, \"ranks\": {}, \"threads_per_rank\": {}, \"workers\": {}, \"policy\": {}, \"chunk\": {}, "
         "\"order\": {}, \"status\": {}, \"tasks\": {}, \"wall\": {}, \"task_wall\": {}, \"speedup\": {}, "
-        "\"efficiency\": {}, \"karp_flatt\": {}}}",
+        "\"efficiency\": {}, \"karp_flatt\": {}, \"cpus\": {}, \"oversubscribed\": {}}}",
         runs.empty() ? "" : ", ", json_string(r.file), r.ranks, r.threads_per_rank, r.workers, json_string(r.policy),
         json_string(r.chunk), json_string(r.order), json_string(r.status), r.tasks, num(r.wall), num(r.task_wall),
-        num(r.speedup), num(r.efficiency), opt_num(r.karp_flatt));
+        num(r.speedup), num(r.efficiency), opt_num(r.karp_flatt),
+        r.cpus > 0 ? std::to_string(r.cpus) : std::string("null"),
+        r.cpus > 0 ? (r.oversubscribed ? "true" : "false") : "null");
   std::string varied;
   for (const auto& v : c.varied) varied += (varied.empty() ? "" : ", ") + json_string(v);
   std::string fit = "null";
@@ -333,8 +360,9 @@ std::string format_json(const Comparison& c) {
                          num(c.replay->wall), num(c.replay->speedup), num(c.fit_speedup_at_replay));
   return fmt::format(
       "{{\"job\": {}, \"varied\": [{}], \"baseline\": {}, \"runs\": [{}], \"amdahl\": {}, \"replay\": {}, "
-      "\"note\": {}}}\n",
-      json_string(c.job), varied, json_string(c.runs[c.baseline].file), runs, fit, replay, json_string(c.fit_note));
+      "\"note\": {}, \"cpu_note\": {}}}\n",
+      json_string(c.job), varied, json_string(c.runs[c.baseline].file), runs, fit, replay, json_string(c.fit_note),
+      json_string(c.cpu_note));
 }
 
 }  // namespace fanout::report

@@ -22,6 +22,9 @@ struct ComparedRun {
   double speedup = 0;    // baseline wall x baseline workers / wall
   double efficiency = 0; // speedup / workers
   std::optional<double> karp_flatt;  // workers > 1 only
+  long cpus = 0;                     // CPUs its workers could use; 0 before format 1.5
+  bool oversubscribed = false;       // more workers than CPUs (see report::Summary)
+  std::string crowded_where;         // where, when oversubscribed
 };
 
 // Amdahl's law, T(p) = T1 (f + (1 - f) / p), fitted as 1/S = a + b/p.
@@ -47,10 +50,14 @@ struct Comparison {
   // of the same question, and how far the fit is from it.
   std::optional<Prediction> replay;
   double fit_speedup_at_replay = 0;  // the fit's speedup at the replay's worker count
+  std::string cpu_note;              // runs with more workers than CPUs, and a predicted best beyond the CPUs; or ""
 };
 
 // Amdahl's predicted speedup at p workers: 1 / (f + (1 - f) / p).
 double amdahl_speedup(double serial_fraction, double workers);
+
+// The caveat about CPUs of a comparison (Comparison::cpu_note), or "".
+std::string crowding_note(const Comparison& c);
 
 // The config keys a scaling or policy study may vary: schedule.*, checkpoint.*, run.threads_per_rank,
 // run.progress_interval, run.grace, output.path.

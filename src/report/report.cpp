@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "report/cpu_use.hpp"
+
 namespace fanout::report {
 
 namespace {
@@ -24,9 +26,20 @@ const PhaseSummary* find_phase(const std::vector<PhaseSummary>& phases, const st
 // course texts' lesson): CPU-bound work wants a core per worker, waiting work
 // is served by threads.
 void advise(Summary& s) {
-  std::string workers = fmt::format("this run had {} worker{} ({} rank{} x {} thread{})", s.workers,
+  std::string workers = fmt::format("this run had {} worker{} ({} rank{} x {} thread{}){}", s.workers,
                                     s.workers == 1 ? "" : "s", s.ranks, s.ranks == 1 ? "" : "s", s.threads_per_rank,
-                                    s.threads_per_rank == 1 ? "" : "s");
+                                    s.threads_per_rank == 1 ? "" : "s",
+                                    s.cpus > 0 ? fmt::format(" on {} CPU{}", s.cpus, s.cpus == 1 ? "" : "s") : "");
+  // Workers that outnumber their CPUs wait for one, and CPU/wall falls by as
+  // much: computing work then reads as mixed or I/O-bound.
+  if (s.crowding > 1 && s.kind != "CPU-bound" && s.kind != "too short to classify" &&
+      s.cpu_per_wall * s.crowding >= 0.5) {
+    s.advice = fmt::format("the workers outnumbered their CPUs ({:.1f} to 1) and CPU/wall {:.2f} is what computing "
+                           "work shows when it takes turns on the CPUs: the work may be CPU-bound; run again with "
+                           "at most one worker per CPU before choosing threads; {}",
+                           s.crowding, s.cpu_per_wall, workers);
+    return;
+  }
   if (s.kind == "CPU-bound") {
     s.advice = "CPU-bound work keeps a core busy per worker: run one worker per core in all (ranks x threads per "
                "rank = cores), as ranks (mpirun -n) or as threads (run.threads_per_rank); more workers than cores "
@@ -42,15 +55,29 @@ void advise(Summary& s) {
   // the tasks wait on, not the cores, sets the limit.
   double per_core = s.cpu_per_wall > 0 ? 1.0 / s.cpu_per_wall : 1e9;
   long threads = std::clamp(static_cast<long>(std::min(std::floor(per_core), 1e9)), 2L, 64L);
-  s.suggested_threads_per_rank = threads;
-  std::string how_many =
-      per_core >= 65 ? fmt::format("at CPU/wall {:.2f} one core could serve more than 64 such workers: try --set "
-                                   "run.threads_per_rank={} (beyond that, what the tasks wait on sets the limit, not "
-                                   "the cores)",
-                                   s.cpu_per_wall, threads)
-                     : fmt::format("at CPU/wall {:.2f} about {} such workers keep one core busy: try --set "
-                                   "run.threads_per_rank={}",
-                                   s.cpu_per_wall, threads, threads);
+  std::string how_many;
+  if (s.threads_per_rank >= threads) {
+    // The run had that many already: never suggest what it did.
+    how_many = per_core >= 65
+                   ? fmt::format("at CPU/wall {:.2f} one core could serve more than 64 such workers, and this run "
+                                 "had {} threads per rank already: past that, what the tasks wait on (a disk, a "
+                                 "network, a service) sets the limit, not the cores; raise run.threads_per_rank "
+                                 "further only if it can serve more at once",
+                                 s.cpu_per_wall, s.threads_per_rank)
+                   : fmt::format("at CPU/wall {:.2f} about {} such workers keep one core busy, and this run had {} "
+                                 "threads per rank already: more threads would take turns on the cores; add ranks "
+                                 "instead, up to one per core (mpirun -n)",
+                                 s.cpu_per_wall, threads, s.threads_per_rank);
+  } else {
+    s.suggested_threads_per_rank = threads;
+    how_many = per_core >= 65 ? fmt::format("at CPU/wall {:.2f} one core could serve more than 64 such workers: try "
+                                            "--set run.threads_per_rank={} (beyond that, what the tasks wait on sets "
+                                            "the limit, not the cores)",
+                                            s.cpu_per_wall, threads)
+                              : fmt::format("at CPU/wall {:.2f} about {} such workers keep one core busy: try --set "
+                                            "run.threads_per_rank={}",
+                                            s.cpu_per_wall, threads, threads);
+  }
   if (s.kind == "I/O-bound")
     s.advice = "I/O-bound work waits more than it computes, and threads serve waiting work as well as processes: "
                "raise run.threads_per_rank rather than adding ranks; " + how_many + "; " + workers;
@@ -217,6 +244,11 @@ Summary summarize(const io::RunFile& run) {
            : s.cpu_per_wall >= 0.8 ? "CPU-bound"
            : s.cpu_per_wall <= 0.3 ? "I/O-bound"
                                    : "mixed";
+  std::vector<NodeCpus> nodes = cpus_by_node(run.ranks);
+  s.cpus = total_cpus(nodes);
+  s.cpu_note = oversubscription_note(nodes);
+  s.oversubscribed = !s.cpu_note.empty();
+  s.crowding = crowding(nodes);
   advise(s);
   s.results = summarize_results(run);
   double busy_mean = run.ranks.empty() ? 0 : busy_sum / static_cast<double>(run.ranks.size());
@@ -261,6 +293,7 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   line(fmt::format("tasks:     {:.2f} s of task time, {:.2f} s of it on CPU: {} (CPU/wall {:.2f})", s.task_wall,
                    s.task_cpu, s.kind, s.cpu_per_wall));
   line(wrap("advice:    " + s.advice, 100, std::string(11, ' ')));
+  if (!s.cpu_note.empty()) line(wrap("note:      " + s.cpu_note, 100, std::string(11, ' ')));
   line("");
   line(fmt::format("{:>5} {:<16} {:>8} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8}", "rank", "host", "tasks", "busy s",
                    "idle s", "comm s", "cpu user s", "cpu sys s", "RSS MiB"));
@@ -378,6 +411,7 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       "\"tasks\": {}, \"ok\": {}, \"failed\": {}, \"not_run\": {}, \"wall\": {}, \"compute\": {}, "
       "\"cpu_user\": {}, \"cpu_sys\": {}, \"cpu_total\": {}, \"cores_busy\": {}, \"task_wall\": {}, "
       "\"task_cpu\": {}, \"cpu_per_wall\": {}, \"kind\": {}, \"advice\": {}, \"suggested_threads_per_rank\": {}, "
+      "\"cpus\": {}, \"oversubscribed\": {}, \"cpu_note\": {}, "
       "\"imbalance\": {}, \"busiest_rank\": {}, \"efficiency\": {}, \"phases\": [{}], \"lost\": {}, "
       "\"slowest\": [{}], \"failures\": [{}], \"per_rank\": [{}], \"sessions\": [{}], \"last_session_wall\": {}, {}}}\n",
       json_string(run.path), json_string(s.job), json_string(s.status),
@@ -386,6 +420,8 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       num(s.wall), num(s.compute), num(s.cpu_user), num(s.cpu_sys), num(s.cpu_user + s.cpu_sys), num(s.cores_busy),
       num(s.task_wall), num(s.task_cpu), num(s.cpu_per_wall), json_string(s.kind), json_string(s.advice),
       s.suggested_threads_per_rank ? std::to_string(*s.suggested_threads_per_rank) : std::string("null"),
+      s.cpus > 0 ? std::to_string(s.cpus) : std::string("null"),
+      s.cpus > 0 ? (s.oversubscribed ? "true" : "false") : "null", json_string(s.cpu_note),
       num(s.imbalance), s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank,
       sessions, num(s.last_session_wall), results_json_fields(s.results));
 }

@@ -75,7 +75,11 @@ struct Summary {
   double cpu_per_wall = 0; // task_cpu / task_wall: ~1 CPU-bound, ~0 I/O-bound
   std::string kind;        // "CPU-bound", "I/O-bound", "mixed" or "too short to classify"
   std::string advice;      // what the kind of work means for ranks and threads
-  std::optional<long> suggested_threads_per_rank;  // I/O-bound and mixed work: about 1 / cpu_per_wall
+  std::optional<long> suggested_threads_per_rank;  // I/O-bound and mixed work: about 1 / cpu_per_wall, when above the run's
+  long cpus = 0;             // CPUs the workers could use: /ranks node_cpus summed over nodes; 0 before format 1.5
+  bool oversubscribed = false;  // workers outnumbered the CPUs on a node, or a rank's threads its CPUs
+  double crowding = 0;       // the most workers per CPU on a node (or threads per CPU in a rank); 0 when not recorded
+  std::string cpu_note;      // when oversubscribed: where, and why the efficiency figures mislead; else ""
   double imbalance = 0;    // max / mean busy over ranks
   int busiest_rank = 0;
   double efficiency = 0;   // task_wall / (workers x wall)

@@ -59,14 +59,14 @@ std::string time_limit() {
 bool in_allocation() { return !env("SLURM_JOB_ID").empty(); }
 
 std::vector<std::pair<std::string, std::string>> context_attributes() {
-  bool inside = in_allocation();
+  if (!in_allocation()) return {};  // outside Slurm the file has none of them (since format 1.5)
   return {
       {"slurm_job_id", env("SLURM_JOB_ID")},
       {"slurm_array_task_id", env("SLURM_ARRAY_TASK_ID")},
       {"slurm_nodelist", env("SLURM_JOB_NODELIST")},
       {"slurm_partition", env("SLURM_JOB_PARTITION")},
       {"slurm_cpus_per_task", env("SLURM_CPUS_PER_TASK")},
-      {"slurm_time_limit", inside ? time_limit() : ""},
+      {"slurm_time_limit", time_limit()},
   };
 }
 

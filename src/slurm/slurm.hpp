@@ -21,8 +21,8 @@ bool in_allocation();
 
 // The root attributes that record the Slurm context, in this order:
 // slurm_job_id, slurm_array_task_id, slurm_nodelist, slurm_partition,
-// slurm_cpus_per_task, slurm_time_limit; every value "" outside Slurm (or
-// when Slurm does not say, e.g. no array). The time limit comes from squeue.
+// slurm_cpus_per_task, slurm_time_limit; a value is "" when Slurm does not
+// say (e.g. no array). None at all outside Slurm. The time limit comes from squeue.
 std::vector<std::pair<std::string, std::string>> context_attributes();
 
 // The node this process runs on: SLURMD_NODENAME inside a Slurm job step

@@ -159,11 +159,21 @@ def case_load(ctx):
         if isinstance(value, (bytes, str)):
             expect(isinstance(got, str), f"attrs[{name!r}] is {type(got).__name__}, not str")
             expect_eq(got, value.decode() if isinstance(value, bytes) else value, f"attrs[{name!r}]")
+        elif isinstance(value, np.ndarray):  # attribute_descriptions (1.5): rows of [name, description]
+            expect_eq(got, value.tolist(), f"attrs[{name!r}]")
+        elif isinstance(value, (float, np.floating)):  # wall_time (1.5)
+            expect(isinstance(got, float) and got == float(value), f"attrs[{name!r}] = {got!r}, not {value!r}")
         else:
             expect(isinstance(got, int), f"attrs[{name!r}] is {type(got).__name__}, not int")
             expect_eq(got, int(value), f"attrs[{name!r}]")
     expect_eq(run.n_ranks, 2, "n_ranks")
     expect_eq(run.workers, 4, "workers")
+    # Format 1.5: the file's descriptions and /job.
+    expect_eq(sorted(run.descriptions["ranks"]), sorted(r["ranks"].dtype.names), "descriptions of /ranks fields")
+    expect_eq(sorted(run.descriptions["attrs"]), sorted(r["attrs"]), "descriptions of the root attributes")
+    expect_eq(run.job_parameters["tasks"], 40, "job_parameters tasks")
+    expect_eq(run.job_parameters["kind"], "spin", "job_parameters kind")
+    expect_eq(run.wall, float(r["attrs"]["wall_time"]), "wall")
 
     # tasks: indexed by id, every field equal, status as its enum name.
     t = run.tasks

@@ -248,7 +248,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect_eq(attr_str(a, "format"), "fanout", f"{where}: format")
     fv = np.asarray(a.get("format_version"))
     expect(fv.shape == (2,) and np.issubdtype(fv.dtype, np.integer), f"{where}: format_version {fv!r} is not [major, minor]")
-    expect_eq([int(x) for x in fv], [1, 4], f"{where}: format_version")
+    expect_eq([int(x) for x in fv], [1, 5], f"{where}: format_version")
     expect_eq(attr_str(a, "job"), job, f"{where}: job")
     expect_eq(attr_str(a, "status"), "complete", f"{where}: status")
     expect_eq(attr_int(a, "n_ranks"), n_ranks, f"{where}: n_ranks")
@@ -342,12 +342,74 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
         expect(cpu + 1e-5 * (len(mine) + 1) >= task_cpu,
                f"{where}: rank {k} CPU {cpu} is less than the CPU of its own tasks {task_cpu}")
 
+    check_self_description(path, config)
+    expect(np.all(r["cpus"] >= 1) and np.all(r["node_cpus"] >= r["cpus"]),
+           f"{where}: /ranks cpus {r['cpus']} or node_cpus {r['node_cpus']} not recorded")
+    expect(abs(float(a["wall_time"]) - wall) < 1e-9, f"{where}: wall_time {a['wall_time']} != the end of write {wall}")
+
     # /results: one value per task in every column of the job.
     if columns is not None:
         expect_eq(sorted(d["results"]), sorted(columns), f"{where}: /results datasets")
     for name, values in d["results"].items():  # array columns: one row per task
         expect_eq(values.shape[:1], (task_count,), f"{where}: shape of /results/{name}")
     return d
+
+
+SLURM_ATTRS = ["slurm_job_id", "slurm_array_task_id", "slurm_nodelist", "slurm_partition", "slurm_cpus_per_task",
+               "slurm_time_limit"]
+
+
+def flatten_job(table, prefix=""):
+    """The [job] table as the /job group stores it: nested tables flattened with dots."""
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(flatten_job(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def check_self_description(path, config):
+    """Format 1.5: a description for every field of the compound datasets and
+    every root attribute, /job equal to the config's [job] table, and the
+    slurm_* attributes all six inside Slurm, none outside."""
+    with h5py.File(path, "r") as f:
+        for name in ("tasks", "ranks", "phases", "errors"):
+            ds = f[name]
+            expect(isinstance(ds.attrs.get("description"), str) and ds.attrs["description"],
+                   f"{path}: /{name} has no description")
+            described = dict(ds.attrs["field_descriptions"])
+            expect_eq(list(described), list(ds.dtype.names), f"{path}: /{name} field_descriptions names")
+            empty = [k for k, v in described.items() if not v]
+            expect(not empty, f"{path}: /{name} fields without a description: {empty}")
+        described = dict(f.attrs["attribute_descriptions"])
+        expect_eq(sorted(described), sorted(f.attrs), f"{path}: attribute_descriptions names")
+        empty = [k for k, v in described.items() if not v]
+        expect(not empty, f"{path}: root attributes without a description: {empty}")
+        slurm = [k for k in f.attrs if k.startswith("slurm_")]
+        if "slurm_job_id" in f.attrs:
+            expect_eq(sorted(slurm), sorted(SLURM_ATTRS), f"{path}: slurm attributes inside Slurm")
+            expect(f.attrs["slurm_job_id"] != "", f"{path}: empty slurm_job_id")
+        else:
+            expect_eq(slurm, [], f"{path}: slurm attributes outside Slurm")
+        expect("job" in f and isinstance(f["job"], h5py.Group), f"{path}: no /job group")
+        job = {k: v for k, v in f["job"].attrs.items() if k not in ("description", "attribute_descriptions")}
+        expected = flatten_job(config.get("job", {}))
+        expect_eq(sorted(job), sorted(expected), f"{path}: /job attributes")
+        for key, value in expected.items():
+            got = job[key]
+            kinds = {bool if isinstance(v, bool) else float if isinstance(v, (int, float)) else type(v)
+                     for v in value} if isinstance(value, list) else set()
+            if isinstance(value, list) and len(kinds) == 1 and kinds <= {bool, float, str}:
+                expect_eq([x.item() if hasattr(x, "item") else x for x in got], value, f"{path}: /job/{key}")
+            elif isinstance(value, list):  # empty, nested or mixed: its TOML text
+                expect(isinstance(got, str), f"{path}: /job/{key}: expected TOML text, got {got!r}")
+            else:
+                got = got.item() if hasattr(got, "item") else got
+                expect(got == value and type(got) is type(value), f"{path}: /job/{key}: expected {value!r}, got {got!r}")
+        described = dict(f["job"].attrs["attribute_descriptions"])
+        expect_eq(sorted(described), sorted(f["job"].attrs), f"{path}: /job attribute_descriptions names")
 
 
 # ---------------------------------------------------------------- h5dump

@@ -38,6 +38,7 @@ SHAPE = {
     "kind": str, "advice": str, "suggested_threads_per_rank": (int, type(None)), "imbalance": NUMBER,
     "busiest_rank": int, "efficiency": NUMBER, "phases": list, "lost": dict, "slowest": list, "failures": list,
     "per_rank": list, "sessions": list, "last_session_wall": NUMBER, "answer": (dict, type(None)), "results": list,
+    "cpus": (int, type(None)), "oversubscribed": (bool, type(None)), "cpu_note": str,
 }
 HOST_SHAPE = {"host": str, "ranks": int}
 PHASE_SHAPE = {"name": str, "t_start": NUMBER, "t_end": NUMBER}
@@ -59,7 +60,8 @@ def check_shape(obj, shape, where):
     expect_eq(sorted(obj), sorted(shape), f"{where}: fields")
     for field, kind in shape.items():
         value = obj[field]
-        expect(isinstance(value, kind) and not isinstance(value, bool),
+        allows_bool = kind is bool or (isinstance(kind, tuple) and bool in kind)
+        expect(isinstance(value, kind) and (allows_bool or not isinstance(value, bool)),
                f"{where}.{field} = {value!r} is not {kind}")
 
 
@@ -134,6 +136,14 @@ def check_advice(j, where):
         expect_eq(j["suggested_threads_per_rank"], None, f"{where}: suggested threads for CPU-bound work")
     elif kind in ("I/O-bound", "mixed"):
         threads = min(64, max(2, math.floor(1 / cpw))) if cpw > 0 else 64
+        if j["oversubscribed"] and "the work may be CPU-bound" in advice:  # crowded workers: measure again first
+            expect_eq(j["suggested_threads_per_rank"], None, f"{where}: suggested threads with crowded workers")
+            return
+        if j["threads_per_rank"] >= threads:  # never what the run did already
+            expect_eq(j["suggested_threads_per_rank"], None, f"{where}: suggested threads at {threads} threads")
+            expect("threads per rank already" in advice and "threads_per_rank=" not in advice,
+                   f"{where}: advice at {j['threads_per_rank']} threads per rank: {advice}")
+            return
         expect_eq(j["suggested_threads_per_rank"], threads, f"{where}: suggested threads per rank at CPU/wall {cpw}")
         expect(f"--set run.threads_per_rank={threads}" in advice,
                f"{where}: {kind} advice does not suggest run.threads_per_rank={threads}: {advice}")

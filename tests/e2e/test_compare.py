@@ -29,11 +29,11 @@ NUMBER = (int, float)
 OPT_NUMBER = (int, float, type(None))
 OPT_INT = (int, type(None))
 SHAPE = {"job": str, "varied": list, "baseline": str, "runs": list, "amdahl": (dict, type(None)),
-         "replay": (dict, type(None)), "note": str}
+         "replay": (dict, type(None)), "note": str, "cpu_note": str}
 REPLAY_SHAPE = {"ranks": int, "threads": int, "workers": int, "wall": NUMBER, "speedup": NUMBER, "fit_speedup": NUMBER}
 RUN_SHAPE = {"file": str, "ranks": int, "threads_per_rank": int, "workers": int, "policy": str, "chunk": str,
              "order": str, "status": str, "tasks": int, "wall": NUMBER, "task_wall": NUMBER, "speedup": NUMBER,
-             "efficiency": NUMBER, "karp_flatt": OPT_NUMBER}
+             "efficiency": NUMBER, "karp_flatt": OPT_NUMBER, "cpus": OPT_INT, "oversubscribed": (bool, type(None))}
 FIT_SHAPE = {"points": int, "intercept": NUMBER, "slope": NUMBER, "serial_fraction": NUMBER, "clamped": bool,
              "best_workers": OPT_INT, "best_ranks": OPT_INT}
 SLEEP = ("job.tasks=24", "job.duration=0.01", "job.distribution=constant", "job.mode=sleep")
@@ -44,7 +44,8 @@ def check_shape(obj, shape, where):
     expect_eq(sorted(obj), sorted(shape), f"{where}: fields")
     for field, kind in shape.items():
         value = obj[field]
-        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        allows_bool = kind is bool or (isinstance(kind, tuple) and bool in kind)
+        ok = isinstance(value, kind) and (allows_bool or not isinstance(value, bool))
         expect(ok, f"{where}.{field} = {value!r} is not {kind}")
 
 

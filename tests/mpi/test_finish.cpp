@@ -45,9 +45,9 @@ class FinishProbe : public Job {
   }
   void finish(RunOutput& output) const override {
     if (finish_throws_) throw std::runtime_error("no luck");
-    output.set_attribute("total", output.sum<std::uint64_t>("value"));
-    output.set_attribute("label", "probe");
-    output.set_attribute("half", 0.5);
+    output.set_attribute("total", output.sum<std::uint64_t>("value"), "the sum of value");
+    output.set_attribute("label", "probe", "a label");
+    output.set_attribute("half", 0.5, "one half");
     auto grid = output.create_dataset("grid", ColumnType::U32, TASKS, WIDTH);
     std::uint64_t ranges = 0;
     output.for_each_range<std::uint32_t>("row", [&](std::uint64_t first, std::span<const std::uint32_t> rows) {

@@ -73,6 +73,8 @@ void write_sample(const std::string& file, std::uint64_t tasks, bool replaces = 
     std::strcpy(ranks[r].host, "node");
     ranks[r].tasks = tasks / 2;
     ranks[r].busy = 1.5;
+    ranks[r].cpus = r + 1;
+    ranks[r].node_cpus = 4;
   }
   writer.write_ranks(ranks);
   std::vector<PhaseRecord> phases(1);
@@ -90,7 +92,7 @@ TEST_F(RunFileTest, RoundTrip) {
   std::string file = path("run.h5");
   write_sample(file, 10);
   io::RunFile run = io::read_run_file(file);
-  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 4}));
+  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 5}));
   EXPECT_EQ(run.job, "test");
   EXPECT_EQ(run.status, "failed");
   EXPECT_EQ(run.finished, "2026-01-01T00:00:09Z");
@@ -111,6 +113,8 @@ TEST_F(RunFileTest, RoundTrip) {
   ASSERT_EQ(run.ranks.size(), 2u);
   EXPECT_STREQ(run.ranks[1].host, "node");
   EXPECT_EQ(run.ranks[1].busy, 1.5);
+  EXPECT_EQ(run.ranks[1].cpus, 2);  // since 1.5
+  EXPECT_EQ(run.ranks[1].node_cpus, 4);
   ASSERT_EQ(run.phases.size(), 1u);
   EXPECT_STREQ(run.phases[0].name, "compute");
   ASSERT_EQ(run.errors.size(), 1u);
