@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "io/file_kind.hpp"
 
 extern char** environ;
 
@@ -119,6 +120,7 @@ int run_python_script(const std::string& script, const std::vector<std::string>&
 }
 
 int plot(const PlotOptions& options) {
+  for (const auto& file : options.files) io::reject_if_not_run_file(file);  // a config or a journal
   std::vector<std::string> args;
   if (options.scaling) args.emplace_back("--scaling");
   if (options.out) {
