@@ -11,11 +11,11 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
-#include <optional>
-#include <fstream>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <sstream>
 
