@@ -149,7 +149,7 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
     io::RunFile earlier;
     try {
       earlier = io::read_run_file(*costs_file);
-    } catch (const IoError& e) {
+    } catch (const Error& e) {  // IoError, or ConfigError for a config or journal given as FILE
       // Bad input to the run, found before any task runs: a usage error, like an unreadable config.
       throw ConfigError(std::string("--costs ") + e.what());
     }
