@@ -1,16 +1,15 @@
 // mandelbrot: escape-time iteration counts of the Mandelbrot set over a
 // rectangle of the complex plane, one task per row of pixels. The rows come
-// back as an array column, /results/iterations (height x width); the finish
-// step copies them into /output/image (chunked, compressed) with the region
-// as attributes. Pure IEEE double arithmetic in a fixed order (this file is
-// compiled with -ffp-contract=off), so the image is bit-identical whatever
-// runs it, and tests/e2e/test_mandelbrot.py checks it against numpy.
+// back as an array column, /results/iterations (height x width): that is the
+// image, stored once (the region is in the file's config attribute). Pure
+// IEEE double arithmetic in a fixed order (this file is compiled with
+// -ffp-contract=off), so the image is bit-identical whatever runs it, and
+// tests/e2e/test_numeric_jobs.py checks it against numpy.
 #include <cstdint>
 #include <vector>
 
 #include "config/params.hpp"
 #include "core/job.hpp"
-#include "core/run_output.hpp"
 
 namespace fanout::jobs {
 namespace {
@@ -54,28 +53,17 @@ class Mandelbrot : public Job {
     row.set<std::uint32_t>(0, counts);
   }
 
-  void finish(RunOutput& output) const override {
-    auto image = output.create_dataset("image", ColumnType::U32, r_.height, r_.width);
-    output.for_each_range<std::uint32_t>("iterations", [&](std::uint64_t first, std::span<const std::uint32_t> rows) {
-      image->write_rows(first, rows.size() / r_.width, rows.data());
-    });
-    image->set_attribute("x_min", r_.x_min);
-    image->set_attribute("x_max", r_.x_max);
-    image->set_attribute("y_min", r_.y_min);
-    image->set_attribute("y_max", r_.y_max);
-    image->set_attribute("max_iter", std::uint64_t{r_.max_iter});
-    image->set_attribute("description", std::string("escape-time iteration counts; row 0 is y_max, column 0 is x_min; "
-                                                    "max_iter: did not escape (in the set)"));
-  }
-
  private:
   Region r_;
 };
 
 const RegisterJob registered{{
     "mandelbrot",
-    "escape-time iteration counts of the Mandelbrot set over a region, one task per row; image in /output/image",
-    {{"iterations", ColumnType::U32, "", "the row's iteration counts, one per pixel (width values)", 0}},
+    "escape-time iteration counts of the Mandelbrot set over a region, one task per row; the image is "
+    "/results/iterations",
+    {{"iterations", ColumnType::U32, "",
+      "the row's iteration counts, one per pixel from x_min to x_max (width values); task 0 is the top row (y_max)",
+      0}},
     [](config::Section& params) -> std::unique_ptr<Job> {
       Region r{};
       r.width = params.whole("width", 800, 1, 65536, "pixels per row");

@@ -2,7 +2,7 @@
 """fanout plot: figures of fanout run files, as PNG files.
 
     fanout_plot.py FILE... [--out DIR]             per file: timeline, utilisation, durations
-                                                   (and the image of /output/image, if any)
+                                                   (and the image of a mandelbrot run, if any)
     fanout_plot.py --scaling FILE... [--out DIR]   speedup and efficiency of runs of one job
 
 `fanout plot` runs this script with /usr/bin/python3 (Debian's, which has
@@ -18,7 +18,6 @@ test (or a notebook) can check the picture against the file.
 import argparse
 import math
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -208,24 +207,34 @@ def draw_durations(run):
     return fig, seconds
 
 
+# A mandelbrot run's region, from its config's [job] table.
+IMAGE_REGION_KEYS = ("x_min", "x_max", "y_min", "y_max", "max_iter")
+
+
 def read_image(run):
-    """/output/image of a run file (mandelbrot's escape-time counts) and its
-    attributes, or (None, {}) when the file has none."""
+    """The image of a run, its attributes and the dataset it came from:
+    /output/image when the file has one (a job of yours, or a mandelbrot run
+    of an earlier fanout), else for a complete mandelbrot run
+    /results/iterations (row i = task i, from y_max down) with its region
+    from the config's [job] table; (None, {}, None) when the file has neither."""
     from fanout_analysis.runfile import open_h5
 
     with open_h5(run.path) as f:
-        if "output" not in f or "image" not in f["output"]:
-            return None, {}
-        ds = f["output/image"]
-        return ds[()], {k: (v.decode() if isinstance(v, bytes) else v) for k, v in ds.attrs.items()}
+        if "output" in f and "image" in f["output"]:
+            ds = f["output/image"]
+            return ds[()], {k: (v.decode() if isinstance(v, bytes) else v) for k, v in ds.attrs.items()}, ds.name
+    if run.job == "mandelbrot" and run.attrs.get("status") == "complete" and "iterations" in run.arrays:
+        job = run.config.get("job", {})
+        return run.arrays["iterations"], {k: job[k] for k in IMAGE_REGION_KEYS if k in job}, "/results/iterations"
+    return None, {}, None
 
 
 def draw_image(run):
-    """The image of /output/image: iteration counts on a logarithmic colour
+    """The image of read_image: iteration counts on a logarithmic colour
     scale, the points that never escaped (count = max_iter) in black, axes
     in the complex plane (x_min ... y_max). Returns the figure and
-    {"image": the counts as read, "attrs": the dataset's attributes}."""
-    image, attrs = read_image(run)
+    {"image": the counts as read, "attrs": their attributes (the region)}."""
+    image, attrs, source = read_image(run)
     height, width = image.shape
     aspect = height / width if width else 1
     fig, ax = plt.subplots(figsize=(9, min(max(7.5 * aspect, 3), 14) + 0.8), layout="constrained")
@@ -247,7 +256,7 @@ def draw_image(run):
     bar.set_ticks(np.log1p(ticks), labels=[str(t) for t in ticks])
     bar.set_label(f"iterations to escape (black: not escaped after {max_iter})")
     inside = int((image >= max_iter).sum())
-    ax.set_title(f"Image: {_title(run)}\n/output/image, {width} x {height} pixels, {inside} in the set",
+    ax.set_title(f"Image: {_title(run)}\n{source}, {width} x {height} pixels, {inside} in the set",
                  loc="left", fontsize="medium")
     return fig, {"image": image, "attrs": attrs}
 
@@ -357,7 +366,7 @@ def _out_dir(out, path):
 
 def plot_run(run, out=None):
     """Writes <stem>-timeline.png, -utilisation.png and -durations.png, and
-    <stem>-image.png when the file has an /output/image (mandelbrot), into
+    <stem>-image.png when the file has an image (see read_image), into
     `out` (default: beside the file); returns their paths."""
     directory = _out_dir(out, run.path)
     written = []
@@ -371,12 +380,10 @@ def plot_run(run, out=None):
 
 
 def scaling_name(runs):
-    """The stem of the scaling figures: the common start of the file names,
-    without trailing digits and separators (spin_np1.h5, spin_np2.h5 ->
-    spin_np), or the job's name if they have none in common."""
-    prefix = os.path.commonprefix([r.name for r in runs])
-    prefix = re.sub(r"[-_.\d]+$", "", prefix)
-    return prefix or runs[0].job or "scaling"
+    """The stem of the scaling figures: the job's kind (spin-speedup.png),
+    whatever the files are called (fanout submit --scaling writes
+    runs/CONFIG/n1.h5, n2.h5, ...)."""
+    return runs[0].job or "scaling"
 
 
 def plot_scaling(runs, out=None):

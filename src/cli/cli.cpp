@@ -10,9 +10,12 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -65,6 +68,41 @@ void apply_mpi_defaults() {
 
 namespace {
 
+// Started by a launcher (mpirun, srun) as a rank other than 0: commands
+// that need no MPI then leave the printing (and the work) to rank 0. Not
+// when the launcher's variables were only inherited by a program that a
+// task of a fanout run started (an ancestor is this same program before any
+// launcher), nor when no launcher is found among the ancestors.
+bool launched_as_other_rank() {
+  if (launched_rank() == 0) return false;
+  static const std::set<std::string> launchers{"mpirun",      "mpiexec", "orterun", "orted",          "prterun",
+                                               "prted",       "srun",    "slurmstepd", "hydra_pmi_proxy"};
+  auto name_of = [](const std::string& pid) {
+    std::ifstream in("/proc/" + pid + "/comm");
+    std::string name;
+    std::getline(in, name);
+    return name;
+  };
+  auto parent_of = [](const std::string& pid) {
+    std::ifstream in("/proc/" + pid + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paren = stat.rfind(')');
+    std::istringstream rest(paren == std::string::npos ? "" : stat.substr(paren + 1));
+    std::string state, ppid;
+    rest >> state >> ppid;
+    return ppid;
+  };
+  const std::string self = name_of("self");
+  std::string pid = parent_of("self");
+  for (int depth = 0; depth < 64 && !pid.empty() && pid != "0" && pid != "1"; ++depth) {
+    const std::string name = name_of(pid);
+    if (launchers.count(name)) return true;
+    if (name == self) return false;
+    pid = parent_of(pid);
+  }
+  return false;
+}
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -110,7 +148,7 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
     io::RunFile earlier;
     try {
       earlier = io::read_run_file(*costs_file);
-    } catch (const IoError& e) {
+    } catch (const Error& e) {  // IoError, or ConfigError for a config or journal given as FILE
       // Bad input to the run, found before any task runs: a usage error, like an unreadable config.
       throw ConfigError(std::string("--costs ") + e.what());
     }
@@ -296,12 +334,13 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     const std::uint64_t task_count = cfg.job->task_count();
     HandOut hand_out = hand_out_order(cfg, options.costs);
     order = std::move(hand_out.ids);
-    if (!resumed.carried.records.empty()) {
-      std::vector<bool> done(task_count, false);
-      for (const auto& r : resumed.carried.records) done[r.id] = true;
-      if (order.empty())
-        for (std::uint64_t id = 0; id < task_count; ++id) order.push_back(id);
-      std::erase_if(order, [&](std::uint64_t id) { return done[id]; });
+    if (resumed.carried > 0) {  // the tasks left, in the hand-out order
+      if (order.empty()) {
+        for (std::uint64_t id = 0; id < task_count; ++id)
+          if (!resumed.finished[id]) order.push_back(id);
+      } else {
+        std::erase_if(order, [&](std::uint64_t id) { return resumed.finished[id]; });
+      }
     }
     io::RunMetadata meta;
     meta.job = cfg.run.job_kind;
@@ -323,9 +362,12 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
     io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
                              static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml};
-    journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header, resumed.carried,
+    journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header,
                                                   cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
-    if (!resumed.carried.records.empty()) writer->store(resumed.carried.records, resumed.carried.rows);
+    carry_over(resumed, *writer, *journal);
+    journal->start();
+    resumed.finished = {};  // the runner keeps its own bit per task
+    resumed.from_file = {};
     sink = std::make_unique<CheckpointingSink>(*writer, *journal);
   };
   auto loaded = load_everywhere(comm, options, code, open_output);
@@ -340,7 +382,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   }
   if (comm.rank() == 0 && !resumed.source.empty())
     std::cerr << fmt::format("fanout: resuming {} (session {}): {} of {} tasks finished before, from {}\n",
-                             cfg.output_path, resumed.sessions, resumed.carried.records.size(),
+                             cfg.output_path, resumed.sessions, resumed.carried,
                              loaded->job->task_count(), resumed.source);
   else if (comm.rank() == 0 && options.resume)
     std::cerr << fmt::format("fanout: --resume: no interrupted run of {} found; starting it from the beginning\n",
@@ -354,7 +396,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
 
   RowLayout layout(loaded->columns);
   const std::uint64_t task_count = loaded->job->task_count();
-  std::uint64_t already_done = resumed.carried.records.size();
+  std::uint64_t already_done = resumed.carried;
   boost::mpi::broadcast(comm, already_done, 0);
   boost::mpi::broadcast(comm, resumed.sessions, 0);
   auto interval = static_cast<double>(cfg.progress_interval);
@@ -402,7 +444,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     set_phase(phases[2], "compute", first, last);
     set_phase(phases[3], "collect", last, collect_end);
 
-    std::vector<TaskError> errors = std::move(resumed.carried.errors);
+    std::vector<TaskError> errors = std::move(resumed.errors);
     errors.insert(errors.end(), outcome.errors.begin(), outcome.errors.end());
     std::sort(errors.begin(), errors.end(),
               [](auto& a, auto& b) { return a.id != b.id ? a.id < b.id : a.attempt < b.attempt; });
@@ -483,12 +525,16 @@ int print_jobs() {
 int validate(const RunOptions& options, bool print) {
   std::string origin;
   auto loaded = load_with_options(options, origin);
-  check_output(loaded.run.output_path, origin, /*force=*/true);  // the directory must be there
+  const bool create_dir = default_output_dir_missing(loaded.run.output_path);  // run creates results/
+  if (!create_dir) check_output(loaded.run.output_path, origin, /*force=*/true);  // the directory must be there
   if (loaded.run.order == config::Order::LongestFirst) task_costs(loaded, options.costs);
   std::cout << fmt::format("{}: ok: job {} with {} tasks, policy {}, {} thread{} per rank, output {}\n",
                            options.config, loaded.run.job_kind, loaded.job->task_count(), loaded.run.policy_name,
                            loaded.run.threads_per_rank, loaded.run.threads_per_rank == 1 ? "" : "s",
                            loaded.run.output_path);
+  if (create_dir)
+    std::cout << fmt::format("note: {} does not exist; fanout run will create it (the default output directory)\n",
+                             std::filesystem::path(loaded.run.output_path).parent_path().string());
   std::error_code ec;
   if (std::filesystem::exists(loaded.run.output_path, ec))
     std::cout << fmt::format("note: {} exists; fanout run will refuse to replace it without --force\n",
@@ -710,7 +756,7 @@ Command parse(int argc, char** argv) {
   CLI::App* submit_cmd = add_submit_command(*app, submit_options);
 
   Command command;
-  bool speak = launched_rank() == 0;
+  bool speak = !launched_as_other_rank();
   if (argc < 2) {
     if (speak) std::cerr << app->help();
     command.exit_code = EXIT_USAGE;
@@ -773,6 +819,8 @@ Command parse(int argc, char** argv) {
       return report_file(*file, *format, *report_by, *report_tasks, *report_results);
     };
   }
+  // Under mpirun -n N, a command without MPI runs (and prints) once: on rank 0 (README: Usage).
+  if (!command.needs_mpi && !speak) command.exit_code = EXIT_OK;
   return command;
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/data_files.hpp"
 #include "core/error.hpp"
+#include "io/file_kind.hpp"
 
 extern char** environ;
 
@@ -114,6 +115,7 @@ int run_python_script(const DataFile& script_file, const std::vector<std::string
 }
 
 int plot(const PlotOptions& options) {
+  for (const auto& file : options.files) io::reject_if_not_run_file(file);  // a config or a journal
   std::vector<std::string> args;
   if (options.scaling) args.emplace_back("--scaling");
   if (options.out) {

@@ -15,6 +15,7 @@
 #include <iterator>
 #include <iostream>
 #include <map>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -27,6 +28,11 @@ namespace fanout::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Where output files go by default (output.path = "results/<kind>.h5", as
+// the configs in configs/ set it too): created when missing. Any other
+// directory must exist.
+constexpr const char* DEFAULT_OUTPUT_DIR = "results";
 
 std::vector<std::pair<std::string, std::string>> job_keys(const std::string& resolved_toml, const std::string& origin) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -81,26 +87,62 @@ std::vector<std::pair<fs::path, long>> partial_files(const std::string& output) 
   return out;
 }
 
-// Keeps the last record of each task (a journal may hold a task twice when a
-// resumed session ran it again) and the errors of the tasks kept.
-Batch finished_ok(Batch all, std::uint64_t task_count) {
-  const std::size_t row_size = all.records.empty() ? 0 : all.rows.size() / all.records.size();
-  std::vector<std::int64_t> last(task_count, -1);
-  for (std::size_t i = 0; i < all.records.size(); ++i)
-    if (all.records[i].id < task_count) last[all.records[i].id] = static_cast<std::int64_t>(i);
-  Batch out;
-  for (std::uint64_t id = 0; id < task_count; ++id) {
-    if (last[id] < 0) continue;
-    auto i = static_cast<std::size_t>(last[id]);
-    if (all.records[i].status != TaskStatus::Ok) continue;
-    out.records.push_back(all.records[i]);
-    out.rows.insert(out.rows.end(), all.rows.begin() + static_cast<std::ptrdiff_t>(i * row_size),
-                    all.rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * row_size));
+// The finished set of a run file's tasks (each task is there once).
+void carry_from_file(Batch file, std::uint64_t task_count, ResumeState& state) {
+  state.finished.assign(task_count, false);
+  for (const auto& r : file.records)
+    if (r.id < task_count) state.finished[r.id] = true;
+  state.carried = static_cast<std::uint64_t>(std::count(state.finished.begin(), state.finished.end(), true));
+  state.duplicates = state.carried != file.records.size();
+  state.errors = std::move(file.errors);
+  state.from_file = std::move(file);
+}
+
+// The first pass over the journal: which tasks finished ok (the last record
+// of a task counts: a task can be there more than once, in journals of other
+// fanout versions) and the failed earlier attempts of those tasks.
+io::JournalScan find_finished(const std::string& journal, std::uint64_t task_count, ResumeState& state) {
+  state.finished.assign(task_count, false);
+  std::uint64_t ok_records = 0;
+  std::vector<TaskError> errors;
+  io::JournalScan scan = io::scan_journal(journal, [&](Batch& block) {
+    for (const auto& r : block.records) {
+      if (r.id >= task_count) continue;
+      state.finished[r.id] = r.status == TaskStatus::Ok;
+      if (r.status == TaskStatus::Ok) ++ok_records;
+    }
+    for (auto& e : block.errors) errors.push_back(std::move(e));
+  });
+  state.carried = static_cast<std::uint64_t>(std::count(state.finished.begin(), state.finished.end(), true));
+  state.duplicates = ok_records != state.carried;
+  for (auto& e : errors)
+    if (e.id < task_count && state.finished[e.id]) state.errors.push_back(std::move(e));
+  state.journal = journal;
+  state.row_size = scan.header.row_size;
+  return scan;
+}
+
+// Keeps the records of `block` that carry_over() passes on: finished tasks,
+// once each (with duplicates, the last in the block).
+void keep_finished(Batch& block, const ResumeState& state) {
+  const std::size_t row_size = state.row_size;
+  const auto n = static_cast<std::uint64_t>(state.finished.size());
+  std::unordered_map<std::uint64_t, std::size_t> last;  // with duplicates: a task's last record in the block
+  if (state.duplicates)
+    for (std::size_t i = 0; i < block.records.size(); ++i) last[block.records[i].id] = i;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < block.records.size(); ++i) {
+    const TaskRecord& r = block.records[i];
+    if (r.id >= n || r.status != TaskStatus::Ok || !state.finished[r.id]) continue;
+    if (state.duplicates && last[r.id] != i) continue;
+    if (kept != i) {
+      block.records[kept] = r;
+      std::memcpy(block.rows.data() + kept * row_size, block.rows.data() + i * row_size, row_size);
+    }
+    ++kept;
   }
-  for (auto& e : all.errors)
-    if (e.id < task_count && last[e.id] >= 0 && all.records[static_cast<std::size_t>(last[e.id])].status == TaskStatus::Ok)
-      out.errors.push_back(std::move(e));
-  return out;
+  block.records.resize(kept);
+  block.rows.resize(kept * row_size);
 }
 
 // The task costs `fanout status` weighs the remaining work by, and where they
@@ -201,10 +243,24 @@ void check_output(const std::string& path, const std::string& origin, bool force
                                   origin, path));
 }
 
+bool default_output_dir_missing(const std::string& output) {
+  fs::path dir = fs::path(output).parent_path().lexically_normal();
+  std::error_code ec;
+  return dir == fs::path(DEFAULT_OUTPUT_DIR) && !fs::exists(dir, ec);
+}
+
+void create_default_output_dir(const std::string& output) {
+  if (!default_output_dir_missing(output)) return;
+  // A failure is left to check_output, which says what is wrong with the directory.
+  if (mkdir(DEFAULT_OUTPUT_DIR, 0777) == 0)
+    std::cerr << fmt::format("fanout: created {}/ (the default output directory) for {}\n", DEFAULT_OUTPUT_DIR, output);
+}
+
 ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string& origin, bool resume, bool force) {
   const std::string& output = loaded.run.output_path;
   const std::string journal = io::journal_path(output);
   std::error_code ec;
+  create_default_output_dir(output);
   check_output(output, origin, force || resume);
   if (long pid = live_writer(output))
     throw ConfigError(fmt::format("{}: output.path: fanout (pid {}) is writing {} right now; wait for it, stop it, or "
@@ -228,7 +284,7 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
   const std::uint64_t task_count = loaded.job->task_count();
   std::int64_t sessions_before = 0;
   if (fs::exists(output, ec)) {
-    io::RunFile file = io::read_run_file(output);
+    io::RunFile file = io::read_run_attributes(output);
     if (file.job != loaded.run.job_kind)
       throw ConfigError(fmt::format("--resume: {} is a run of job \"{}\", but this config runs job \"{}\"", output,
                                     file.job, loaded.run.job_kind));
@@ -240,33 +296,76 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
     }
     sessions_before = file.sessions;
     if (!have_journal) {
-      state.carried = finished_ok(io::read_finished_tasks(output, loaded.columns), task_count);
+      carry_from_file(io::read_finished_tasks(output, loaded.columns), task_count, state);
       state.source = output;
     }
   }
   if (have_journal) {
-    io::JournalContents contents = io::read_journal(journal);
-    if (contents.header.job != loaded.run.job_kind)
+    io::JournalHeader header = io::scan_journal(journal).header;
+    if (header.job != loaded.run.job_kind)
       throw ConfigError(fmt::format("--resume: {} is the journal of a run of job \"{}\", but this config runs job \"{}\"",
-                                    journal, contents.header.job, loaded.run.job_kind));
-    check_same_job(journal, contents.header.config, contents.header.job_hash, loaded, hash);
-    if (contents.header.task_count != task_count || contents.header.row_size != RowLayout(loaded.columns).size())
+                                    journal, header.job, loaded.run.job_kind));
+    check_same_job(journal, header.config, header.job_hash, loaded, hash);
+    if (header.task_count != task_count || header.row_size != RowLayout(loaded.columns).size())
       throw IoError(fmt::format("{}: the journal's task count or row size does not match job \"{}\"", journal,
                                 loaded.run.job_kind));
-    state.carried = finished_ok(std::move(contents.batch), task_count);
-    sessions_before = std::max<std::int64_t>(sessions_before, static_cast<std::int64_t>(contents.header.sessions));
-    state.source = journal + (contents.torn ? " (its last, unfinished block ignored)" : "");
+    io::JournalScan scan = find_finished(journal, task_count, state);
+    sessions_before = std::max<std::int64_t>(sessions_before, static_cast<std::int64_t>(header.sessions));
+    state.source = journal + (scan.torn ? " (its last, unfinished block ignored)" : "");
   }
   state.sessions = sessions_before + 1;
   return state;
 }
 
+void carry_over(const ResumeState& state, io::RunWriter& writer, io::JournalWriter& journal) {
+  auto pass_on = [&](const Batch& block) {
+    if (block.records.empty()) return;
+    writer.store(block.records, block.rows);
+    journal.carry(block.records, block.rows, {});
+    // A later block may hold the task again: the writer's last write wins,
+    // and one batch must not hold a task twice.
+    if (state.duplicates) writer.flush();
+  };
+  if (!state.journal.empty()) {
+    io::scan_journal(state.journal, [&](Batch& block) {
+      keep_finished(block, state);
+      pass_on(block);
+    });
+  } else {
+    pass_on(state.from_file);
+  }
+  journal.carry({}, {}, state.errors);
+}
+
 std::string stored_config(const std::string& path) {
   std::error_code ec;
   std::string journal = path.size() > 8 && path.ends_with(".journal") ? path : io::journal_path(path);
-  if (fs::exists(journal, ec) && (!fs::exists(path, ec) || path == journal)) return io::read_journal(journal).header.config;
-  return io::read_run_file(path).config;
+  if (fs::exists(journal, ec) && (!fs::exists(path, ec) || path == journal)) return io::scan_journal(journal).header.config;
+  return io::read_run_attributes(path).config;
 }
+
+namespace {
+
+// The rate of the latest session (earlier ones ran on other clocks).
+struct SessionRate {
+  std::uint16_t session = 0;
+  double first = 0, last = 0;
+  std::uint64_t tasks = 0;
+  void add(const TaskRecord& t) {
+    if (tasks > 0 && t.session < session) return;
+    if (tasks == 0 || t.session > session) {
+      session = t.session;
+      first = t.t_start;
+      last = t.t_end;
+      tasks = 0;
+    }
+    first = std::min(first, t.t_start);
+    last = std::max(last, t.t_end);
+    ++tasks;
+  }
+};
+
+}  // namespace
 
 int print_status(const std::string& path) {
   std::error_code ec;
@@ -280,95 +379,93 @@ int print_status(const std::string& path) {
 
   std::uint64_t task_count = 0, done = 0, failed = 0;
   std::string job, status, config, order, costs;
-  std::vector<TaskRecord> records;
+  SessionRate rate;
   if (have_file && !(given_journal && have_journal)) {
-    io::RunFile file = io::read_run_file(output);
-    job = file.job;
-    status = file.status;
-    config = file.config;
-    order = file.order.empty() ? "given" : file.order;
-    costs = file.costs;
-    task_count = file.tasks.size();
-    for (const auto& t : file.tasks) {
-      if (t.attempt == 0) continue;
-      ++done;
-      if (t.status != TaskStatus::Ok) ++failed;
-      records.push_back(t);
-    }
+    io::RunFile head = io::read_run_attributes(output);
+    job = head.job;
+    status = head.status;
+    config = head.config;
+    order = head.order.empty() ? "given" : head.order;
+    costs = head.costs;
   }
   long writer = live_writer(output);
-  std::string from = have_file && status != "partial" ? output : "";
-  if (have_journal && (status.empty() || status == "partial")) {
-    io::JournalContents contents = io::read_journal(journal);
-    job = contents.header.job;
-    task_count = contents.header.task_count;
-    config = contents.header.config;
+  std::string from = output;
+  // Every task's last record, in one pass over the journal (block by block,
+  // whatever it holds) or over the file's /tasks.
+  const bool from_journal = have_journal && (status.empty() || status == "partial");
+  std::optional<io::RunFile> file;
+  std::vector<bool> seen;  // done, one bit per task
+  auto for_each_record = [&](const std::function<void(const TaskRecord&)>& fn) {
+    if (from_journal) {
+      io::scan_journal(journal, [&](Batch& block) {
+        for (const auto& t : block.records)
+          if (t.id < task_count) fn(t);
+      });
+    } else {
+      for (const auto& t : file->tasks)
+        if (t.attempt != 0 && t.id < task_count) fn(t);
+    }
+  };
+  if (from_journal) {
+    io::JournalHeader header = io::scan_journal(journal).header;
+    job = header.job;
+    task_count = header.task_count;
+    config = header.config;
     if (status.empty()) {  // no file: the journal records no order, its config's decides
       order.clear();
       costs.clear();
-    }
-    std::vector<std::int64_t> last(task_count, -1);
-    for (std::size_t i = 0; i < contents.batch.records.size(); ++i)
-      if (contents.batch.records[i].id < task_count) last[contents.batch.records[i].id] = static_cast<std::int64_t>(i);
-    done = failed = 0;
-    records.clear();
-    for (std::uint64_t id = 0; id < task_count; ++id) {
-      if (last[id] < 0) continue;
-      const TaskRecord& t = contents.batch.records[static_cast<std::size_t>(last[id])];
-      ++done;
-      if (t.status != TaskStatus::Ok) ++failed;
-      records.push_back(t);
     }
     if (status.empty()) status = writer ? "running" : "interrupted";
     struct stat st {};
     std::string age;
     if (stat(journal.c_str(), &st) == 0) age = fmt::format(", last written {:.0f} s ago", std::difftime(std::time(nullptr), st.st_mtime));
     from = journal + age;
+  } else {
+    file = io::read_run_file(output);
+    task_count = file->tasks.size();
   }
+  // Two bits per task (done, failed by its last record).
+  seen.assign(task_count, false);
+  std::vector<bool> failed_last(task_count, false);
+  for_each_record([&](const TaskRecord& t) {
+    seen[t.id] = true;
+    failed_last[t.id] = t.status != TaskStatus::Ok;
+    rate.add(t);
+  });
+  done = static_cast<std::uint64_t>(std::count(seen.begin(), seen.end(), true));
+  failed = static_cast<std::uint64_t>(std::count(failed_last.begin(), failed_last.end(), true));
+
   std::uint64_t remaining = task_count - std::min(done, task_count);
   std::cout << fmt::format("{}: job {}, {}\n", output, job, status);
   std::cout << fmt::format("  tasks:     {} in all; {} done ({} failed), {} remaining ({:.1f}% done)\n", task_count,
                            done, failed, remaining, task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0);
   std::cout << fmt::format("  from:      {}\n", from);
-  // The rate of the latest session (earlier ones ran on other clocks).
-  std::uint16_t session = 0;
-  for (const auto& t : records) session = std::max(session, t.session);
-  double first = 0, last = 0;
-  std::uint64_t n = 0;
-  for (const auto& t : records) {
-    if (t.session != session) continue;
-    first = n ? std::min(first, t.t_start) : t.t_start;
-    last = n ? std::max(last, t.t_end) : t.t_end;
-    ++n;
-  }
-  if (n > 0 && last > first) {
-    double rate = static_cast<double>(n) / (last - first);
-    std::cout << fmt::format("  rate:      {:.4g} tasks/s (session {}: {} tasks in {:.3g} s)\n", rate, session + 1, n,
-                             last - first);
+  if (rate.tasks > 0 && rate.last > rate.first) {
+    const double span = rate.last - rate.first;
+    double per_second = static_cast<double>(rate.tasks) / span;
+    std::cout << fmt::format("  rate:      {:.4g} tasks/s (session {}: {} tasks in {:.3g} s)\n", per_second,
+                             rate.session + 1, rate.tasks, span);
     if (remaining > 0) {
       // Weighed by cost when the costs are known: under longest-first the
       // tasks left are the short ones, and a count would overstate them.
       std::string source;
       std::vector<double> cost = status_costs(output, config, order, costs, task_count, source);
-      std::vector<bool> is_done(task_count, false);
       double done_cost = 0, remaining_cost = 0, all_done_cost = 0;  // done: in the latest session
-      for (const auto& t : records) {
-        if (t.id >= task_count || cost.empty()) continue;
-        is_done[t.id] = true;
-        all_done_cost += cost[t.id];
-        if (t.session == session) done_cost += cost[t.id];
+      if (!cost.empty()) {
+        for_each_record([&](const TaskRecord& t) {
+          if (t.session == rate.session) done_cost += cost[t.id];
+        });
+        for (std::uint64_t id = 0; id < task_count; ++id) (seen[id] ? all_done_cost : remaining_cost) += cost[id];
       }
-      for (std::uint64_t id = 0; id < task_count && !cost.empty(); ++id)
-        if (!is_done[id]) remaining_cost += cost[id];
       if (done_cost > 0) {
         std::cout << fmt::format("  ETA:       {:.3g} s of running at that pace per unit of cost ({:.1f}% of the "
                                  "cost is left, by {})\n",
-                                 (last - first) * remaining_cost / done_cost,
+                                 span * remaining_cost / done_cost,
                                  100.0 * remaining_cost / (remaining_cost + all_done_cost), source);
       } else {
         bool longest_first = went_longest_first(output, config, order);
         std::cout << fmt::format("  ETA:       {:.3g} s of running at that rate{}\n",
-                                 static_cast<double>(remaining) / rate,
+                                 static_cast<double>(remaining) / per_second,
                                  longest_first ? " (at most: the run went longest-first, so the tasks left are the "
                                                  "shorter ones, and their costs are not at hand)"
                                                : "");

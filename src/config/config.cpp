@@ -9,6 +9,7 @@
 #include "config/sweep.hpp"
 #include "core/error.hpp"
 #include "core/limits.hpp"
+#include "io/file_kind.hpp"
 
 namespace fanout::config {
 
@@ -221,6 +222,7 @@ LoadedConfig load_config(const std::string& text, const std::string& origin,
 }
 
 LoadedConfig load_config_file(const std::string& path, const std::vector<std::string>& overrides) {
+  io::reject_if_not_config(path);  // a run file or a journal: say which command takes it
   std::string why;
   auto text = read_small_file(path, 16 << 20, why);
   if (!text) throw ConfigError(fmt::format("{}: cannot read the config file: {}", path, why));

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include <zlib.h>
 
@@ -46,26 +45,6 @@ void put_string(std::vector<char>& out, const std::string& s) {
   out.insert(out.end(), s.begin(), s.end());
 }
 
-// Reads from a byte range; false when it is too short.
-struct Reader {
-  const char* p;
-  const char* end;
-  template <class T>
-  bool get(T& value) {
-    if (static_cast<std::size_t>(end - p) < sizeof(T)) return false;
-    std::memcpy(&value, p, sizeof(T));
-    p += sizeof(T);
-    return true;
-  }
-  bool get_string(std::string& s) {
-    std::uint64_t n = 0;
-    if (!get(n) || static_cast<std::uint64_t>(end - p) < n) return false;
-    s.assign(p, n);
-    p += n;
-    return true;
-  }
-};
-
 void write_all(int fd, const char* data, std::size_t size, const std::string& path) {
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
@@ -94,42 +73,54 @@ void append_block(std::vector<char>& out, std::span<const TaskRecord> records, s
 
 std::string journal_path(const std::string& output_path) { return output_path + ".journal"; }
 
-JournalWriter::JournalWriter(std::string path, const JournalHeader& header, const Batch& carried, double interval,
+JournalWriter::JournalWriter(std::string path, const JournalHeader& header, double interval,
                              std::uint64_t tasks_per_checkpoint)
     : path_(std::move(path)), interval_(interval), tasks_per_checkpoint_(tasks_per_checkpoint) {
-  std::string temp = path_ + ".new-" + std::to_string(getpid());
-  fd_ = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw IoError("cannot create the checkpoint journal " + temp + ": " + std::strerror(errno));
-  std::vector<char> head;
-  head.reserve(128 + header.job.size() + header.job_hash.size() + header.config.size());
-  for (char c : MAGIC) head.push_back(c);
-  put<std::uint32_t>(head, JOURNAL_VERSION);
-  put<std::uint64_t>(head, header.task_count);
-  put<std::uint64_t>(head, header.row_size);
-  put<std::uint64_t>(head, header.sessions);
-  put_string(head, header.job);
-  put_string(head, header.job_hash);
-  put_string(head, header.config);
-  if (!carried.empty()) append_block(head, carried.records, carried.rows, carried.errors);
+  temp_path_ = path_ + ".new-" + std::to_string(getpid());
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError("cannot create the checkpoint journal " + temp_path_ + ": " + std::strerror(errno));
+  buffer_.reserve(128 + header.job.size() + header.job_hash.size() + header.config.size());
+  for (char c : MAGIC) buffer_.push_back(c);
+  put<std::uint32_t>(buffer_, JOURNAL_VERSION);
+  put<std::uint64_t>(buffer_, header.task_count);
+  put<std::uint64_t>(buffer_, header.row_size);
+  put<std::uint64_t>(buffer_, header.sessions);
+  put_string(buffer_, header.job);
+  put_string(buffer_, header.job_hash);
+  put_string(buffer_, header.config);
+}
+
+void JournalWriter::carry(std::span<const TaskRecord> records, std::span<const std::byte> rows,
+                          std::span<const TaskError> errors) {
+  if (records.empty() && errors.empty()) return;
+  append_block(buffer_, records, rows, errors);
+  if (buffer_.size() >= WRITE_BYTES) {
+    write_all(fd_, buffer_.data(), buffer_.size(), temp_path_);
+    buffer_.clear();
+  }
+}
+
+void JournalWriter::start() {
   try {
-    write_all(fd_, head.data(), head.size(), temp);
-    if (::fdatasync(fd_) != 0) throw IoError("cannot sync the checkpoint journal " + temp + ": " + std::strerror(errno));
+    write_all(fd_, buffer_.data(), buffer_.size(), temp_path_);
+    buffer_.clear();
+    if (::fdatasync(fd_) != 0)
+      throw IoError("cannot sync the checkpoint journal " + temp_path_ + ": " + std::strerror(errno));
+    if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
+      throw IoError("cannot rename " + temp_path_ + " to " + path_ + ": " + std::strerror(errno));
   } catch (...) {
     ::close(fd_);
-    ::unlink(temp.c_str());
+    fd_ = -1;
+    ::unlink(temp_path_.c_str());
     throw;
   }
-  if (std::rename(temp.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::close(fd_);
-    ::unlink(temp.c_str());
-    throw IoError("cannot rename " + temp + " to " + path_ + ": " + std::strerror(err));
-  }
+  temp_path_.clear();
   last_write_ = last_sync_ = steady_seconds();
 }
 
 JournalWriter::~JournalWriter() {
   if (fd_ >= 0) ::close(fd_);
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());  // never started
 }
 
 void JournalWriter::add(std::span<const TaskRecord> records, std::span<const std::byte> rows,
@@ -176,44 +167,66 @@ void JournalWriter::remove() {
   ::unlink(path_.c_str());
 }
 
-JournalContents read_journal(const std::string& path) {
+bool is_journal_start(std::string_view bytes) {
+  return bytes.size() >= sizeof MAGIC && std::memcmp(bytes.data(), MAGIC, sizeof MAGIC) == 0;
+}
+
+JournalScan scan_journal(const std::string& path, const std::function<void(Batch& block)>& visit) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open: " + std::strerror(errno));
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  JournalContents out;
-  Reader r{bytes.data(), bytes.data() + bytes.size()};
-  std::uint32_t version = 0;
-  if (bytes.size() < sizeof MAGIC || std::memcmp(bytes.data(), MAGIC, sizeof MAGIC) != 0)
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::uint64_t>(std::max<std::streamoff>(0, in.tellg()));
+  in.seekg(0);
+  std::uint64_t left = file_size;  // bytes not read yet
+  // Reads exactly n bytes into out; false when the file has fewer left.
+  auto read = [&](void* out, std::uint64_t n) {
+    if (n > left) return false;
+    in.read(static_cast<char*>(out), static_cast<std::streamsize>(n));
+    if (static_cast<std::uint64_t>(in.gcount()) != n) return false;
+    left -= n;
+    return true;
+  };
+  std::vector<char> bytes(sizeof MAGIC);
+  if (!read(bytes.data(), sizeof MAGIC) || !is_journal_start({bytes.data(), bytes.size()}))
     throw IoError(path + ": not a fanout checkpoint journal");
-  r.p += sizeof MAGIC;
-  if (!r.get(version) || version != JOURNAL_VERSION)
+  std::uint32_t version = 0;
+  if (!read(&version, sizeof version) || version != JOURNAL_VERSION)
     throw IoError(path + ": checkpoint journal version " + std::to_string(version) + ", this fanout reads version " +
                   std::to_string(JOURNAL_VERSION));
+  JournalScan out;
   auto& h = out.header;
-  if (!r.get(h.task_count) || !r.get(h.row_size) || !r.get(h.sessions) || !r.get_string(h.job) || !r.get_string(h.job_hash) ||
-      !r.get_string(h.config))
+  auto read_string = [&](std::string& s) {
+    std::uint64_t n = 0;
+    if (!read(&n, sizeof n) || n > left) return false;
+    s.resize(n);
+    return read(s.data(), n);
+  };
+  if (!read(&h.task_count, 8) || !read(&h.row_size, 8) || !read(&h.sessions, 8) || !read_string(h.job) ||
+      !read_string(h.job_hash) || !read_string(h.config))
     throw IoError(path + ": the checkpoint journal's header is cut short");
-  while (r.p < r.end) {
+  if (!visit) return out;
+  while (left > 0) {
     std::uint32_t magic = 0, crc = 0;
     std::uint64_t size = 0;
-    if (!r.get(magic) || !r.get(crc) || !r.get(size) || magic != BLOCK_MAGIC ||
-        static_cast<std::uint64_t>(r.end - r.p) < size || crc32(r.p, size) != crc) {
+    if (!read(&magic, 4) || !read(&crc, 4) || !read(&size, 8) || magic != BLOCK_MAGIC || size > left) {
+      out.torn = true;
+      break;
+    }
+    bytes.resize(size);
+    if (!read(bytes.data(), size) || crc32(bytes.data(), size) != crc) {
       out.torn = true;
       break;
     }
     std::uint64_t flags = 0;
     Batch block;
     try {
-      block = decode(r.p, size, h.row_size, flags);
+      block = decode(bytes.data(), size, h.row_size, flags);
     } catch (const std::exception&) {
       out.torn = true;
       break;
     }
-    r.p += size;
     ++out.blocks;
-    out.batch.records.insert(out.batch.records.end(), block.records.begin(), block.records.end());
-    out.batch.rows.insert(out.batch.rows.end(), block.rows.begin(), block.rows.end());
-    for (auto& e : block.errors) out.batch.errors.push_back(std::move(e));
+    visit(block);
   }
   return out;
 }

@@ -9,7 +9,9 @@
 // Each block is self-checking (length + CRC-32), so a block cut short by a
 // kill is recognised and ignored.
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/batch.hpp"
 
@@ -28,15 +30,19 @@ struct JournalHeader {
 
 class JournalWriter {
  public:
-  // Creates the journal (under a temporary name, renamed once the header and
-  // `carried` — tasks done in earlier sessions — are durable), replacing any
-  // journal at `path`.
-  JournalWriter(std::string path, const JournalHeader& header, const Batch& carried, double interval,
-                std::uint64_t tasks_per_checkpoint);
+  // Creates the journal under a temporary name beside `path`, with its
+  // header; carry() then adds the tasks done in earlier sessions, and start()
+  // makes it all durable and renames it to `path`, replacing any journal there.
+  // Destroyed before start(), it removes the temporary file.
+  JournalWriter(std::string path, const JournalHeader& header, double interval, std::uint64_t tasks_per_checkpoint);
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
   ~JournalWriter();
 
+  // Before start(): appends tasks of earlier sessions (written out every MiB).
+  void carry(std::span<const TaskRecord> records, std::span<const std::byte> rows, std::span<const TaskError> errors);
+  // Syncs the temporary file and renames it into place.
+  void start();
   // Buffers; written out at least every second (or 1 MiB), made durable at
   // each checkpoint (interval seconds or tasks_per_checkpoint tasks).
   void add(std::span<const TaskRecord> records, std::span<const std::byte> rows, std::span<const TaskError> errors);
@@ -55,6 +61,7 @@ class JournalWriter {
  private:
   void write_block();
   std::string path_;
+  std::string temp_path_;  // until start()
   int fd_ = -1;
   std::vector<char> buffer_;
   std::uint64_t buffered_tasks_ = 0;  // in blocks not yet synced
@@ -66,14 +73,19 @@ class JournalWriter {
   std::uint64_t checkpoints_ = 0;
 };
 
-struct JournalContents {
+struct JournalScan {
   JournalHeader header;
-  Batch batch;               // every record, row and error of every intact block
   std::uint64_t blocks = 0;  // intact blocks
-  bool torn = false;         // the last block was cut short (ignored)
+  bool torn = false;         // the last block was cut short (ignored, with anything after it)
 };
 
-// Throws IoError (naming the file) when it is missing or has no valid header.
-JournalContents read_journal(const std::string& path);
+// Reads the journal block by block, in the order written, and hands each
+// intact block to `visit` (when given): memory holds one block at a time,
+// however many tasks the journal has. Throws IoError (naming the file) when
+// it is missing or has no valid header.
+JournalScan scan_journal(const std::string& path, const std::function<void(Batch& block)>& visit = {});
+
+// Does `bytes` (a file's first bytes) begin with a journal's magic?
+bool is_journal_start(std::string_view bytes);
 
 }  // namespace fanout::io

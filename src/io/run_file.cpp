@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/run_output.hpp"
 #include "fanout/version.hpp"
+#include "io/file_kind.hpp"
 #include "io/hdf5.hpp"
 
 namespace fanout::io {
@@ -856,7 +857,10 @@ Handle open_run_file(const std::string& path, std::vector<std::int64_t>& version
   if (!S_ISREG(st.st_mode)) throw IoError(path + ": not a regular file");
   htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   H5Eclear2(H5E_DEFAULT);
-  if (is_hdf5 <= 0) throw IoError(path + ": not an HDF5 file (or truncated)");
+  if (is_hdf5 <= 0) {
+    reject_if_not_run_file(path);  // a config or a journal: say which command takes it
+    throw IoError(path + ": not an HDF5 file (or truncated)");
+  }
   Handle file;
   try {
     file = open_file_read(path);
@@ -880,9 +884,7 @@ Handle open_run_file(const std::string& path, std::vector<std::int64_t>& version
   return file;
 }
 
-}  // namespace
-
-RunFile read_run_file(const std::string& path) {
+RunFile read_run(const std::string& path, bool whole) {
   RunFile run;
   run.path = path;
   Handle file = open_run_file(path, run.format_version);
@@ -904,6 +906,7 @@ RunFile read_run_file(const std::string& path) {
     run.sessions = attr_exists(f, "sessions") ? read_int_attr(f, "sessions").at(0) : 1;
     run.n_ranks = read_int_attr(f, "n_ranks").at(0);
     run.threads_per_rank = read_int_attr(f, "threads_per_rank").at(0);
+    if (!whole) return run;
     run.tasks = read_records<TaskRecord>(f, "tasks", task_type());
     if (link_exists(f, "ranks")) run.ranks = read_records<RankRecord>(f, "ranks", rank_type());
     if (link_exists(f, "phases")) run.phases = read_records<PhaseRecord>(f, "phases", phase_type());
@@ -928,6 +931,12 @@ RunFile read_run_file(const std::string& path) {
   }
   return run;
 }
+
+}  // namespace
+
+RunFile read_run_file(const std::string& path) { return read_run(path, true); }
+
+RunFile read_run_attributes(const std::string& path) { return read_run(path, false); }
 
 std::vector<double> task_durations(const RunFile& run, std::uint64_t n) {
   std::vector<double> durations(n, 0.0);

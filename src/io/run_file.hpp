@@ -129,6 +129,9 @@ struct RunFile {
 // Reads a whole run file. Throws IoError, naming the file, when it is
 // missing, not HDF5, not a fanout file, or of a newer major format version.
 RunFile read_run_file(const std::string& path);
+// The root attributes only (tasks, ranks, results... left empty), with the
+// same checks: what resume and status need before they read the journal.
+RunFile read_run_attributes(const std::string& path);
 
 // A /results or /params dataset as the per-task export reads it.
 struct ColumnSpec {

@@ -331,8 +331,9 @@ def case_plot(ctx):
 
 def case_image(ctx):
     """`fanout plot` on a mandelbrot run: a fourth PNG, the image, whose
-    drawn data are /output/image (and /results/iterations, which the loader
-    gives as a 2-D array), with the set in black."""
+    drawn data are /results/iterations (the loader gives it as a 2-D array;
+    the counts are stored once, no /output/image) on the region of the
+    config's [job] table, with the set in black."""
     import fanout_analysis as fa
     import fanout_plot
     path = ctx.run_job("mandel", "mandelbrot.toml", 2, ["job.width=240", "job.height=180", "job.max_iter=300"])
@@ -343,13 +344,14 @@ def case_image(ctx):
     check_png(expected[-1], colour="#000000", share=0.05)
     run = fa.load(path)
     with h5py.File(path, "r") as f:
-        image = f["output/image"][()]
-        region = {k: float(f["output/image"].attrs[k]) for k in ("x_min", "x_max", "y_min", "y_max")}
+        expect("output" not in f, f"{path}: /output in a mandelbrot file: {list(f.get('output', []))}")
+        image = f["results/iterations"][()]
+    region = {k: float(run.config["job"][k]) for k in ("x_min", "x_max", "y_min", "y_max")}
     expect_eq(sorted(run.arrays), ["iterations"], "the loader's array columns")
-    expect(np.array_equal(run.arrays["iterations"], image), "loader's iterations != /output/image")
+    expect(np.array_equal(run.arrays["iterations"], image), "loader's iterations != /results/iterations")
     expect_eq(list(run.results.columns), [], "1-D result columns of a mandelbrot run")
     fig, drawn = fanout_plot.draw_image(run)
-    expect(np.array_equal(drawn["image"], image), "the drawn image != /output/image")
+    expect(np.array_equal(drawn["image"], image), "the drawn image != /results/iterations")
     extent = fig.axes[0].images[0].get_extent()
     expect_eq([float(x) for x in extent], [region["x_min"], region["x_max"], region["y_min"], region["y_max"]],
               "the image's extent in the complex plane")
@@ -387,12 +389,12 @@ def case_scaling(ctx):
     import fanout_analysis as fa
     import fanout_plot
     sets = ["job.tasks=40", "job.duration=0.005", "job.distribution=constant"]
-    one = ctx.run_job("scale_np1", "spin.toml", 1, sets)
-    two = ctx.run_job("scale_np2", "spin.toml", 2, sets)
+    one = ctx.run_job("n1", "spin.toml", 1, sets)  # named as fanout submit --scaling names them
+    two = ctx.run_job("n2", "spin.toml", 2, sets)
     proc = ctx.fanout_cmd(["plot", "--scaling", two, one], timeout=60)
     expect(proc.returncode == 0, f"fanout plot --scaling failed\n{proc.describe}")
-    # Beside the first file, named after the files' common stem.
-    expected = [ctx.path("scale_np-speedup.png"), ctx.path("scale_np-efficiency.png")]
+    # Beside the first file, named after the job (not the files' names).
+    expected = [ctx.path("spin-speedup.png"), ctx.path("spin-efficiency.png")]
     expect_eq(printed_paths(proc), expected, "paths printed by fanout plot --scaling")
     for png in expected:
         check_png(png, colour=fanout_plot.STATUS_COLOURS["ok"], share=0.0005)  # a line and its markers

@@ -8,10 +8,19 @@ Cases:
   help            --help of fanout and of every subcommand; no subcommand
   top_help        `fanout --help` mentions the run options too
   singleton       `fanout run` without mpirun: one rank, correct results
-  default_output  without --output, output.path of the config, relative to the cwd
+  default_output  without --output, output.path of the config, relative to the cwd;
+                  results/ is created when missing (and said so), other directories are not
+  wrong_kind      (--np N) a config where a run file goes (report, status, compare,
+                  predict, plot, resume) and a run file or journal where a config
+                  goes (run, validate, submit): exit 2, one message saying what was
+                  expected and found and which command takes it, told by content
+  once            (--np N) commands without MPI under mpirun -n N print once
+                  (rank 0 runs them; a fanout inside a run's task still prints)
 """
+import json
 import os
 import re
+import struct
 import sys
 import tomllib
 
@@ -19,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
+import test_errors  # noqa: E402
 import test_primes  # noqa: E402
 from e2e import expect, expect_eq  # noqa: E402
 
@@ -27,11 +37,15 @@ RUN_OPTIONS = ["--output", "--set", "--force"]
 
 def case_validate(tools, args):
     with e2e.Workdir("validate") as w:
-        # validate checks that the output directory exists, as run does
-        r = e2e.run(tools, ["validate", tools.config("primes.toml")], cwd=w.path)
+        # validate checks that the output directory exists, as run does; results/ run would create
+        r = e2e.run(tools, ["validate", tools.config("primes.toml"), "-o", "elsewhere/primes.h5"], cwd=w.path)
         e2e.expect_code(r, 2)
-        expect_eq(r.err.strip(), f"fanout: error: {tools.config('primes.toml')}:22: output.path: the directory results "
-                  "of results/primes.h5 does not exist; create it first", "validate without the output directory")
+        expect_eq(r.err.strip(), "fanout: error: --output elsewhere/primes.h5: output.path: the directory elsewhere "
+                  "of elsewhere/primes.h5 does not exist; create it first", "validate without the output directory")
+        r = e2e.run_ok(tools, ["validate", tools.config("primes.toml")], cwd=w.path)
+        expect_eq(r.out.splitlines()[1:], ["note: results does not exist; fanout run will create it (the default "
+                                           "output directory)"], "validate without results/")
+        expect_eq(e2e.listing(w.path), [], "files after validate without results/ (it creates nothing)")
         os.makedirs(w("results"))
         before = e2e.listing(w.path)
         r = e2e.run_ok(tools, ["validate", tools.config("primes.toml")], cwd=w.path)
@@ -172,19 +186,120 @@ def case_singleton(tools, args):
 
 def case_default_output(tools, args):
     with e2e.Workdir("default-output") as w:
-        w.mkdir("results")
-        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--set", "job.tasks=4", "--set", "job.duration=0"],
-                   np_=2, cwd=w.path)
+        # results/ is made when missing, once (rank 0), and said so.
+        r = e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--set", "job.tasks=4", "--set", "job.duration=0"],
+                       np_=2, cwd=w.path)
+        expect_eq(r.err.count("fanout: created results/ (the default output directory) for results/spin.h5\n"), 1,
+                  f"times the run says it created results/\n{r.describe()}")
         expect_eq(e2e.listing(w("results")), ["spin.h5"], "files in ./results after a run without --output")
         data = e2e.check_run_file(w("results", "spin.h5"), n_ranks=2, job="spin", task_count=4, policy="dynamic")
         expect_eq(data["config"]["output"]["path"], "results/spin.h5", "output.path in the stored config")
         # --set output.path works like --output.
-        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--set", "job.tasks=4", "--set", "job.duration=0",
-                           "--set", "output.path=results/other.h5"], np_=2, cwd=w.path)
+        r = e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--set", "job.tasks=4", "--set", "job.duration=0",
+                               "--set", "output.path=results/other.h5"], np_=2, cwd=w.path)
         expect_eq(e2e.listing(w("results")), ["other.h5", "spin.h5"], "files in ./results after --set output.path")
         e2e.check_run_file(w("results", "other.h5"), n_ranks=2, job="spin", task_count=4, policy="dynamic")
+        expect("created" not in r.err, f"a run into an existing results/ says it created it\n{r.describe()}")
+        # A config without output.path (the default results/<kind>.h5), from another directory.
+        sub = w.mkdir("sub")
+        config = w.write("bare.toml", '[job]\nkind = "spin"\ntasks = 3\nduration = 0\n')
+        r = e2e.run_ok(tools, ["run", config], np_=2, cwd=sub)
+        expect("fanout: created results/ (the default output directory) for results/spin.h5" in r.err, r.describe())
+        expect_eq(e2e.listing(os.path.join(sub, "results")), ["spin.h5"], "files in sub/results")
+        # Any other missing directory is the user's to make: exit 2, nothing made.
+        r = e2e.run(tools, ["run", config, "-o", "made-up/x.h5"], np_=2, cwd=sub)
+        test_errors.expect_one_error(r, "--output made-up/x.h5: output.path: the directory made-up of made-up/x.h5 "
+                                     "does not exist; create it first", "a missing directory given with --output")
+        expect_eq(e2e.listing(sub), ["results"], "files in sub after the refused run")
+
+
+def case_wrong_kind(tools, args):
+    n = args.np or 2
+    with e2e.Workdir(f"wrong-kind-np{n}") as w:
+        with open(tools.config("spin.toml")) as f:
+            spin = f.read()
+        # Told by content: a config named .h5 and a run file named .toml are what they hold.
+        configs = [w.write("sim.toml", spin), w.write("sim-config.h5", spin)]
+        e2e.run_ok(tools, ["run", configs[0], "-o", w("good.h5"), "--set", "job.tasks=3", "--set", "job.duration=0"])
+        e2e.run_ok(tools, ["run", configs[0], "-o", w("done.toml"), "--set", "job.tasks=3", "--set",
+                           "job.duration=0"])
+        journal = w("stopped.h5.journal")
+        with open(journal, "wb") as f:  # a journal's header (docs/file-format.md#the-checkpoint-journal)
+            f.write(b"FANOUT JOURNAL\n\0" + struct.pack("<IQQQ", 1, 3, 8, 1))
+        before = e2e.snapshot(w.path)
+        for c in configs:
+            message = (f"{c}: expected a run file (HDF5, as fanout run writes), found a config (TOML); to run it: "
+                       f"fanout run {c} (add --resume to continue its interrupted run)")
+            for argv, np_ in [(["report", c], None), (["report", c, "--format", "json"], None), (["status", c], None),
+                              (["compare", w("good.h5"), c], None), (["predict", c, "--ranks", "2"], None),
+                              (["plot", c, "--out", w.path], None), (["resume", c], n), (["report", c], n)]:
+                test_errors.expect_one_error(e2e.run(tools, argv, np_=np_, cwd=w.path), message, " ".join(argv))
+        for bad, found, advice in [
+                (w("done.toml"), "an HDF5 file (a run file, as fanout run writes)",
+                 "to summarise it: fanout report {0}; to continue it if it was interrupted: fanout resume {0}"),
+                (journal, "the checkpoint journal of a run",
+                 "to see how far it got: fanout status {0}; to continue it: fanout resume {0}")]:
+            message = f"{bad}: expected a config (TOML), found {found}; " + advice.format(bad)
+            for argv, np_ in [(["run", bad], n), (["run", bad, "-o", w("x.h5")], None), (["validate", bad], None),
+                              (["submit", bad, "--nodes", "1", "--ntasks-per-node", "1", "--time", "00:10:00",
+                                "--dry-run"], None)]:
+                test_errors.expect_one_error(e2e.run(tools, argv, np_=np_, cwd=w.path), message, " ".join(argv))
+        message = (f"{journal}: expected a run file (HDF5), found the checkpoint journal of a run; to see how far it "
+                   f"got: fanout status {journal}; to continue it: fanout resume {journal}")
+        for argv in (["report", journal], ["predict", journal, "--ranks", "2"], ["plot", journal]):
+            test_errors.expect_one_error(e2e.run(tools, argv, cwd=w.path), message, " ".join(argv))
+        expect_eq(e2e.snapshot_diff(before, e2e.snapshot(w.path)), [], "files touched by the refused commands")
+        # A text file that is neither stays an I/O error (exit 3), as before.
+        notes = w.write("notes.h5", "not a run, not a config\n")
+        r = e2e.run(tools, ["report", notes], cwd=w.path)
+        e2e.expect_code(r, 3)
+        expect_eq(r.err, f"fanout: error: {notes}: not an HDF5 file (or truncated)\n", "report of a text file")
+
+
+def case_once(tools, args):
+    n = args.np or 2
+    with e2e.Workdir(f"once-np{n}") as w:
+        good = w("good.h5")
+        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "-o", good, "--set", "job.tasks=6",
+                           "--set", "job.duration=0"], np_=n, cwd=w.path)
+        other = w("other.h5")
+        e2e.run_ok(tools, ["run", tools.config("spin.toml"), "-o", other, "--set", "job.tasks=6",
+                           "--set", "job.duration=0"], cwd=w.path)
+        pngs = w.mkdir("pngs")
+        # Each command's output, run alone, must come out exactly once under mpirun -n N.
+        for argv in (["report", good], ["report", good, "--format", "json"], ["status", good],
+                     ["compare", good, other], ["predict", good, "--ranks", "3"], ["jobs"],
+                     ["validate", tools.config("spin.toml"), "-o", w("new.h5")],
+                     ["plot", good, "--out", pngs],
+                     ["submit", tools.config("spin.toml"), "--nodes", "1", "--ntasks-per-node", "2", "--time",
+                      "00:10:00", "--output", w("slurm.h5"), "--dry-run"]):
+            alone = e2e.run_ok(tools, argv, cwd=w.path)
+            under = e2e.run_ok(tools, argv, np_=n, cwd=w.path)
+            expect(alone.out.strip() != "", f"{' '.join(argv)} printed nothing alone\n{alone.describe()}")
+            expect_eq(under.out, alone.out, f"stdout of {' '.join(argv)} under mpirun -n {n} (printed once)")
+        expect_eq(e2e.listing(pngs), ["good-durations.png", "good-timeline.png", "good-utilisation.png"],
+                  "PNGs after plot (alone, then under mpirun)")
+        # A fanout started by a task of a run inherits the launcher's variables
+        # (OMPI_COMM_WORLD_RANK of its rank), but it is no rank: it prints on every rank.
+        line = f"{tools.fanout} status {good} > out-$FANOUT_TASK_ID.txt; echo $FANOUT_RANK > rank-$FANOUT_TASK_ID.txt"
+        config = w.write("nested.toml", f"""[job]
+kind = "command"
+commands = {json.dumps([line] * 6)}
+[schedule]
+policy = "static-cyclic"
+""")
+        e2e.run_ok(tools, ["run", config, "-o", w("nested.h5")], np_=n, cwd=w.path)
+        expected = e2e.run_ok(tools, ["status", good], cwd=w.path).out
+        ranks = set()
+        for task in range(6):
+            with open(w(f"out-{task}.txt")) as f:
+                expect_eq(f.read(), expected, f"fanout status run by task {task}")
+            with open(w(f"rank-{task}.txt")) as f:
+                ranks.add(int(f.read()))
+        expect_eq(ranks, set(range(min(n, 6))), "ranks whose tasks ran fanout status")
 
 
 if __name__ == "__main__":
     sys.exit(e2e.main({"validate": case_validate, "jobs": case_jobs, "help": case_help, "top_help": case_top_help,
-                       "singleton": case_singleton, "default_output": case_default_output}))
+                       "singleton": case_singleton, "default_output": case_default_output,
+                       "wrong_kind": case_wrong_kind, "once": case_once}))

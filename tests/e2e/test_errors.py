@@ -189,7 +189,10 @@ BAD_INPUT = [
     Bad("costs_missing", GOOD, "--costs {W}/no-such.h5: cannot open: No such file or directory",
         args=["{C}", "-o", "{O}/x.h5", "--costs", "{W}/no-such.h5"]),
     Bad("costs_a_directory", GOOD, "--costs {O}: not a regular file", args=["{C}", "-o", "{O}/x.h5", "--costs", "{O}"]),
-    Bad("costs_not_hdf5", GOOD, "--costs {C}: not an HDF5 file (or truncated)",
+    Bad("costs_not_hdf5", GOOD, "--costs {O}/precious.h5: not an HDF5 file (or truncated)",
+        args=["{C}", "-o", "{O}/x.h5", "--costs", "{O}/precious.h5"]),
+    Bad("costs_a_config", GOOD, "--costs {C}: expected a run file (HDF5, as fanout run writes), found a config "
+        "(TOML); to run it: fanout run {C} (add --resume to continue its interrupted run)",
         args=["{C}", "-o", "{O}/x.h5", "--costs", "{C}"]),
     Bad("costs_of_another_job", '[job]\nkind = "primes"\nnumbers = [7]\n',
         '--costs {W}/spin.h5: a run of job "spin", but this config runs job "primes"',

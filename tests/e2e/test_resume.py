@@ -24,11 +24,16 @@ Cases:
   max_failures    run.max_failures stops the run early: partial, exit 1
   refusals        resume of other job parameters, run over a journal, resume of
                   a complete file, status of nothing
+  large_journal   resume and status of journals of 1e6 and 3e6 near-empty tasks
+                  (stopped by run.max_failures): their peak RSS grows by well under
+                  the journals' growth (they stream it; loading it whole took about
+                  3.5 times the journal), and the results equal an uninterrupted run's
 """
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import h5py
@@ -441,6 +446,75 @@ def case_refusals(tools, args):
         r = e2e.run(tools, ["status", w("nothing.h5")], cwd=w.path)
         e2e.expect_code(r, 3)
         expect("no such run file, and no checkpoint journal" in r.err, f"message:\n{r.describe()}")
+
+
+def peak_rss(tools, argv, cwd):
+    """Runs `fanout ARGV` alone (no mpirun): its exit code, stderr and peak
+    resident memory in bytes (wait4's ru_maxrss of that very process)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([tools.fanout] + argv, cwd=cwd, env=e2e.mpi_env(), stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    expect(proc.returncode >= 0 and "internal error" not in text, f"fanout {' '.join(argv)} crashed:\n{text}")
+    return proc.returncode, text, usage.ru_maxrss * 1024
+
+
+def large_sets(tasks):
+    """Near-empty tasks with drawn durations (the results to compare); task
+    0.99 x tasks - 1 fails, and run.max_failures = 1 stops the run there."""
+    return [f"job.tasks={tasks}", "job.duration=1e-7", "job.distribution=uniform", "job.seed=5",
+            f"job.fail_every={tasks * 99 // 100}", "run.max_failures=1", "checkpoint.interval=30"]
+
+
+def case_large_journal(tools, args):
+    sizes = (1_000_000, 3_000_000)
+    with e2e.Workdir("large-journal") as w:
+        journal_bytes, resume_rss, status_rss = {}, {}, {}
+        for tasks in sizes:
+            path = w(f"run{tasks}.h5")
+            r = e2e.run(tools, ["run", tools.config("spin.toml"), "--output", path, "--progress", "never"] +
+                        sets_args(large_sets(tasks)), cwd=w.path, timeout=120)
+            e2e.expect_code(r, 1)
+            expect("run.max_failures = 1 reached" in r.err, f"the run was not stopped:\n{r.describe()}")
+            journal_bytes[tasks] = os.path.getsize(path + ".journal")
+            code, err, status_rss[tasks] = peak_rss(tools, ["status", path], w.path)
+            expect_eq(code, 0, f"status of {path}: exit code\n{err}")
+            code, err, resume_rss[tasks] = peak_rss(tools, ["resume", path, "--set", "run.max_failures=0",
+                                                            "--progress", "never"], w.path)
+            expect_eq(code, 1, f"resume of {path} (one task fails for good): exit code\n{err}")
+            expect(f"resuming {path} (session 2): " in err and f"of {tasks} tasks finished before" in err, err)
+            if tasks != sizes[-1]:
+                os.remove(path)
+        small, big = sizes
+        grown = journal_bytes[big] - journal_bytes[small]
+        for what, rss in (("resume", resume_rss), ("status", status_rss)):
+            ratio = (rss[big] - rss[small]) / grown
+            print(f"{what}: peak RSS {rss[small] / 2**20:.0f} MiB with a {journal_bytes[small] / 2**20:.0f} MiB "
+                  f"journal, {rss[big] / 2**20:.0f} MiB with {journal_bytes[big] / 2**20:.0f} MiB: grew by "
+                  f"{ratio:.3f} of the journal's growth")
+            # Reading it whole took at least the journal (3.5 times it, as fanout before this test had it).
+            expect(ratio < 0.25, f"{what}: peak RSS grew by {ratio:.2f} x the journal's growth "
+                   f"({rss[small]} -> {rss[big]} bytes for journals of {journal_bytes[small]} -> "
+                   f"{journal_bytes[big]} bytes): it is not streamed")
+        # The results: those of an uninterrupted run (the failing task fails there too).
+        path, reference = w(f"run{big}.h5"), w("reference.h5")
+        r = e2e.run(tools, ["run", tools.config("spin.toml"), "--output", reference, "--progress", "never"] +
+                    sets_args(large_sets(big) + ["run.max_failures=0"]), cwd=w.path, timeout=120)
+        e2e.expect_code(r, 1)
+        with h5py.File(path, "r") as f, h5py.File(reference, "r") as g:
+            expect_eq(e2e.attr_str(dict(f.attrs), "status"), "failed", f"{path}: status after resume")
+            expect_eq(int(f.attrs["sessions"]), 2, f"{path}: sessions")
+            t, u = f["tasks"][()], g["tasks"][()]
+            expect(np.array_equal(f["results/duration"][()], g["results/duration"][()]),
+                   "results of the resumed run vs an uninterrupted one")
+            expect(np.array_equal(t["id"], np.arange(big)) and np.all(t["attempt"] == 1), "/tasks ids or attempts")
+            expect(np.array_equal(t["status"], u["status"]), "task status of the resumed run vs an uninterrupted one")
+            expect_eq(sorted(int(i) for i in f["errors"]["id"]), [big * 99 // 100 - 1], "/errors after resume")
+            carried = int((t["session"] == 0).sum())
+            expect(big * 0.9 < carried < big, f"{carried} of {big} tasks from the first session")
+        expect(not os.path.exists(path + ".journal"), "journal left behind after the resumed run ended")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
