@@ -4,6 +4,8 @@
 # unit and MPI tiers again in an AddressSanitizer + UBSan build (the asan
 # preset, build-asan/). Extra arguments go to ctest of the Release build
 # only, and skip the asan build, e.g. scripts/test.sh -R e2e
+# Run it as yourself (it takes root through sudo only to install missing
+# packages) or as root; the local Slurm cluster of tests/slurm runs as you.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/common.sh

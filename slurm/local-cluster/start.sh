@@ -14,14 +14,18 @@
 # It runs munged on a private socket, slurmctld and one slurmd per node name,
 # and returns once every node is idle. Run again on a running cluster it only
 # checks it (and starts a daemon that died). Stop it with stop.sh DIR.
-# Needs root (SlurmUser=root) and Debian's slurm-wlm and munge.
+# Runs as root or as an ordinary user (no sudo): munged, slurmctld, slurmd and
+# the jobs run as whoever starts it (SlurmUser and SlurmdUser are that user;
+# proctrack/linuxproc, task/none and no cgroups need no root). Needs Debian's
+# slurm-wlm and munge.
 # Exit codes: 0 ready, 1 a daemon did not start or a node did not come up,
 # 2 usage (no DIR, a port taken, another node count than the running cluster's).
 set -euo pipefail
 
 die() { local code=$1; shift; echo "start.sh: error: $*" >&2; exit "$code"; }
 [ $# -eq 1 ] || die 2 "usage: [SLURM_NODES=N] [SLURM_PORT=P] $0 DIR"
-[ "$(id -u)" = 0 ] || die 2 "run as root (the cluster runs its daemons and jobs as root)"
+# munged, slurmctld and slurmd live in /usr/sbin, often not on an ordinary user's PATH.
+export PATH=$PATH:/usr/sbin:/sbin
 for tool in munged mungekey slurmctld slurmd sinfo scontrol ss; do
   command -v "$tool" >/dev/null || die 2 "$tool not found; install Debian's slurm-wlm, munge and iproute2"
 done
@@ -35,6 +39,7 @@ PORT=${SLURM_PORT:-6817}
   die 2 "SLURM_PORT: expected a port from 1024 to $((65535 - NODES)), found \"$PORT\""
 CONF=$DIR/etc/slurm.conf
 HOST=$(hostname -s)
+ME=$(id -un)   # the daemons' and the jobs' user
 
 # Node names: this host's name for one node, n1..nN for emulated nodes.
 node_names() {
@@ -92,8 +97,8 @@ if ! alive "$DIR/run/slurmctld.pid"; then
 ClusterName=fanout-local
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmctldPort=$PORT
-SlurmUser=root
-SlurmdUser=root
+SlurmUser=$ME
+SlurmdUser=$ME
 AuthType=auth/munge
 # cred_expire: a requeued job may start again cred_expire + 1 s after it was
 # requeued (Slurm's default, 120 s, is kept at real sites).
@@ -159,10 +164,26 @@ fail() {  # LOG MESSAGE
   exit 1
 }
 
+# slurmd (Slurm 22.05) reads the cgroup version from the file system on
+# /sys/fs/cgroup and will not start without one ("No filesystem mounted on
+# /sys/fs/cgroup"), even with proctrack/linuxproc and task/none. A chroot or
+# container may have none there: then each slurmd gets a private mount
+# namespace with a tmpfs on /sys/fs/cgroup holding only the named v1
+# hierarchy "systemd" that slurmd looks for (cgroup v1 is detected and
+# nothing is constrained); the machine's own mounts are left alone. That
+# mount needs root: an ordinary user is told so.
+slurmd_launcher=()
+case "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" in
+  tmpfs | cgroup2fs) ;;
+  *) [ "$(id -u)" = 0 ] || die 2 "slurmd needs a cgroup file system on /sys/fs/cgroup and there is none (found: $(stat -f -c %T /sys/fs/cgroup 2>&1)); as an ordinary user this script cannot mount one for it: run it as root (sudo $0 $DIR)"
+     slurmd_launcher=(unshare --mount --propagation private
+       sh -c 'mount -t tmpfs -o size=1m,mode=0755 slurm-cgroup /sys/fs/cgroup && mkdir /sys/fs/cgroup/systemd &&
+              mount -t cgroup -o none,name=systemd slurm-cgroup /sys/fs/cgroup/systemd && exec "$@"' sh) ;;
+esac
 if ! alive "$DIR/run/munged.pid"; then
   rm -f "$DIR/run/munge.socket" "$DIR/run/munge.socket.lock"
   # --force: munged otherwise wants every directory above its socket open to all
-  # users (DIR may be a private temporary directory); only root uses this cluster.
+  # users (DIR may be a private temporary directory); only its user uses this cluster.
   munged --force --socket="$DIR/run/munge.socket" --key-file="$DIR/etc/munge.key" --pid-file="$DIR/run/munged.pid" \
     --log-file="$DIR/log/munged.log" --seed-file="$DIR/state/munge.seed" ||
     fail "$DIR/log/munged.log" "munged did not start"
@@ -172,20 +193,6 @@ if ! alive "$DIR/run/slurmctld.pid"; then
   slurmctld -f "$CONF" || fail "$DIR/log/slurmctld.log" "slurmctld did not start"
   wait_for 20 slurmctld scontrol ping -Q >/dev/null 2>&1 || fail "$DIR/log/slurmctld.log" "slurmctld does not answer"
 fi
-# slurmd (Slurm 22.05) reads the cgroup version from the file system on
-# /sys/fs/cgroup and will not start without one ("No filesystem mounted on
-# /sys/fs/cgroup"), even with proctrack/linuxproc and task/none. A chroot or
-# container may have none there: then each slurmd gets a private mount
-# namespace with a tmpfs on /sys/fs/cgroup holding only the named v1
-# hierarchy "systemd" that slurmd looks for (cgroup v1 is detected and
-# nothing is constrained); the machine's own mounts are left alone.
-slurmd_launcher=()
-case "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" in
-  tmpfs | cgroup2fs) ;;
-  *) slurmd_launcher=(unshare --mount --propagation private
-       sh -c 'mount -t tmpfs -o size=1m,mode=0755 slurm-cgroup /sys/fs/cgroup && mkdir /sys/fs/cgroup/systemd &&
-              mount -t cgroup -o none,name=systemd slurm-cgroup /sys/fs/cgroup/systemd && exec "$@"' sh) ;;
-esac
 for node in $(node_names); do
   if ! alive "$DIR/run/slurmd-$node.pid"; then
     "${slurmd_launcher[@]}" slurmd -f "$CONF" -N "$node" ||

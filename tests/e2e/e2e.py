@@ -11,6 +11,7 @@ paths of the tools given on the command line by tests/e2e/CMakeLists.txt:
 """
 
 import argparse
+import atexit
 import datetime
 import hashlib
 import os
@@ -73,11 +74,36 @@ class Tools:
         return os.path.join(self.source_dir, "configs", name)
 
 
+_private_tmp = None
+
+
+def private_tmp():
+    """This test's own temporary directory for the programs it starts: the
+    one tests/private-tmp.sh made for it under ctest, else one made here
+    (mode 1777 like /tmp, removed at exit). Open MPI keeps its session
+    directory in it rather than in /tmp/ompi.HOST.UID, which root's or
+    another user's earlier runs may own: mpirun as the root of a user
+    namespace (unshare -r) is uid 0 but cannot use root's /tmp/ompi.HOST.0
+    ("orte_session_dir failed")."""
+    global _private_tmp
+    if _private_tmp is None:
+        given = os.environ.get("OMPI_MCA_orte_tmpdir_base")
+        if given and os.environ.get("TMPDIR") == given and os.path.isdir(given):
+            _private_tmp = given
+        else:
+            _private_tmp = tempfile.mkdtemp(prefix="fanout-test-")
+            os.chmod(_private_tmp, 0o1777)
+            atexit.register(shutil.rmtree, _private_tmp, True)
+    return _private_tmp
+
+
 def mpi_env():
     """The environment of every fanout process: Open MPI allowed to run as
-    root and to put more ranks than cores on this machine, set here rather
-    than trusted to the caller."""
+    root and to put more ranks than cores on this machine, with a temporary
+    directory of this test's own (private_tmp), set here rather than trusted
+    to the caller."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_PREFIXES)}
+    env["TMPDIR"] = env["OMPI_MCA_orte_tmpdir_base"] = private_tmp()
     env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"

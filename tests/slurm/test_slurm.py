@@ -15,7 +15,8 @@ Cases:
               /ranks as Slurm placed it (SLURM_NODEID per rank)
   netns       plain mpirun across two network namespaces made here (a veth
               pair, Open MPI's launch agent entering the other namespace):
-              ranks on two host names, recorded in /ranks
+              ranks on two host names, recorded in /ranks (an ordinary user
+              runs it as the root of a user namespace of its own)
   dry_run     `fanout submit --dry-run` for several option sets against
               tests/slurm/expected/*.sbatch; every script passes bash -n
   submit_errors  bad options, an existing output, a request sbatch refuses:
@@ -295,7 +296,29 @@ class Namespaces:
         return False
 
 
+def as_namespace_root(timeout):
+    """Runs this test again as the root of a user namespace of its own, with
+    a network namespace (the veth pair starts there) and a private /run
+    (where `ip netns` keeps its names): how an ordinary user makes network
+    namespaces without sudo. Its mpirun runs as uid 0 there, in the private
+    session directory of e2e.mpi_env (root's /tmp/ompi.HOST.0 is not its)."""
+    argv = ["unshare", "--user", "--map-root-user", "--mount", "--net", "sh", "-c",
+            'mount -t tmpfs -o mode=0755 fanout-run /run && exec "$0" "$@"',
+            sys.executable, "-B", os.path.abspath(sys.argv[0])] + sys.argv[1:]
+    try:
+        proc = subprocess.run(argv, env=dict(os.environ, FANOUT_IN_USER_NAMESPACE="1"), capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise e2e.Failure(f"the case in a user namespace timed out after {timeout} s:\n{e.stdout}\n{e.stderr}")
+    sys.stdout.write(proc.stdout)
+    expect(proc.returncode == 0, f"the case as the root of a user namespace failed (exit {proc.returncode}): "
+           f"{' '.join(argv)}\n{proc.stderr}")
+
+
 def case_netns(tools, args):
+    if os.geteuid() != 0 and os.environ.get("FANOUT_IN_USER_NAMESPACE") != "1":
+        as_namespace_root(timeout=150)
+        return
     with e2e.Workdir("slurm-netns") as w, Namespaces() as ns:
         # Open MPI "logs in" to the other host through this agent instead of ssh.
         cases = "\n".join(f"  {addr}) ns={name}; host={host} ;;"
