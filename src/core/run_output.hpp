@@ -72,6 +72,11 @@ class RunOutput {
   // Sets (or replaces) a root attribute: a string or a number, with what it
   // means (the file's attribute_descriptions lists it, since format 1.5).
   virtual void set_attribute(const std::string& name, const AttributeValue& value, const std::string& description) = 0;
+  // The same without a description (jobs written for format 1.4 and
+  // earlier): the file's attribute_descriptions says the job gave none.
+  void set_attribute(const std::string& name, const AttributeValue& value) {
+    set_attribute(name, value, "set by the job (it gave no description)");
+  }
   // Creates /output/<name>, rows x columns of `type`, chunked and compressed.
   virtual std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type, std::uint64_t rows,
                                                         std::uint64_t columns) = 0;

@@ -17,7 +17,6 @@
 namespace fanout::io {
 namespace {
 
-constexpr char MAGIC[16] = {'F', 'A', 'N', 'O', 'U', 'T', ' ', 'J', 'O', 'U', 'R', 'N', 'A', 'L', '\n', '\0'};
 constexpr std::uint32_t JOURNAL_VERSION = 1;
 constexpr std::uint32_t BLOCK_MAGIC = 0x4b4c424a;  // "JBLK"
 constexpr std::size_t WRITE_BYTES = 1 << 20;
@@ -80,7 +79,7 @@ JournalWriter::JournalWriter(std::string path, const JournalHeader& header, doub
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw IoError("cannot create the checkpoint journal " + temp_path_ + ": " + std::strerror(errno));
   buffer_.reserve(128 + header.job.size() + header.job_hash.size() + header.config.size());
-  for (char c : MAGIC) buffer_.push_back(c);
+  for (char c : JOURNAL_MAGIC) buffer_.push_back(c);
   put<std::uint32_t>(buffer_, JOURNAL_VERSION);
   put<std::uint64_t>(buffer_, header.task_count);
   put<std::uint64_t>(buffer_, header.row_size);
@@ -167,10 +166,6 @@ void JournalWriter::remove() {
   ::unlink(path_.c_str());
 }
 
-bool is_journal_start(std::string_view bytes) {
-  return bytes.size() >= sizeof MAGIC && std::memcmp(bytes.data(), MAGIC, sizeof MAGIC) == 0;
-}
-
 JournalScan scan_journal(const std::string& path, const std::function<void(Batch& block)>& visit) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open: " + std::strerror(errno));
@@ -186,8 +181,8 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     left -= n;
     return true;
   };
-  std::vector<char> bytes(sizeof MAGIC);
-  if (!read(bytes.data(), sizeof MAGIC) || !is_journal_start({bytes.data(), bytes.size()}))
+  std::vector<char> bytes(sizeof JOURNAL_MAGIC);
+  if (!read(bytes.data(), sizeof JOURNAL_MAGIC) || !is_journal_start({bytes.data(), bytes.size()}))
     throw IoError(path + ": not a fanout checkpoint journal");
   std::uint32_t version = 0;
   if (!read(&version, sizeof version) || version != JOURNAL_VERSION)

@@ -86,6 +86,10 @@ struct JournalScan {
 JournalScan scan_journal(const std::string& path, const std::function<void(Batch& block)>& visit = {});
 
 // Does `bytes` (a file's first bytes) begin with a journal's magic?
-bool is_journal_start(std::string_view bytes);
+// The journal's first 16 bytes.
+inline constexpr char JOURNAL_MAGIC[16] = {'F', 'A', 'N', 'O', 'U', 'T', ' ', 'J', 'O', 'U', 'R', 'N', 'A', 'L', '\n', '\0'};
+inline bool is_journal_start(std::string_view bytes) {
+  return bytes.size() >= sizeof JOURNAL_MAGIC && bytes.substr(0, sizeof JOURNAL_MAGIC) == std::string_view(JOURNAL_MAGIC, sizeof JOURNAL_MAGIC);
+}
 
 }  // namespace fanout::io

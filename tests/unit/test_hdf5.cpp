@@ -10,24 +10,14 @@
 #include "core/error.hpp"
 #include "io/hdf5.hpp"
 #include "io/run_file.hpp"
+#include "temp_dir_test.hpp"
 
 namespace fs = std::filesystem;
 using namespace fanout;
 
 namespace {
 
-class RunFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("fanout-unit-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+using RunFileTest = TempDirTest;
 
 const std::vector<Column> COLUMNS{{"number", ColumnType::U64, "", "n"}, {"value", ColumnType::F64, "s", "v"}};
 
