@@ -2,9 +2,11 @@
 // results identical to a serial computation, for every policy and thread count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ctime>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/mpi/collectives/all_reduce.hpp>
 #include <boost/mpi/communicator.hpp>
@@ -297,17 +299,23 @@ TEST(Runner, CpuTimesOfLongTasksAreTheirOwnAndShortTasksShareByWallTime) {
     out = run_job(comm, mixed, ArithmeticJob::columns(), {config::Policy::Dynamic, std::nullopt, threads});
     if (comm.rank() == 0) {
       ASSERT_EQ(out.tasks.size(), 200u);
+      std::vector<double> empty_cpu;
       for (const auto& t : out.tasks) {
         double cpu = t.cpu_user + t.cpu_sys;
         if (mixed.burns(t.id)) {
           EXPECT_GE(cpu, 0.95 * burn) << "task " << t.id;
         } else {
-          // A fifth of a burn at most: under AddressSanitizer an empty task's
-          // wall, and so its share of a reading, reached 0.21 ms (a tenth was
-          // the bound) on an otherwise quiet machine.
-          EXPECT_LT(cpu, burn / 5) << "task " << t.id;
+          // Shares go by wall time, so an empty task gets no more than its
+          // wall (and the reading's lead over the wall clock, as above). Its wall is not always tiny: with two threads on one
+          // CPU (CI's machine) an empty task preempted by a burning one
+          // lasted 0.69 ms. The typical empty task, though, is a sliver.
+          EXPECT_LE(cpu, 1.05 * (t.t_end - t.t_start) + 50e-6) << "task " << t.id;
+          empty_cpu.push_back(cpu);
         }
       }
+      ASSERT_FALSE(empty_cpu.empty());
+      std::nth_element(empty_cpu.begin(), empty_cpu.begin() + empty_cpu.size() / 2, empty_cpu.end());
+      EXPECT_LT(empty_cpu[empty_cpu.size() / 2], burn / 10) << "median CPU of an empty task";
     }
   }
 }
