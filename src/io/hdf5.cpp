@@ -134,6 +134,13 @@ Handle vlen_string_type() {
   return t;
 }
 
+namespace {
+// Every chunk gets a Fletcher-32 checksum (since format 1.6), after any
+// compression, so that a damaged chunk fails its read instead of reading as
+// other numbers.
+void add_checksum(hid_t props) { check_status(H5Pset_fletcher32(props), "H5Pset_fletcher32"); }
+}  // namespace
+
 Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress) {
   hsize_t dims[1] = {n};
   Handle space{check_id(H5Screate_simple(1, dims, nullptr), "H5Screate_simple"), H5Sclose};
@@ -145,6 +152,7 @@ Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::ui
     hsize_t chunk[1] = {std::min<hsize_t>(n, per_chunk)};
     check_status(H5Pset_chunk(props.get(), 1, chunk), "H5Pset_chunk");
     if (compress && n > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
+    add_checksum(props.get());
   }
   return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
                    "cannot create dataset " + name),
@@ -161,6 +169,7 @@ Handle create_dataset_2d(hid_t loc, const std::string& name, hid_t type, std::ui
     hsize_t chunk[2] = {std::clamp<hsize_t>(CHUNK / columns, 1, rows), columns};
     check_status(H5Pset_chunk(props.get(), 2, chunk), "H5Pset_chunk");
     if (compress && rows * columns > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
+    add_checksum(props.get());
   }
   return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
                    "cannot create dataset " + name),
@@ -203,7 +212,8 @@ void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_
   if (count == 0) return;
   Handle file_space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
   Handle mem_space = select_rows(dataset, file_space, first, count, 1);
-  check_status(H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dread");
+  if (H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+    throw IoError(read_failure(dataset));
 }
 
 std::uint64_t dataset_length(hid_t dataset) {
@@ -213,7 +223,7 @@ std::uint64_t dataset_length(hid_t dataset) {
 }
 
 void read_all(hid_t dataset, hid_t mem_type, void* data) {
-  check_status(H5Dread(dataset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dread");
+  if (H5Dread(dataset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) throw IoError(read_failure(dataset));
 }
 
 namespace {
@@ -234,10 +244,9 @@ Handle open_attr(hid_t loc, const std::string& name) {
 }  // namespace
 
 void write_attr(hid_t loc, const std::string& name, const std::string& value) {
-  Handle type = vlen_string_type();
+  Handle type = fixed_string_type(value.size() + 1);
   Handle space = scalar_space();
-  const char* p = value.c_str();
-  write_attr_raw(loc, name, type.get(), space.get(), &p);
+  write_attr_raw(loc, name, type.get(), space.get(), value.c_str());
 }
 
 void write_attr(hid_t loc, const std::string& name, std::int64_t value) {
@@ -268,13 +277,15 @@ void write_attr(hid_t loc, const std::string& name, const std::vector<double>& v
 }
 
 void write_attr(hid_t loc, const std::string& name, const std::vector<std::string>& values, std::size_t columns) {
-  std::vector<const char*> pointers;
-  for (const auto& v : values) pointers.push_back(v.c_str());
+  std::size_t width = 1;  // the longest value and its terminating null
+  for (const auto& v : values) width = std::max(width, v.size() + 1);
+  std::vector<char> bytes(values.size() * width, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), bytes.begin() + i * width);
   hsize_t dims[2] = {values.size(), columns};
   if (columns > 0) dims[0] = values.size() / columns;
   Handle space{check_id(H5Screate_simple(columns > 0 ? 2 : 1, dims, nullptr), "H5Screate_simple"), H5Sclose};
-  Handle type = vlen_string_type();
-  write_attr_raw(loc, name, type.get(), space.get(), pointers.data());
+  Handle type = fixed_string_type(width);
+  write_attr_raw(loc, name, type.get(), space.get(), bytes.data());
 }
 
 void write_attr(hid_t loc, const std::string& name, hid_t type, const std::vector<std::uint64_t>& dims,
@@ -310,10 +321,10 @@ std::string read_string_attr(hid_t loc, const std::string& name) {
     H5free_memory(p);
     return value;
   }
+  // Read as stored (null-terminated or null-padded), no conversion: the value ends at its first null.
   std::size_t size = H5Tget_size(file_type.get());
   std::string value(size, '\0');
-  Handle type = fixed_string_type(size);
-  check_status(H5Aread(attr.get(), type.get(), value.data()), "cannot read attribute " + name);
+  check_status(H5Aread(attr.get(), file_type.get(), value.data()), "cannot read attribute " + name);
   value.resize(value.find('\0') == std::string::npos ? size : value.find('\0'));
   return value;
 }
@@ -333,6 +344,44 @@ double read_double_attr(hid_t loc, const std::string& name) {
   double value = 0;
   check_status(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value), "cannot read attribute " + name);
   return value;
+}
+
+namespace {
+// Walks HDF5's error stack (without clearing it) for the Fletcher-32 filter's
+// "data error detected by Fletcher32 checksum".
+bool checksum_failed() {
+  bool found = false;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        std::string desc = e->desc ? e->desc : "";
+        std::string func = e->func_name ? e->func_name : "";
+        if (desc.find("Fletcher32") != std::string::npos || func.find("fletcher32") != std::string::npos)
+          *static_cast<bool*>(data) = true;
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+std::string object_name(hid_t id) {
+  ssize_t n = H5Iget_name(id, nullptr, 0);
+  if (n <= 0) return "?";
+  std::string name(static_cast<std::size_t>(n) + 1, '\0');
+  H5Iget_name(id, name.data(), name.size());
+  name.resize(static_cast<std::size_t>(n));
+  return name;
+}
+}  // namespace
+
+std::string read_failure(hid_t dataset) {
+  // Look at the error stack before any other HDF5 call clears it.
+  bool checksum = checksum_failed();
+  std::string stack = hdf5_error_stack();
+  std::string name = object_name(dataset);
+  H5Eclear2(H5E_DEFAULT);
+  if (checksum) return "dataset " + name + " is damaged (checksum mismatch): its data is not what was written";
+  return "cannot read dataset " + name + ": " + stack;
 }
 
 }  // namespace fanout::io

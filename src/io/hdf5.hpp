@@ -48,15 +48,16 @@ bool attr_exists(hid_t loc, const std::string& name);
 Handle copy_type(hid_t type);
 Handle fixed_string_type(std::size_t bytes);   // null-terminated UTF-8
 Handle padded_string_type(std::size_t bytes);  // null-padded bytes: every byte may be text
-Handle vlen_string_type();
+Handle vlen_string_type();  // for reading files of format 1.5 and older
 
 // A 1-D dataset of n elements (file type `type`), chunked (at most 65536
-// elements and at most 4 MiB a chunk); compressed when
+// elements and at most 4 MiB a chunk), each chunk with a Fletcher-32
+// checksum (since format 1.6; a damaged chunk then fails its read); compressed when
 // large if `compress` (only for datasets written whole: partial writes of
 // compressed chunks would rewrite them again and again).
 Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress = true);
 // A 2-D dataset of rows x columns, chunked by whole rows (about 65,536
-// elements a chunk); compressed when large if `compress`.
+// elements a chunk), with checksums; compressed when large if `compress`.
 Handle create_dataset_2d(hid_t loc, const std::string& name, hid_t type, std::uint64_t rows, std::uint64_t columns,
                          bool compress = true);
 // Writes elements (of a 2-D dataset: whole rows) first, first + stride, ...
@@ -69,6 +70,9 @@ void read_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_
 std::vector<std::uint64_t> dataset_shape(hid_t dataset);
 std::uint64_t dataset_length(hid_t dataset);  // of a 1-D dataset
 void read_all(hid_t dataset, hid_t mem_type, void* data);
+// The message for a failed H5Dread of `dataset`, naming it: "dataset /tasks is
+// damaged (checksum mismatch)..." when its Fletcher-32 checksum failed.
+std::string read_failure(hid_t dataset);
 
 void write_attr(hid_t loc, const std::string& name, const std::string& value);
 void write_attr(hid_t loc, const std::string& name, std::int64_t value);
@@ -76,9 +80,13 @@ void write_attr(hid_t loc, const std::string& name, double value);
 void write_attr(hid_t loc, const std::string& name, std::uint64_t value);
 void write_attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values);
 void write_attr(hid_t loc, const std::string& name, const std::vector<double>& values);
-// Variable-length UTF-8 strings: a 1-D array, or with `columns` > 0 a 2-D
+// UTF-8 strings: a 1-D array, or with `columns` > 0 a 2-D
 // array of values.size() / columns rows (values row after row).
 void write_attr(hid_t loc, const std::string& name, const std::vector<std::string>& values, std::size_t columns = 0);
+// Strings are fixed-length, null-terminated UTF-8 (fixed_string_type): a
+// scalar one byte longer than its value, an array one byte longer than its
+// longest value (since format 1.6: variable-length strings live in HDF5's
+// global heap, which has no checksum, and a damaged one crashes libhdf5).
 // Values of any type `type`: a scalar when dims is empty.
 void write_attr(hid_t loc, const std::string& name, hid_t type, const std::vector<std::uint64_t>& dims,
                 const void* data);

@@ -89,22 +89,80 @@ Handle phase_type() {
   return t;
 }
 
-// In memory, an error row points at its message.
+// A row of /errors (since 1.6): its message is bytes [message_offset,
+// message_offset + message_length) of /error_messages.
 struct ErrorRow {
+  std::uint64_t id;
+  std::uint32_t attempt;
+  std::int32_t rank;
+  std::uint64_t message_offset;
+  std::uint64_t message_length;
+};
+
+Handle error_type() {
+  Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(ErrorRow)), "H5Tcreate"), H5Tclose};
+  FANOUT_FIELD(t.get(), ErrorRow, id, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), ErrorRow, attempt, H5T_NATIVE_UINT32);
+  FANOUT_FIELD(t.get(), ErrorRow, rank, H5T_NATIVE_INT32);
+  FANOUT_FIELD(t.get(), ErrorRow, message_offset, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), ErrorRow, message_length, H5T_NATIVE_UINT64);
+  return t;
+}
+
+// A row of /errors in files of format 1.5 and older: a variable-length message.
+struct OldErrorRow {
   std::uint64_t id;
   std::uint32_t attempt;
   std::int32_t rank;
   const char* message;
 };
 
-Handle error_type() {
-  Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(ErrorRow)), "H5Tcreate"), H5Tclose};
+Handle old_error_type() {
+  Handle t{check_id(H5Tcreate(H5T_COMPOUND, sizeof(OldErrorRow)), "H5Tcreate"), H5Tclose};
   Handle text = vlen_string_type();
-  FANOUT_FIELD(t.get(), ErrorRow, id, H5T_NATIVE_UINT64);
-  FANOUT_FIELD(t.get(), ErrorRow, attempt, H5T_NATIVE_UINT32);
-  FANOUT_FIELD(t.get(), ErrorRow, rank, H5T_NATIVE_INT32);
-  FANOUT_FIELD(t.get(), ErrorRow, message, text.get());
+  FANOUT_FIELD(t.get(), OldErrorRow, id, H5T_NATIVE_UINT64);
+  FANOUT_FIELD(t.get(), OldErrorRow, attempt, H5T_NATIVE_UINT32);
+  FANOUT_FIELD(t.get(), OldErrorRow, rank, H5T_NATIVE_INT32);
+  FANOUT_FIELD(t.get(), OldErrorRow, message, text.get());
   return t;
+}
+
+// /errors (and /error_messages) of a file of any format; none without /errors.
+std::vector<TaskError> read_errors(hid_t file) {
+  std::vector<TaskError> errors;
+  if (!link_exists(file, "errors")) return errors;
+  Handle ds = open_dataset(file, "errors");
+  Handle file_type{check_id(H5Dget_type(ds.get()), "H5Dget_type"), H5Tclose};
+  std::uint64_t n = dataset_length(ds.get());
+  if (H5Tget_member_index(file_type.get(), "message") >= 0) {  // format 1.5 and older
+    H5Eclear2(H5E_DEFAULT);
+    Handle type = old_error_type();
+    std::vector<OldErrorRow> rows(n, OldErrorRow{0, 1, -1, nullptr});  // 1.0, 1.1: no attempt, rank
+    if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
+    for (const auto& r : rows) errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
+    for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
+    return errors;
+  }
+  H5Eclear2(H5E_DEFAULT);
+  Handle type = error_type();
+  std::vector<ErrorRow> rows(n);
+  if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
+  std::vector<char> text;
+  if (link_exists(file, "error_messages")) {
+    Handle messages = open_dataset(file, "error_messages");
+    text.resize(dataset_length(messages.get()));
+    if (!text.empty()) read_all(messages.get(), H5T_NATIVE_CHAR, text.data());
+  }
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const ErrorRow& r = rows[k];
+    if (r.message_offset > text.size() || r.message_length > text.size() - r.message_offset)
+      throw IoError("/errors row " + std::to_string(k) + ": its message, bytes " + std::to_string(r.message_offset) +
+                    " to " + std::to_string(r.message_offset) + " + " + std::to_string(r.message_length) +
+                    ", lies beyond the " + std::to_string(text.size()) + " bytes of /error_messages");
+    errors.push_back({r.id, r.attempt, r.rank,
+                      std::string(text.data() + r.message_offset, static_cast<std::size_t>(r.message_length))});
+  }
+  return errors;
 }
 
 // The file keeps the memory layout minus its padding.
@@ -246,8 +304,12 @@ const Descriptions ERROR_FIELDS{
     {"id", "the id of the failed task (as in /tasks)"},
     {"attempt", "which attempt failed: 1, 2, ..."},
     {"rank", "the rank it failed on"},
-    {"message", "the message of the exception the job threw"},
+    {"message_offset", "where the message starts in /error_messages, bytes"},
+    {"message_length", "the length of the message in /error_messages, bytes"},
 };
+const char* ERROR_MESSAGES_DESCRIPTION = "the messages of /errors (the exceptions the job threw), UTF-8, back to "
+                                         "back in row order without separators: row k's is bytes [message_offset, "
+                                         "message_offset + message_length)";
 
 // The root attributes fanout itself writes (a job's finish step describes its own).
 const Descriptions ROOT_ATTRIBUTES{
@@ -598,10 +660,18 @@ void RunWriter::write_phases(const std::vector<PhaseRecord>& phases) {
 
 void RunWriter::write_errors(const std::vector<TaskError>& errors) {
   std::vector<ErrorRow> rows;
-  for (const auto& e : errors) rows.push_back({e.id, e.attempt, e.rank, e.message.c_str()});
+  std::vector<std::uint8_t> text;
+  for (const auto& e : errors) {
+    rows.push_back({e.id, e.attempt, e.rank, text.size(), e.message.size()});
+    text.insert(text.end(), e.message.begin(), e.message.end());
+  }
   Handle ds = write_records(impl_->file.get(), "errors", error_type(), rows, "");
   describe_fields(ds.get(), ERRORS_DESCRIPTION, ERROR_FIELDS);
   ds.close("closing errors");
+  Handle messages = create_dataset_1d(impl_->file.get(), "error_messages", H5T_STD_U8LE, text.size());
+  write_range(messages.get(), H5T_NATIVE_UINT8, 0, text.size(), text.data());
+  write_attr(messages.get(), "description", std::string(ERROR_MESSAGES_DESCRIPTION));
+  messages.close("closing error_messages");
 }
 
 namespace {
@@ -730,16 +800,9 @@ Batch read_finished_tasks(const std::string& path, const std::vector<Column>& co
         std::memcpy(out.rows.data() + k * layout.size() + layout.offset(c), values.data() + keep[k] * size, size);
     }
     for (std::uint64_t id : keep) out.records.push_back(tasks[id]);
-    if (link_exists(f, "errors")) {
-      Handle type = error_type();
-      Handle ds = open_dataset(f, "errors");
-      std::vector<ErrorRow> rows(dataset_length(ds.get()), ErrorRow{0, 1, -1, nullptr});
-      if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
-      for (const auto& r : rows)
-        if (r.id < tasks.size() && tasks[r.id].attempt > 0 && tasks[r.id].status == TaskStatus::Ok)
-          out.errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
-      for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
-    }
+    for (auto& e : read_errors(f))
+      if (e.id < tasks.size() && tasks[e.id].attempt > 0 && tasks[e.id].status == TaskStatus::Ok)
+        out.errors.push_back(std::move(e));
   } catch (const IoError& e) {
     throw IoError(path + ": cannot read its finished tasks: " + e.what());
   }
@@ -910,14 +973,7 @@ RunFile read_run(const std::string& path, bool whole) {
     run.tasks = read_records<TaskRecord>(f, "tasks", task_type());
     if (link_exists(f, "ranks")) run.ranks = read_records<RankRecord>(f, "ranks", rank_type());
     if (link_exists(f, "phases")) run.phases = read_records<PhaseRecord>(f, "phases", phase_type());
-    if (link_exists(f, "errors")) {
-      Handle type = error_type();
-      Handle ds = open_dataset(f, "errors");
-      std::vector<ErrorRow> rows(dataset_length(ds.get()), ErrorRow{0, 1, -1, nullptr});  // 1.0, 1.1: no attempt, rank
-      if (!rows.empty()) read_all(ds.get(), type.get(), rows.data());
-      for (const auto& r : rows) run.errors.push_back({r.id, r.attempt, r.rank, r.message ? r.message : ""});
-      for (auto& r : rows) H5free_memory(const_cast<char*>(r.message));
-    }
+    run.errors = read_errors(f);
     run.results = read_columns(f, "results");
     if (link_exists(f, "params")) {  // since 1.4
       run.params = read_columns(f, "params");

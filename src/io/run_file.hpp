@@ -16,7 +16,7 @@ namespace fanout::io {
 
 inline constexpr const char* FORMAT_NAME = "fanout";
 inline constexpr std::int64_t FORMAT_MAJOR = 1;
-inline constexpr std::int64_t FORMAT_MINOR = 5;  // 1.1: order, costs; 1.2-1.5: see docs/file-format.md
+inline constexpr std::int64_t FORMAT_MINOR = 6;  // 1.1: order, costs; 1.2-1.6: see docs/file-format.md
 
 struct RunMetadata {
   std::string job;
