@@ -151,7 +151,7 @@ std::vector<TaskError> read_errors(hid_t file) {
   if (link_exists(file, "error_messages")) {
     Handle messages = open_dataset(file, "error_messages");
     text.resize(dataset_length(messages.get()));
-    if (!text.empty()) read_all(messages.get(), H5T_NATIVE_CHAR, text.data());
+    if (!text.empty()) read_all(messages.get(), H5T_NATIVE_UINT8, text.data());  // bytes as they are (CHAR would clamp)
   }
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const ErrorRow& r = rows[k];

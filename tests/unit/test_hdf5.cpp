@@ -82,7 +82,7 @@ TEST_F(RunFileTest, RoundTrip) {
   std::string file = path("run.h5");
   write_sample(file, 10);
   io::RunFile run = io::read_run_file(file);
-  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 5}));
+  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 6}));
   EXPECT_EQ(run.job, "test");
   EXPECT_EQ(run.status, "failed");
   EXPECT_EQ(run.finished, "2026-01-01T00:00:09Z");
@@ -317,4 +317,104 @@ TEST_F(RunFileTest, ArrayColumnsLandByTaskIdInAnyOrder) {
   ASSERT_EQ(run.results.size(), 1u);
   EXPECT_EQ(run.results[0].name, "n");
   EXPECT_EQ(run.results[0].values[999], 999.0);
+}
+
+TEST_F(RunFileTest, ErrorMessagesAndStringsAreFixedLengthAndOldFilesStillRead) {
+  // Format 1.6: no variable-length strings (their bytes live in HDF5's global
+  // heap, which has no checksum: a damaged one crashes libhdf5 1.10).
+  std::string file = path("errors.h5");
+  const std::vector<TaskError> errors{{1, 1, 0, "first"}, {2, 1, 1, ""}, {2, 2, 0, "caf\xc3\xa9 \xe2\x9c\x93"}};
+  {
+    io::RunWriter writer(file, metadata(4), COLUMNS);
+    writer.write_errors(errors);
+    writer.commit("failed", "");
+  }
+  auto no_vlen = [](hid_t type) { return H5Tis_variable_str(type) <= 0 && H5Tdetect_class(type, H5T_STRING) <= 0; };
+  {
+    io::Handle f = io::open_file_read(file);
+    for (const auto& name : io::attr_names(f.get())) {
+      io::Handle attr{H5Aopen(f.get(), name.c_str(), H5P_DEFAULT), H5Aclose};
+      io::Handle type{H5Aget_type(attr.get()), H5Tclose};
+      EXPECT_LE(H5Tis_variable_str(type.get()), 0) << "root attribute " << name;
+    }
+    io::Handle ds = io::open_dataset(f.get(), "errors");
+    io::Handle type{H5Dget_type(ds.get()), H5Tclose};
+    EXPECT_TRUE(no_vlen(type.get())) << "/errors holds no strings";
+    EXPECT_EQ(io::dataset_length(io::open_dataset(f.get(), "error_messages").get()), 5u + 0u + 9u);
+  }
+  io::RunFile run = io::read_run_file(file);
+  EXPECT_EQ(run.finished, "");
+  ASSERT_EQ(run.errors.size(), 3u);
+  for (std::size_t k = 0; k < errors.size(); ++k) {
+    EXPECT_EQ(run.errors[k].id, errors[k].id);
+    EXPECT_EQ(run.errors[k].attempt, errors[k].attempt);
+    EXPECT_EQ(run.errors[k].message, errors[k].message);
+  }
+  // A file of format 1.5: /errors with a variable-length message, variable-length string attributes.
+  {
+    io::Handle f{H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose};
+    ASSERT_TRUE(f.valid());
+    H5Ldelete(f.get(), "errors", H5P_DEFAULT);
+    H5Ldelete(f.get(), "error_messages", H5P_DEFAULT);
+    struct Old {
+      std::uint64_t id;
+      std::uint32_t attempt;
+      std::int32_t rank;
+      const char* message;
+    };
+    io::Handle text = io::vlen_string_type();
+    io::Handle type{H5Tcreate(H5T_COMPOUND, sizeof(Old)), H5Tclose};
+    H5Tinsert(type.get(), "id", HOFFSET(Old, id), H5T_NATIVE_UINT64);
+    H5Tinsert(type.get(), "attempt", HOFFSET(Old, attempt), H5T_NATIVE_UINT32);
+    H5Tinsert(type.get(), "rank", HOFFSET(Old, rank), H5T_NATIVE_INT32);
+    H5Tinsert(type.get(), "message", HOFFSET(Old, message), text.get());
+    std::vector<Old> rows{{7, 1, 1, "old message"}, {8, 2, 0, ""}};
+    io::Handle ds = io::create_dataset_1d(f.get(), "errors", type.get(), rows.size());
+    io::write_range(ds.get(), type.get(), 0, rows.size(), rows.data());
+    const char* status = "complete";
+    io::write_attr(f.get(), "status", text.get(), {}, &status);
+    io::write_attr(f.get(), "format_version", std::vector<std::int64_t>{1, 5});
+  }
+  run = io::read_run_file(file);
+  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 5}));
+  EXPECT_EQ(run.status, "complete");
+  ASSERT_EQ(run.errors.size(), 2u);
+  EXPECT_EQ(run.errors[0].message, "old message");
+  EXPECT_EQ(run.errors[1].message, "");
+  EXPECT_EQ(run.errors[1].attempt, 2u);
+}
+
+TEST_F(RunFileTest, ADamagedChunkFailsItsChecksumNamingTheDataset) {
+  std::string file = path("damaged.h5");
+  write_sample(file, 100);
+  haddr_t address = 0;
+  {
+    io::Handle f = io::open_file_read(file);
+    io::Handle ds = io::open_dataset(f.get(), "results/value");
+    io::Handle space{H5Dget_space(ds.get()), H5Sclose};
+    hsize_t offset[1] = {0};
+    unsigned mask = 0;
+    hsize_t size = 0;
+    ASSERT_GE(H5Dget_chunk_info(ds.get(), space.get(), 0, offset, &mask, &address, &size), 0);
+    io::Handle plist{H5Dget_create_plist(ds.get()), H5Pclose};
+    EXPECT_EQ(H5Pget_nfilters(plist.get()), 1) << "Fletcher-32 only: /results/value is not compressed";
+  }
+  {
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekg(static_cast<std::streamoff>(address + 8 * 40));
+    char byte = 0;
+    out.read(&byte, 1);
+    byte = static_cast<char>(byte ^ 0x04);  // one bit of task 40's value
+    out.seekp(static_cast<std::streamoff>(address + 8 * 40));
+    out.write(&byte, 1);
+  }
+  EXPECT_EQ(read_error(file),
+            file + ": dataset /results/value is damaged (checksum mismatch): its data is not what was written");
+  try {
+    io::read_finished_tasks(file, COLUMNS);
+    ADD_FAILURE() << "no IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("dataset /results/value is damaged (checksum mismatch)"), std::string::npos)
+        << e.what();
+  }
 }
