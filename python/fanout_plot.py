@@ -217,12 +217,12 @@ def read_image(run):
     of an earlier fanout), else for a complete mandelbrot run
     /results/iterations (row i = task i, from y_max down) with its region
     from the config's [job] table; (None, {}, None) when the file has neither."""
-    from fanout_analysis.runfile import open_h5
+    from fanout_analysis.runfile import open_h5, read_dataset
 
     with open_h5(run.path) as f:
         if "output" in f and "image" in f["output"]:
             ds = f["output/image"]
-            return ds[()], {k: (v.decode() if isinstance(v, bytes) else v) for k, v in ds.attrs.items()}, ds.name
+            return read_dataset(ds), {k: (v.decode() if isinstance(v, bytes) else v) for k, v in ds.attrs.items()}, ds.name
     if run.job == "mandelbrot" and run.attrs.get("status") == "complete" and "iterations" in run.arrays:
         job = run.config.get("job", {})
         return run.arrays["iterations"], {k: job[k] for k in IMAGE_REGION_KEYS if k in job}, "/results/iterations"

@@ -34,6 +34,8 @@ def _decode(value):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, np.ndarray):
         return [_decode(v) for v in value.tolist()]
+    if isinstance(value, list):  # a row of a 2-D string attribute
+        return [_decode(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -62,10 +64,41 @@ def _units(dataset):
     return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
 
 
+def read_dataset(dataset):
+    """A dataset's values. A chunk that fails its Fletcher-32 checksum (the
+    datasets of format 1.6 have one) raises FanoutFileError naming the dataset."""
+    try:
+        return dataset[()]
+    except OSError as e:
+        if "fletcher32" in str(e).lower():
+            raise FanoutFileError(f"{dataset.file.filename}: dataset {dataset.name} is damaged (checksum mismatch): "
+                                  "its data is not what was written") from e
+        raise
+
+
+def _errors(f):
+    """/errors as a DataFrame with a `message` column: since format 1.6 the
+    messages are bytes [message_offset, message_offset + message_length) of
+    /error_messages; before, a variable-length `message` field."""
+    frame = _table(f["errors"], "id")
+    if "message_offset" in frame.columns:
+        text = read_dataset(f["error_messages"]).tobytes() if "error_messages" in f else b""
+        messages = []
+        for offset, length in zip(frame["message_offset"], frame["message_length"]):
+            offset, length = int(offset), int(length)
+            if offset + length > len(text):
+                raise FanoutFileError(f"{f.filename}: /errors: a message at bytes {offset} + {length} lies beyond the "
+                                      f"{len(text)} bytes of /error_messages")
+            messages.append(text[offset:offset + length].decode("utf-8", errors="replace"))
+        frame = frame.drop(columns=["message_offset", "message_length"])
+        frame["message"] = np.array(messages, dtype=object)
+    return frame
+
+
 def _table(dataset, index):
     """A compound dataset as a DataFrame: byte strings decoded, enums named,
     indexed by `index` (the column is moved into the index)."""
-    raw = dataset[()]
+    raw = read_dataset(dataset)
     columns = {}
     for name in raw.dtype.names:
         values = raw[name]
@@ -262,7 +295,7 @@ def load(path):
             descriptions = {"attrs": _descriptions(f.attrs, "attribute_descriptions")}
             for name, index in _INDEX.items():
                 if name in f:
-                    tables[name] = _table(f[name], index)
+                    tables[name] = _errors(f) if name == "errors" else _table(f[name], index)
                     units[name] = _units(f[name])
                     descriptions[name] = _descriptions(f[name].attrs, "field_descriptions")
             job = {}
@@ -275,20 +308,22 @@ def load(path):
             columns, arrays, units["results"], result_descriptions = {}, {}, {}, {}
             if "results" in f:
                 for column, dataset in f["results"].items():
-                    (columns if dataset.ndim == 1 else arrays)[column] = dataset[()]
+                    (columns if dataset.ndim == 1 else arrays)[column] = read_dataset(dataset)
                     if "units" in dataset.attrs:
                         units["results"][column] = _decode(dataset.attrs["units"])
                     result_descriptions[column] = _decode(dataset.attrs.get("description", ""))
             params = {}
             if "params" in f:
                 for column, dataset in f["params"].items():
-                    values = dataset[()]
+                    values = read_dataset(dataset)
                     if values.dtype.kind == "S":
                         values = np.array([v.decode("utf-8", errors="replace") for v in values], dtype=object)
                     params[column] = values
                 order = _decode(f["params"].attrs.get("names", ""))
                 names = [n for n in order.split(",") if n in params] if isinstance(order, str) else []
                 params = {n: params[n] for n in names + sorted(set(params) - set(names))}
+        except FanoutFileError:
+            raise
         except (OSError, KeyError, ValueError, RuntimeError) as e:
             raise FanoutFileError(f"{path}: cannot read: {e}") from e
     tasks = tables.get("tasks")

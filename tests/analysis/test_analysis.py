@@ -28,6 +28,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The shared checks of the e2e tier: Failure, expect, expect_eq, what a crash
 # looks like, and the launcher variables that must not leak into a new mpiexec.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import e2e  # noqa: E402
 from e2e import CRASH_SIGNS, LAUNCHER_PREFIXES, Failure, expect, expect_eq  # noqa: E402
 
 
@@ -160,7 +161,7 @@ def case_load(ctx):
             expect(isinstance(got, str), f"attrs[{name!r}] is {type(got).__name__}, not str")
             expect_eq(got, value.decode() if isinstance(value, bytes) else value, f"attrs[{name!r}]")
         elif isinstance(value, np.ndarray):  # attribute_descriptions (1.5): rows of [name, description]
-            expect_eq(got, value.tolist(), f"attrs[{name!r}]")
+            expect_eq(got, e2e.text(value), f"attrs[{name!r}]")
         elif isinstance(value, (float, np.floating)):  # wall_time (1.5)
             expect(isinstance(got, float) and got == float(value), f"attrs[{name!r}] = {got!r}, not {value!r}")
         else:
@@ -225,12 +226,15 @@ def case_load(ctx):
         tasks = f["tasks"][()]
         tasks["status"][bad] = r["status_enum"]["failed"]
         f["tasks"][...] = tasks
-        dtype = f["errors"].dtype
-        del f["errors"]
+        dtype = f["errors"].dtype  # format 1.6: messages back to back in /error_messages
+        del f["errors"], f["error_messages"]
         rows = np.zeros(len(bad), dtype=dtype)
         rows["id"] = bad
-        rows["message"] = [f"task {i} refused".encode() for i in bad]
+        messages = [f"task {i} refused".encode() for i in bad]
+        rows["message_length"] = [len(m) for m in messages]
+        rows["message_offset"] = np.cumsum([0] + rows["message_length"].tolist()[:-1])
         f.create_dataset("errors", data=rows)
+        f.create_dataset("error_messages", data=np.frombuffer(b"".join(messages), dtype=np.uint8))
     run2 = fa.load(failed)
     expect_eq(list(run2.tasks.index[run2.tasks["status"] == "failed"]), bad, "failed task ids")
     expect_eq(list(run2.errors.index), bad, "errors index (task ids)")

@@ -234,6 +234,34 @@ def read_file(path):
     return out
 
 
+def text(value):
+    """A string attribute (fixed-length since format 1.6: h5py gives bytes),
+    or an array of them (nested lists), as str."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
+        return [text(v) for v in value.tolist()]
+    if isinstance(value, list):
+        return [text(v) for v in value]
+    return value
+
+
+def error_messages(f):
+    """{(id, attempt): message} of /errors in an open run file: since format 1.6
+    bytes [message_offset, message_offset + message_length) of /error_messages,
+    before a variable-length field `message`."""
+    rows = f["errors"][()]
+    names = rows.dtype.names or ()
+    attempts = rows["attempt"] if "attempt" in names else np.ones(len(rows), dtype=np.uint32)
+    if "message" in names:
+        messages = [text(m) for m in rows["message"]]
+    else:
+        data = f["error_messages"][()].tobytes()
+        messages = [data[int(o):int(o) + int(n)].decode("utf-8") for o, n in zip(rows["message_offset"],
+                                                                                 rows["message_length"])]
+    return {(int(i), int(a)): m for i, a, m in zip(rows["id"], attempts, messages)}
+
+
 def attr_str(attrs, name):
     expect(name in attrs, f"root attribute {name} missing")
     v = attrs[name]
@@ -274,7 +302,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect_eq(attr_str(a, "format"), "fanout", f"{where}: format")
     fv = np.asarray(a.get("format_version"))
     expect(fv.shape == (2,) and np.issubdtype(fv.dtype, np.integer), f"{where}: format_version {fv!r} is not [major, minor]")
-    expect_eq([int(x) for x in fv], [1, 5], f"{where}: format_version")
+    expect_eq([int(x) for x in fv], [1, 6], f"{where}: format_version")
     expect_eq(attr_str(a, "job"), job, f"{where}: job")
     expect_eq(attr_str(a, "status"), "complete", f"{where}: status")
     expect_eq(attr_int(a, "n_ranks"), n_ranks, f"{where}: n_ranks")
@@ -403,24 +431,24 @@ def check_self_description(path, config):
     with h5py.File(path, "r") as f:
         for name in ("tasks", "ranks", "phases", "errors"):
             ds = f[name]
-            expect(isinstance(ds.attrs.get("description"), str) and ds.attrs["description"],
+            expect(isinstance(text(ds.attrs.get("description")), str) and text(ds.attrs["description"]),
                    f"{path}: /{name} has no description")
-            described = dict(ds.attrs["field_descriptions"])
+            described = dict(text(ds.attrs["field_descriptions"]))
             expect_eq(list(described), list(ds.dtype.names), f"{path}: /{name} field_descriptions names")
             empty = [k for k, v in described.items() if not v]
             expect(not empty, f"{path}: /{name} fields without a description: {empty}")
-        described = dict(f.attrs["attribute_descriptions"])
+        described = dict(text(f.attrs["attribute_descriptions"]))
         expect_eq(sorted(described), sorted(f.attrs), f"{path}: attribute_descriptions names")
         empty = [k for k, v in described.items() if not v]
         expect(not empty, f"{path}: root attributes without a description: {empty}")
         slurm = [k for k in f.attrs if k.startswith("slurm_")]
         if "slurm_job_id" in f.attrs:
             expect_eq(sorted(slurm), sorted(SLURM_ATTRS), f"{path}: slurm attributes inside Slurm")
-            expect(f.attrs["slurm_job_id"] != "", f"{path}: empty slurm_job_id")
+            expect(text(f.attrs["slurm_job_id"]) != "", f"{path}: empty slurm_job_id")
         else:
             expect_eq(slurm, [], f"{path}: slurm attributes outside Slurm")
         expect("job" in f and isinstance(f["job"], h5py.Group), f"{path}: no /job group")
-        job = {k: v for k, v in f["job"].attrs.items() if k not in ("description", "attribute_descriptions")}
+        job = {k: text(v) for k, v in f["job"].attrs.items() if k not in ("description", "attribute_descriptions")}
         expected = flatten_job(config.get("job", {}))
         expect_eq(sorted(job), sorted(expected), f"{path}: /job attributes")
         for key, value in expected.items():
@@ -434,7 +462,7 @@ def check_self_description(path, config):
             else:
                 got = got.item() if hasattr(got, "item") else got
                 expect(got == value and type(got) is type(value), f"{path}: /job/{key}: expected {value!r}, got {got!r}")
-        described = dict(f["job"].attrs["attribute_descriptions"])
+        described = dict(text(f["job"].attrs["attribute_descriptions"]))
         expect_eq(sorted(described), sorted(f["job"].attrs), f"{path}: /job attribute_descriptions names")
 
 

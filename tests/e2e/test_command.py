@@ -49,8 +49,8 @@ def read(path):
         tasks = f["tasks"][()]
         results = {name: f["results"][name][()] for name in f["results"]}
         dtypes = {name: f["results"][name].dtype for name in f["results"]}
-        errors = {int(r["id"]): r["message"].decode() for r in f["errors"][()]}
-        status = f.attrs["status"]
+        errors = {i: m for (i, _), m in e2e.error_messages(f).items()}
+        status = e2e.text(f.attrs["status"])
     return enum, tasks, results, dtypes, errors, status
 
 

@@ -67,7 +67,7 @@ def raw(path):
         p = f["phases"][()]
         t = f["tasks"][()]
         return {"file": path, "ranks": int(f.attrs["n_ranks"]), "threads": int(f.attrs["threads_per_rank"]),
-                "policy": f.attrs["scheduler"], "wall": float(p["t_end"].max()),
+                "policy": e2e.text(f.attrs["scheduler"]), "wall": float(p["t_end"].max()),
                 "task_wall": float((t["t_end"] - t["t_start"]).sum())}
 
 
@@ -228,7 +228,7 @@ def expect_refused(tools, paths, cwd, code, words, what):
 def edit_config(src, dst, old, new):
     shutil.copy(src, dst)
     with h5py.File(dst, "a") as f:
-        config = f.attrs["config"]
+        config = e2e.text(f.attrs["config"])
         expect(old in config, f"{old!r} not in the config of {src}:\n{config}")
         f.attrs["config"] = config.replace(old, new)
 

@@ -75,8 +75,7 @@ def write_bad_files(w, good):
     for cut in (8, 40, 512, 3000, size // 2, size - 100, size - 1):
         put(f"cut-{cut}.h5", blob[:cut], ["truncated"])
     # Damaged metadata: 256 bytes of garbage over the superblock's neighbourhood
-    # and the root group. (Garbage over raw data cannot be noticed: HDF5 keeps
-    # no checksums of it, so such a file reads as a run with other numbers.)
+    # and the root group. (Garbage over raw data: see checksum-*.h5 below.)
     for at in (96, 800):
         put(f"damaged-at-{at}.h5", blob[:at] + rng.randbytes(256) + blob[at + 256:], [])
     h5("foreign.h5", ["not a fanout run file"], lambda f: (f.create_dataset("x", data=np.arange(3)),
@@ -92,6 +91,23 @@ def write_bad_files(w, good):
         # Fixed-length text columns are valid (format 1.2); variable-length strings are not.
         f["results/duration"] = np.array(["a", "b"], dtype=h5py.string_dtype())
     h5("text-results.h5", ["variable-length strings"], text_results, base=good)
+
+    # One flipped bit in a dataset's data (format 1.6: Fletcher-32 checksums),
+    # in a partial file so that resume reads /tasks and /results too.
+    def flip(dataset):
+        def make(f):
+            f.attrs["status"] = "partial"
+            info = f[dataset].id.get_chunk_info(0)
+            f.flush()
+            with open(f.filename, "r+b") as raw:
+                raw.seek(info.byte_offset + 9)
+                byte = raw.read(1)[0]
+                raw.seek(info.byte_offset + 9)
+                raw.write(bytes([byte ^ 0x20]))
+        return make
+    h5("checksum-tasks.h5", ["dataset /tasks is damaged (checksum mismatch)"], flip("tasks"), base=good)
+    h5("checksum-results.h5", ["dataset /results/duration is damaged (checksum mismatch)"], flip("results/duration"),
+       base=good)
     files["missing.h5"] = (w("missing.h5"), ["no such"])
     files["a-directory"] = (w.mkdir("a-directory"), ["not a regular file"])
     return files

@@ -96,7 +96,7 @@ def read(path):
         results = {name: f["results"][name][()] for name in f["results"]}
         dtypes = {name: f["results"][name].dtype for name in f["results"]}
         params = {name: f["params"][name][()] for name in f["params"]} if "params" in f else {}
-        errors = {int(r["id"]): r["message"].decode() for r in f["errors"][()]}
+        errors = {i: m for (i, _), m in e2e.error_messages(f).items()}
         phases = f["phases"][()]
         status = f.attrs["status"]
         status = status.decode() if isinstance(status, bytes) else str(status)

@@ -60,7 +60,7 @@ def read(path):
         tasks = f["tasks"][()]
         results = {name: f["results"][name][()] for name in f["results"]}
         dtypes = {name: f["results"][name].dtype for name in f["results"]}
-        errors = {int(r["id"]): r["message"].decode() for r in f["errors"][()]}
+        errors = {i: m for (i, _), m in e2e.error_messages(f).items()}
         attrs = {k: f.attrs[k] for k in f.attrs}
     expect(np.array_equal(tasks["id"], np.arange(len(tasks))), f"{path}: /tasks id is not the row index")
     names = {v: k for k, v in enum.items()}

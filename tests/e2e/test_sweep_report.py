@@ -52,6 +52,7 @@ def case_by_param(tools, args):
             tasks = f["tasks"][()]
             product = f["results/product"][()]
             errors = f["errors"][()]
+            messages = e2e.error_messages(f)
             group = dict(f["params"].attrs)
         expect_eq(x.tolist(), [1] * 4 + [2] * 4 + [3] * 4, "/params/x (outermost)")
         expect_eq(n.tolist(), [1, 1, 4, 4] * 3, "/params/n")
@@ -62,7 +63,7 @@ def case_by_param(tools, args):
         expect_eq(product[~failed].tolist(), (x * n)[~failed].tolist(), "/results/product")
         expect_eq(sorted(int(e["id"]) for e in errors), [8, 9, 10, 11], "/errors ids")
         for e in errors:
-            message = e["message"].decode()
+            message = messages[(int(e["id"]), int(e["attempt"]))]
             expect(message.startswith("exit code 1; command: sleep 0.0") and "test 3 != 3" in message,
                    f"a failed template task names its command line: {message!r}")
 
