@@ -192,12 +192,18 @@ class Bench:
         return r
 
 
+def attr_text(attrs, name):
+    """A string attribute as str: fixed-length since format 1.6 (h5py gives bytes), variable-length before."""
+    value = attrs[name]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def read_run_file(path, with_tasks):
     r = {}
     with h5py.File(path, "r") as f:
-        r["status"] = f.attrs["status"]
+        r["status"] = attr_text(f.attrs, "status")
         r["task_count"] = int(f.attrs["task_count"])
-        r["chunk"] = str(f.attrs["chunk"])
+        r["chunk"] = attr_text(f.attrs, "chunk")
         phases = {p["name"].decode(): (float(p["t_start"]), float(p["t_end"])) for p in f["phases"][:]}
         r["phases"] = {k: b - a for k, (a, b) in phases.items()}
         r["compute"] = r["phases"]["compute"]
@@ -1113,7 +1119,7 @@ def bench_sweep_setup(b):
                 raise RunFailed(f"`{' '.join(map(str, cmd))}` exited with {code}, expected {expected}: "
                                 + " | ".join(text.strip().splitlines()[-4:]))
             with h5py.File(out, "r") as f:
-                status_attr, count = f.attrs["status"], int(f.attrs["task_count"])
+                status_attr, count = attr_text(f.attrs, "status"), int(f.attrs["task_count"])
                 phases = {p["name"].decode(): (float(p["t_start"]), float(p["t_end"])) for p in f["phases"][:]}
                 rss = [int(x) for x in f["ranks"]["max_rss"]]
                 done = int(f["ranks"]["tasks"].sum())
