@@ -74,6 +74,10 @@ void read_all(hid_t dataset, hid_t mem_type, void* data);
 // damaged (checksum mismatch)..." when its Fletcher-32 checksum failed.
 std::string read_failure(hid_t dataset);
 
+// Strings are fixed-length, null-terminated UTF-8 (fixed_string_type): a
+// scalar one byte longer than its value, an array one byte longer than its
+// longest value (since format 1.6: variable-length strings live in HDF5's
+// global heap, which has no checksum, and a damaged one crashes libhdf5).
 void write_attr(hid_t loc, const std::string& name, const std::string& value);
 void write_attr(hid_t loc, const std::string& name, std::int64_t value);
 void write_attr(hid_t loc, const std::string& name, double value);
@@ -83,10 +87,6 @@ void write_attr(hid_t loc, const std::string& name, const std::vector<double>& v
 // UTF-8 strings: a 1-D array, or with `columns` > 0 a 2-D
 // array of values.size() / columns rows (values row after row).
 void write_attr(hid_t loc, const std::string& name, const std::vector<std::string>& values, std::size_t columns = 0);
-// Strings are fixed-length, null-terminated UTF-8 (fixed_string_type): a
-// scalar one byte longer than its value, an array one byte longer than its
-// longest value (since format 1.6: variable-length strings live in HDF5's
-// global heap, which has no checksum, and a damaged one crashes libhdf5).
 // Values of any type `type`: a scalar when dims is empty.
 void write_attr(hid_t loc, const std::string& name, hid_t type, const std::vector<std::uint64_t>& dims,
                 const void* data);
