@@ -312,10 +312,23 @@ std::string mpirun_kill_timeout() {
 // finished so far go to the output path as a partial file (without /ranks,
 // which the ranks report at the end), and the writer goes on (RunWriter::publish).
 void publish_partial(io::RunWriter& writer, const config::LoadedConfig& loaded, const RunOutcome& so_far,
-                     const std::vector<TaskError>& earlier_errors, double setup_end, const RunClock& clock) {
+                     const std::vector<TaskError>& earlier_errors, double setup_end, const RunClock& clock,
+                     int n_ranks) {
   writer.set_attribute("chunk", so_far.chunk);
   writer.flush();
   if (loaded.sweep) writer.write_params(*loaded.sweep);
+  // /ranks before the ranks report: the tasks and busy time rank 0 has
+  // received from each; its own host and pid; the rest 0 (docs/file-format.md).
+  std::vector<RankRecord> ranks = so_far.ranks;
+  ranks.resize(static_cast<std::size_t>(n_ranks));
+  for (int r = 0; r < n_ranks; ++r) {
+    ranks[r].rank = r;
+    ranks[r].threads = static_cast<std::int32_t>(loaded.run.threads_per_rank);
+  }
+  gethostname(ranks[0].host, sizeof ranks[0].host - 1);
+  std::snprintf(ranks[0].node, sizeof ranks[0].node, "%s", slurm::node_name().c_str());
+  ranks[0].pid = getpid();
+  writer.write_ranks(ranks);
   writer.write_errors(all_errors(earlier_errors, so_far.errors));
   double now = clock.now();
   std::vector<PhaseRecord> phases = phases_until(so_far, setup_end, now);
@@ -482,7 +495,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
       try {
         background->exclusive([&] {
           journal->write_out();  // the journal holds every task the file does
-          publish_partial(*writer, *loaded, so_far, resumed.errors, setup_end, clock);
+          publish_partial(*writer, *loaded, so_far, resumed.errors, setup_end, clock, comm.size());
         });
       } catch (const IoError& e) {
         publish_failed = true;

@@ -628,6 +628,11 @@ class Collector {
       if (r.rank >= 0) {
         if (outcome_.task_cpu.size() <= static_cast<std::size_t>(r.rank)) outcome_.task_cpu.resize(r.rank + 1, 0.0);
         outcome_.task_cpu[r.rank] += r.cpu_user + r.cpu_sys;
+        // What rank 0 knows of the ranks before they report (a file published at a stop).
+        if (outcome_.ranks.size() <= static_cast<std::size_t>(r.rank)) outcome_.ranks.resize(r.rank + 1);
+        outcome_.ranks[r.rank].rank = r.rank;
+        outcome_.ranks[r.rank].tasks += 1;
+        outcome_.ranks[r.rank].busy += r.t_end - r.t_start;
       }
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");

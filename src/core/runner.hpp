@@ -59,7 +59,9 @@ enum class StopCause { None, Signal, MaxFailures, Check };
 // What a run produced besides the tasks (which went to the sink). Filled on
 // rank 0 only (other ranks get their own RankRecord in `ranks` and nothing else).
 struct RunOutcome {
-  std::vector<RankRecord> ranks;  // indexed by rank
+  // Indexed by rank. During the run (settings.publish): rank, tasks and busy
+  // of the tasks rank 0 has received, by the rank that ran them.
+  std::vector<RankRecord> ranks;
   std::vector<PhaseRecord> phases;
   std::vector<TaskError> errors;  // sorted by task id
   std::vector<double> task_cpu;   // s: CPU time (user + sys) of the tasks each rank ran, by rank
