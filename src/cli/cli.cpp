@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -512,10 +513,9 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
                                cfg.output_path, done, task_count);
       if (so_far.stop == StopCause::Signal && so_far.stop_reason.starts_with("SIGTERM") && under_mpirun())
         std::cerr << fmt::format(
-            "fanout: under mpirun: mpirun passes a SIGINT or SIGTERM on as SIGTERM and kills the ranks {} s later "
-            "(odls_base_sigkill_timeout), so running tasks may not get their grace; to let them finish, stop with "
-            "kill -USR1 <mpirun's pid> (passed on at once), or raise the timeout "
-            "(export OMPI_MCA_odls_base_sigkill_timeout=SECONDS before mpirun)\n",
+            "fanout: under mpirun: mpirun passes a SIGINT or SIGTERM on as SIGTERM after {0} s and kills the ranks "
+            "{0} s later (its odls_base_sigkill_timeout), so running tasks may not get their grace; to let them "
+            "finish, stop with kill -USR1 <mpirun's pid> (passed on at once, no kill)\n",
             mpirun_kill_timeout());
     };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, background ? &*background : nullptr);
