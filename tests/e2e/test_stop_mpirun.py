@@ -75,8 +75,8 @@ def stop_through_mpirun(tools, w, signo, reference):
         expect(sign not in out, f"output contains {sign!r}\n{out}")
     expect(f"wrote {path} (status partial): " in out and "updated as the running tasks finish" in out,
            f"no message of the file written at the stop\n{out}")
-    expect("under mpirun: mpirun passes a SIGINT or SIGTERM on as SIGTERM after 1 s and kills the ranks 1 s later" in out
-           and "kill -USR1" in out, f"no word on what mpirun does\n{out}")
+    expect("under mpirun: mpirun passes a SIGINT or SIGTERM on as SIGTERM after" in out and "kill -USR1" in out,
+           f"no word on what mpirun does\n{out}")
     expect(seen, f"no file at {path} while the run stopped\n{out}")
     expect(seen == sorted(seen), f"the file at {path} lost tasks while the run stopped: {seen}")
     done = check_partial(path, TASKS)
