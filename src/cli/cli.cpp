@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -278,6 +279,66 @@ report::Launcher launcher() {
   return report::Launcher::None;
 }
 
+// Failed attempts of earlier sessions and of this one, by task id and attempt.
+std::vector<TaskError> all_errors(const std::vector<TaskError>& earlier, const std::vector<TaskError>& now) {
+  std::vector<TaskError> errors = earlier;
+  errors.insert(errors.end(), now.begin(), now.end());
+  std::sort(errors.begin(), errors.end(),
+            [](auto& a, auto& b) { return a.id != b.id ? a.id < b.id : a.attempt < b.attempt; });
+  return errors;
+}
+
+// The phases up to `now` (run clock): setup, distribute, compute, collect.
+std::vector<PhaseRecord> phases_until(const RunOutcome& outcome, double setup_end, double now) {
+  double first = outcome.completed ? outcome.first_start : setup_end;
+  double last = outcome.completed ? outcome.last_end : setup_end;
+  std::vector<PhaseRecord> phases(4);
+  set_phase(phases[0], "setup", 0, setup_end);
+  set_phase(phases[1], "distribute", setup_end, first);
+  set_phase(phases[2], "compute", first, last);
+  set_phase(phases[3], "collect", last, std::max(last, now));
+  return phases;
+}
+
+// Is this rank one that mpirun started (not srun, not a singleton)?
+bool under_mpirun() { return std::getenv("OMPI_MCA_orte_hnp_uri") != nullptr; }
+
+// mpirun's odls_base_sigkill_timeout (s): 1 unless set in the environment.
+std::string mpirun_kill_timeout() {
+  const char* value = std::getenv("OMPI_MCA_odls_base_sigkill_timeout");
+  return value && *value ? value : "1";
+}
+
+// Rank 0, at a stop, while the running tasks get their grace: the tasks
+// finished so far go to the output path as a partial file (without /ranks,
+// which the ranks report at the end), and the writer goes on (RunWriter::publish).
+void publish_partial(io::RunWriter& writer, const config::LoadedConfig& loaded, const RunOutcome& so_far,
+                     const std::vector<TaskError>& earlier_errors, double setup_end, const RunClock& clock,
+                     int n_ranks) {
+  writer.set_attribute("chunk", so_far.chunk);
+  writer.flush();
+  if (loaded.sweep) writer.write_params(*loaded.sweep);
+  // /ranks before the ranks report: the tasks and busy time rank 0 has
+  // received from each; its own host and pid; the rest 0 (docs/file-format.md).
+  std::vector<RankRecord> ranks = so_far.ranks;
+  ranks.resize(static_cast<std::size_t>(n_ranks));
+  for (int r = 0; r < n_ranks; ++r) {
+    ranks[r].rank = r;
+    ranks[r].threads = static_cast<std::int32_t>(loaded.run.threads_per_rank);
+  }
+  gethostname(ranks[0].host, sizeof ranks[0].host - 1);
+  std::snprintf(ranks[0].node, sizeof ranks[0].node, "%s", slurm::node_name().c_str());
+  ranks[0].pid = getpid();
+  writer.write_ranks(ranks);
+  writer.write_errors(all_errors(earlier_errors, so_far.errors));
+  double now = clock.now();
+  std::vector<PhaseRecord> phases = phases_until(so_far, setup_end, now);
+  phases.emplace_back();
+  set_phase(phases.back(), "write", now, clock.now());
+  writer.write_phases(phases);
+  writer.publish("partial", utc_now());
+}
+
 // Rank 0: the last datasets and, when every task succeeded, the job's own
 // output (Job::finish); then the file goes into place.
 int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const RunOutcome& outcome,
@@ -425,6 +486,38 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   // answers requests while the file and the journal are written.
   std::optional<BackgroundSink> background;
   if (sink) background.emplace(*sink, BACKGROUND_SINK_BYTES);
+  // At a stop, what has finished goes to the output path before the running
+  // tasks get their grace, and again as they finish.
+  bool publish_failed = false;
+  if (comm.rank() == 0)
+    settings.publish = [&](const RunOutcome& so_far) {
+      if (publish_failed) return;
+      bool first = !writer->published();
+      try {
+        background->exclusive([&] {
+          journal->write_out();  // the journal holds every task the file does
+          publish_partial(*writer, *loaded, so_far, resumed.errors, setup_end, clock, comm.size());
+        });
+      } catch (const IoError& e) {
+        publish_failed = true;
+        std::cerr << "fanout: warning: " << e.what() << "\n";
+        return;
+      }
+      const std::uint64_t done = already_done + so_far.completed;
+      if (!first) {
+        std::cerr << fmt::format("fanout: updated {}: {} of {} tasks done\n", cfg.output_path, done, task_count);
+        return;
+      }
+      std::cerr << fmt::format("fanout: wrote {} (status partial): {} of {} tasks done; it is updated as the running "
+                               "tasks finish\n",
+                               cfg.output_path, done, task_count);
+      if (so_far.stop == StopCause::Signal && so_far.stop_reason.starts_with("SIGTERM") && under_mpirun())
+        std::cerr << fmt::format(
+            "fanout: under mpirun: mpirun passes a SIGINT or SIGTERM on as SIGTERM after {0} s and kills the ranks "
+            "{0} s later (its odls_base_sigkill_timeout), so running tasks may not get their grace; to let them "
+            "finish, stop with kill -USR1 <mpirun's pid> (passed on at once, no kill)\n",
+            mpirun_kill_timeout());
+    };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, background ? &*background : nullptr);
   if (background) {
     background->drain();
@@ -435,19 +528,8 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
 
   if (comm.rank() == 0) {
     progress.finish();
-    double collect_end = clock.now();
-    double first = outcome.completed ? outcome.first_start : setup_end;
-    double last = outcome.completed ? outcome.last_end : setup_end;
-    std::vector<PhaseRecord> phases(4);
-    set_phase(phases[0], "setup", 0, setup_end);
-    set_phase(phases[1], "distribute", setup_end, first);
-    set_phase(phases[2], "compute", first, last);
-    set_phase(phases[3], "collect", last, collect_end);
-
-    std::vector<TaskError> errors = std::move(resumed.errors);
-    errors.insert(errors.end(), outcome.errors.begin(), outcome.errors.end());
-    std::sort(errors.begin(), errors.end(),
-              [](auto& a, auto& b) { return a.id != b.id ? a.id < b.id : a.attempt < b.attempt; });
+    std::vector<PhaseRecord> phases = phases_until(outcome, setup_end, clock.now());
+    std::vector<TaskError> errors = all_errors(resumed.errors, outcome.errors);
     const std::uint64_t to_run = task_count - already_done;
     const std::string status = status_of(outcome, to_run);
     try {

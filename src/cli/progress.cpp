@@ -25,12 +25,24 @@ Progress::Mode Progress::choose(const std::string& flag, bool terminal, double i
 std::string Progress::line(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu) const {
   double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
   double percent = total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
-  std::string eta = rate > 0 ? duration(static_cast<double>(total_ - done) / rate) : "?";
+  std::string eta = "?";
+  if (done > 0 && done < total_) {
+    // The rate when the count last changed, and the time left then, counted down.
+    double changed = done == last_done_ ? last_change_ : elapsed;
+    double left = static_cast<double>(total_ - done) * changed / static_cast<double>(done) - (elapsed - changed);
+    eta = left >= 0 ? duration(left) : "unknown (no task finished for " + duration(elapsed - changed) + ")";
+  } else if (done == total_) {
+    eta = duration(0);
+  }
   return fmt::format("fanout: {}/{} tasks ({:.1f}%), {} failed, {:.1f} tasks/s, ETA {}, {:.2f} cores busy", done, total_,
                      percent, failed, rate, eta, elapsed > 0 ? task_cpu / elapsed : 0.0);
 }
 
 void Progress::update(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu) {
+  if (done != last_done_) {
+    last_done_ = done;
+    last_change_ = elapsed;
+  }
   if (mode_ == Mode::Off || elapsed < QUIET_SECONDS) return;
   std::string text = line(elapsed, done, failed, task_cpu);
   if (mode_ == Mode::Live) {

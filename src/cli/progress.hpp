@@ -22,7 +22,10 @@ class Progress {
   void update(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu);
   // Ends a live line, so that what follows starts on a line of its own.
   void finish();
-  // The text of one progress report (without line control).
+  // The text of one progress report (without line control). The ETA is the
+  // one the rate gave when a task last finished, counted down since; once
+  // that time has passed with tasks left (a rank stopped, say, or a long
+  // last task), "ETA unknown" and how long no task has finished.
   std::string line(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu) const;
 
   static constexpr double QUIET_SECONDS = 2;
@@ -33,6 +36,8 @@ class Progress {
   double interval_;
   std::FILE* out_;
   bool drawn_ = false;
+  std::uint64_t last_done_ = 0;  // tasks done at the last update()...
+  double last_change_ = 0;       // ...and the elapsed time when that count was first seen
 };
 
 }  // namespace fanout::cli

@@ -73,6 +73,22 @@ void BackgroundSink::drain() {
   if (error_) std::rethrow_exception(error_);
 }
 
+void BackgroundSink::exclusive(const std::function<void()>& f) {
+  drain();
+  std::unique_lock lock(mutex_);
+  paused_ = true;
+  changed_.wait(lock, [this] { return !busy_; });  // a poll started after drain() returned
+  lock.unlock();
+  struct Resume {
+    BackgroundSink& sink;
+    ~Resume() {
+      std::lock_guard lock(sink.mutex_);
+      sink.paused_ = false;
+    }
+  } resume{*this};
+  f();
+}
+
 void BackgroundSink::run() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), BACKGROUND_NICE);
   std::unique_lock lock(mutex_);
@@ -90,6 +106,7 @@ void BackgroundSink::run() {
         batch = std::move(queue_.front());
         queue_.pop_front();
       }
+      if (!have && paused_) break;
       busy_ = true;
       lock.unlock();
       std::exception_ptr error;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -32,6 +33,9 @@ class BackgroundSink : public TaskSink {
   void poll() override;
   // Waits until the inner sink has every batch; rethrows its error.
   void drain();
+  // Drains, then runs `f` on the caller's thread while the writing thread
+  // leaves the inner sink alone (no poll): `f` may use the inner sink.
+  void exclusive(const std::function<void()>& f);
 
  private:
   void run();
@@ -46,6 +50,7 @@ class BackgroundSink : public TaskSink {
   bool busy_ = false;
   bool closing_ = false;
   bool drain_ = false;  // drain() waits: take every batch at once
+  bool paused_ = false;  // exclusive() runs: no poll of the inner sink
   std::exception_ptr error_;
   std::thread thread_;
 };

@@ -628,6 +628,11 @@ class Collector {
       if (r.rank >= 0) {
         if (outcome_.task_cpu.size() <= static_cast<std::size_t>(r.rank)) outcome_.task_cpu.resize(r.rank + 1, 0.0);
         outcome_.task_cpu[r.rank] += r.cpu_user + r.cpu_sys;
+        // What rank 0 knows of the ranks before they report (a file published at a stop).
+        if (outcome_.ranks.size() <= static_cast<std::size_t>(r.rank)) outcome_.ranks.resize(r.rank + 1);
+        outcome_.ranks[r.rank].rank = r.rank;
+        outcome_.ranks[r.rank].tasks += 1;
+        outcome_.ranks[r.rank].busy += r.t_end - r.t_start;
       }
       if (r.id >= seen_.size()) throw std::logic_error("a rank returned an unknown task id");
       if (seen_[r.id]) throw std::logic_error("task " + std::to_string(r.id) + " ran twice");
@@ -823,6 +828,21 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
   int signals_seen = 0;
   double next_progress = steady_seconds() + settings.progress_interval;
   double next_check = steady_seconds() + 1;
+  // What settings.publish last put at the output path, and when it may next.
+  bool published = false;
+  std::uint64_t published_tasks = 0;
+  std::size_t published_errors = 0;
+  double next_publish = 0;
+  auto publish = [&] {
+    if (!settings.publish) return;
+    double t0 = steady_seconds();
+    published = true;
+    published_tasks = outcome.completed;
+    published_errors = outcome.errors.size();
+    settings.publish(outcome);
+    double t1 = steady_seconds();
+    next_publish = t1 + (t1 - t0);  // publishing takes at most half the time
+  };
 
   // A time-limit stop gives the running tasks as long as the longest task
   // took (the check left that much time); a signal, run.grace.
@@ -851,6 +871,9 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
       std::cerr << fmt::format("fanout: {}: stopping at once{}\n", reason,
                                running ? ", leaving the running tasks unfinished" : "");
     sink.poll();
+    // What has finished goes to the output path at once: a launcher may kill
+    // the ranks before the grace ends (mpirun does within 2 s).
+    if (!published || outcome.completed != published_tasks || outcome.errors.size() != published_errors) publish();
   };
 
   for (;;) {
@@ -905,6 +928,10 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     }
     sink.poll();
     bool local_done = !local_more && (pool.all_done() || stopper.give_up(pool));
+    // During the grace: the file at the output path follows the tasks that finish.
+    if (stopper.level() > 0 && !(local_done && active == 0) && steady_seconds() >= next_publish &&
+        (outcome.completed != published_tasks || outcome.errors.size() != published_errors))
+      publish();
     if (local_done && active == 0) {
       collector.store(pool.take_results());
       outcome.abandoned = stopper.abandoned();

@@ -20,6 +20,8 @@ class communicator;
 
 namespace fanout {
 
+struct RunOutcome;
+
 struct RunSettings {
   config::Policy policy = config::Policy::Dynamic;
   std::optional<std::uint64_t> chunk;
@@ -43,6 +45,12 @@ struct RunSettings {
   // far (s, 0 before any task finished): a reason to stop handing out tasks
   // (the allocation's time is running out, say), or "" to go on.
   std::function<std::string(double longest_task)> stop_check;
+  // Rank 0, on its coordinating thread: called once a stop is requested
+  // (before the running tasks get their grace) and again whenever tasks or
+  // errors came back since, with what the run holds so far: puts the tasks
+  // finished so far at the output path (a launcher such as mpirun may kill
+  // the ranks before the grace ends). Never called more than half the time.
+  std::function<void(const RunOutcome& so_far)> publish;
 };
 
 // Why a run stopped before handing out every task.
@@ -51,7 +59,9 @@ enum class StopCause { None, Signal, MaxFailures, Check };
 // What a run produced besides the tasks (which went to the sink). Filled on
 // rank 0 only (other ranks get their own RankRecord in `ranks` and nothing else).
 struct RunOutcome {
-  std::vector<RankRecord> ranks;  // indexed by rank
+  // Indexed by rank. During the run (settings.publish): rank, tasks and busy
+  // of the tasks rank 0 has received, by the rank that ran them.
+  std::vector<RankRecord> ranks;
   std::vector<PhaseRecord> phases;
   std::vector<TaskError> errors;  // sorted by task id
   std::vector<double> task_cpu;   // s: CPU time (user + sys) of the tasks each rank ran, by rank

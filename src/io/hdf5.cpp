@@ -73,15 +73,25 @@ Handle file_access() {
   check_status(H5Pset_file_locking(fapl.get(), false, true), "cannot turn off HDF5 file locking");
   return fapl;
 }
+
+// The object format of HDF5 1.8 on: it stores attributes larger than 64 KiB
+// (a long [job] array in /job), which the 1.6 format cannot.
+Handle writer_access() {
+  Handle fapl = file_access();
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  return fapl;
+}
 }  // namespace
 
 Handle create_file(const std::string& path) {
-  Handle fapl = file_access();
-  // The object format of HDF5 1.8 on: it stores attributes larger than 64 KiB
-  // (a long [job] array in /job), which the 1.6 format cannot.
-  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  Handle fapl = writer_access();
   return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create " + path),
           H5Fclose};
+}
+
+Handle open_file_write(const std::string& path) {
+  Handle fapl = writer_access();
+  return {check_id(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "cannot open " + path + " for writing"), H5Fclose};
 }
 
 Handle open_file_read(const std::string& path) {

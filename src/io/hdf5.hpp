@@ -39,6 +39,7 @@ class Handle {
 
 Handle create_file(const std::string& path);     // truncates
 Handle open_file_read(const std::string& path);  // read-only
+Handle open_file_write(const std::string& path);  // read-write, with the bounds create_file sets
 Handle create_group(hid_t loc, const std::string& name);
 Handle open_group(hid_t loc, const std::string& name);
 Handle open_dataset(hid_t loc, const std::string& name);

@@ -192,6 +192,8 @@ template <class Record>
 Handle write_records(hid_t loc, const std::string& name, const Handle& mem_type, const std::vector<Record>& records,
                      const std::string& units) {
   Handle file_type = packed(mem_type);
+  // Written before, by RunWriter::publish: replaced.
+  if (link_exists(loc, name)) check_status(H5Ldelete(loc, name.c_str(), H5P_DEFAULT), "replacing /" + name);
   Handle ds = create_dataset_1d(loc, name, file_type.get(), records.size());
   write_range(ds.get(), mem_type.get(), 0, records.size(), records.data());
   if (!units.empty()) write_attr(ds.get(), "units", units);
@@ -717,6 +719,7 @@ std::vector<std::byte> param_values(const Sweep& sweep, std::size_t param, std::
 void RunWriter::write_params(const Sweep& sweep) {
   constexpr std::uint64_t RANGE = 1 << 20;
   hid_t f = impl_->file.get();
+  if (link_exists(f, "params")) return;  // written by publish(): it holds the same values
   Handle group = create_group(f, "params");
   write_attr(group.get(), "description",
              std::string("one dataset per sweep parameter ([params], [sweep]), indexed by task id like /results"));
@@ -774,6 +777,22 @@ void RunWriter::commit(const std::string& status, const std::string& finished) {
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
     throw IoError("cannot rename " + temp_path_ + " to " + path_ + ": " + std::strerror(errno));
   committed_ = true;
+}
+
+void RunWriter::publish(const std::string& status, const std::string& finished) {
+  commit(status, finished);
+  published_ = true;
+  std::error_code ec;
+  std::filesystem::copy_file(path_, temp_path_, std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec)
+    throw IoError("cannot copy " + path_ + " to " + temp_path_ + " to go on writing it: " + ec.message() +
+                  "; tasks that finish from now on are kept in the journal only");
+  committed_ = false;  // from here on the destructor removes the copy
+  impl_->file = open_file_write(temp_path_);
+  hid_t f = impl_->file.get();
+  impl_->tasks = open_dataset(f, "tasks");
+  for (std::size_t c = 0; c < impl_->column_specs.size(); ++c)
+    impl_->columns[c] = open_dataset(f, "results/" + impl_->column_specs[c].name);
 }
 
 Batch read_finished_tasks(const std::string& path, const std::vector<Column>& columns) {

@@ -73,6 +73,13 @@ class RunWriter : public TaskSink {
   void write_params(const Sweep& sweep);
   // Flushes, sets status and finished, closes (checked) and renames into place.
   void commit(const std::string& status, const std::string& finished);
+  // A commit that goes on: the file goes into place at once (a run being
+  // stopped puts what has finished at the output path), and the writer
+  // carries on with a copy of it under the temporary name; a later commit
+  // or publish replaces the file at the path in one rename. /ranks, /phases
+  // and /errors written before are replaced when written again.
+  void publish(const std::string& status, const std::string& finished);
+  bool published() const { return published_; }
   const std::string& temp_path() const { return temp_path_; }
 
   struct Impl;
@@ -83,6 +90,7 @@ class RunWriter : public TaskSink {
   std::string path_;
   std::string temp_path_;
   bool committed_ = false;
+  bool published_ = false;
 };
 
 // A result column as read back: numbers converted to double for reports;

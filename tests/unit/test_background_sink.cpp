@@ -118,3 +118,44 @@ TEST(BackgroundSink, ErrorsOfTheInnerSinkReachTheCaller) {
   EXPECT_THROW(sink.store(batch_of(30, 10)), std::runtime_error);
   EXPECT_EQ(inner.ids.size(), 20u);
 }
+
+// exclusive(): the inner sink has every batch stored before, and its writing
+// thread leaves it alone (no poll) while the caller uses it (a file being
+// published at a stop); afterwards the thread goes on as before.
+TEST(BackgroundSink, ExclusiveRunsWithEveryBatchInAndNoPollMeanwhile) {
+  class Polled : public Recorder {
+   public:
+    void poll() override {
+      std::lock_guard lock(mutex);
+      ++polls;
+      if (inside) ++polls_inside;
+    }
+    int polls = 0;
+    int polls_inside = 0;
+    bool inside = false;
+  };
+  Polled inner;
+  BackgroundSink sink(inner, 1 << 20);
+  for (std::uint64_t k = 0; k < 20; ++k) sink.store(batch_of(k * 10, 10));
+  sink.exclusive([&] {
+    {
+      std::lock_guard lock(inner.mutex);
+      EXPECT_EQ(inner.ids.size(), 200u);
+      inner.inside = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));  // over three of the thread's poll periods
+    std::lock_guard lock(inner.mutex);
+    inner.inside = false;
+  });
+  EXPECT_EQ(inner.polls_inside, 0);
+  sink.store(batch_of(200, 10));
+  sink.drain();
+  EXPECT_EQ(inner.ids.size(), 210u);
+  // The thread polls again (every 100 ms): wait for one, however loaded the machine.
+  auto polls = [&] {
+    std::lock_guard lock(inner.mutex);
+    return inner.polls;
+  };
+  int before = polls();
+  while (polls() == before) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}

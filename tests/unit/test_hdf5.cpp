@@ -167,6 +167,61 @@ TEST_F(RunFileTest, StoredTasksInAnyOrderLandByTaskId) {
   }
 }
 
+// publish(): a whole file at the output path at once (a run being stopped),
+// then the writer goes on, and its commit replaces that file with one holding
+// every task and /ranks, /phases and /errors written once more.
+TEST_F(RunFileTest, PublishPutsAWholeFileInPlaceAndGoesOn) {
+  std::string file = path("stopped.h5");
+  RowLayout layout(COLUMNS);
+  auto send = [&](io::RunWriter& writer, std::uint64_t first, std::uint64_t n) {
+    std::vector<TaskRecord> records(n);
+    std::vector<std::byte> rows(n * layout.size());
+    for (std::uint64_t k = 0; k < n; ++k) {
+      records[k].id = first + k;
+      records[k].attempt = 1;
+      Row row(layout, std::span(rows).subspan(k * layout.size(), layout.size()));
+      row.set<std::uint64_t>(0, first + k + 100);
+    }
+    writer.store(records, rows);
+  };
+  {
+    io::RunWriter writer(file, metadata(10), COLUMNS);
+    send(writer, 0, 4);
+    writer.write_ranks(std::vector<RankRecord>(2));
+    writer.write_errors({{7, 1, 0, "first"}});
+    writer.write_phases(std::vector<PhaseRecord>(4));
+    writer.publish("partial", "2026-01-01T00:00:05Z");
+    EXPECT_TRUE(writer.published());
+    EXPECT_TRUE(fs::exists(writer.temp_path())) << "the writer goes on with a copy";
+    io::RunFile partial = io::read_run_file(file);
+    EXPECT_EQ(partial.status, "partial");
+    ASSERT_EQ(partial.tasks.size(), 10u);
+    for (std::uint64_t i = 0; i < 10; ++i) EXPECT_EQ(partial.tasks[i].attempt, i < 4 ? 1u : 0u) << i;
+    EXPECT_EQ(partial.results[0].values[3], 103.0);
+    ASSERT_EQ(partial.errors.size(), 1u);
+
+    send(writer, 4, 3);
+    writer.publish("partial", "2026-01-01T00:00:06Z");  // an update during the grace
+    EXPECT_EQ(io::read_run_file(file).tasks[6].attempt, 1u);
+    send(writer, 7, 3);
+    writer.write_ranks(std::vector<RankRecord>(2));
+    writer.write_errors({{7, 1, 0, "first"}, {8, 1, 1, "second"}});
+    writer.write_phases(std::vector<PhaseRecord>(5));
+    writer.commit("complete", "2026-01-01T00:00:09Z");
+    EXPECT_FALSE(fs::exists(writer.temp_path()));
+  }
+  io::RunFile run = io::read_run_file(file);
+  EXPECT_EQ(run.status, "complete");
+  EXPECT_EQ(run.finished, "2026-01-01T00:00:09Z");
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(run.tasks[i].attempt, 1u) << i;
+    EXPECT_EQ(run.results[0].values[i], static_cast<double>(i + 100)) << i;
+  }
+  EXPECT_EQ(run.errors.size(), 2u);
+  EXPECT_EQ(run.phases.size(), 5u);
+  EXPECT_EQ(run.ranks.size(), 2u);
+}
+
 TEST_F(RunFileTest, TextColumnsAndTimedOutRoundTrip) {
   std::string file = path("text.h5");
   const std::vector<Column> columns{{"code", ColumnType::I32, "", "c"}, {"tail", ColumnType::Text, "", "t", 8}};
