@@ -400,7 +400,8 @@ std::string describe_damage(const std::string& path, const JournalScan& scan) {
                          ? "nothing intact follows it"
                          : "the " + with_commas(scan.blocks_after_damage) + " intact block" +
                                (scan.blocks_after_damage == 1 ? "" : "s") + " after it (" +
-                               with_commas(scan.records_after_damage) + " task records) are kept";
+                               with_commas(scan.records_after_damage) + " task record" +
+                               (scan.records_after_damage == 1 ? "" : "s") + ") are kept";
   return path + " is damaged: " + where + " fails its checks (length and CRC-32) and is skipped, with " + lost +
          "; " + kept + "; the tasks recorded only there are not done and run again";
 }
