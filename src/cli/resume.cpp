@@ -325,12 +325,12 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
       throw ConfigError(fmt::format("--resume: {} is a run of job \"{}\", but this config runs job \"{}\"", output,
                                     file.job, loaded.run.job_kind));
     check_same_job(output, file.config, file.job_hash.empty() ? job_hash(file.config) : file.job_hash, loaded, hash);
-    check_same_inputs(output, file.inputs, loaded);
     if (file.status == "complete") {
       state.nothing_left = true;
       if (have_journal) fs::remove(journal, ec);  // left by a run killed right after its commit
       return state;
     }
+    check_same_inputs(output, file.inputs, loaded);
     sessions_before = file.sessions;
     if (!have_journal) {
       carry_from_file(io::read_finished_tasks(output, loaded.columns), task_count, state);
