@@ -46,7 +46,7 @@ std::vector<std::byte> rows_of(const std::vector<TaskRecord>& records) {
 }
 
 io::JournalHeader header(std::uint64_t tasks, const std::string& config = "") {
-  return {"spin", "0123456789abcdef", tasks, 8, 1, config};
+  return {"spin", "0123456789abcdef", tasks, 8, 1, config, {}, true};
 }
 
 std::vector<Batch> scan_all(const std::string& file, io::JournalScan* scan = nullptr) {
@@ -131,7 +131,7 @@ TEST_F(JournalTest, ResumeCarriesTheLastRecordOfEachTask) {
                                     {"output.path=\"" + output + "\""});
   ASSERT_EQ(RowLayout(loaded.columns).size(), 8u);
   {
-    io::JournalHeader h{"spin", cli::job_hash(loaded.run.resolved_toml), 5, 8, 1, loaded.run.resolved_toml};
+    io::JournalHeader h{"spin", cli::job_hash(loaded.run.resolved_toml), 5, 8, 1, loaded.run.resolved_toml, {}, true};
     io::JournalWriter journal(io::journal_path(output), h, 30, 1000);
     journal.start();
     std::vector<std::vector<TaskRecord>> blocks{
