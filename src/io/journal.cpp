@@ -47,6 +47,8 @@ constexpr std::uint32_t BLOCK_MAGIC = 0x4b4c424a;  // "JBLK"
 // The payload's start: u64 flags, u64 n_records, u64 n_errors.
 constexpr std::size_t PAYLOAD_COUNTS = 24;
 constexpr std::size_t WRITE_BYTES = 1 << 20;
+// A block longer than this is checked (CRC-32, read piece by piece) before it is read whole.
+constexpr std::uint64_t CHECK_BEFORE_READING = std::uint64_t{4} << 20;
 constexpr double WRITE_SECONDS = 1.0;
 
 std::uint32_t crc32(const char* data, std::size_t size) {
@@ -311,6 +313,18 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     seek(offset);
     BlockHead head{};
     if (!read(&head, sizeof head) || head.magic != BLOCK_MAGIC || head.length > left) return false;
+    if (head.length > CHECK_BEFORE_READING) {  // a damaged length must not take memory: the CRC first, piece by piece
+      uLong crc = ::crc32(0L, Z_NULL, 0);
+      bytes.resize(CHECK_BEFORE_READING);
+      for (std::uint64_t done = 0; done < head.length;) {
+        const auto n = static_cast<uInt>(std::min<std::uint64_t>(bytes.size(), head.length - done));
+        if (!read(bytes.data(), n)) return false;
+        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), n);
+        done += n;
+      }
+      if (static_cast<std::uint32_t>(crc) != head.crc) return false;
+      seek(offset + sizeof head);
+    }
     bytes.resize(head.length);
     if (!read(bytes.data(), head.length) || crc32(bytes.data(), head.length) != head.crc) return false;
     std::uint64_t flags = 0;

@@ -278,6 +278,38 @@ TEST_F(JournalTest, DamagedMiddleBlockIsSkippedAndTheRestKept) {
   EXPECT_EQ(scan.blocks_after_damage, 3u);
 }
 
+// A block longer than the 4 MiB read whole without a check: checked piece by
+// piece first, then read; damaged, skipped like any other.
+TEST_F(JournalTest, LargeBlockIsCheckedBeforeItIsRead) {
+  const std::string file = path("run.h5.journal");
+  std::vector<TaskRecord> many;
+  for (std::uint64_t id = 0; id < 80000; ++id) many.push_back(record(id, TaskStatus::Ok, 1.0));
+  std::vector<TaskRecord> last{record(80000, TaskStatus::Ok, 2.0)};
+  std::uint64_t big_at = 0;
+  auto write = [&] {
+    io::JournalWriter journal(file, header(80001), 30, 1000000);
+    journal.start();
+    big_at = fs::file_size(file);
+    journal.add(many, rows_of(many), {});
+    journal.write_out();
+    journal.add(last, rows_of(last), {});
+    journal.write_out();
+  };
+  write();
+  ASSERT_GT(fs::file_size(file), big_at + (std::uint64_t{4} << 20));
+  io::JournalScan scan;
+  std::vector<Batch> blocks = scan_all(file, &scan);
+  EXPECT_EQ(scan.blocks, 2u);
+  EXPECT_EQ(ids_of(blocks).size(), 80001u);
+  EXPECT_TRUE(scan.damaged.empty());
+  write();
+  flip_bit(file, big_at + 16 + 24 + 56 * 70000);
+  blocks = scan_all(file, &scan);
+  EXPECT_EQ(ids_of(blocks), (std::vector<std::uint64_t>{80000}));
+  ASSERT_EQ(scan.damaged.size(), 1u);
+  EXPECT_EQ(scan.damaged[0].records, 80000);
+}
+
 // The last block, whole but failing its CRC, is damage too (a kill leaves a
 // block short, never wrong); a block cut short at the end is a torn tail.
 TEST_F(JournalTest, TornTailIsNotDamage) {
