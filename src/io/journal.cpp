@@ -263,14 +263,25 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
                   std::to_string(OLDEST_JOURNAL_VERSION) + " to " + std::to_string(JOURNAL_VERSION) +
                   ": the journal is damaged, or was written by a newer fanout");
   auto& h = out.header;
-  const std::string damaged_header =
-      path + ": the checkpoint journal's header is damaged ({}), so the job, config and task count it records "
-             "cannot be trusted and its finished tasks cannot be resumed; to start over, run without --resume and "
-             "with --force (which discards it)";
   auto header_damaged = [&](const std::string& why) {
-    std::string message = damaged_header;
-    message.replace(message.find("{}"), 2, why);
-    return IoError(message);
+    return IoError(path + ": the checkpoint journal's header is damaged (" + why +
+                   "), so the job, config and task count it records cannot be trusted and its finished tasks cannot "
+                   "be resumed; to start over, run without --resume and with --force (which discards it)");
+  };
+  // Whether the next n bytes, read piece by piece, have this CRC-32 (for
+  // what is long: a damaged length must not take memory); then back to them.
+  auto crc_ahead_matches = [&](std::uint64_t n, std::uint32_t expected) {
+    const std::uint64_t at = file_size - left;
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    bytes.resize(CHECK_BEFORE_READING);
+    for (std::uint64_t done = 0; done < n;) {
+      const auto piece = static_cast<uInt>(std::min<std::uint64_t>(bytes.size(), n - done));
+      if (!read(bytes.data(), piece)) return false;
+      crc = ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), piece);
+      done += piece;
+    }
+    seek(at);
+    return static_cast<std::uint32_t>(crc) == expected;
   };
   HeaderCounts counts{};
   if (version == 1) {  // no length, no CRC, no inputs
@@ -288,6 +299,8 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     seek(0);
     if (!read(&start, sizeof start) || start.header_length > left)
       throw header_damaged("its length runs past the end of the file");
+    if (start.header_length > CHECK_BEFORE_READING && !crc_ahead_matches(start.header_length, start.header_crc))
+      throw header_damaged("its CRC-32 check fails");
     bytes.resize(start.header_length);
     if (!read(bytes.data(), bytes.size())) throw header_damaged("it cannot be read whole");
     if (crc32(bytes.data(), bytes.size()) != start.header_crc) throw header_damaged("its CRC-32 check fails");
@@ -313,18 +326,7 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     seek(offset);
     BlockHead head{};
     if (!read(&head, sizeof head) || head.magic != BLOCK_MAGIC || head.length > left) return false;
-    if (head.length > CHECK_BEFORE_READING) {  // a damaged length must not take memory: the CRC first, piece by piece
-      uLong crc = ::crc32(0L, Z_NULL, 0);
-      bytes.resize(CHECK_BEFORE_READING);
-      for (std::uint64_t done = 0; done < head.length;) {
-        const auto n = static_cast<uInt>(std::min<std::uint64_t>(bytes.size(), head.length - done));
-        if (!read(bytes.data(), n)) return false;
-        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), n);
-        done += n;
-      }
-      if (static_cast<std::uint32_t>(crc) != head.crc) return false;
-      seek(offset + sizeof head);
-    }
+    if (head.length > CHECK_BEFORE_READING && !crc_ahead_matches(head.length, head.crc)) return false;
     bytes.resize(head.length);
     if (!read(bytes.data(), head.length) || crc32(bytes.data(), head.length) != head.crc) return false;
     std::uint64_t flags = 0;
