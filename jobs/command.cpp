@@ -425,6 +425,7 @@ std::vector<std::string> read_commands(config::Section& params, const std::strin
   std::string why;
   auto text = config::read_small_file(path, std::size_t{256} << 20, why);
   if (!text) params.fail("file", fmt::format("cannot read {}: {}", path, why));
+  params.add_input("file", path, *text);
   std::istringstream in(*text);
   std::vector<std::string> commands;
   for (std::string line; std::getline(in, line);) {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <string_view>
@@ -66,6 +67,22 @@ struct WorkerSetup {
 
 // Where fanout_worker.py is ($FANOUT_PYTHON_DIR, else the install's or the source tree's python/).
 std::string worker_dir() { return std::filesystem::path(find_data_file(PYTHON_WORKER)).parent_path().string(); }
+
+// The file of `module` ("pkg.mod") in the first of `dirs` that holds it, as
+// Python looks there: DIR/pkg/mod/__init__.py (a package), else
+// DIR/pkg/mod.py; nullopt when none does (an installed module, found
+// elsewhere on sys.path, or a compiled one).
+std::optional<std::string> module_file(const std::string& module, const std::vector<std::string>& dirs) {
+  std::string relative = module;
+  std::replace(relative.begin(), relative.end(), '.', '/');
+  std::error_code ec;
+  for (const auto& dir : dirs) {
+    std::filesystem::path base = std::filesystem::path(dir) / relative;
+    for (auto candidate : {base / "__init__.py", std::filesystem::path(base.string() + ".py")})
+      if (std::filesystem::is_regular_file(candidate, ec)) return candidate.lexically_normal().string();
+  }
+  return std::nullopt;
+}
 
 // The last lines of a file (a worker's own stdout and stderr), at most `bytes`.
 std::string file_tail(const std::string& path, std::size_t bytes) {
@@ -543,6 +560,12 @@ const RegisterJob registered{{
         std::filesystem::path dir(p);
         if (dir.is_relative()) dir = std::filesystem::path(origin_dir) / dir;
         setup.path.push_back(std::filesystem::absolute(dir).lexically_normal().string());
+      }
+      if (auto file = module_file(setup.function.substr(0, colon), setup.path)) {
+        std::string why;
+        auto text = config::read_small_file(*file, std::size_t{256} << 20, why);
+        if (!text) params.fail("function", fmt::format("cannot read {}: {}", *file, why));
+        params.add_input("function", *file, *text);
       }
       for (const auto& c : results) setup.results.push_back(c.name);
       setup.by_id = sweep == nullptr;

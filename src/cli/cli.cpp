@@ -419,10 +419,11 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = task_count;
     meta.job_attributes = config::job_attributes(cfg.run.resolved_toml);
+    meta.inputs = cfg.inputs;
     writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
     for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
     io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
-                             static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml};
+                             static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml, cfg.inputs};
     journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header,
                                                   cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
     carry_over(resumed, *writer, *journal);

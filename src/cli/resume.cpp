@@ -58,6 +58,29 @@ void check_same_job(const std::string& file, const std::string& stored_config, c
                                 file, list.empty() ? "the job tables differ" : list));
 }
 
+// The files the run read must be as they were when it began (InputFile):
+// its finished tasks came from their old contents. `file` holds `stored`.
+void check_same_inputs(const std::string& file, const std::vector<InputFile>& stored, const config::LoadedConfig& loaded) {
+  const std::string way_out =
+      "start over: run without --resume and with --force (which discards the finished tasks), or use --output for "
+      "a new file";
+  for (const auto& before : stored) {
+    auto now = std::find_if(loaded.inputs.begin(), loaded.inputs.end(),
+                            [&](const InputFile& i) { return i.key == before.key && i.path == before.path; });
+    if (now == loaded.inputs.end())
+      throw ConfigError(fmt::format("--resume: {} ({}) was read when the run began (as {} records), and this config "
+                                    "reads it no more (the file is gone, or is not found there now), so the tasks "
+                                    "finished before cannot be checked against it; put it back, or {}",
+                                    before.path, before.key, file, way_out));
+    if (now->sha256 != before.sha256)
+      throw ConfigError(fmt::format("--resume: {} ({}) changed since the run began (SHA-256 {} then, as {} records, "
+                                    "{} now), so the tasks finished before and those still to run would come from "
+                                    "different contents; put the old contents back, or {}",
+                                    before.path, before.key, before.sha256.substr(0, 16), file,
+                                    now->sha256.substr(0, 16), way_out));
+  }
+}
+
 // A running process (not a zombie: a killed rank whose parent died too may
 // linger as one until init reaps it).
 bool pid_alive(long pid) {
@@ -68,13 +91,10 @@ bool pid_alive(long pid) {
   return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
 }
 
-// The .NAME.partial-PID files beside `output`, with their pids.
-std::vector<std::pair<fs::path, long>> partial_files(const std::string& output) {
+// The files PREFIX + PID in `output`'s directory, with their pids.
+std::vector<std::pair<fs::path, long>> files_of_pids(const std::string& output, const std::string& prefix) {
   fs::path p(output);
   fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  std::string prefix = ".";
-  prefix += p.filename().string();
-  prefix += ".partial-";
   std::vector<std::pair<fs::path, long>> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -85,6 +105,19 @@ std::vector<std::pair<fs::path, long>> partial_files(const std::string& output) 
     out.emplace_back(entry.path(), std::stol(pid));
   }
   return out;
+}
+
+// The .NAME.partial-PID files beside `output` (RunWriter's), with their pids.
+std::vector<std::pair<fs::path, long>> partial_files(const std::string& output) {
+  std::string prefix = ".";
+  prefix += fs::path(output).filename().string();
+  prefix += ".partial-";
+  return files_of_pids(output, prefix);
+}
+
+// The NAME.journal.new-PID files beside `output` (JournalWriter's before start()).
+std::vector<std::pair<fs::path, long>> journal_temp_files(const std::string& output) {
+  return files_of_pids(output, fs::path(io::journal_path(output)).filename().string() + io::JOURNAL_TEMP_INFIX);
 }
 
 // The finished set of a run file's tasks (each task is there once).
@@ -266,6 +299,9 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
     throw ConfigError(fmt::format("{}: output.path: fanout (pid {}) is writing {} right now; wait for it, stop it, or "
                                   "use --output to write elsewhere",
                                   origin, pid, output));
+  // New journals of runs killed before they were complete: never to be read.
+  for (const auto& [path, pid] : journal_temp_files(output))
+    if (!pid_alive(pid)) fs::remove(path, ec);
   ResumeState state;
   bool have_journal = fs::exists(journal, ec);
   if (!resume) {
@@ -294,6 +330,7 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
       if (have_journal) fs::remove(journal, ec);  // left by a run killed right after its commit
       return state;
     }
+    check_same_inputs(output, file.inputs, loaded);
     sessions_before = file.sessions;
     if (!have_journal) {
       carry_from_file(io::read_finished_tasks(output, loaded.columns), task_count, state);
@@ -306,12 +343,19 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
       throw ConfigError(fmt::format("--resume: {} is the journal of a run of job \"{}\", but this config runs job \"{}\"",
                                     journal, header.job, loaded.run.job_kind));
     check_same_job(journal, header.config, header.job_hash, loaded, hash);
+    check_same_inputs(journal, header.inputs, loaded);
+    if (!header.inputs_recorded && !loaded.inputs.empty())
+      std::cerr << fmt::format("fanout: warning: {} was written by an older fanout, which recorded no digests of the "
+                               "files a run reads: whether {} changed since the run began is not checked\n",
+                               journal, loaded.inputs.front().path);
     if (header.task_count != task_count || header.row_size != RowLayout(loaded.columns).size())
       throw IoError(fmt::format("{}: the journal's task count or row size does not match job \"{}\"", journal,
                                 loaded.run.job_kind));
     io::JournalScan scan = find_finished(journal, task_count, state);
     sessions_before = std::max<std::int64_t>(sessions_before, static_cast<std::int64_t>(header.sessions));
-    state.source = journal + (scan.torn ? " (its last, unfinished block ignored)" : "");
+    state.source = journal + (scan.torn ? " (its last block, cut short when the run was stopped, ignored)" : "") +
+                   (scan.damaged.empty() ? "" : " (damaged: see the warning above)");
+    if (!scan.damaged.empty()) std::cerr << "fanout: warning: " << io::describe_damage(journal, scan) << "\n";
   }
   state.sessions = sessions_before + 1;
   return state;
@@ -395,12 +439,13 @@ int print_status(const std::string& path) {
   const bool from_journal = have_journal && (status.empty() || status == "partial");
   std::optional<io::RunFile> file;
   std::vector<bool> seen;  // done, one bit per task
+  std::string damage;  // what a scan of the journal found damaged
   auto for_each_record = [&](const std::function<void(const TaskRecord&)>& fn) {
     if (from_journal) {
-      io::scan_journal(journal, [&](Batch& block) {
+      damage = io::describe_damage(journal, io::scan_journal(journal, [&](Batch& block) {
         for (const auto& t : block.records)
           if (t.id < task_count) fn(t);
-      });
+      }));
     } else {
       for (const auto& t : file->tasks)
         if (t.attempt != 0 && t.id < task_count) fn(t);
@@ -440,6 +485,7 @@ int print_status(const std::string& path) {
   std::cout << fmt::format("  tasks:     {} in all; {} done ({} failed), {} remaining ({:.1f}% done)\n", task_count,
                            done, failed, remaining, task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0);
   std::cout << fmt::format("  from:      {}\n", from);
+  if (!damage.empty()) std::cout << fmt::format("  damaged:   {}\n", damage);
   if (rate.tasks > 0 && rate.last > rate.first) {
     const double span = rate.last - rate.first;
     double per_second = static_cast<double>(rate.tasks) / span;

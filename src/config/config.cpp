@@ -174,7 +174,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin, bool chec
   cfg.job_kind = job.choice("kind", std::nullopt, JobRegistry::instance().kinds(), "the job to run (fanout jobs lists them)");
   loaded.info = JobRegistry::instance().find(cfg.job_kind);
   toml::table sweep_tables;
-  loaded.sweep = read_sweep(root, origin, sweep_tables);
+  loaded.sweep = read_sweep(root, origin, sweep_tables, loaded.inputs);
   job.set_sweep(loaded.sweep.get());
   job.set_checked_elsewhere(checked_elsewhere);
   loaded.job = loaded.info->make(job);
@@ -192,6 +192,7 @@ LoadedConfig build(const toml::table& root, const std::string& origin, bool chec
         location(*where, origin), root.get("params") ? "params" : "sweep", cfg.job_kind));
   }
   loaded.columns = loaded.job->columns(loaded.info->columns);
+  loaded.inputs.insert(loaded.inputs.end(), job.inputs().begin(), job.inputs().end());
   job.finish();
   sections.push_back(std::move(job));
 

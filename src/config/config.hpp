@@ -47,6 +47,9 @@ struct LoadedConfig {
   const JobInfo* info = nullptr;
   std::vector<Column> columns;  // the job's result columns as built (Job::columns)
   std::shared_ptr<const Sweep> sweep;  // [params] and [sweep]; null when the config has none
+  // The files the sweep and the job read, with their digests (sweep.file
+  // first): the run records them, and a resume must find them unchanged.
+  std::vector<InputFile> inputs;
 };
 
 // Parses TOML text (named `origin` in messages), applies `--set KEY=VALUE`

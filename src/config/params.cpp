@@ -457,6 +457,10 @@ std::optional<std::vector<std::string>> Section::optional_text_list(std::string_
   return values;
 }
 
+void Section::add_input(std::string_view key, const std::string& path, std::string_view bytes) {
+  if (!describe_) inputs_.push_back({qualified(key), path, sha256_hex(bytes)});
+}
+
 std::optional<std::string> Section::optional_path(std::string_view key, std::string_view help) {
   const toml::node* node = lookup(key, "string (a file path)", "none", help);
   if (!node) return std::nullopt;

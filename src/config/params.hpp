@@ -12,6 +12,8 @@
 
 #include <toml++/toml.h>
 
+#include "core/inputs.hpp"
+
 namespace fanout {
 class Sweep;
 }
@@ -72,6 +74,10 @@ class Section {
   // file that gave it (from the working directory for --set). Returned, and
   // kept in the resolved config, as an absolute path.
   std::optional<std::string> optional_path(std::string_view key, std::string_view help);
+  // Records a file the job read (at `key`'s value) with a digest of its
+  // bytes: the run keeps it, and a resume refuses a changed file (InputFile).
+  void add_input(std::string_view key, const std::string& path, std::string_view bytes);
+  const std::vector<InputFile>& inputs() const { return inputs_; }
   // A sub-table such as [job.results]: null when absent.
   const toml::table* optional_table(std::string_view key, std::string_view help);
   // The run's parameter sweep ([params], [sweep]), for a job that takes its
@@ -125,6 +131,7 @@ class Section {
   const Sweep* sweep_ = nullptr;
   bool sweep_asked_ = false;
   bool checked_elsewhere_ = false;
+  std::vector<InputFile> inputs_;
 };
 
 // TOML text of a whole document: its tables as [sections] (sub-tables as

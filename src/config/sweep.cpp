@@ -355,7 +355,8 @@ std::vector<CsvColumn> parse_csv(const std::string& text, const std::string& pat
   return columns;
 }
 
-std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::string& origin, toml::table& resolved) {
+std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::string& origin, toml::table& resolved,
+                                        std::vector<InputFile>& inputs) {
   const toml::node* params_node = root.get("params");
   const toml::node* sweep_node = root.get("sweep");
   if (!params_node && !sweep_node) return nullptr;
@@ -387,6 +388,7 @@ std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::stri
     auto text = read_small_file(*file, MAX_CSV_BYTES, why);
     if (!text) section.fail("file", fmt::format("cannot read {}: {}", *file, why));
     auto columns = parse_csv(*text, *file, section.location_of("file"));
+    section.add_input("file", *file, *text);
     std::size_t axis = sweep->add_axis(columns.front().values.size());
     axis_keys.emplace_back("sweep.file", nullptr);
     for (auto& c : columns) {
@@ -463,6 +465,7 @@ std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::stri
   toml::table sweep_table = section.resolved();
   if (params) sweep_table.insert_or_assign("axes", resolved_axes);
   resolved.insert_or_assign("sweep", std::move(sweep_table));
+  inputs.insert(inputs.end(), section.inputs().begin(), section.inputs().end());
   return sweep;
 }
 

@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 
+#include "core/inputs.hpp"
 #include "core/sweep.hpp"
 
 namespace fanout::config {
@@ -13,8 +14,10 @@ namespace fanout::config {
 // Reads root's [params] and [sweep]. Returns null when the config has
 // neither [params] nor [sweep]. Puts the resolved tables (the axes as
 // written; [sweep] with its defaults and the file's absolute path) into
-// `resolved` as "params" and "sweep".
-std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::string& origin, toml::table& resolved);
+// `resolved` as "params" and "sweep"; the CSV of sweep.file, with its
+// digest, into `inputs`.
+std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::string& origin, toml::table& resolved,
+                                        std::vector<InputFile>& inputs);
 
 // The keys of [params] in the order they are written in the config file
 // (toml++ keeps tables sorted by key); keys without a position last.

@@ -339,6 +339,35 @@ std::string read_string_attr(hid_t loc, const std::string& name) {
   return value;
 }
 
+std::vector<std::string> read_strings_attr(hid_t loc, const std::string& name) {
+  Handle attr = open_attr(loc, name);
+  Handle file_type{check_id(H5Aget_type(attr.get()), "H5Aget_type"), H5Tclose};
+  if (H5Tget_class(file_type.get()) != H5T_STRING) throw IoError("attribute " + name + " is not a string");
+  Handle space{check_id(H5Aget_space(attr.get()), "H5Aget_space"), H5Sclose};
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) throw IoError("cannot size attribute " + name);
+  std::vector<std::string> values(static_cast<std::size_t>(n));
+  if (H5Tis_variable_str(file_type.get()) > 0) {
+    Handle type = vlen_string_type();
+    std::vector<char*> p(values.size(), nullptr);
+    check_status(H5Aread(attr.get(), type.get(), p.data()), "cannot read attribute " + name);
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      values[i] = p[i] ? p[i] : "";
+      H5free_memory(p[i]);
+    }
+    return values;
+  }
+  std::size_t size = H5Tget_size(file_type.get());
+  std::vector<char> buffer(values.size() * size);
+  Handle type = fixed_string_type(size);
+  check_status(H5Aread(attr.get(), type.get(), buffer.data()), "cannot read attribute " + name);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::string_view v(buffer.data() + i * size, size);
+    values[i] = v.substr(0, v.find('\0'));
+  }
+  return values;
+}
+
 std::vector<std::int64_t> read_int_attr(hid_t loc, const std::string& name) {
   Handle attr = open_attr(loc, name);
   Handle space{check_id(H5Aget_space(attr.get()), "H5Aget_space"), H5Sclose};

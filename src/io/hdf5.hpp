@@ -94,6 +94,8 @@ void write_attr(hid_t loc, const std::string& name, hid_t type, const std::vecto
 // The names of loc's attributes, in name order.
 std::vector<std::string> attr_names(hid_t loc);
 std::string read_string_attr(hid_t loc, const std::string& name);
+// Every element of a string attribute (a 2-D one row after row).
+std::vector<std::string> read_strings_attr(hid_t loc, const std::string& name);
 std::vector<std::int64_t> read_int_attr(hid_t loc, const std::string& name);
 double read_double_attr(hid_t loc, const std::string& name);
 

@@ -17,9 +17,38 @@
 namespace fanout::io {
 namespace {
 
-constexpr std::uint32_t JOURNAL_VERSION = 1;
+// The layouts of docs/file-format.md#the-checkpoint-journal, in the machine's byte order.
+// Version 1: JOURNAL_MAGIC, u32 version, then the header fields with no length or CRC.
+// Version 2: JournalStart, then header_length bytes of header fields (HeaderCounts,
+// three strings, the inputs), then blocks.
+constexpr std::uint32_t JOURNAL_VERSION = 2;
+constexpr std::uint32_t OLDEST_JOURNAL_VERSION = 1;
+struct JournalStart {
+  char magic[16];
+  std::uint32_t version;
+  std::uint32_t header_crc;      // CRC-32 of the header_length bytes that follow
+  std::uint64_t header_length;
+};
+static_assert(sizeof(JournalStart) == 32);
+struct HeaderCounts {
+  std::uint64_t task_count;
+  std::uint64_t row_size;
+  std::uint64_t sessions;
+};
+static_assert(sizeof(HeaderCounts) == 24);
+// Each block: this, then `length` bytes of payload (core/batch.hpp's encoding).
+struct BlockHead {
+  std::uint32_t magic;
+  std::uint32_t crc;     // CRC-32 of the payload
+  std::uint64_t length;  // of the payload
+};
+static_assert(sizeof(BlockHead) == 16);
 constexpr std::uint32_t BLOCK_MAGIC = 0x4b4c424a;  // "JBLK"
+// The payload's start: u64 flags, u64 n_records, u64 n_errors.
+constexpr std::size_t PAYLOAD_COUNTS = 24;
 constexpr std::size_t WRITE_BYTES = 1 << 20;
+// A block longer than this is checked (CRC-32, read piece by piece) before it is read whole.
+constexpr std::uint64_t CHECK_BEFORE_READING = std::uint64_t{4} << 20;
 constexpr double WRITE_SECONDS = 1.0;
 
 std::uint32_t crc32(const char* data, std::size_t size) {
@@ -58,14 +87,41 @@ void write_all(int fd, const char* data, std::size_t size, const std::string& pa
 void append_block(std::vector<char>& out, std::span<const TaskRecord> records, std::span<const std::byte> rows,
                   std::span<const TaskError> errors) {
   const std::size_t head = out.size();
-  out.resize(head + 16);
+  out.resize(head + sizeof(BlockHead));
   encode_into(out, records, rows, errors);
-  const std::size_t start = head + 16;
-  const std::uint64_t size = out.size() - start;
-  const std::uint32_t magic = BLOCK_MAGIC, crc = crc32(out.data() + start, size);
-  std::memcpy(out.data() + head, &magic, 4);
-  std::memcpy(out.data() + head + 4, &crc, 4);
-  std::memcpy(out.data() + head + 8, &size, 8);
+  const std::size_t start = head + sizeof(BlockHead);
+  BlockHead h{BLOCK_MAGIC, 0, out.size() - start};
+  h.crc = crc32(out.data() + start, h.length);
+  std::memcpy(out.data() + head, &h, sizeof h);
+}
+
+// Reads header fields from memory; false once a field runs past the end.
+struct Cursor {
+  const char* p;
+  const char* end;
+  template <class T>
+  bool get(T& value) {
+    if (static_cast<std::size_t>(end - p) < sizeof(T)) return false;
+    std::memcpy(&value, p, sizeof(T));
+    p += sizeof(T);
+    return true;
+  }
+  bool get(std::string& s) {
+    std::uint64_t n = 0;
+    if (!get(n) || n > static_cast<std::size_t>(end - p)) return false;
+    s.assign(p, n);
+    p += n;
+    return true;
+  }
+};
+
+std::string with_commas(std::uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 }  // namespace
@@ -78,15 +134,26 @@ JournalWriter::JournalWriter(std::string path, const JournalHeader& header, doub
   temp_path_ = path_ + ".new-" + std::to_string(getpid());
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw IoError("cannot create the checkpoint journal " + temp_path_ + ": " + std::strerror(errno));
-  buffer_.reserve(128 + header.job.size() + header.job_hash.size() + header.config.size());
-  for (char c : JOURNAL_MAGIC) buffer_.push_back(c);
-  put<std::uint32_t>(buffer_, JOURNAL_VERSION);
-  put<std::uint64_t>(buffer_, header.task_count);
-  put<std::uint64_t>(buffer_, header.row_size);
-  put<std::uint64_t>(buffer_, header.sessions);
+  std::size_t reserve = 128 + header.job.size() + header.job_hash.size() + header.config.size();
+  for (const auto& input : header.inputs) reserve += 24 + input.key.size() + input.path.size() + input.sha256.size();
+  buffer_.reserve(reserve);
+  buffer_.resize(sizeof(JournalStart));
+  put(buffer_, HeaderCounts{header.task_count, header.row_size, header.sessions});
   put_string(buffer_, header.job);
   put_string(buffer_, header.job_hash);
   put_string(buffer_, header.config);
+  put<std::uint64_t>(buffer_, header.inputs.size());
+  for (const auto& input : header.inputs) {
+    put_string(buffer_, input.key);
+    put_string(buffer_, input.path);
+    put_string(buffer_, input.sha256);
+  }
+  JournalStart start{};
+  std::memcpy(start.magic, JOURNAL_MAGIC, sizeof start.magic);
+  start.version = JOURNAL_VERSION;
+  start.header_length = buffer_.size() - sizeof start;
+  start.header_crc = crc32(buffer_.data() + sizeof start, start.header_length);
+  std::memcpy(buffer_.data(), &start, sizeof start);
 }
 
 void JournalWriter::carry(std::span<const TaskRecord> records, std::span<const std::byte> rows,
@@ -181,49 +248,178 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     left -= n;
     return true;
   };
+  auto seek = [&](std::uint64_t offset) {
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(offset));
+    left = file_size - offset;
+  };
   std::vector<char> bytes(sizeof JOURNAL_MAGIC);
   if (!read(bytes.data(), sizeof JOURNAL_MAGIC) || !is_journal_start({bytes.data(), bytes.size()}))
     throw IoError(path + ": not a fanout checkpoint journal");
-  std::uint32_t version = 0;
-  if (!read(&version, sizeof version) || version != JOURNAL_VERSION)
-    throw IoError(path + ": checkpoint journal version " + std::to_string(version) + ", this fanout reads version " +
-                  std::to_string(JOURNAL_VERSION));
   JournalScan out;
+  std::uint32_t& version = out.version;
+  if (!read(&version, sizeof version) || version < OLDEST_JOURNAL_VERSION || version > JOURNAL_VERSION)
+    throw IoError(path + ": checkpoint journal version " + std::to_string(version) + ", this fanout reads versions " +
+                  std::to_string(OLDEST_JOURNAL_VERSION) + " to " + std::to_string(JOURNAL_VERSION) +
+                  ": the journal is damaged, or was written by a newer fanout");
   auto& h = out.header;
-  auto read_string = [&](std::string& s) {
-    std::uint64_t n = 0;
-    if (!read(&n, sizeof n) || n > left) return false;
-    s.resize(n);
-    return read(s.data(), n);
+  auto header_damaged = [&](const std::string& why) {
+    return IoError(path + ": the checkpoint journal's header is damaged (" + why +
+                   "), so the job, config and task count it records cannot be trusted and its finished tasks cannot "
+                   "be resumed; to start over, run without --resume and with --force (which discards it)");
   };
-  if (!read(&h.task_count, 8) || !read(&h.row_size, 8) || !read(&h.sessions, 8) || !read_string(h.job) ||
-      !read_string(h.job_hash) || !read_string(h.config))
-    throw IoError(path + ": the checkpoint journal's header is cut short");
+  // Whether the next n bytes, read piece by piece, have this CRC-32 (for
+  // what is long: a damaged length must not take memory); then back to them.
+  auto crc_ahead_matches = [&](std::uint64_t n, std::uint32_t expected) {
+    const std::uint64_t at = file_size - left;
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    bytes.resize(CHECK_BEFORE_READING);
+    for (std::uint64_t done = 0; done < n;) {
+      const auto piece = static_cast<uInt>(std::min<std::uint64_t>(bytes.size(), n - done));
+      if (!read(bytes.data(), piece)) return false;
+      crc = ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), piece);
+      done += piece;
+    }
+    seek(at);
+    return static_cast<std::uint32_t>(crc) == expected;
+  };
+  HeaderCounts counts{};
+  if (version == 1) {  // no length, no CRC, no inputs
+    h.inputs_recorded = false;
+    auto read_string = [&](std::string& s) {
+      std::uint64_t n = 0;
+      if (!read(&n, sizeof n) || n > left) return false;
+      s.resize(n);
+      return read(s.data(), n);
+    };
+    if (!read(&counts, sizeof counts) || !read_string(h.job) || !read_string(h.job_hash) || !read_string(h.config))
+      throw IoError(path + ": the checkpoint journal's header is cut short");
+  } else {
+    JournalStart start{};
+    seek(0);
+    if (!read(&start, sizeof start) || start.header_length > left)
+      throw header_damaged("its length runs past the end of the file");
+    if (start.header_length > CHECK_BEFORE_READING && !crc_ahead_matches(start.header_length, start.header_crc))
+      throw header_damaged("its CRC-32 check fails");
+    bytes.resize(start.header_length);
+    if (!read(bytes.data(), bytes.size())) throw header_damaged("it cannot be read whole");
+    if (crc32(bytes.data(), bytes.size()) != start.header_crc) throw header_damaged("its CRC-32 check fails");
+    Cursor c{bytes.data(), bytes.data() + bytes.size()};
+    std::uint64_t n_inputs = 0;
+    bool ok = c.get(counts) && c.get(h.job) && c.get(h.job_hash) && c.get(h.config) && c.get(n_inputs) &&
+              n_inputs <= bytes.size();
+    for (std::uint64_t i = 0; ok && i < n_inputs; ++i) {
+      InputFile input;
+      ok = c.get(input.key) && c.get(input.path) && c.get(input.sha256);
+      h.inputs.push_back(std::move(input));
+    }
+    if (!ok || c.p != c.end) throw header_damaged("its fields do not fill its length");
+  }
+  h.task_count = counts.task_count;
+  h.row_size = counts.row_size;
+  h.sessions = counts.sessions;
   if (!visit) return out;
-  while (left > 0) {
-    std::uint32_t magic = 0, crc = 0;
-    std::uint64_t size = 0;
-    if (!read(&magic, 4) || !read(&crc, 4) || !read(&size, 8) || magic != BLOCK_MAGIC || size > left) {
-      out.torn = true;
-      break;
-    }
-    bytes.resize(size);
-    if (!read(bytes.data(), size) || crc32(bytes.data(), size) != crc) {
-      out.torn = true;
-      break;
-    }
+
+  // The intact block at `offset` into `block` (and the offset after it);
+  // false when it fails a check.
+  auto read_block = [&](std::uint64_t offset, Batch& block, std::uint64_t& next) {
+    seek(offset);
+    BlockHead head{};
+    if (!read(&head, sizeof head) || head.magic != BLOCK_MAGIC || head.length > left) return false;
+    if (head.length > CHECK_BEFORE_READING && !crc_ahead_matches(head.length, head.crc)) return false;
+    bytes.resize(head.length);
+    if (!read(bytes.data(), head.length) || crc32(bytes.data(), head.length) != head.crc) return false;
     std::uint64_t flags = 0;
-    Batch block;
     try {
-      block = decode(bytes.data(), size, h.row_size, flags);
+      block = decode(bytes.data(), head.length, h.row_size, flags);
     } catch (const std::exception&) {
-      out.torn = true;
+      return false;
+    }
+    next = offset + sizeof head + head.length;
+    return true;
+  };
+  // The first intact block after `from`: found by its magic, then its
+  // length and CRC; file_size when there is none.
+  auto find_block = [&](std::uint64_t from) {
+    std::vector<char> window(1 << 16);
+    Batch ignored;
+    std::uint64_t next = 0;
+    for (std::uint64_t at = from; at + sizeof(BlockHead) <= file_size;) {
+      seek(at);
+      const std::uint64_t n = std::min<std::uint64_t>(window.size(), left);
+      if (!read(window.data(), n)) break;
+      for (std::uint64_t i = 0; i + 4 <= n; ++i)
+        if (std::memcmp(window.data() + i, &BLOCK_MAGIC, 4) == 0 && read_block(at + i, ignored, next)) return at + i;
+      if (n < window.size()) break;
+      at += n - 3;  // a magic may straddle two windows
+    }
+    return file_size;
+  };
+
+  std::uint64_t offset = file_size - left;
+  while (offset < file_size) {
+    Batch block;
+    std::uint64_t next = 0;
+    if (read_block(offset, block, next)) {
+      ++out.blocks;
+      out.records += block.records.size();
+      if (!out.damaged.empty()) {
+        ++out.blocks_after_damage;
+        out.records_after_damage += block.records.size();
+      }
+      visit(block);
+      offset = next;
+      continue;
+    }
+    // A bad block: what its head says, if it has one.
+    seek(offset);
+    BlockHead head{};
+    const bool has_head = read(&head, sizeof head) && head.magic == BLOCK_MAGIC;
+    const bool runs_past_end = file_size - offset < sizeof head || (has_head && head.length > left);
+    const std::uint64_t resume_at = find_block(offset + 1);
+    if (resume_at == file_size && runs_past_end) {
+      out.torn = true;  // cut short at the end of the file: a kill while it was written
+      out.torn_bytes = file_size - offset;
       break;
     }
-    ++out.blocks;
-    visit(block);
+    JournalDamage damage{offset, resume_at - offset, -1};
+    std::uint64_t n_records = 0;
+    if (has_head && offset + sizeof head + head.length == resume_at && head.length >= PAYLOAD_COUNTS) {
+      seek(offset + sizeof head + 8);
+      if (read(&n_records, sizeof n_records) &&
+          n_records <= (head.length - PAYLOAD_COUNTS) / (sizeof(TaskRecord) + h.row_size))
+        damage.records = static_cast<std::int64_t>(n_records);
+    }
+    out.damaged.push_back(damage);
+    offset = resume_at;
   }
   return out;
+}
+
+std::string describe_damage(const std::string& path, const JournalScan& scan) {
+  if (scan.damaged.empty()) return "";
+  std::uint64_t bytes = 0, records = 0;
+  bool all_counted = true;
+  for (const auto& d : scan.damaged) {
+    bytes += d.bytes;
+    if (d.records < 0) all_counted = false;
+    else records += static_cast<std::uint64_t>(d.records);
+  }
+  const JournalDamage& first = scan.damaged.front();
+  std::string where = scan.damaged.size() == 1
+                          ? "a stretch of " + with_commas(bytes) + " bytes at byte " + with_commas(first.offset)
+                          : std::to_string(scan.damaged.size()) + " stretches of " + with_commas(bytes) +
+                                " bytes in all, the first at byte " + with_commas(first.offset);
+  std::string lost = all_counted ? with_commas(records) + " task record" + (records == 1 ? "" : "s") + " by its own count"
+                                 : "task records that cannot be counted";
+  std::string kept = scan.blocks_after_damage == 0
+                         ? "nothing intact follows it"
+                         : "the " + with_commas(scan.blocks_after_damage) + " intact block" +
+                               (scan.blocks_after_damage == 1 ? "" : "s") + " after it (" +
+                               with_commas(scan.records_after_damage) + " task record" +
+                               (scan.records_after_damage == 1 ? "" : "s") + ") are kept";
+  return path + " is damaged: " + where + " fails its checks (length and CRC-32) and is skipped, with " + lost +
+         "; " + kept + "; the tasks recorded only there are not done and run again";
 }
 
 }  // namespace fanout::io

@@ -337,6 +337,8 @@ const Descriptions ROOT_ATTRIBUTES{
     {"mpi_library", "the MPI library (MPI_Get_library_version up to its first comma)"},
     {"job_hash", "FNV-1a 64-bit digest of the [job] keys and values; resume checks it"},
     {"sessions", "how many fanout run invocations made the file: 1, plus one per resume"},
+    {"inputs", "the files the run read (a command job's file, a sweep's CSV, a python job's module): rows of [key, "
+               "path, SHA-256 of its bytes]; resume refuses a file that changed"},
     {"slurm_job_id", "the Slurm job id (SLURM_JOB_ID)"},
     {"slurm_array_task_id", "the index within a Slurm job array (SLURM_ARRAY_TASK_ID); empty outside an array"},
     {"slurm_nodelist", "the allocation's nodes in Slurm's notation (SLURM_JOB_NODELIST)"},
@@ -512,6 +514,11 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   write_attr(f, "mpi_library", meta.mpi_library);
   write_attr(f, "job_hash", meta.job_hash);
   write_attr(f, "sessions", meta.sessions);
+  if (!meta.inputs.empty()) {
+    std::vector<std::string> rows;
+    for (const auto& input : meta.inputs) rows.insert(rows.end(), {input.key, input.path, input.sha256});
+    write_attr(f, "inputs", rows, 3);
+  }
 
   impl_->task_mem_type = task_type();
   Handle file_type = packed(impl_->task_mem_type);
@@ -986,6 +993,10 @@ RunFile read_run(const std::string& path, bool whole) {
     run.mpi_library = read_string_attr(f, "mpi_library");
     if (attr_exists(f, "job_hash")) run.job_hash = read_string_attr(f, "job_hash");  // since 1.2
     run.sessions = attr_exists(f, "sessions") ? read_int_attr(f, "sessions").at(0) : 1;
+    if (attr_exists(f, "inputs")) {  // since 1.6
+      std::vector<std::string> rows = read_strings_attr(f, "inputs");
+      for (std::size_t i = 0; i + 3 <= rows.size(); i += 3) run.inputs.push_back({rows[i], rows[i + 1], rows[i + 2]});
+    }
     run.n_ranks = read_int_attr(f, "n_ranks").at(0);
     run.threads_per_rank = read_int_attr(f, "threads_per_rank").at(0);
     if (!whole) return run;

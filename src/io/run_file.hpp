@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "core/batch.hpp"
+#include "core/inputs.hpp"
 #include "core/job.hpp"
 #include "core/records.hpp"
 #include "core/sink.hpp"
@@ -34,6 +35,7 @@ struct RunMetadata {
   std::int64_t threads_per_rank = 1;
   std::uint64_t task_count = 0;
   std::vector<config::JobAttribute> job_attributes;  // the [job] table, for the /job group (since 1.5)
+  std::vector<InputFile> inputs;  // the files the run read: root attribute `inputs` when there are any (since 1.6)
 };
 
 class Handle;
@@ -121,6 +123,7 @@ struct RunFile {
   std::string mpi_library;
   std::string job_hash;  // "" before 1.2
   std::int64_t sessions = 1;
+  std::vector<InputFile> inputs;  // `inputs` (since 1.6); empty when the run read no file, or in older files
   std::int64_t n_ranks = 0;
   std::int64_t threads_per_rank = 0;
   std::vector<TaskRecord> tasks;

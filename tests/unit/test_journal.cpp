@@ -1,16 +1,19 @@
 // The checkpoint journal read block by block (io::scan_journal), and what a
 // resume makes of it (cli::prepare_output, cli::carry_over): the last record
-// of a task counts, also when a journal holds a task more than once.
+// of a task counts, also when a journal holds a task more than once. A torn
+// tail is told from damage, a damaged header refused, the input files' digests kept.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "cli/resume.hpp"
 #include "config/config.hpp"
 #include "core/error.hpp"
+#include "core/inputs.hpp"
 #include "io/journal.hpp"
 #include "io/run_file.hpp"
 #include "temp_dir_test.hpp"
@@ -43,7 +46,7 @@ std::vector<std::byte> rows_of(const std::vector<TaskRecord>& records) {
 }
 
 io::JournalHeader header(std::uint64_t tasks, const std::string& config = "") {
-  return {"spin", "0123456789abcdef", tasks, 8, 1, config};
+  return {"spin", "0123456789abcdef", tasks, 8, 1, config, {}, true};
 }
 
 std::vector<Batch> scan_all(const std::string& file, io::JournalScan* scan = nullptr) {
@@ -128,7 +131,7 @@ TEST_F(JournalTest, ResumeCarriesTheLastRecordOfEachTask) {
                                     {"output.path=\"" + output + "\""});
   ASSERT_EQ(RowLayout(loaded.columns).size(), 8u);
   {
-    io::JournalHeader h{"spin", cli::job_hash(loaded.run.resolved_toml), 5, 8, 1, loaded.run.resolved_toml};
+    io::JournalHeader h{"spin", cli::job_hash(loaded.run.resolved_toml), 5, 8, 1, loaded.run.resolved_toml, {}, true};
     io::JournalWriter journal(io::journal_path(output), h, 30, 1000);
     journal.start();
     std::vector<std::vector<TaskRecord>> blocks{
@@ -177,6 +180,237 @@ TEST_F(JournalTest, ResumeCarriesTheLastRecordOfEachTask) {
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(messages, (std::vector<std::string>{"first try"}));
+}
+
+// A journal of `blocks` blocks of 3 tasks each (ids 3b, 3b+1, 3b+2); returns
+// each block's offset in the file (and the file size last).
+std::vector<std::uint64_t> write_blocks(const std::string& file, std::uint64_t blocks,
+                                        const io::JournalHeader& h = header(300)) {
+  std::vector<std::uint64_t> offsets;
+  io::JournalWriter journal(file, h, 30, 1000);
+  journal.start();
+  for (std::uint64_t b = 0; b < blocks; ++b) {
+    offsets.push_back(fs::file_size(file));
+    std::vector<TaskRecord> three;
+    for (std::uint64_t id = 3 * b; id < 3 * b + 3; ++id) three.push_back(record(id, TaskStatus::Ok, 1.0 + static_cast<double>(id)));
+    journal.add(three, rows_of(three), {});
+    journal.write_out();
+  }
+  offsets.push_back(fs::file_size(file));
+  return offsets;
+}
+
+void flip_bit(const std::string& file, std::uint64_t offset, int bit = 0) {
+  std::fstream f(file, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ (1 << bit));
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+std::vector<std::uint64_t> ids_of(const std::vector<Batch>& blocks) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& b : blocks)
+    for (const auto& r : b.records) ids.push_back(r.id);
+  return ids;
+}
+
+TEST(InputsTest, Sha256OfKnownTexts) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // 56 bytes: the length no longer fits the first padding block.
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+// A bit flipped in a middle block is damage, not a torn tail: that block is
+// skipped, with its record count, and the intact blocks after it are kept.
+TEST_F(JournalTest, DamagedMiddleBlockIsSkippedAndTheRestKept) {
+  const std::string file = path("run.h5.journal");
+  std::vector<std::uint64_t> at = write_blocks(file, 5);
+  flip_bit(file, at[2] + 16 + 40);  // in block 2's first record
+  io::JournalScan scan;
+  std::vector<Batch> blocks = scan_all(file, &scan);
+  EXPECT_FALSE(scan.torn);
+  EXPECT_EQ(scan.blocks, 4u);
+  EXPECT_EQ(ids_of(blocks), (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 13, 14}));
+  ASSERT_EQ(scan.damaged.size(), 1u);
+  EXPECT_EQ(scan.damaged[0].offset, at[2]);
+  EXPECT_EQ(scan.damaged[0].bytes, at[3] - at[2]);
+  EXPECT_EQ(scan.damaged[0].records, 3);
+  EXPECT_EQ(scan.blocks_after_damage, 2u);
+  EXPECT_EQ(scan.records_after_damage, 6u);
+  std::string said = io::describe_damage(file, scan);
+  EXPECT_NE(said.find(file + " is damaged"), std::string::npos) << said;
+  EXPECT_NE(said.find("3 task records by its own count"), std::string::npos) << said;
+  EXPECT_NE(said.find("the 2 intact blocks after it (6 task records) are kept"), std::string::npos) << said;
+  EXPECT_EQ(io::describe_damage(file, io::JournalScan{}), "");
+
+  // Its length field damaged: the blocks after it are found again by their magic and CRC.
+  write_blocks(file, 5);
+  flip_bit(file, at[1] + 8, 3);
+  blocks = scan_all(file, &scan);
+  EXPECT_FALSE(scan.torn);
+  EXPECT_EQ(ids_of(blocks), (std::vector<std::uint64_t>{0, 1, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14}));
+  ASSERT_EQ(scan.damaged.size(), 1u);
+  EXPECT_EQ(scan.damaged[0].bytes, at[2] - at[1]);
+  EXPECT_EQ(scan.damaged[0].records, -1) << "a length that disagrees: the count is not trusted";
+  EXPECT_NE(io::describe_damage(file, scan).find("task records that cannot be counted"), std::string::npos);
+
+  // A length damaged to run past the end, with intact blocks after it: damage, not a torn tail.
+  write_blocks(file, 5);
+  flip_bit(file, at[3] + 8 + 4, 6);
+  blocks = scan_all(file, &scan);
+  EXPECT_FALSE(scan.torn);
+  EXPECT_EQ(scan.blocks, 4u);
+  EXPECT_EQ(scan.damaged.size(), 1u);
+
+  // Two damaged blocks.
+  write_blocks(file, 5);
+  flip_bit(file, at[0] + 16 + 30);
+  flip_bit(file, at[3] + 2);  // the magic
+  blocks = scan_all(file, &scan);
+  EXPECT_EQ(ids_of(blocks), (std::vector<std::uint64_t>{3, 4, 5, 6, 7, 8, 12, 13, 14}));
+  EXPECT_EQ(scan.damaged.size(), 2u);
+  EXPECT_EQ(scan.blocks_after_damage, 3u);
+}
+
+// A block longer than the 4 MiB read whole without a check: checked piece by
+// piece first, then read; damaged, skipped like any other.
+TEST_F(JournalTest, LargeBlockIsCheckedBeforeItIsRead) {
+  const std::string file = path("run.h5.journal");
+  std::vector<TaskRecord> many;
+  for (std::uint64_t id = 0; id < 80000; ++id) many.push_back(record(id, TaskStatus::Ok, 1.0));
+  std::vector<TaskRecord> last{record(80000, TaskStatus::Ok, 2.0)};
+  std::uint64_t big_at = 0;
+  auto write = [&] {
+    io::JournalWriter journal(file, header(80001), 30, 1000000);
+    journal.start();
+    big_at = fs::file_size(file);
+    journal.add(many, rows_of(many), {});
+    journal.write_out();
+    journal.add(last, rows_of(last), {});
+    journal.write_out();
+  };
+  write();
+  ASSERT_GT(fs::file_size(file), big_at + (std::uint64_t{4} << 20));
+  io::JournalScan scan;
+  std::vector<Batch> blocks = scan_all(file, &scan);
+  EXPECT_EQ(scan.blocks, 2u);
+  EXPECT_EQ(ids_of(blocks).size(), 80001u);
+  EXPECT_TRUE(scan.damaged.empty());
+  write();
+  flip_bit(file, big_at + 16 + 24 + 56 * 70000);
+  blocks = scan_all(file, &scan);
+  EXPECT_EQ(ids_of(blocks), (std::vector<std::uint64_t>{80000}));
+  ASSERT_EQ(scan.damaged.size(), 1u);
+  EXPECT_EQ(scan.damaged[0].records, 80000);
+}
+
+// The last block, whole but failing its CRC, is damage too (a kill leaves a
+// block short, never wrong); a block cut short at the end is a torn tail.
+TEST_F(JournalTest, TornTailIsNotDamage) {
+  const std::string file = path("run.h5.journal");
+  std::vector<std::uint64_t> at = write_blocks(file, 4);
+  flip_bit(file, at[4] - 1);
+  io::JournalScan scan;
+  scan_all(file, &scan);
+  EXPECT_FALSE(scan.torn);
+  EXPECT_EQ(scan.blocks, 3u);
+  ASSERT_EQ(scan.damaged.size(), 1u);
+  EXPECT_EQ(scan.damaged[0].records, 3);
+  EXPECT_NE(io::describe_damage(file, scan).find("nothing intact follows it"), std::string::npos);
+
+  for (std::uint64_t cut : {std::uint64_t{1}, std::uint64_t{30}, at[4] - at[3] - 10}) {
+    write_blocks(file, 4);
+    fs::resize_file(file, at[4] - cut);
+    scan_all(file, &scan);
+    EXPECT_TRUE(scan.torn) << "cut " << cut;
+    EXPECT_EQ(scan.torn_bytes, at[4] - cut - at[3]);
+    EXPECT_TRUE(scan.damaged.empty());
+    EXPECT_EQ(scan.blocks, 3u);
+  }
+  // Damage before a torn tail: both told.
+  write_blocks(file, 4);
+  flip_bit(file, at[1] + 20);
+  fs::resize_file(file, at[4] - 7);
+  std::vector<Batch> blocks = scan_all(file, &scan);
+  EXPECT_TRUE(scan.torn);
+  EXPECT_EQ(scan.damaged.size(), 1u);
+  EXPECT_EQ(ids_of(blocks), (std::vector<std::uint64_t>{0, 1, 2, 6, 7, 8}));
+}
+
+// A damaged header (its config, job kind, hash or counts) is an I/O error
+// naming the file as damaged, never taken for a run of other parameters.
+TEST_F(JournalTest, DamagedHeaderIsRefused) {
+  const std::string file = path("run.h5.journal");
+  io::JournalHeader h = header(300, "[job]\nkind = 'spin'\n");
+  h.inputs = {{"job.file", "/data/commands.txt", std::string(64, 'a')}};
+  std::vector<std::uint64_t> at = write_blocks(file, 2, h);
+  io::JournalScan scan = io::scan_journal(file);
+  EXPECT_EQ(scan.version, 2u);
+  EXPECT_EQ(scan.header.config, h.config);
+  EXPECT_EQ(scan.header.inputs, h.inputs);
+  EXPECT_TRUE(scan.header.inputs_recorded);
+  // Every byte of the header after the magic and version: refused, naming the file as damaged.
+  for (std::uint64_t offset = 20; offset < at[0]; offset += 7) {
+    write_blocks(file, 2, h);
+    flip_bit(file, offset, 5);
+    try {
+      io::scan_journal(file);
+      ADD_FAILURE() << "a bit flipped at byte " << offset << " was not noticed";
+    } catch (const IoError& e) {
+      EXPECT_NE(std::string(e.what()).find(file + ": the checkpoint journal's header is damaged"), std::string::npos)
+          << e.what();
+    }
+  }
+  write_blocks(file, 2, h);
+  flip_bit(file, 16, 2);  // the version
+  try {
+    io::scan_journal(file);
+    ADD_FAILURE() << "a damaged version was not noticed";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("the journal is damaged, or was written by a newer fanout"), std::string::npos)
+        << e.what();
+  }
+}
+
+// A journal of version 1 (no header length or CRC, no inputs) is still read.
+TEST_F(JournalTest, Version1JournalIsStillRead) {
+  const std::string file = path("run.h5.journal");
+  std::vector<std::uint64_t> at = write_blocks(file, 3);
+  std::string blocks;
+  {
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(at[0]));
+    blocks.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  io::JournalHeader h = header(300, "[job]\nkind = 'spin'\n");
+  std::string v1(io::JOURNAL_MAGIC, sizeof io::JOURNAL_MAGIC);
+  auto put = [&](std::uint64_t v, std::size_t bytes = 8) { v1.append(reinterpret_cast<const char*>(&v), bytes); };
+  put(1, 4);
+  put(h.task_count);
+  put(h.row_size);
+  put(h.sessions);
+  for (const std::string& s : {h.job, h.job_hash, h.config}) {
+    put(s.size());
+    v1 += s;
+  }
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << v1 << blocks;
+  }
+  io::JournalScan scan;
+  std::vector<Batch> read = scan_all(file, &scan);
+  EXPECT_EQ(scan.version, 1u);
+  EXPECT_EQ(scan.header.config, h.config);
+  EXPECT_EQ(scan.header.task_count, 300u);
+  EXPECT_FALSE(scan.header.inputs_recorded);
+  EXPECT_EQ(ids_of(read).size(), 9u);
+  EXPECT_TRUE(scan.damaged.empty());
 }
 
 }  // namespace
