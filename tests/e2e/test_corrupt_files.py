@@ -90,7 +90,7 @@ def write_bad_files(w, good):
     def text_results(f):
         del f["results/duration"]
         # Fixed-length text columns are valid (format 1.2); variable-length strings are not.
-        f["results/duration"] = np.array(["a", "b"], dtype=h5py.string_dtype())
+        f["results/duration"] = np.array(["a", "b", "c", "d"], dtype=h5py.string_dtype())  # one per task
     h5("text-results.h5", ["variable-length strings"], text_results, base=good)
     files["missing.h5"] = (w("missing.h5"), ["no such"])
     files["a-directory"] = (w.mkdir("a-directory"), ["not a regular file"])
