@@ -433,6 +433,10 @@ def main(argv=None):
         return EXIT_IO
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001  values no check foresaw: one message, never a traceback
+        files = ", ".join(args.files)
+        print(f"fanout: error: {files}: cannot plot: {type(e).__name__}: {e} (is the file damaged?)", file=sys.stderr)
+        return EXIT_IO
     for path in written:
         print(path)
     return EXIT_OK

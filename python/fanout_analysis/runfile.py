@@ -11,6 +11,12 @@ import pandas as pd
 FORMAT_NAME = "fanout"
 FORMAT_MAJOR = 1  # the major version of docs/file-format.md this module reads
 
+# What a run may have (src/core/limits.hpp): a file that claims more is damaged.
+MAX_TASKS = 10**10
+MAX_RANKS = 10**7
+MAX_THREADS_PER_RANK = 1024
+MAX_SESSIONS = 65536
+
 # The datasets that are one compound table each, and the field they are indexed by.
 _INDEX = {"tasks": "id", "ranks": "rank", "phases": "name", "errors": "id"}
 
@@ -95,10 +101,11 @@ def _errors(f):
     return frame
 
 
-def _table(dataset, index):
-    """A compound dataset as a DataFrame: byte strings decoded, enums named,
-    indexed by `index` (the column is moved into the index)."""
-    raw = read_dataset(dataset)
+def _table(dataset, index, raw=None):
+    """A compound dataset (its values `raw` when read already) as a DataFrame:
+    byte strings decoded, enums named, indexed by `index` (the column is moved
+    into the index)."""
+    raw = read_dataset(dataset) if raw is None else raw
     columns = {}
     for name in raw.dtype.names:
         values = raw[name]
@@ -121,6 +128,74 @@ def _table(dataset, index):
     if index in frame.columns:
         frame = frame.set_index(index)
     return frame
+
+
+def _whole(attrs, name, low, high, default=None):
+    """A root attribute of one whole number from low to high (default when absent)."""
+    if name not in attrs and default is not None:
+        return default
+    value = attrs.get(name)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"attribute {name}: expected a whole number from {low} to {high}, found {value!r}")
+    return value
+
+
+def _check_counts(f, attrs):
+    """The root attributes' counts against fanout's limits and the datasets'
+    shapes against them, before anything is read whole (a damaged count must
+    not size an allocation). Returns (task count, n_ranks, threads_per_rank, sessions)."""
+    n_ranks = _whole(attrs, "n_ranks", 1, MAX_RANKS)
+    threads = _whole(attrs, "threads_per_rank", 1, MAX_THREADS_PER_RANK)
+    sessions = _whole(attrs, "sessions", 1, MAX_SESSIONS, default=1)
+    if "tasks" not in f or not isinstance(f["tasks"], h5py.Dataset) or f["tasks"].ndim != 1:
+        raise ValueError("no /tasks dataset of one row per task")
+    rows = f["tasks"].shape[0]
+    count = _whole(attrs, "task_count", 0, MAX_TASKS, default=rows)
+    if rows != count:
+        raise ValueError(f"/tasks has {rows} rows, but the attribute task_count is {count}")
+    if "ranks" in f and (not isinstance(f["ranks"], h5py.Dataset) or f["ranks"].shape != (n_ranks,)):
+        raise ValueError(f"/ranks has the shape {getattr(f['ranks'], 'shape', None)}, but the attribute n_ranks is "
+                         f"{n_ranks}")
+    for group in ("results", "params"):
+        if group in f:
+            for name, dataset in f[group].items():
+                if not isinstance(dataset, h5py.Dataset) or dataset.ndim not in (1, 2) or dataset.shape[0] != rows:
+                    raise ValueError(f"/{group}/{name} has the shape {getattr(dataset, 'shape', None)} for {rows} tasks")
+    return rows, n_ranks, threads, sessions
+
+
+def _check_tasks(raw, n_ranks, threads, sessions):
+    """The rows of /tasks that ran (a row never written holds zeros): id = row
+    index, status 0-2, session below `sessions`, rank and thread within the
+    counts (of the last session; of earlier ones, within fanout's limits),
+    finite times; as fanout's own reader checks them."""
+    ran = raw[raw["attempt"] > 0] if "attempt" in raw.dtype.names else raw
+    rows = np.flatnonzero(raw["attempt"] > 0) if "attempt" in raw.dtype.names else np.arange(len(raw))
+
+    def bad(mask, field, expected):
+        if np.any(mask):
+            i = int(np.argmax(mask))
+            found = ", ".join(str(ran[name][i]) for name in field.split(", "))
+            raise ValueError(f"/tasks row {int(rows[i])}: {field}: expected {expected.format(row=int(rows[i]))}, "
+                             f"found {found}")
+
+    bad(ran["id"] != rows, "id", "{row} (the row index)")
+    if "status" in ran.dtype.names:
+        bad(ran["status"].astype(np.int64) > 2, "status", "0 (ok), 1 (failed) or 2 (timed_out)")
+    session = ran["session"].astype(np.int64) if "session" in ran.dtype.names else np.zeros(len(ran), np.int64)
+    bad(session >= sessions, "session", f"0 to {sessions - 1} (the attribute sessions is {sessions})")
+    last = session == sessions - 1
+    rank, thread = ran["rank"].astype(np.int64), ran["thread"].astype(np.int64)
+    bad((rank < 0) | (rank >= np.where(last, n_ranks, MAX_RANKS)), "rank", f"0 to {n_ranks - 1} (n_ranks - 1)")
+    bad((thread < 0) | (thread >= np.where(last, threads, MAX_THREADS_PER_RANK)), "thread",
+        f"0 to {threads - 1} (threads_per_rank - 1)")
+    with np.errstate(invalid="ignore"):
+        bad(~np.isfinite(ran["t_start"]) | ~np.isfinite(ran["t_end"]) | (ran["t_end"] < ran["t_start"]),
+            "t_start, t_end", "finite times, t_end >= t_start")
+        bad(~np.isfinite(ran["cpu_user"]) | ~np.isfinite(ran["cpu_sys"]) | (ran["cpu_user"] < 0) | (ran["cpu_sys"] < 0),
+            "cpu_user, cpu_sys", "finite times >= 0")
 
 
 class Run:
@@ -290,12 +365,15 @@ def load(path):
             raise FanoutFileError(f"{path}: format version {shown}, but fanout_analysis reads "
                                   f"{FORMAT_MAJOR}.x only")
         try:
+            _, n_ranks, threads, sessions = _check_counts(f, attrs)
+            raw_tasks = read_dataset(f["tasks"])
+            _check_tasks(raw_tasks, n_ranks, threads, sessions)
             tables = {}
             units = {}
             descriptions = {"attrs": _descriptions(f.attrs, "attribute_descriptions")}
             for name, index in _INDEX.items():
                 if name in f:
-                    tables[name] = _errors(f) if name == "errors" else _table(f[name], index)
+                    tables[name] = _errors(f) if name == "errors" else _table(f[name], index, raw_tasks if name == "tasks" else None)
                     units[name] = _units(f[name])
                     descriptions[name] = _descriptions(f[name].attrs, "field_descriptions")
             job = {}
@@ -324,8 +402,8 @@ def load(path):
                 params = {n: params[n] for n in names + sorted(set(params) - set(names))}
         except FanoutFileError:
             raise
-        except (OSError, KeyError, ValueError, RuntimeError) as e:
-            raise FanoutFileError(f"{path}: cannot read: {e}") from e
+        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as e:
+            raise FanoutFileError(f"{path}: cannot read: {e} (the file is damaged)") from e
     tasks = tables.get("tasks")
     if tasks is None:
         raise FanoutFileError(f"{path}: a fanout file without /tasks")

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -101,8 +102,10 @@ std::vector<std::pair<fs::path, long>> files_of_pids(const std::string& output, 
     std::string name = entry.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
     std::string pid = name.substr(prefix.size());
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    out.emplace_back(entry.path(), std::stol(pid));
+    long value = 0;
+    auto [end, error] = std::from_chars(pid.data(), pid.data() + pid.size(), value);
+    if (pid.empty() || error != std::errc() || end != pid.data() + pid.size() || value <= 0) continue;
+    out.emplace_back(entry.path(), value);
   }
   return out;
 }
@@ -218,6 +221,24 @@ std::vector<double> status_costs(const std::string& output, const std::string& c
   } catch (const Error&) {
     return {};
   }
+}
+
+// status sizes its per-task state by a journal's task_count: the header must
+// agree with the journal's own config (resume checks it against the config it
+// runs). A config that no longer loads (a job.file moved away) leaves the
+// header's count, which scan_journal caps at MAX_TASKS.
+void check_journal_task_count(const std::string& journal, const io::JournalHeader& header) {
+  std::uint64_t expected = 0;
+  try {
+    expected = config::load_config(header.config, journal + " (its stored config)", {}, /*checked_elsewhere=*/true)
+                   .job->task_count();
+  } catch (const Error&) {
+    return;
+  }
+  if (header.task_count != expected)
+    throw IoError(fmt::format("{}: the checkpoint journal's header says {} tasks, but its stored config makes {} (the "
+                              "journal is damaged)",
+                              journal, header.task_count, expected));
 }
 
 }  // namespace
@@ -453,6 +474,7 @@ int print_status(const std::string& path) {
   };
   if (from_journal) {
     io::JournalHeader header = io::scan_journal(journal).header;
+    check_journal_task_count(journal, header);
     job = header.job;
     task_count = header.task_count;
     config = header.config;

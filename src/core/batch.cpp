@@ -59,7 +59,9 @@ Batch decode(const char* data, std::size_t size, std::size_t row_size, std::uint
   flags = take<std::uint64_t>(p, end);
   auto n_records = take<std::uint64_t>(p, end);
   auto n_errors = take<std::uint64_t>(p, end);
-  if (n_records > size || static_cast<std::size_t>(end - p) < n_records * (sizeof(TaskRecord) + row_size))
+  // Divided, not multiplied: a damaged row_size or count must not wrap around.
+  if (n_records > size || (n_records > 0 && (row_size > size || static_cast<std::size_t>(end - p) / n_records <
+                                                                    sizeof(TaskRecord) + row_size)))
     throw std::runtime_error("truncated batch of results");
   batch.records.resize(n_records);
   batch.rows.resize(n_records * row_size);

@@ -13,4 +13,13 @@ namespace fanout {
 inline constexpr std::uint64_t MAX_TASKS = 10'000'000'000ULL;
 inline constexpr const char* MAX_TASKS_TEXT = "10^10";
 
+// The most ranks and worker threads per rank a run may have (fanout predict
+// --ranks and run.threads_per_rank), and the most sessions (one fanout run
+// plus its resumes: /tasks records a task's session in 16 bits). A run file
+// or journal that claims more is damaged; its readers refuse it before they
+// size anything by it.
+inline constexpr std::int64_t MAX_RANKS = 10'000'000;
+inline constexpr std::int64_t MAX_THREADS_PER_RANK = 1024;
+inline constexpr std::int64_t MAX_SESSIONS = 65536;
+
 }  // namespace fanout

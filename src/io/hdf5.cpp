@@ -373,6 +373,11 @@ std::vector<std::int64_t> read_int_attr(hid_t loc, const std::string& name) {
   Handle space{check_id(H5Aget_space(attr.get()), "H5Aget_space"), H5Sclose};
   hssize_t n = H5Sget_simple_extent_npoints(space.get());
   if (n < 0) throw IoError("cannot size attribute " + name);
+  // fanout's integer attributes hold one or two values; a damaged dataspace may claim billions.
+  constexpr hssize_t MAX_INT_ATTR_VALUES = 1 << 16;
+  if (n > MAX_INT_ATTR_VALUES)
+    throw IoError("attribute " + name + " claims " + std::to_string(n) + " values; expected at most " +
+                  std::to_string(MAX_INT_ATTR_VALUES) + " (the file is damaged)");
   std::vector<std::int64_t> values(static_cast<std::size_t>(n));
   check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, values.data()), "cannot read attribute " + name);
   return values;

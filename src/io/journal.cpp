@@ -13,6 +13,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace fanout::io {
 namespace {
@@ -234,6 +235,11 @@ void JournalWriter::remove() {
 }
 
 JournalScan scan_journal(const std::string& path, const std::function<void(Batch& block)>& visit) {
+  // Opening a FIFO (or a device) would block until a writer comes, or read forever.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw IoError(path + ": not a regular file (" + (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : "a device or socket") +
+                  "); a checkpoint journal is a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open: " + std::strerror(errno));
   in.seekg(0, std::ios::end);
@@ -318,6 +324,13 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
   h.task_count = counts.task_count;
   h.row_size = counts.row_size;
   h.sessions = counts.sessions;
+  // Readers size their per-task state by task_count: a damaged header must not claim more than a run may have.
+  if (h.task_count > MAX_TASKS)
+    throw IoError(path + ": the checkpoint journal's header claims " + std::to_string(h.task_count) +
+                  " tasks; a run has at most " + MAX_TASKS_TEXT + " (the journal is damaged)");
+  if (h.sessions < 1 || h.sessions > static_cast<std::uint64_t>(MAX_SESSIONS))
+    throw IoError(path + ": the checkpoint journal's header claims " + std::to_string(h.sessions) +
+                  " sessions; expected 1 to " + std::to_string(MAX_SESSIONS) + " (the journal is damaged)");
   if (!visit) return out;
 
   // The intact block at `offset` into `block` (and the offset after it);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,7 +14,11 @@
 #include <type_traits>
 #include <variant>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/run_output.hpp"
 #include "fanout/version.hpp"
 #include "io/file_kind.hpp"
@@ -802,13 +807,134 @@ void RunWriter::publish(const std::string& status, const std::string& finished) 
     impl_->columns[c] = open_dataset(f, "results/" + impl_->column_specs[c].name);
 }
 
+namespace {
+
+// What the root attributes say the datasets hold. Every number a reader
+// later uses as an index or a size is checked against them (and they against
+// fanout's limits) before anything is sized by it: a flipped bit must give a
+// message naming the file and the field, never a crash or a huge allocation.
+struct Claims {
+  std::int64_t n_ranks = 1;
+  std::int64_t threads_per_rank = 1;
+  std::int64_t sessions = 1;
+  std::optional<std::uint64_t> task_count;  // the attribute, when the file has it
+};
+
+std::string damaged(const std::string& what) { return what + " (the file is damaged)"; }
+
+// A root attribute of one whole number from low to high.
+std::int64_t int_attr_in(hid_t f, const char* name, std::int64_t low, std::int64_t high) {
+  std::vector<std::int64_t> v = read_int_attr(f, name);
+  if (v.size() != 1 || v[0] < low || v[0] > high)
+    throw IoError(damaged(fmt::format("attribute {}: expected a whole number from {} to {}, found {}", name, low, high,
+                                      v.size() == 1 ? std::to_string(v[0]) : std::to_string(v.size()) + " values")));
+  return v[0];
+}
+
+Claims read_claims(hid_t f) {
+  Claims c;
+  c.n_ranks = int_attr_in(f, "n_ranks", 1, MAX_RANKS);
+  c.threads_per_rank = int_attr_in(f, "threads_per_rank", 1, MAX_THREADS_PER_RANK);
+  if (attr_exists(f, "sessions")) c.sessions = int_attr_in(f, "sessions", 1, MAX_SESSIONS);  // since 1.2
+  if (attr_exists(f, "task_count"))
+    c.task_count = static_cast<std::uint64_t>(int_attr_in(f, "task_count", 0, static_cast<std::int64_t>(MAX_TASKS)));
+  return c;
+}
+
+// The rows /tasks may have: task_count, at most MAX_TASKS.
+void check_task_rows(std::uint64_t rows, const Claims& c) {
+  if (c.task_count && rows != *c.task_count)
+    throw IoError(damaged(fmt::format("/tasks has {} rows, but the attribute task_count is {}", rows, *c.task_count)));
+  if (rows > MAX_TASKS)
+    throw IoError(damaged(fmt::format("/tasks has {} rows; a run has at most {} tasks", rows, MAX_TASKS_TEXT)));
+}
+
+// A /tasks row that ran (a row never written holds zeros): its id is the row
+// index, its status one of three, its session, rank and thread within the
+// root attributes' counts (rank and thread of an earlier session, which may
+// have had other counts, within fanout's limits), its times finite.
+void check_task(const TaskRecord& t, std::uint64_t row, const Claims& c) {
+  if (t.attempt == 0) return;
+  auto bad = [&](const char* field, const std::string& expected, const std::string& found) {
+    return IoError(damaged(fmt::format("/tasks row {}: {}: expected {}, found {}", row, field, expected, found)));
+  };
+  if (t.id != row) throw bad("id", fmt::format("{} (the row index)", row), std::to_string(t.id));
+  const auto status = static_cast<unsigned>(t.status);
+  if (status > 2) throw bad("status", "0 (ok), 1 (failed) or 2 (timed_out)", std::to_string(status));
+  if (t.session >= c.sessions)
+    throw bad("session", fmt::format("0 to {} (the attribute sessions is {})", c.sessions - 1, c.sessions),
+              std::to_string(t.session));
+  const bool last = t.session == c.sessions - 1;
+  const std::int64_t ranks = last ? c.n_ranks : MAX_RANKS;
+  const std::int64_t threads = last ? c.threads_per_rank : MAX_THREADS_PER_RANK;
+  if (t.rank < 0 || t.rank >= ranks)
+    throw bad("rank", fmt::format("0 to {}{}", ranks - 1, last ? " (the attribute n_ranks is " + std::to_string(ranks) + ")" : ""),
+              std::to_string(t.rank));
+  if (t.thread < 0 || t.thread >= threads)
+    throw bad("thread",
+              fmt::format("0 to {}{}", threads - 1,
+                          last ? " (the attribute threads_per_rank is " + std::to_string(threads) + ")" : ""),
+              std::to_string(t.thread));
+  if (!std::isfinite(t.t_start) || !std::isfinite(t.t_end) || t.t_end < t.t_start)
+    throw bad("t_start, t_end", "finite times, t_end >= t_start", fmt::format("{} and {}", t.t_start, t.t_end));
+  if (!std::isfinite(t.cpu_user) || !std::isfinite(t.cpu_sys) || t.cpu_user < 0 || t.cpu_sys < 0)
+    throw bad("cpu_user, cpu_sys", "finite times >= 0", fmt::format("{} and {}", t.cpu_user, t.cpu_sys));
+}
+
+// /tasks, read whole and checked.
+std::vector<TaskRecord> read_tasks(hid_t f, const Claims& c) {
+  Handle ds = open_dataset(f, "tasks");
+  const std::uint64_t rows = dataset_length(ds.get());
+  check_task_rows(rows, c);
+  std::vector<TaskRecord> tasks(rows);
+  if (!tasks.empty()) read_all(ds.get(), task_type().get(), tasks.data());
+  for (std::uint64_t i = 0; i < rows; ++i) check_task(tasks[i], i, c);
+  return tasks;
+}
+
+// /ranks: n_ranks rows, row r for rank r.
+std::vector<RankRecord> read_ranks(hid_t f, const Claims& c) {
+  Handle ds = open_dataset(f, "ranks");
+  const std::uint64_t rows = dataset_length(ds.get());
+  if (rows != static_cast<std::uint64_t>(c.n_ranks))
+    throw IoError(damaged(fmt::format("/ranks has {} rows, but the attribute n_ranks is {}", rows, c.n_ranks)));
+  std::vector<RankRecord> ranks(rows);
+  if (!ranks.empty()) read_all(ds.get(), rank_type().get(), ranks.data());
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    const RankRecord& k = ranks[r];
+    auto bad = [&](const char* field, const std::string& expected, const std::string& found) {
+      return IoError(damaged(fmt::format("/ranks row {}: {}: expected {}, found {}", r, field, expected, found)));
+    };
+    if (k.rank != static_cast<std::int64_t>(r)) throw bad("rank", fmt::format("{} (the row index)", r), std::to_string(k.rank));
+    if (k.threads < 0 || k.threads > MAX_THREADS_PER_RANK)
+      throw bad("threads", fmt::format("0 to {}", MAX_THREADS_PER_RANK), std::to_string(k.threads));
+    for (double v : {k.busy, k.idle, k.comm, k.cpu_user, k.cpu_sys})
+      if (!std::isfinite(v)) throw bad("busy, idle, comm, cpu_user, cpu_sys", "finite times", fmt::format("{}", v));
+  }
+  return ranks;
+}
+
+// /errors rows name tasks of /tasks.
+void check_errors(const std::vector<TaskError>& errors, std::uint64_t tasks) {
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    const TaskError& e = errors[i];
+    if (e.id >= tasks)
+      throw IoError(damaged(fmt::format("/errors row {}: id: expected a task id from 0 to {}, found {}", i,
+                                        tasks == 0 ? 0 : tasks - 1, e.id)));
+    if (e.rank < -1 || e.rank >= MAX_RANKS)  // -1: files of format 1.0 and 1.1 have no rank
+      throw IoError(damaged(fmt::format("/errors row {}: rank: expected 0 to {}, found {}", i, MAX_RANKS - 1, e.rank)));
+  }
+}
+
+}  // namespace
+
 Batch read_finished_tasks(const std::string& path, const std::vector<Column>& columns) {
   quiet_hdf5_errors();
   Batch out;
   try {
     Handle file = open_file_read(path);
     hid_t f = file.get();
-    std::vector<TaskRecord> tasks = read_records<TaskRecord>(f, "tasks", task_type());
+    std::vector<TaskRecord> tasks = read_tasks(f, read_claims(f));  // every id checked: keep[k] indexes /results
     std::vector<std::uint64_t> keep;
     for (const auto& t : tasks)
       if (t.attempt > 0 && t.status == TaskStatus::Ok) keep.push_back(t.id);
@@ -816,8 +942,13 @@ Batch read_finished_tasks(const std::string& path, const std::vector<Column>& co
     out.rows.resize(keep.size() * layout.size());
     for (std::size_t c = 0; c < columns.size(); ++c) {
       Handle ds = open_dataset(f, "results/" + columns[c].name);
-      if (dataset_length(ds.get()) != tasks.size())
-        throw IoError("/results/" + columns[c].name + " does not have one value per task");
+      // read_all fills `values` whole: the dataset must be exactly tasks x the column's length.
+      std::vector<std::uint64_t> shape{tasks.size()};
+      if (columns[c].type != ColumnType::Text && columns[c].length > 1) shape.push_back(columns[c].length);
+      if (dataset_shape(ds.get()) != shape)
+        throw IoError(fmt::format("/results/{}: expected {} rows of {} value{}, found the shape [{}]", columns[c].name,
+                                  shape[0], shape.size() == 2 ? shape[1] : 1, shape.size() == 2 ? "s" : "",
+                                  fmt::join(dataset_shape(ds.get()), ", ")));
       std::size_t size = column_bytes(columns[c]);
       std::vector<std::byte> values(tasks.size() * size);
       Handle type = column_type(columns[c].type, columns[c].type == ColumnType::Text ? size : 0);
@@ -831,6 +962,8 @@ Batch read_finished_tasks(const std::string& path, const std::vector<Column>& co
         out.errors.push_back(std::move(e));
   } catch (const IoError& e) {
     throw IoError(path + ": cannot read its finished tasks: " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw IoError(path + ": cannot read its finished tasks: they do not fit in memory");
   }
   return out;
 }
@@ -890,12 +1023,15 @@ std::vector<std::string> dataset_names(hid_t group) {
 
 // The 1-D datasets of a group (/results, /params) as columns: numbers as
 // doubles, bools (enums) as 0 and 1, text without its padding.
-std::vector<ResultColumn> read_columns(hid_t file, const std::string& group_name) {
+std::vector<ResultColumn> read_columns(hid_t file, const std::string& group_name, std::uint64_t rows) {
   std::vector<ResultColumn> columns;
   Handle group = open_group(file, group_name);
   for (const auto& name : dataset_names(group.get())) {
     Handle ds = open_dataset(group.get(), name);
     auto spec = inspect_column(ds.get(), "/" + group_name + "/" + name);
+    if (spec && dataset_shape(ds.get())[0] != rows)
+      throw IoError(fmt::format("/{}/{} has {} rows for {} tasks (the file is damaged)", group_name, name,
+                                dataset_shape(ds.get())[0], rows));
     if (!spec || spec->width != 0) continue;  // array columns: not read for reports
     ResultColumn column;
     column.name = name;
@@ -992,21 +1128,23 @@ RunFile read_run(const std::string& path, bool whole) {
     if (attr_exists(f, "costs")) run.costs = read_string_attr(f, "costs");
     run.mpi_library = read_string_attr(f, "mpi_library");
     if (attr_exists(f, "job_hash")) run.job_hash = read_string_attr(f, "job_hash");  // since 1.2
-    run.sessions = attr_exists(f, "sessions") ? read_int_attr(f, "sessions").at(0) : 1;
+    const Claims claims = read_claims(f);
+    run.sessions = claims.sessions;
+    run.n_ranks = claims.n_ranks;
+    run.threads_per_rank = claims.threads_per_rank;
     if (attr_exists(f, "inputs")) {  // since 1.6
       std::vector<std::string> rows = read_strings_attr(f, "inputs");
       for (std::size_t i = 0; i + 3 <= rows.size(); i += 3) run.inputs.push_back({rows[i], rows[i + 1], rows[i + 2]});
     }
-    run.n_ranks = read_int_attr(f, "n_ranks").at(0);
-    run.threads_per_rank = read_int_attr(f, "threads_per_rank").at(0);
     if (!whole) return run;
-    run.tasks = read_records<TaskRecord>(f, "tasks", task_type());
-    if (link_exists(f, "ranks")) run.ranks = read_records<RankRecord>(f, "ranks", rank_type());
+    run.tasks = read_tasks(f, claims);
+    if (link_exists(f, "ranks")) run.ranks = read_ranks(f, claims);
     if (link_exists(f, "phases")) run.phases = read_records<PhaseRecord>(f, "phases", phase_type());
     run.errors = read_errors(f);
-    run.results = read_columns(f, "results");
+    check_errors(run.errors, run.tasks.size());
+    run.results = read_columns(f, "results", run.tasks.size());
     if (link_exists(f, "params")) {  // since 1.4
-      run.params = read_columns(f, "params");
+      run.params = read_columns(f, "params", run.tasks.size());
       Handle group = open_group(f, "params");
       if (attr_exists(group.get(), "describe")) run.sweep = read_string_attr(group.get(), "describe");
     }
@@ -1014,6 +1152,8 @@ RunFile read_run(const std::string& path, bool whole) {
     std::string what = e.what();
     if (what.rfind(path, 0) == 0) throw;
     throw IoError(path + ": " + what);
+  } catch (const std::bad_alloc&) {
+    throw IoError(path + ": does not fit in memory");
   }
   return run;
 }
@@ -1051,6 +1191,7 @@ struct TaskRangeReader::Impl {
   std::vector<ColumnSpec> params, results;
   std::vector<Handle> datasets;  // params, then results
   std::vector<Handle> types;     // their memory types
+  Claims claims;
 };
 
 TaskRangeReader::TaskRangeReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
@@ -1060,9 +1201,11 @@ TaskRangeReader::TaskRangeReader(const std::string& path) : impl_(std::make_uniq
   m.file = open_run_file(path, version);
   try {
     hid_t f = m.file.get();
+    m.claims = read_claims(f);
     m.tasks = open_dataset(f, "tasks");
     m.task_mem_type = task_type();
     m.task_count = dataset_length(m.tasks.get());
+    check_task_rows(m.task_count, m.claims);
     auto add = [&](const std::string& group_name, std::vector<std::string> names, std::vector<ColumnSpec>& specs) {
       Handle group = open_group(f, group_name);
       for (const auto& name : names) {
@@ -1118,6 +1261,7 @@ void TaskRangeReader::read(std::uint64_t first, std::uint64_t count, std::vector
   try {
     records.assign(count, TaskRecord{});
     read_range(m.tasks.get(), m.task_mem_type.get(), first, count, records.data());
+    for (std::uint64_t i = 0; i < count; ++i) check_task(records[i], first + i, m.claims);
     values.resize(m.datasets.size());
     for (std::size_t c = 0; c < m.datasets.size(); ++c) {
       const ColumnSpec& spec = c < m.params.size() ? m.params[c] : m.results[c - m.params.size()];

@@ -1,12 +1,14 @@
 #include "report/predict.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <deque>
 #include <queue>
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.hpp"
 #include "report/report.hpp"
@@ -24,6 +26,16 @@ struct Event {
   bool operator>(const Event& o) const { return time != o.time ? time > o.time : seq > o.seq; }
 };
 constexpr std::size_t NONE = static_cast<std::size_t>(-1);
+
+// The policy the file's run used (its `scheduler` attribute), checked: it is replayed.
+config::Policy file_policy(const io::RunFile& run) {
+  const auto& names = config::policy_names();
+  if (std::find(names.begin(), names.end(), run.scheduler) == names.end())
+    throw IoError(fmt::format("{}: attribute scheduler: expected one of {}, found \"{}\" (the file is damaged; "
+                              "--policy replays another policy)",
+                              run.path, fmt::join(names, ", "), run.scheduler));
+  return config::policy_from_name(run.scheduler);
+}
 
 struct RankState {
   std::deque<sched::TaskRange> queue;
@@ -120,7 +132,7 @@ Prediction predict(const io::RunFile& run, const PredictOptions& options) {
   p.tasks = n;
 
   sched::SchedulerOptions o;
-  o.policy = options.policy.value_or(config::policy_from_name(run.scheduler));
+  o.policy = options.policy ? *options.policy : file_policy(run);
   o.task_count = n;
   o.ranks = options.ranks;
   o.threads_per_rank = options.threads;
@@ -128,9 +140,17 @@ Prediction predict(const io::RunFile& run, const PredictOptions& options) {
     o.chunk = options.chunk;
   } else if (!options.chunk_auto && !options.policy) {
     // The file's own chunk, when it was a number.
+    std::uint64_t chunk = 0;
+    const char* end = run.chunk.data() + run.chunk.size();
     if (!run.chunk.empty() && std::all_of(run.chunk.begin(), run.chunk.end(), ::isdigit) &&
-        (o.policy == config::Policy::Dynamic || o.policy == config::Policy::Guided))
-      o.chunk = std::stoull(run.chunk);
+        (o.policy == config::Policy::Dynamic || o.policy == config::Policy::Guided)) {
+      auto [at, error] = std::from_chars(run.chunk.data(), end, chunk);
+      if (error != std::errc() || at != end || chunk == 0)
+        throw IoError(fmt::format("{}: attribute chunk: expected auto, block or a whole number >= 1, found \"{}\" "
+                                  "(the file is damaged; --chunk replays another)",
+                                  run.path, run.chunk));
+      o.chunk = chunk;
+    }
   }
   if (run.order == "longest-first") o.order = sched::longest_first(durations);
   p.policy = config::policy_names().at(static_cast<std::size_t>(o.policy));

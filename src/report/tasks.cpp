@@ -92,15 +92,17 @@ void export_tasks(const std::string& path, const std::string& format, std::ostre
   fixed.insert("id");
   std::set<std::string> param_names;
   for (const auto& p : params) param_names.insert(p.name);
+  // Written with the first range, once it has read (and been checked): a damaged file prints nothing.
+  std::string head;
   if (!json) {
     std::string header = "id";
     for (const auto& p : params) header += "," + csv_field(fixed.count(p.name) ? "param_" + p.name : p.name);
     for (const auto& r : results)
       header += "," + csv_field(fixed.count(r.name) || param_names.count(r.name) ? "result_" + r.name : r.name);
     for (const auto& t : TIMING) header += "," + t;
-    out << header << "\n";
+    head = header + "\n";
   } else {
-    out << "[";
+    head = "[";
   }
   std::vector<TaskRecord> records;
   std::vector<std::vector<std::byte>> values;
@@ -110,6 +112,7 @@ void export_tasks(const std::string& path, const std::string& format, std::ostre
     const std::uint64_t count = std::min(EXPORT_RANGE, n - first);
     reader.read(first, count, records, values);
     text.clear();
+    if (first == 0) text = head;
     for (std::size_t i = 0; i < count; ++i) {
       const TaskRecord& t = records[i];
       const bool ran = t.attempt > 0;
@@ -143,6 +146,7 @@ void export_tasks(const std::string& path, const std::string& format, std::ostre
     }
     out << text;
   }
+  if (n == 0) out << head;
   if (json) out << (n ? "\n]\n" : "]\n");
 }
 

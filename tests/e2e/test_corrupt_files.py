@@ -89,7 +89,7 @@ def write_bad_files(w, good):
     def text_results(f):
         del f["results/duration"]
         # Fixed-length text columns are valid (format 1.2); variable-length strings are not.
-        f["results/duration"] = np.array(["a", "b"], dtype=h5py.string_dtype())
+        f["results/duration"] = np.array(["a", "b", "c", "d"], dtype=h5py.string_dtype())  # one per task
     h5("text-results.h5", ["variable-length strings"], text_results, base=good)
 
     # One flipped bit in a dataset's data (format 1.6: Fletcher-32 checksums),

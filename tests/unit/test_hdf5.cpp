@@ -138,6 +138,7 @@ TEST_F(RunFileTest, StoredTasksInAnyOrderLandByTaskId) {
       for (std::size_t k = 0; k < ids.size(); ++k) {
         TaskRecord r;
         r.id = ids[k];
+        r.rank = r.thread = 0;  // a task that ran has a rank and thread (the readers check them)
         r.attempt = 1;
         r.t_end = static_cast<double>(ids[k]);
         records.push_back(r);
@@ -231,6 +232,7 @@ TEST_F(RunFileTest, TextColumnsAndTimedOutRoundTrip) {
   std::vector<std::byte> rows(tasks * layout.size());
   for (std::uint64_t i = 0; i < tasks; ++i) {
     records[i].id = i;
+    records[i].rank = records[i].thread = 0;
     records[i].attempt = 1;
     records[i].status = i == 2 ? TaskStatus::TimedOut : TaskStatus::Ok;
     Row row(layout, std::span(rows).subspan(i * layout.size(), layout.size()));
@@ -345,6 +347,7 @@ TEST_F(RunFileTest, ArrayColumnsLandByTaskIdInAnyOrder) {
       for (std::size_t k = 0; k < ids.size(); ++k) {
         TaskRecord r;
         r.id = ids[k];
+        r.rank = r.thread = 0;  // a task that ran has a rank and thread (the readers check them)
         r.attempt = 1;
         records.push_back(r);
         Row row(layout, std::span(rows).subspan(k * layout.size(), layout.size()));

@@ -12,8 +12,10 @@
 
 #include "cli/resume.hpp"
 #include "config/config.hpp"
+#include "core/batch.hpp"
 #include "core/error.hpp"
 #include "core/inputs.hpp"
+#include "core/limits.hpp"
 #include "io/journal.hpp"
 #include "io/run_file.hpp"
 #include "temp_dir_test.hpp"
@@ -120,6 +122,28 @@ TEST_F(JournalTest, TornLastBlockIsIgnored) {
     out << "FANOUT JOURNAL\n";
   }
   EXPECT_THROW(io::scan_journal(file), IoError);
+}
+
+// Numbers of a damaged journal that would size memory are refused, not used
+// (issue #15): a header claiming more tasks than a run may have or no
+// session, and a block whose row size times its record count wraps around.
+TEST_F(JournalTest, DamagedSizesAreRefusedBeforeTheyAllocate) {
+  const std::string big = path("big.h5.journal"), none = path("none.h5.journal");
+  io::JournalWriter(big, header(MAX_TASKS + 1), 30, 1000).start();
+  EXPECT_THROW(io::scan_journal(big), IoError);
+  io::JournalHeader no_session = header(10);
+  no_session.sessions = 0;
+  io::JournalWriter(none, no_session, 30, 1000).start();
+  EXPECT_THROW(io::scan_journal(none), IoError);
+
+  std::vector<TaskRecord> one{record(0, TaskStatus::Ok, 1.0)};
+  std::vector<char> bytes;
+  encode_into(bytes, one, rows_of(one), {});
+  std::uint64_t flags = 0;
+  EXPECT_EQ(decode(bytes.data(), bytes.size(), 8, flags).records.size(), 1u);
+  // 1 x (56 + 2^64 - 56) wraps to 0 in a multiplication.
+  EXPECT_THROW(decode(bytes.data(), bytes.size(), ~std::size_t{0} - sizeof(TaskRecord) + 1, flags), std::runtime_error);
+  EXPECT_THROW(decode(bytes.data(), bytes.size(), bytes.size() + 1, flags), std::runtime_error);
 }
 
 // A journal that holds tasks more than once (as journals of other fanout
