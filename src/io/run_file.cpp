@@ -682,6 +682,9 @@ void RunWriter::write_errors(const std::vector<TaskError>& errors) {
   Handle ds = write_records(impl_->file.get(), "errors", error_type(), rows, "");
   describe_fields(ds.get(), ERRORS_DESCRIPTION, ERROR_FIELDS);
   ds.close("closing errors");
+  // Written before, by RunWriter::publish: replaced, as /errors is.
+  if (link_exists(impl_->file.get(), "error_messages"))
+    check_status(H5Ldelete(impl_->file.get(), "error_messages", H5P_DEFAULT), "replacing /error_messages");
   Handle messages = create_dataset_1d(impl_->file.get(), "error_messages", H5T_STD_U8LE, text.size());
   write_range(messages.get(), H5T_NATIVE_UINT8, 0, text.size(), text.data());
   write_attr(messages.get(), "description", std::string(ERROR_MESSAGES_DESCRIPTION));

@@ -180,15 +180,18 @@ TEST_F(RunFileTest, PublishPutsAWholeFileInPlaceAndGoesOn) {
     for (std::uint64_t k = 0; k < n; ++k) {
       records[k].id = first + k;
       records[k].attempt = 1;
+      records[k].rank = records[k].thread = 0;  // a task that ran has a rank and thread (the readers check them)
       Row row(layout, std::span(rows).subspan(k * layout.size(), layout.size()));
       row.set<std::uint64_t>(0, first + k + 100);
     }
     writer.store(records, rows);
   };
+  std::vector<RankRecord> ranks(2);
+  ranks[1].rank = 1;  // rows in rank order (the readers check them)
   {
     io::RunWriter writer(file, metadata(10), COLUMNS);
     send(writer, 0, 4);
-    writer.write_ranks(std::vector<RankRecord>(2));
+    writer.write_ranks(ranks);
     writer.write_errors({{7, 1, 0, "first"}});
     writer.write_phases(std::vector<PhaseRecord>(4));
     writer.publish("partial", "2026-01-01T00:00:05Z");
@@ -205,7 +208,7 @@ TEST_F(RunFileTest, PublishPutsAWholeFileInPlaceAndGoesOn) {
     writer.publish("partial", "2026-01-01T00:00:06Z");  // an update during the grace
     EXPECT_EQ(io::read_run_file(file).tasks[6].attempt, 1u);
     send(writer, 7, 3);
-    writer.write_ranks(std::vector<RankRecord>(2));
+    writer.write_ranks(ranks);
     writer.write_errors({{7, 1, 0, "first"}, {8, 1, 1, "second"}});
     writer.write_phases(std::vector<PhaseRecord>(5));
     writer.commit("complete", "2026-01-01T00:00:09Z");
@@ -426,7 +429,7 @@ TEST_F(RunFileTest, ErrorMessagesAndStringsAreFixedLengthAndOldFilesStillRead) {
     H5Tinsert(type.get(), "attempt", HOFFSET(Old, attempt), H5T_NATIVE_UINT32);
     H5Tinsert(type.get(), "rank", HOFFSET(Old, rank), H5T_NATIVE_INT32);
     H5Tinsert(type.get(), "message", HOFFSET(Old, message), text.get());
-    std::vector<Old> rows{{7, 1, 1, "old message"}, {8, 2, 0, ""}};
+    std::vector<Old> rows{{3, 1, 1, "old message"}, {0, 2, 0, ""}};
     io::Handle ds = io::create_dataset_1d(f.get(), "errors", type.get(), rows.size());
     io::write_range(ds.get(), type.get(), 0, rows.size(), rows.data());
     const char* status = "complete";
