@@ -121,9 +121,35 @@ std::string mpi_library_version() {
   return v.substr(0, v.find(','));
 }
 
+// `text` with every byte that does not belong to a well-formed UTF-8
+// character replaced by U+FFFD (a TOML string holds UTF-8 only).
+std::string valid_utf8(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = n > 0 && i + n <= text.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && n >= 3) {  // no overlong forms, no surrogates, nothing above U+10FFFF
+      const auto d = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d > 0x9F) && !(c == 0xF0 && d < 0x90) && !(c == 0xF4 && d > 0x8F);
+    }
+    if (ok) {
+      out.append(text, i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string quote_toml(const std::string& value) {
   toml::table t;
-  t.insert_or_assign("v", value);
+  t.insert_or_assign("v", valid_utf8(value));
   std::ostringstream os;
   os << toml::toml_formatter(t);
   return os.str().substr(os.str().find('=') + 2);
@@ -137,6 +163,9 @@ config::LoadedConfig load_with_options(const RunOptions& options, std::string& o
   auto loaded = options.config_text ? config::load_config(*options.config_text, options.config, sets)
                                     : config::load_config_file(options.config, sets);
   output_origin = options.output ? "--output " + *options.output : loaded.run.output_origin;
+  // The file name exactly as given: a TOML string is UTF-8 (in the stored
+  // config's output.path other bytes are U+FFFD), a file name need not be.
+  if (options.output) loaded.run.output_path = *options.output;
   return loaded;
 }
 
@@ -536,7 +565,7 @@ int validate(const RunOptions& options, bool print) {
     std::cout << fmt::format("note: {} does not exist; fanout run will create it (the default output directory)\n",
                              std::filesystem::path(loaded.run.output_path).parent_path().string());
   std::error_code ec;
-  if (std::filesystem::exists(loaded.run.output_path, ec))
+  if (std::filesystem::exists(std::filesystem::symlink_status(loaded.run.output_path, ec)))  // a dangling link too
     std::cout << fmt::format("note: {} exists; fanout run will refuse to replace it without --force\n",
                              loaded.run.output_path);
   if (print) std::cout << "\n" << loaded.run.resolved_toml;
