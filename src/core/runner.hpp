@@ -43,10 +43,13 @@ struct RunSettings {
   // far (s, 0 before any task finished): a reason to stop handing out tasks
   // (the allocation's time is running out, say), or "" to go on.
   std::function<std::string(double longest_task)> stop_check;
+  // Rank 0, called at every turn of its loop: a reason to stop at once
+  // (the finished tasks can no longer be stored: a full disk), or "".
+  std::function<std::string()> fail_check;
 };
 
 // Why a run stopped before handing out every task.
-enum class StopCause { None, Signal, MaxFailures, Check };
+enum class StopCause { None, Signal, MaxFailures, Check, Storage };
 
 // What a run produced besides the tasks (which went to the sink). Filled on
 // rank 0 only (other ranks get their own RankRecord in `ranks` and nothing else).
