@@ -502,14 +502,27 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = task_count;
     meta.job_attributes = config::job_attributes(cfg.run.resolved_toml);
-    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
-    for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
+    // A write that fails here (a full disk) leaves everything as it was:
+    // both start under temporary names.
+    auto creating = [&](const std::string& file, const std::function<void()>& create) {
+      try {
+        create();
+      } catch (const IoError& e) {
+        throw IoError(write_failure(e, file) + "; the run did not start, and nothing was changed", e.os_error());
+      }
+    };
+    creating(cfg.run.output_path, [&] {
+      writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
+      for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
+    });
     io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
                              static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml};
-    journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header,
-                                                  cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
+    creating(io::journal_path(cfg.run.output_path), [&] {
+      journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header,
+                                                    cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
+    });
     carry_over(resumed, *writer, *journal);
-    journal->start();
+    creating(io::journal_path(cfg.run.output_path), [&] { journal->start(); });
     resumed.finished = {};  // the runner keeps its own bit per task
     resumed.from_file = {};
     sink = std::make_unique<CheckpointingSink>(*writer, *journal, cfg.run.output_path);

@@ -14,7 +14,8 @@ Cases:
                 the output path and no temporary file left, only the
                 journal, which `fanout status` reads; with the filler
                 removed, `fanout resume` completes the file with results
-                identical to an uninterrupted run.
+                identical to an uninterrupted run. (c) No room at all: the
+                run does not start (exit 3, one line) and leaves nothing.
   signal_during_write (--np N) a stop signal reaching rank 0 while it writes
                 the file (raised by an LD_PRELOAD shim when rank 0 creates
                 /ranks, the middle of the write): one signal lets the write
@@ -137,6 +138,13 @@ def case_disk_full_inside(tools, args):
             expect_same_results(out, reference, f"{what}: resumed")
             expect_eq(e2e.listing(fs), ["out.h5"], f"{what}: files after the resume")
             os.remove(out)
+        # (c) no room at all: the run does not start, and leaves nothing.
+        fill(fs, 0)
+        r = e2e.run(tools, run_args(config, out), np_=n, cwd=w.path)
+        e2e.expect_code(r, 3)
+        expect_eq(error_lines(r), [f"fanout: error: no space left on device while writing {out}; the run did not "
+                                   "start, and nothing was changed"], "no room at all: the error lines")
+        expect_eq(e2e.listing(fs), ["filler"], "no room at all: files left")
 
 
 SHIM = r"""
