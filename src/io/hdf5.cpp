@@ -29,8 +29,7 @@ std::string one_line(std::string desc, int& os_error) {
     if (number > 0) {
       if (os_error == 0) os_error = number;
       std::size_t cut = at;
-      for (const char* details : {": time = ", ": name = ", ", errno = "})
-        cut = std::min(cut, desc.find(details));
+      for (const char* details : {": time = ", ": name = ", ", errno = "}) cut = std::min(cut, desc.find(details));
       desc = desc.substr(0, cut) + ": " + std::strerror(number);
     }
   }
