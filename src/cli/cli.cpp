@@ -7,14 +7,17 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <functional>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -122,9 +125,35 @@ std::string mpi_library_version() {
   return v.substr(0, v.find(','));
 }
 
+// `text` with every byte that does not belong to a well-formed UTF-8
+// character replaced by U+FFFD (a TOML string holds UTF-8 only).
+std::string valid_utf8(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = n > 0 && i + n <= text.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && n >= 3) {  // no overlong forms, no surrogates, nothing above U+10FFFF
+      const auto d = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d > 0x9F) && !(c == 0xF0 && d < 0x90) && !(c == 0xF4 && d > 0x8F);
+    }
+    if (ok) {
+      out.append(text, i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string quote_toml(const std::string& value) {
   toml::table t;
-  t.insert_or_assign("v", value);
+  t.insert_or_assign("v", valid_utf8(value));
   std::ostringstream os;
   os << toml::toml_formatter(t);
   return os.str().substr(os.str().find('=') + 2);
@@ -138,6 +167,9 @@ config::LoadedConfig load_with_options(const RunOptions& options, std::string& o
   auto loaded = options.config_text ? config::load_config(*options.config_text, options.config, sets)
                                     : config::load_config_file(options.config, sets);
   output_origin = options.output ? "--output " + *options.output : loaded.run.output_origin;
+  // The file name exactly as given: a TOML string is UTF-8 (in the stored
+  // config's output.path other bytes are U+FFFD), a file name need not be.
+  if (options.output) loaded.run.output_path = *options.output;
   return loaded;
 }
 
@@ -244,21 +276,130 @@ std::string status_of(const RunOutcome& outcome, std::uint64_t to_run) {
 // Finished tasks waiting for rank 0's writing thread, at most (bytes).
 constexpr std::size_t BACKGROUND_SINK_BYTES = std::size_t{64} << 20;
 
-// Rank 0's sink: the run file, and the checkpoint journal beside it.
+// What went wrong writing `file`, for messages: "no space left on device
+// while writing FILE" (the system's error), else "cannot write FILE: ...".
+std::string write_failure(const IoError& e, const std::string& file) {
+  if (e.os_error() == 0) return fmt::format("cannot write {}: {}", file, e.what());
+  std::string what = std::strerror(e.os_error());
+  if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+  return fmt::format("{} while writing {}", what, file);
+}
+
+// When to try again after a write failed.
+std::string retry_when(const IoError& e) {
+  return e.os_error() == ENOSPC || e.os_error() == EDQUOT ? "once there is space" : "once that is fixed";
+}
+
+// Rank 0's sink: the run file, and the checkpoint journal beside it. A
+// failed write (a full disk) is kept, not thrown: from then on nothing more
+// is stored, and failure() tells the runner to stop (RunSettings::fail_check).
 class CheckpointingSink : public TaskSink {
  public:
-  CheckpointingSink(io::RunWriter& writer, io::JournalWriter& journal) : writer_(writer), journal_(journal) {}
+  CheckpointingSink(io::RunWriter& writer, io::JournalWriter& journal, std::string output)
+      : writer_(writer), journal_(journal), output_(std::move(output)) {}
   void store(std::span<const TaskRecord> records, std::span<const std::byte> rows) override {
-    writer_.store(records, rows);
-    journal_.add(records, rows, {});
+    guarded(journal_.path(), [&] { journal_.add(records, rows, {}); });
+    guarded(output_, [&] { writer_.store(records, rows); });
   }
-  void store_errors(std::span<const TaskError> errors) override { journal_.add({}, {}, errors); }
-  void poll() override { journal_.poll(); }
+  void store_errors(std::span<const TaskError> errors) override {
+    guarded(journal_.path(), [&] { journal_.add({}, {}, errors); });
+  }
+  void poll() override {
+    guarded(journal_.path(), [&] { journal_.poll(); });
+  }
+  bool failed() const { return failed_.load(); }
+  // "no space left on device while writing FILE", or "" (any thread).
+  std::string failure() const {
+    if (!failed_.load()) return "";
+    std::lock_guard lock(mutex_);
+    return error_ ? write_failure(*error_, file_) : "";
+  }
+  // After the run (the writing thread has stopped): the first error.
+  const IoError& error() const { return *error_; }
 
  private:
+  template <class Write>
+  void guarded(const std::string& file, Write&& write) {
+    if (failed_.load()) return;
+    try {
+      write();
+    } catch (const IoError& e) {
+      std::lock_guard lock(mutex_);
+      error_ = e;
+      file_ = file;
+      failed_.store(true);
+    }
+  }
+
   io::RunWriter& writer_;
   io::JournalWriter& journal_;
+  std::string output_;
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mutex_;
+  std::optional<IoError> error_;
+  std::string file_;
 };
+
+// Thrown between the steps of writing the run file when a stop signal asks
+// for it (WriteSignals).
+struct WriteStopped {};
+
+// Stop signals (SIGTERM, SIGINT, SIGUSR1) while rank 0 writes the run file.
+// The write is the run's last step and leaves every finished task in the
+// file, so the first signal lets it go on; a second one (counting one that
+// stopped the tasks before) stops it at the next step: the file is given up,
+// the journal kept. Signals before the write began do not count twice.
+class WriteSignals {
+ public:
+  explicit WriteSignals(std::string output) : output_(std::move(output)), before_(stop_signals_received()) {}
+  // Between two steps of the write: throws WriteStopped when it must stop.
+  void check() {
+    const int during = stop_signals_received() - before_;
+    if (during == 0) return;
+    if (before_ + during >= 2) throw WriteStopped{};
+    if (!noted_)
+      std::cerr << fmt::format("fanout: {} while writing {}: finishing the file first (a second signal stops it, "
+                               "keeping the finished tasks in {})\n",
+                               signal_name(), output_, io::journal_path(output_));
+    noted_ = true;
+  }
+  static std::string signal_name() {
+    switch (last_stop_signal()) {
+      case SIGTERM: return "SIGTERM";
+      case SIGINT: return "SIGINT";
+      case SIGUSR1: return "SIGUSR1";
+      default: return "signal " + std::to_string(last_stop_signal());
+    }
+  }
+
+ private:
+  std::string output_;
+  int before_;
+  bool noted_ = false;
+};
+
+// Rank 0, when the run file is not to be written after all (a write failed,
+// or a signal stopped it): removes its temporary file, which frees its
+// space, then writes out and syncs what the journal could not write before.
+// Returns whether the journal now holds every task it was given.
+bool give_up_file(std::unique_ptr<io::RunWriter>& writer, io::JournalWriter& journal) {
+  writer.reset();
+  try {
+    journal.checkpoint();
+    return true;
+  } catch (const IoError&) {
+    return false;
+  }
+}
+
+// "the 20 finished tasks are kept in J", or what is left of that.
+std::string kept_in_journal(bool journal_whole, std::uint64_t finished, const std::string& output) {
+  if (journal_whole)
+    return fmt::format("the {} finished task{} are kept in {}", finished, finished == 1 ? "" : "s",
+                       io::journal_path(output));
+  return fmt::format("the finished tasks written to {} before that are kept (the others will run again)",
+                     io::journal_path(output));
+}
 
 // Is stderr a terminal, here or, for a rank that mpirun started on this
 // machine (its stderr is a pipe to mpirun), at mpirun itself?
@@ -340,38 +481,41 @@ void publish_partial(io::RunWriter& writer, const config::LoadedConfig& loaded, 
 }
 
 // Rank 0: the last datasets and, when every task succeeded, the job's own
-// output (Job::finish); then the file goes into place.
+// output (Job::finish); then the file goes into place. `between_steps` runs
+// before each step (it may throw WriteStopped). Throws IoError when the file
+// cannot be written.
 int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const RunOutcome& outcome,
                 const std::vector<TaskError>& errors, std::uint64_t to_run, std::vector<PhaseRecord> phases,
-                const RunClock& clock) {
+                const RunClock& clock, const std::function<void()>& between_steps) {
   double write_start = phases.back().t_end;
-  try {
-    writer.set_attribute("chunk", outcome.chunk);
-    writer.flush();
-    if (loaded.sweep) writer.write_params(*loaded.sweep);
-    if (status_of(outcome, to_run) == "complete") {
-      try {
-        writer.finish_job(*loaded.job);
-      } catch (const IoError&) {
-        throw;
-      } catch (const std::exception& e) {
-        std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written (the "
-                                 "finished tasks are kept in {}: fanout resume {} runs the finish step again)\n",
-                                 loaded.run.job_kind, e.what(), loaded.run.output_path,
-                                 io::journal_path(loaded.run.output_path), loaded.run.output_path);
-        return EXIT_TASKS_FAILED;
-      }
+  between_steps();
+  writer.set_attribute("chunk", outcome.chunk);
+  writer.flush();
+  between_steps();
+  if (loaded.sweep) writer.write_params(*loaded.sweep);
+  if (status_of(outcome, to_run) == "complete") {
+    between_steps();
+    try {
+      writer.finish_job(*loaded.job);
+    } catch (const IoError&) {
+      throw;
+    } catch (const std::exception& e) {
+      std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written (the "
+                               "finished tasks are kept in {}: fanout resume {} runs the finish step again)\n",
+                               loaded.run.job_kind, e.what(), loaded.run.output_path,
+                               io::journal_path(loaded.run.output_path), loaded.run.output_path);
+      return EXIT_TASKS_FAILED;
     }
-    writer.write_ranks(outcome.ranks);
-    writer.write_errors(errors);
-    phases.emplace_back();
-    set_phase(phases.back(), "write", write_start, clock.now());
-    writer.write_phases(phases);
-    writer.commit(status_of(outcome, to_run), utc_now());
-  } catch (const IoError& e) {
-    std::cerr << "fanout: error: " << e.what() << "\n";
-    return EXIT_IO;
   }
+  between_steps();
+  writer.write_ranks(outcome.ranks);
+  between_steps();
+  writer.write_errors(errors);
+  phases.emplace_back();
+  set_phase(phases.back(), "write", write_start, clock.now());
+  writer.write_phases(phases);
+  between_steps();
+  writer.commit(status_of(outcome, to_run), utc_now());
   return EXIT_OK;
 }
 
@@ -419,18 +563,31 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     meta.threads_per_rank = cfg.run.threads_per_rank;
     meta.task_count = task_count;
     meta.job_attributes = config::job_attributes(cfg.run.resolved_toml);
+    // A write that fails here (a full disk) leaves everything as it was:
+    // both start under temporary names.
+    auto creating = [&](const std::string& file, const std::function<void()>& create) {
+      try {
+        create();
+      } catch (const IoError& e) {
+        throw IoError(write_failure(e, file) + "; the run did not start, and nothing was changed", e.os_error());
+      }
+    };
     meta.inputs = cfg.inputs;
-    writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
-    for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
+    creating(cfg.run.output_path, [&] {
+      writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
+      for (const auto& [name, value] : slurm::context_attributes()) writer->set_attribute(name, value);
+    });
     io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
                              static_cast<std::uint64_t>(resumed.sessions), cfg.run.resolved_toml, cfg.inputs};
-    journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header,
-                                                  cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
+    creating(io::journal_path(cfg.run.output_path), [&] {
+      journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header,
+                                                    cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
+    });
     carry_over(resumed, *writer, *journal);
-    journal->start();
+    creating(io::journal_path(cfg.run.output_path), [&] { journal->start(); });
     resumed.finished = {};  // the runner keeps its own bit per task
     resumed.from_file = {};
-    sink = std::make_unique<CheckpointingSink>(*writer, *journal);
+    sink = std::make_unique<CheckpointingSink>(*writer, *journal, cfg.run.output_path);
   };
   auto loaded = load_everywhere(comm, options, code, open_output);
   if (!loaded) return code;
@@ -480,6 +637,8 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   // Inside a Slurm allocation with a time limit: stop handing out tasks that
   // could not end before it, keeping WALLTIME_MARGIN seconds for the file.
   if (comm.rank() == 0) settings.stop_check = slurm::time_limit_stop_check(WALLTIME_MARGIN);
+  // A write that failed (a full disk) stops the run at once: what finishes now cannot be stored.
+  if (sink) settings.fail_check = [&sink] { return sink->failed() ? sink->failure() : std::string(); };
   settings.progress = [&](std::uint64_t done, std::uint64_t failed, double task_cpu) {
     progress.update(clock.now(), done, failed, task_cpu);
   };
@@ -520,6 +679,7 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
             mpirun_kill_timeout());
     };
   RunOutcome outcome = execute(comm, *loaded->job, layout, settings, clock, background ? &*background : nullptr);
+  WriteSignals signals(cfg.output_path);  // the signals the run has seen
   if (background) {
     background->drain();
     background.reset();
@@ -533,21 +693,53 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
     std::vector<TaskError> errors = all_errors(resumed.errors, outcome.errors);
     const std::uint64_t to_run = task_count - already_done;
     const std::string status = status_of(outcome, to_run);
+    const std::uint64_t done = already_done + outcome.completed;
+    bool journal_ok = true;
     try {
       // Before the file: whatever happens while it is written, nothing
       // finished is lost. Synced only when the journal will be kept (a
       // complete run's file is not synced either).
-      if (status == "partial")
-        journal->checkpoint();
-      else
-        journal->write_out();
-    } catch (const IoError& e) {
-      std::cerr << "fanout: warning: " << e.what() << "\n";
+      if (!sink->failed()) {
+        if (status == "partial")
+          journal->checkpoint();
+        else
+          journal->write_out();
+      }
+    } catch (const IoError&) {
+      journal_ok = false;  // tried again if the file cannot be written either
     }
-    code = finish_file(*writer, *loaded, outcome, errors, to_run, std::move(phases), clock);
+    if (sink->failed()) {
+      // The run stopped because a write failed: the file is not written.
+      const IoError& e = sink->error();
+      give_up_file(writer, *journal);
+      std::cerr << fmt::format("fanout: error: {}; the run stopped and {} was not written; {}: {}, fanout resume {} "
+                               "continues\n",
+                               sink->failure(), cfg.output_path, kept_in_journal(false, done, cfg.output_path),
+                               retry_when(e), cfg.output_path);
+      code = EXIT_IO;
+    } else {
+      try {
+        code = finish_file(*writer, *loaded, outcome, errors, to_run, std::move(phases), clock,
+                           [&] { signals.check(); });
+      } catch (const WriteStopped&) {
+        const bool whole = give_up_file(writer, *journal);
+        std::cerr << fmt::format("fanout: {}: stopped writing {}; it was not written, and {}: fanout resume {} "
+                                 "writes it\n",
+                                 WriteSignals::signal_name(), cfg.output_path,
+                                 kept_in_journal(whole, done, cfg.output_path), cfg.output_path);
+        code = EXIT_INTERRUPTED;
+      } catch (const IoError& e) {
+        const bool whole = give_up_file(writer, *journal);
+        std::cerr << fmt::format("fanout: error: {}; it was not written, and {}: {}, fanout resume {} writes it\n",
+                                 write_failure(e, cfg.output_path), kept_in_journal(whole, done, cfg.output_path),
+                                 retry_when(e), cfg.output_path);
+        code = EXIT_IO;
+      }
+    }
     if (code == EXIT_OK) {
-      if (status != "partial") journal->remove();
-      const std::uint64_t done = already_done + outcome.completed;
+      // A partial file holds every finished task: a journal that could not
+      // take them all must not be what a resume reads.
+      if (status != "partial" || !journal_ok) journal->remove();
       std::cerr << fmt::format("fanout: wrote {}: {} of {} tasks done ({} failed{}) on {} rank{} x {} thread{}, {}, "
                                "{:.2f} s\n",
                                cfg.output_path, done, task_count, outcome.failed,
@@ -619,7 +811,7 @@ int validate(const RunOptions& options, bool print) {
     std::cout << fmt::format("note: {} does not exist; fanout run will create it (the default output directory)\n",
                              std::filesystem::path(loaded.run.output_path).parent_path().string());
   std::error_code ec;
-  if (std::filesystem::exists(loaded.run.output_path, ec))
+  if (std::filesystem::exists(std::filesystem::symlink_status(loaded.run.output_path, ec)))  // a dangling link too
     std::cout << fmt::format("note: {} exists; fanout run will refuse to replace it without --force\n",
                              loaded.run.output_path);
   if (print) std::cout << "\n" << loaded.run.resolved_toml;

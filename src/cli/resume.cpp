@@ -291,10 +291,13 @@ void check_output(const std::string& path, const std::string& origin, bool force
                                   origin, name_length, static_cast<std::size_t>(name_max) - TEMP_NAME_EXTRA,
                                   dir.string(), name_max));
   if (fs::is_directory(p, ec)) throw ConfigError(fmt::format("{}: output.path: {} is a directory", origin, path));
-  if (fs::exists(p, ec) && !force)
-    throw ConfigError(fmt::format("{}: output.path: {} already exists; pass --force to replace it "
+  // Whatever is there counts, a symbolic link too (dangling, or a loop): the
+  // new file would replace the link itself.
+  const fs::file_status there = fs::symlink_status(p, ec);
+  if (fs::exists(there) && !force)
+    throw ConfigError(fmt::format("{}: output.path: {} already exists{}; pass --force to replace it "
                                   "(it stays untouched until the new file is complete) or --output to write elsewhere",
-                                  origin, path));
+                                  origin, path, fs::is_symlink(there) ? " (a symbolic link, which --force replaces)" : ""));
 }
 
 bool default_output_dir_missing(const std::string& output) {

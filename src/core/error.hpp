@@ -32,7 +32,12 @@ class ConfigError : public Error {
 // A file could not be read or written (HDF5 errors included).
 class IoError : public Error {
  public:
-  explicit IoError(const std::string& message) : Error(EXIT_IO, message) {}
+  explicit IoError(const std::string& message, int os_error = 0) : Error(EXIT_IO, message), os_error_(os_error) {}
+  // The system's error number behind it (ENOSPC, EDQUOT, EIO, ...), or 0 when none is known.
+  int os_error() const noexcept { return os_error_; }
+
+ private:
+  int os_error_;
 };
 
 }  // namespace fanout

@@ -891,6 +891,8 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
       if (std::string why = settings.stop_check(collector.longest()); !why.empty())
         request_stop(1, StopCause::Check, why);
     }
+    if (settings.fail_check)
+      if (std::string why = settings.fail_check(); !why.empty()) request_stop(2, StopCause::Storage, why);
     if (settings.max_failures > 0 && collector.failed() >= settings.max_failures)
       request_stop(1, StopCause::MaxFailures, fmt::format("run.max_failures = {} reached", settings.max_failures));
     bool ahead = false;

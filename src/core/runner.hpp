@@ -51,10 +51,13 @@ struct RunSettings {
   // finished so far at the output path (a launcher such as mpirun may kill
   // the ranks before the grace ends). Never called more than half the time.
   std::function<void(const RunOutcome& so_far)> publish;
+  // Rank 0, called at every turn of its loop: a reason to stop at once
+  // (the finished tasks can no longer be stored: a full disk), or "".
+  std::function<std::string()> fail_check;
 };
 
 // Why a run stopped before handing out every task.
-enum class StopCause { None, Signal, MaxFailures, Check };
+enum class StopCause { None, Signal, MaxFailures, Check, Storage };
 
 // What a run produced besides the tasks (which went to the sink). Filled on
 // rank 0 only (other ranks get their own RankRecord in `ranks` and nothing else).

@@ -1,43 +1,143 @@
 #include "io/hdf5.hpp"
 
+#include <dlfcn.h>
+#include <mpi.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/error.hpp"
 
 namespace fanout::io {
+namespace {
 
-std::string hdf5_error_stack() {
-  std::vector<std::string> lines;
+struct StackText {
+  std::string text;
+  int os_error = 0;
+};
+
+// One HDF5 error description, on one line. A failed system call of a file
+// driver ("file write failed: time = ..., filename = '...', file descriptor
+// = 17, errno = 28, error message = 'No space left on device', buf = ...")
+// becomes its first words and the system's message ("file write failed: No
+// space left on device"), and its errno is kept.
+std::string one_line(std::string desc, int& os_error) {
+  if (auto at = desc.find("errno = "); at != std::string::npos) {
+    int number = std::atoi(desc.c_str() + at + 8);
+    if (number > 0) {
+      if (os_error == 0) os_error = number;
+      std::size_t cut = at;
+      for (const char* details : {": time = ", ": name = ", ", errno = "}) cut = std::min(cut, desc.find(details));
+      desc = desc.substr(0, cut) + ": " + std::strerror(number);
+    }
+  }
+  for (char& c : desc)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return desc;
+}
+
+StackText take_error_stack() {
+  struct Walk {
+    std::vector<std::string> lines;
+    int os_error = 0;
+  } walk;
   H5Ewalk2(
       H5E_DEFAULT, H5E_WALK_UPWARD,
       [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
-        auto* out = static_cast<std::vector<std::string>*>(data);
-        out->push_back(std::string(e->func_name ? e->func_name : "?") + ": " + (e->desc ? e->desc : ""));
+        auto* out = static_cast<Walk*>(data);
+        out->lines.push_back(std::string(e->func_name ? e->func_name : "?") + ": " +
+                             one_line(e->desc ? e->desc : "", out->os_error));
         return 0;
       },
-      &lines);
+      &walk);
   H5Eclear2(H5E_DEFAULT);
   // Upward: the innermost cause first. Keep the two most specific lines.
-  std::string out;
-  for (std::size_t i = 0; i < std::min<std::size_t>(lines.size(), 2); ++i) out += (i ? "; " : "") + lines[i];
-  return out.empty() ? "no HDF5 error message" : out;
+  StackText out;
+  for (std::size_t i = 0; i < std::min<std::size_t>(walk.lines.size(), 2); ++i)
+    out.text += (i ? "; " : "") + walk.lines[i];
+  if (out.text.empty()) out.text = "no HDF5 error message";
+  out.os_error = walk.os_error;
+  return out;
 }
 
+[[noreturn]] void throw_hdf5_error(const std::string& what) {
+  StackText stack = take_error_stack();
+  throw IoError(what + ": " + stack.text, stack.os_error);
+}
+
+// HDF5 1.10 frees an object whose close failed (a file whose last writes
+// failed on a full disk, say) but keeps its id; its shutdown at exit (in
+// MPI_Finalize, or atexit) closes that id again and crashes (SIGSEGV in
+// H5F__close_cb). Once a close has failed, fanout ends without HDF5's
+// shutdown: the files it wrote are committed or given up by then, and the
+// system frees what is left.
+std::atomic<bool> g_close_failed{false};
+
+// H5_libinit_g is HDF5's "the library is initialised" flag (H5private.h,
+// exported); H5_term_library returns at once without it. Not found (a
+// thread-safe HDF5 keeps it elsewhere): HDF5 shuts down as usual.
+void skip_hdf5_shutdown_after_failed_close() {
+  if (!g_close_failed.load()) return;
+  if (void* initialised = dlsym(RTLD_DEFAULT, "H5_libinit_g")) std::memset(initialised, 0, sizeof(hbool_t));
+}
+
+int before_hdf5_shutdown(MPI_Comm, int, void*, void*) {
+  skip_hdf5_shutdown_after_failed_close();
+  return MPI_SUCCESS;
+}
+
+void note_close(herr_t status) {
+  if (status < 0) g_close_failed.store(true);
+}
+
+}  // namespace
+
+void guard_hdf5_shutdown() {
+  static bool armed = false;
+  if (armed) return;
+  armed = true;
+  H5open();  // HDF5 sets its own hooks first (MPI_COMM_SELF attribute, atexit)
+  // Run before them: MPI_Finalize deletes MPI_COMM_SELF's attributes in the
+  // reverse order of their setting (MPI 3.1, 8.7.1), and exit calls atexit
+  // functions in the reverse order of their registration.
+  int initialised = 0, finalised = 0;
+  MPI_Initialized(&initialised);
+  MPI_Finalized(&finalised);
+  if (initialised && !finalised) {
+    int key = MPI_KEYVAL_INVALID;
+    if (MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, before_hdf5_shutdown, &key, nullptr) == MPI_SUCCESS) {
+      MPI_Comm_set_attr(MPI_COMM_SELF, key, nullptr);
+      MPI_Comm_free_keyval(&key);
+    }
+  }
+  std::atexit(skip_hdf5_shutdown_after_failed_close);
+}
+
+std::string hdf5_error_stack() { return take_error_stack().text; }
+
 hid_t check_id(hid_t id, const std::string& what) {
-  if (id < 0) throw IoError(what + ": " + hdf5_error_stack());
+  if (id < 0) throw_hdf5_error(what);
   return id;
 }
 
 herr_t check_status(herr_t status, const std::string& what) {
-  if (status < 0) throw IoError(what + ": " + hdf5_error_stack());
+  if (status < 0) throw_hdf5_error(what);
   return status;
 }
 
-void quiet_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void quiet_hdf5_errors() {
+  // Per thread in a thread-safe HDF5 (rank 0 writes on a thread of its own).
+  thread_local bool quiet = false;
+  if (quiet) return;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  quiet = true;
+}
 
 Handle& Handle::operator=(Handle&& other) noexcept {
   if (this != &other) {
-    if (id_ >= 0 && closer_) closer_(id_);
+    if (id_ >= 0 && closer_) note_close(closer_(id_));
     id_ = other.id_;
     closer_ = other.closer_;
     other.id_ = H5I_INVALID_HID;
@@ -47,7 +147,7 @@ Handle& Handle::operator=(Handle&& other) noexcept {
 
 Handle::~Handle() {
   if (id_ >= 0 && closer_) {
-    closer_(id_);
+    note_close(closer_(id_));
     H5Eclear2(H5E_DEFAULT);
   }
 }
@@ -56,7 +156,9 @@ void Handle::close(const std::string& what) {
   if (id_ < 0) return;
   hid_t id = id_;
   id_ = H5I_INVALID_HID;
-  check_status(closer_(id), what);
+  herr_t status = closer_(id);
+  note_close(status);
+  check_status(status, what);
 }
 
 namespace {
@@ -84,6 +186,7 @@ Handle writer_access() {
 }  // namespace
 
 Handle create_file(const std::string& path) {
+  guard_hdf5_shutdown();
   Handle fapl = writer_access();
   return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create " + path),
           H5Fclose};
@@ -213,6 +316,7 @@ Handle select_rows(hid_t dataset, const Handle& file_space, std::uint64_t first,
 void write_range(hid_t dataset, hid_t mem_type, std::uint64_t first, std::uint64_t count, const void* data,
                  std::uint64_t stride) {
   if (count == 0) return;
+  quiet_hdf5_errors();
   Handle file_space{check_id(H5Dget_space(dataset), "H5Dget_space"), H5Sclose};
   Handle mem_space = select_rows(dataset, file_space, first, count, stride);
   check_status(H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data), "H5Dwrite");

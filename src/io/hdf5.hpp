@@ -10,13 +10,20 @@
 
 namespace fanout::io {
 
-// HDF5's error stack, innermost message last, then cleared.
+// HDF5's error stack, its two innermost messages on one line, then cleared.
 std::string hdf5_error_stack();
-// Throw IoError("WHAT: <HDF5 error stack>") when the call failed.
+// Throw IoError("WHAT: <HDF5 error stack>") when the call failed, with the
+// errno of a failed system call (a full disk: ENOSPC) as its os_error().
 hid_t check_id(hid_t id, const std::string& what);
 herr_t check_status(herr_t status, const std::string& what);
-// Turn off HDF5's automatic printing of error stacks; we report them ourselves.
+// Turn off HDF5's automatic printing of error stacks (for the calling
+// thread); we report them ourselves.
 void quiet_hdf5_errors();
+// Call on the main thread before writing: once an HDF5 close has failed (a
+// file whose last writes failed), the process ends without HDF5's own
+// shutdown, which would crash on the object left behind (HDF5 1.10).
+// create_file() calls it.
+void guard_hdf5_shutdown();
 
 class Handle {
  public:

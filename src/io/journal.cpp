@@ -74,11 +74,20 @@ void put_string(std::vector<char>& out, const std::string& s) {
   out.insert(out.end(), s.begin(), s.end());
 }
 
+// Appends all of data at fd's offset. When that fails (a full disk), the
+// file is cut back to where it was, so that it still ends with a whole
+// block (a later write, or a resume, carries on from there), and the file
+// offset goes back there too.
 void write_all(int fd, const char* data, std::size_t size, const std::string& path) {
+  const off_t start = ::lseek(fd, 0, SEEK_CUR);
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw IoError("cannot write the checkpoint journal " + path + ": " + std::strerror(errno));
+    if (n < 0) {
+      const int error = errno;
+      if (start >= 0 && ::ftruncate(fd, start) == 0) ::lseek(fd, start, SEEK_SET);
+      throw IoError("cannot write the checkpoint journal " + path + ": " + std::strerror(error), error);
+    }
     data += n;
     size -= static_cast<std::size_t>(n);
   }
@@ -134,7 +143,7 @@ JournalWriter::JournalWriter(std::string path, const JournalHeader& header, doub
     : path_(std::move(path)), interval_(interval), tasks_per_checkpoint_(tasks_per_checkpoint) {
   temp_path_ = path_ + ".new-" + std::to_string(getpid());
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw IoError("cannot create the checkpoint journal " + temp_path_ + ": " + std::strerror(errno));
+  if (fd_ < 0) throw IoError("cannot create the checkpoint journal " + temp_path_ + ": " + std::strerror(errno), errno);
   std::size_t reserve = 128 + header.job.size() + header.job_hash.size() + header.config.size();
   for (const auto& input : header.inputs) reserve += 24 + input.key.size() + input.path.size() + input.sha256.size();
   buffer_.reserve(reserve);
@@ -172,9 +181,9 @@ void JournalWriter::start() {
     write_all(fd_, buffer_.data(), buffer_.size(), temp_path_);
     buffer_.clear();
     if (::fdatasync(fd_) != 0)
-      throw IoError("cannot sync the checkpoint journal " + temp_path_ + ": " + std::strerror(errno));
+      throw IoError("cannot sync the checkpoint journal " + temp_path_ + ": " + std::strerror(errno), errno);
     if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
-      throw IoError("cannot rename " + temp_path_ + " to " + path_ + ": " + std::strerror(errno));
+      throw IoError("cannot rename " + temp_path_ + " to " + path_ + ": " + std::strerror(errno), errno);
   } catch (...) {
     ::close(fd_);
     fd_ = -1;
@@ -221,7 +230,7 @@ void JournalWriter::checkpoint() {
   if (fd_ < 0) return;
   write_block();
   if (unsynced_ && ::fdatasync(fd_) != 0)
-    throw IoError("cannot sync the checkpoint journal " + path_ + ": " + std::strerror(errno));
+    throw IoError("cannot sync the checkpoint journal " + path_ + ": " + std::strerror(errno), errno);
   unsynced_ = false;
   buffered_tasks_ = 0;
   last_sync_ = steady_seconds();

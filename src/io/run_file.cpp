@@ -497,6 +497,16 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
   name += ".partial-";
   name += std::to_string(getpid());
   temp_path_ = (p.parent_path() / name).string();
+  try {
+    create(meta, columns);
+  } catch (...) {  // the destructor does not run: remove the file here
+    impl_.reset();
+    std::remove(temp_path_.c_str());
+    throw;
+  }
+}
+
+void RunWriter::create(const RunMetadata& meta, const std::vector<Column>& columns) {
   impl_->file = create_file(temp_path_);
   hid_t f = impl_->file.get();
   write_attr(f, "format", std::string(FORMAT_NAME));
@@ -553,8 +563,10 @@ RunWriter::RunWriter(std::string path, const RunMetadata& meta, const std::vecto
 
 RunWriter::~RunWriter() {
   if (!committed_) {
-    impl_.reset();  // close every handle before removing the file
+    // Unlinked first: its space is freed as soon as HDF5 lets go of it, even
+    // when closing fails (on a full disk).
     std::remove(temp_path_.c_str());
+    impl_.reset();
   }
 }
 

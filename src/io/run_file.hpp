@@ -87,6 +87,7 @@ class RunWriter : public TaskSink {
   struct Impl;
 
  private:
+  void create(const RunMetadata& meta, const std::vector<Column>& columns);
   void rewrite_span(std::uint64_t first, std::uint64_t span, const std::vector<std::size_t>& order);
   std::unique_ptr<Impl> impl_;
   std::string path_;

@@ -11,13 +11,18 @@ Cases:
                 then `fanout validate` (no MPI) with the same arguments
   table_some    (--np N, or none: run without mpirun) a few of them
   usage         (--np N) command-line usage errors, said once
-  existing_output (--np N) an existing output: untouched without --force,
-                replaced by a complete file with it
+  existing_output (--np N) an existing output (a file, a dangling or
+                looping symbolic link): untouched without --force, replaced by
+                a complete file with it; a non-UTF-8 output name used byte for byte
 """
 import copy
 import os
 import shutil
+import subprocess
 import sys
+import tomllib
+
+import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
@@ -383,6 +388,41 @@ def case_existing_output(tools, args):
         e2e.check_run_file(target, n_ranks=n, job="spin", task_count=6, policy="dynamic",
                            columns=["duration"])
         expect_eq(e2e.listing(outdir), ["x.h5"], "files in the output directory after the second --force")
+
+        # A symbolic link at the output path exists too, dangling or a loop:
+        # refused without --force (exit 2, the link untouched), replaced with it.
+        for name, points_to in (("dangling.h5", "nowhere.h5"), ("loop.h5", "loop.h5")):
+            link = os.path.join(outdir, name)
+            os.symlink(points_to, link)
+            result = e2e.run(tools, ["run", config, "--output", link], np_=n, cwd=w.path)
+            expect_one_error(result, f"--output {link}: output.path: {link} already exists (a symbolic link, which "
+                             "--force replaces); pass --force to replace it (it stays untouched until the new file "
+                             "is complete) or --output to write elsewhere", f"a {name} symbolic link")
+            expect(os.path.islink(link) and os.readlink(link) == points_to, f"{link}: the link was touched")
+            expect_eq(e2e.listing(outdir), sorted(["x.h5", name]), f"files in the output directory after the refused {name}")
+            e2e.run_ok(tools, ["run", config, "--output", link, "--force"], np_=n, cwd=w.path)
+            expect(not os.path.islink(link), f"{link}: still a link after --force")
+            e2e.check_run_file(link, n_ranks=n, job="spin", task_count=4, policy="dynamic", columns=["duration"])
+            os.remove(link)
+
+        # A file name that is not UTF-8 is used byte for byte (not re-encoded).
+        # Its messages carry the same bytes: read them as bytes.
+        raw = os.path.join(os.fsencode(outdir), b"caf\xe9-\xff.h5")
+        argv = [tools.mpiexec, "-n", str(n), "--oversubscribe", tools.fanout, "run", config, "--output", raw]
+        proc = subprocess.run(argv, cwd=w.path, env=e2e.mpi_env(), capture_output=True, timeout=90)
+        expect(proc.returncode == 0 and b"fanout: wrote " + raw in proc.stderr,
+               f"a run to a non-UTF-8 --output: exit {proc.returncode}\n{proc.stderr!r}")
+        expect_eq(sorted(os.listdir(os.fsencode(outdir))), [b"caf\xe9-\xff.h5", b"x.h5"],
+                  "file names (bytes) in the output directory after a non-UTF-8 --output")
+        # The stored config is TOML (UTF-8): there, each byte that is not UTF-8 is U+FFFD.
+        with h5py.File(raw, "r") as f:
+            expect_eq(f.attrs["status"], "complete", "status of the run with a non-UTF-8 name")
+            expect_eq(len(f["tasks"]), 4, "tasks of the run with a non-UTF-8 name")
+            stored = tomllib.loads(f.attrs["config"])["output"]["path"]
+        expect_eq(stored, os.path.join(outdir, "caf\ufffd-\ufffd.h5"), "output.path in the stored config")
+        proc = subprocess.run(argv, cwd=w.path, env=e2e.mpi_env(), capture_output=True, timeout=90)
+        expect(proc.returncode == 2 and b"output.path: " + raw + b" already exists" in proc.stderr,
+               f"the same non-UTF-8 --output again: exit {proc.returncode} (expected 2)\n{proc.stderr!r}")
 
 
 if __name__ == "__main__":

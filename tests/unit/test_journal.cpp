@@ -3,8 +3,12 @@
 // of a task counts, also when a journal holds a task more than once. A torn
 // tail is told from damage, a damaged header refused, the input files' digests kept.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
+
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +148,58 @@ TEST_F(JournalTest, DamagedSizesAreRefusedBeforeTheyAllocate) {
   // 1 x (56 + 2^64 - 56) wraps to 0 in a multiplication.
   EXPECT_THROW(decode(bytes.data(), bytes.size(), ~std::size_t{0} - sizeof(TaskRecord) + 1, flags), std::runtime_error);
   EXPECT_THROW(decode(bytes.data(), bytes.size(), bytes.size() + 1, flags), std::runtime_error);
+}
+
+// A write that fails (a full file system; here RLIMIT_FSIZE, EFBIG) cuts the
+// journal back to its last whole block, so that it stays valid, and keeps
+// what it could not write: written, after the blocks before it, once there is room.
+TEST_F(JournalTest, FailedWriteKeepsWholeBlocksAndIsWrittenLater) {
+  const std::string file = path("run.h5.journal");
+  struct Limits {  // restored whatever happens
+    rlimit file_size{};
+    struct sigaction xfsz {};
+    Limits() {
+      getrlimit(RLIMIT_FSIZE, &file_size);
+      struct sigaction ignore {};
+      ignore.sa_handler = SIG_IGN;
+      sigaction(SIGXFSZ, &ignore, &xfsz);
+    }
+    ~Limits() {
+      setrlimit(RLIMIT_FSIZE, &file_size);
+      sigaction(SIGXFSZ, &xfsz, nullptr);
+    }
+  } limits;
+  io::JournalWriter journal(file, header(100), 30, 1000000);
+  journal.start();
+  std::vector<TaskRecord> first{record(0, TaskStatus::Ok, 1)};
+  journal.add(first, rows_of(first), {});
+  journal.write_out();
+  const auto whole = fs::file_size(file);
+  rlimit tight = limits.file_size;
+  tight.rlim_cur = whole + 100;  // room for part of the next block only
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tight), 0);
+  std::vector<TaskRecord> many;
+  for (std::uint64_t id = 1; id <= 20; ++id) many.push_back(record(id, TaskStatus::Ok, 1.0 + static_cast<double>(id)));
+  journal.add(many, rows_of(many), {});
+  try {
+    journal.write_out();
+    FAIL() << "a write beyond RLIMIT_FSIZE succeeded";
+  } catch (const IoError& e) {
+    EXPECT_EQ(e.os_error(), EFBIG) << e.what();
+    EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(fs::file_size(file), whole) << "the part of the block written was not cut off";
+  io::JournalScan scan;
+  EXPECT_EQ(scan_all(file, &scan).size(), 1u);
+  EXPECT_FALSE(scan.torn);
+
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limits.file_size), 0);
+  journal.checkpoint();
+  std::vector<Batch> blocks = scan_all(file, &scan);
+  EXPECT_FALSE(scan.torn);
+  ASSERT_EQ(blocks.size(), 2u);
+  ASSERT_EQ(blocks[1].records.size(), 20u);
+  EXPECT_EQ(blocks[1].records[19].id, 20u);
 }
 
 // A journal that holds tasks more than once (as journals of other fanout
