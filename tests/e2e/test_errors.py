@@ -416,7 +416,7 @@ def case_existing_output(tools, args):
                   "file names (bytes) in the output directory after a non-UTF-8 --output")
         # The stored config is TOML (UTF-8): there, each byte that is not UTF-8 is U+FFFD.
         with h5py.File(raw, "r") as f:
-            expect_eq(f.attrs["status"], "complete", "status of the run with a non-UTF-8 name")
+            expect_eq(e2e.text(f.attrs["status"]), "complete", "status of the run with a non-UTF-8 name")
             expect_eq(len(f["tasks"]), 4, "tasks of the run with a non-UTF-8 name")
             stored = tomllib.loads(f.attrs["config"])["output"]["path"]
         expect_eq(stored, os.path.join(outdir, "caf\ufffd-\ufffd.h5"), "output.path in the stored config")
