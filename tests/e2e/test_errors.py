@@ -418,7 +418,7 @@ def case_existing_output(tools, args):
         with h5py.File(raw, "r") as f:
             expect_eq(e2e.text(f.attrs["status"]), "complete", "status of the run with a non-UTF-8 name")
             expect_eq(len(f["tasks"]), 4, "tasks of the run with a non-UTF-8 name")
-            stored = tomllib.loads(f.attrs["config"])["output"]["path"]
+            stored = tomllib.loads(e2e.text(f.attrs["config"]))["output"]["path"]
         expect_eq(stored, os.path.join(outdir, "caf\ufffd-\ufffd.h5"), "output.path in the stored config")
         proc = subprocess.run(argv, cwd=w.path, env=e2e.mpi_env(), capture_output=True, timeout=90)
         expect(proc.returncode == 2 and b"output.path: " + raw + b" already exists" in proc.stderr,
