@@ -308,11 +308,12 @@ TEST(Runner, CpuTimesOfLongTasksAreTheirOwnAndShortTasksShareByWallTime) {
         if (mixed.burns(t.id)) {
           EXPECT_GE(cpu, 0.95 * burn) << "task " << t.id;
         } else {
-          // Shares go by wall time, so an empty task gets no more than its
-          // wall (and the reading's lead over the wall clock, as above). Its wall is not always tiny: with two threads on one
-          // CPU (CI's machine) an empty task preempted by a burning one
-          // lasted 0.69 ms. The typical empty task, though, is a sliver.
-          EXPECT_TRUE(cpu_fits_wall(cpu, t.t_end - t.t_start)) << "task " << t.id;
+          // An empty task's wall is not always tiny: with two threads on one
+          // CPU (CI's machine) one preempted by a burning task lasted 0.69 ms,
+          // and under AddressSanitizer the CPU spent between a span's tasks
+          // (in its reading, not in their walls) raised an empty task's share
+          // past 1.5 x its wall. So no bound per empty task; the typical one
+          // is a sliver.
           empty_cpu.push_back(cpu);
         }
       }
