@@ -843,6 +843,9 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     double t1 = steady_seconds();
     next_publish = t1 + (t1 - t0);  // publishing takes at most half the time
   };
+  auto finished_since_published = [&] {
+    return outcome.completed != published_tasks || outcome.errors.size() != published_errors;
+  };
 
   // A time-limit stop gives the running tasks as long as the longest task
   // took (the check left that much time); a signal, run.grace.
@@ -873,7 +876,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     sink.poll();
     // What has finished goes to the output path at once: a launcher may kill
     // the ranks before the grace ends (mpirun does within 2 s).
-    if (!published || outcome.completed != published_tasks || outcome.errors.size() != published_errors) publish();
+    if (!published || finished_since_published()) publish();
   };
 
   for (;;) {
@@ -932,7 +935,7 @@ void coordinate_root(const boost::mpi::communicator& comm, WorkerPool& pool, Dis
     bool local_done = !local_more && (pool.all_done() || stopper.give_up(pool));
     // During the grace: the file at the output path follows the tasks that finish.
     if (stopper.level() > 0 && !(local_done && active == 0) && steady_seconds() >= next_publish &&
-        (outcome.completed != published_tasks || outcome.errors.size() != published_errors))
+        finished_since_published())
       publish();
     if (local_done && active == 0) {
       collector.store(pool.take_results());
