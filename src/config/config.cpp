@@ -62,6 +62,13 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
   if (cfg.order == Order::LongestFirst && cfg.policy == Policy::StaticBlock && !describe)
     schedule.fail("order", "\"longest-first\" does not combine with policy \"static-block\" (it would give the "
                            "longest tasks all to rank 0); use dynamic, guided or static-cyclic");
+  std::string hierarchy = schedule.word_or_whole(
+      "hierarchy", "auto", sched::hierarchy_words(), 1,
+      "how ranks reach rank 0: \"flat\" (every rank asks rank 0 for work and sends it its tasks), \"node\" (the "
+      "ranks of a node take work from and send tasks to a leader, the node's first rank, and only leaders talk to "
+      "rank 0), N (the same with groups of N consecutive ranks). \"auto\": node leaders once a run has enough "
+      "ranks for one dispatcher to be the bottleneck, else flat");
+  if (auto h = sched::parse_hierarchy(hierarchy)) cfg.hierarchy = *h;
   schedule.finish();
   out.push_back(std::move(schedule));
 

@@ -11,6 +11,7 @@
 #include "config/params.hpp"
 #include "core/job.hpp"
 #include "core/sweep.hpp"
+#include "sched/hierarchy.hpp"
 
 namespace fanout::config {
 
@@ -29,6 +30,7 @@ struct RunConfig {
   Order order = Order::Auto;
   std::string order_name;
   std::string order_origin;  // where schedule.order was set, for messages
+  sched::Hierarchy hierarchy;  // [schedule] hierarchy: flat, node leaders, or groups of N
   unsigned threads_per_rank = 1;
   std::uint64_t progress_interval = 30;  // s; 0: no progress lines
   double grace = 10;                     // s running tasks get after a stop signal

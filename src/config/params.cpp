@@ -509,6 +509,33 @@ std::optional<std::uint64_t> Section::auto_or_whole(std::string_view key, std::u
   return value;
 }
 
+std::string Section::word_or_whole(std::string_view key, const std::string& def,
+                                   const std::vector<std::string>& words, std::uint64_t min, std::string_view help) {
+  std::string expected = fmt::format("one of {} or a whole number >= {}", join_quoted(words), min);
+  const toml::node* node = lookup(key, expected, "\"" + def + "\"", help);
+  std::string value = def;
+  if (node) {
+    if (auto s = node->value_exact<std::string>()) {
+      if (std::find(words.begin(), words.end(), *s) == words.end()) {
+        std::string hint = closest(*s, words);
+        fail(key, fmt::format("expected {}, found \"{}\"{}", expected, *s,
+                              hint.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", hint)));
+      }
+      value = *s;
+      resolved_.insert_or_assign(key, value);
+    } else if (auto v = node->value_exact<std::int64_t>()) {
+      if (*v < 0 || static_cast<std::uint64_t>(*v) < min) fail(key, fmt::format("expected {}, found {}", expected, *v));
+      value = std::to_string(*v);
+      resolved_.insert_or_assign(key, *v);
+    } else {
+      fail_type(key, *node, expected);
+    }
+  } else {
+    resolved_.insert_or_assign(key, value);
+  }
+  return value;
+}
+
 void Section::finish() const {
   if (describe_ || !table_) return;
   std::vector<std::string> known(known_.begin(), known_.end());

@@ -99,6 +99,11 @@ class Section {
   std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min,
                                              std::string_view help);
 
+  // One of `words`, or a whole number >= min given as a TOML integer: the
+  // value as text ("node", "4"). Kept in the resolved config as given.
+  std::string word_or_whole(std::string_view key, const std::string& def, const std::vector<std::string>& words,
+                            std::uint64_t min, std::string_view help);
+
   // Throws ConfigError for the first key that no getter asked for.
   void finish() const;
 

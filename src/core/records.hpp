@@ -56,10 +56,20 @@ struct RankRecord {
   double cpu_sys = 0;
   std::int64_t max_rss = 0;  // bytes
   std::uint64_t tasks = 0;
+  // The rank this one takes work from and sends its tasks to (0 for flat
+  // dispatch; itself for rank 0; a node or group leader's own leader is 0),
+  // and the runner's messages this rank received and sent, with their bytes
+  // (since format 1.7): rank 0's messages_in is the load on the dispatcher.
+  std::int32_t leader = 0;
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar & rank & threads & cpus & node_cpus & host & node & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
+    ar & leader & messages_in & messages_out & bytes_in & bytes_out;
   }
 };
 

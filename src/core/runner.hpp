@@ -13,6 +13,7 @@
 #include "core/job.hpp"
 #include "core/records.hpp"
 #include "core/sink.hpp"
+#include "sched/hierarchy.hpp"
 
 namespace boost::mpi {
 class communicator;
@@ -54,6 +55,9 @@ struct RunSettings {
   // Rank 0, called at every turn of its loop: a reason to stop at once
   // (the finished tasks can no longer be stored: a full disk), or "".
   std::function<std::string()> fail_check;
+  // Who serves whom ([schedule] hierarchy). Auto is resolved by the runner
+  // from the rank count (the run records the resolved one in RunOutcome).
+  sched::Hierarchy hierarchy{sched::HierarchyKind::Flat, 0};
 };
 
 // Why a run stopped before handing out every task.
@@ -69,6 +73,7 @@ struct RunOutcome {
   std::vector<TaskError> errors;  // sorted by task id
   std::vector<double> task_cpu;   // s: CPU time (user + sys) of the tasks each rank ran, by rank
   std::string chunk;              // the chunk size the scheduler used
+  sched::Hierarchy hierarchy;     // the hierarchy the run used (never Auto)
   std::uint64_t failed = 0;
   std::uint64_t completed = 0;  // tasks that ran for the last time, failed or not
   std::uint64_t retried = 0;    // failed attempts that were run again
