@@ -624,6 +624,8 @@ int run(const boost::mpi::communicator& comm, const RunOptions& options) {
   RunSettings settings;
   settings.policy = cfg.policy;
   settings.chunk = cfg.chunk;
+  settings.hierarchy = cfg.hierarchy;
+  settings.node_name = slurm::node_name();
   settings.threads_per_rank = cfg.threads_per_rank;
   settings.progress_interval = progress.tick();
   settings.usage_at_start = usage_at_start;

@@ -58,6 +58,9 @@ struct RunSettings {
   // Who serves whom ([schedule] hierarchy). Auto is resolved by the runner
   // from the rank count (the run records the resolved one in RunOutcome).
   sched::Hierarchy hierarchy{sched::HierarchyKind::Flat, 0};
+  // This rank's node for hierarchy "node" (the Slurm node name, say); empty:
+  // the host name. Ranks with the same name form one group.
+  std::string node_name;
 };
 
 // Why a run stopped before handing out every task.

@@ -64,7 +64,7 @@ class StaticScheduler : public Scheduler {
     for (std::uint64_t r = 0; r < n; ++r) cursor_[r] = o_.policy == Policy::StaticBlock ? block_begin(r) : r;
   }
 
-  Work next(int rank, bool /*ahead*/) override {
+  Work next(int rank, bool /*ahead*/, std::uint64_t /*workers*/) override {
     if (rank < 0 || rank >= o_.ranks) throw std::out_of_range("scheduler: rank out of range");
     auto r = static_cast<std::uint64_t>(rank);
     bool block = o_.policy == Policy::StaticBlock;
@@ -98,7 +98,7 @@ class SharedScheduler : public Scheduler {
   explicit SharedScheduler(SchedulerOptions o)
       : o_(std::move(o)), workers_(static_cast<std::uint64_t>(o_.ranks) * o_.threads_per_rank) {}
 
-  Work next(int /*rank*/, bool ahead) override {
+  Work next(int /*rank*/, bool ahead, std::uint64_t workers) override {
     if (next_ >= o_.task_count) return {};
     std::uint64_t remaining = o_.task_count - next_;
     double mean = observed_ ? seconds_ / static_cast<double>(observed_) : 0;
@@ -111,7 +111,7 @@ class SharedScheduler : public Scheduler {
     } else {
       per_worker = auto_chunk(mean, observed_, remaining, workers_);
     }
-    std::uint64_t size = std::min(remaining, per_worker * o_.threads_per_rank);
+    std::uint64_t size = std::min(remaining, per_worker * (workers ? workers : o_.threads_per_rank));
     Work work{emit(o_.order, next_, size, 1)};
     next_ += size;
     return work;

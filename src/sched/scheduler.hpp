@@ -44,7 +44,9 @@ class Scheduler {
   // workers is idle. Such a request is told to come back later (see
   // ahead_refused) when a task fetched ahead could end up waiting in a
   // busy rank's queue while a worker elsewhere has nothing left to do.
-  virtual Work next(int rank, bool ahead = false) = 0;
+  // `workers`: the worker threads the answer feeds (a leader asks for its
+  // whole group); 0: one rank's, threads_per_rank.
+  virtual Work next(int rank, bool ahead = false, std::uint64_t workers = 0) = 0;
   // Finished tasks: `count` of them took `seconds` of wall time in all.
   virtual void observe(double /*seconds*/, std::uint64_t /*count*/) {}
   // The chunk setting as recorded in the file: a number, "auto", "block" or "1".
