@@ -515,7 +515,14 @@ std::string Section::word_or_whole(std::string_view key, const std::string& def,
   const toml::node* node = lookup(key, expected, "\"" + def + "\"", help);
   std::string value = def;
   if (node) {
-    if (auto s = node->value_exact<std::string>()) {
+    auto digits = node->value_exact<std::string>();
+    if (digits && !digits->empty() && digits->size() < 10 &&
+        std::all_of(digits->begin(), digits->end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      std::int64_t v = std::stoll(*digits);  // "4" as well as 4
+      if (static_cast<std::uint64_t>(v) < min) fail(key, fmt::format("expected {}, found \"{}\"", expected, *digits));
+      value = std::to_string(v);
+      resolved_.insert_or_assign(key, v);
+    } else if (auto s = node->value_exact<std::string>()) {
       if (std::find(words.begin(), words.end(), *s) == words.end()) {
         std::string hint = closest(*s, words);
         fail(key, fmt::format("expected {}, found \"{}\"{}", expected, *s,

@@ -61,7 +61,7 @@ std::vector<protocol::Request> GroupSupply::wanted() {
     protocol::Request r;
     r.ahead = !any_idle;
     r.for_rank = key;
-    r.workers = threads_ * static_cast<std::uint32_t>(per_member_ ? 1 : members_.size());
+    r.workers = threads_ * (per_member_ ? 1 : ROUNDS * static_cast<std::uint32_t>(members_.size()));
     out.push_back(r);
   }
   return out;
@@ -88,7 +88,7 @@ std::vector<std::pair<int, sched::Work>> GroupSupply::answered(int key, sched::W
   stock.count += got;
   if (got > 0) {
     stock.state = State::Open;
-    if (!per_member_) stock.piece = std::max<std::uint64_t>(1, got / members_.size());
+    if (!per_member_) stock.piece = std::max<std::uint64_t>(1, got / (ROUNDS * members_.size()));
   } else {
     stock.state = work.later ? State::Later : State::Done;
   }

@@ -107,6 +107,7 @@ Topology plan(const boost::mpi::communicator& comm, const RunSettings& settings,
     case sched::HierarchyKind::Groups: leaders = leaders_of_groups(ranks, used.group_size); break;
     default: leaders = leaders_of_groups(ranks, ranks); break;  // flat: one group, led by rank 0
   }
+  if (used.kind != sched::HierarchyKind::Flat) detach_rank_zero(leaders);
   return make_topology(comm.rank(), leaders);
 }
 

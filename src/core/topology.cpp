@@ -33,6 +33,15 @@ int count_nodes(const std::vector<std::string>& node_of_rank) {
   return static_cast<int>(std::set<std::string>(node_of_rank.begin(), node_of_rank.end()).size());
 }
 
+void detach_rank_zero(std::vector<int>& leader_of) {
+  int second = -1;
+  for (std::size_t r = 1; r < leader_of.size(); ++r) {
+    if (leader_of[r] != 0) continue;
+    if (second < 0) second = static_cast<int>(r);
+    leader_of[r] = second;
+  }
+}
+
 Topology make_topology(int rank, const std::vector<int>& leader_of) {
   const int ranks = static_cast<int>(leader_of.size());
   if (ranks < 1 || rank < 0 || rank >= ranks || leader_of[0] != 0)

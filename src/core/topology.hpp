@@ -22,6 +22,10 @@ sched::Hierarchy resolve_hierarchy(const sched::Hierarchy& wanted, int ranks, in
 std::vector<int> leaders_of_groups(int ranks, int size);
 std::vector<int> leaders_of_nodes(const std::vector<std::string>& node_of_rank);
 int count_nodes(const std::vector<std::string>& node_of_rank);
+// Under leaders rank 0 serves leaders only: the other ranks of its own group
+// get a leader of their own, the group's second rank (rank 0 stays a group
+// of one that dispatches, collects and computes).
+void detach_rank_zero(std::vector<int>& leader_of);
 
 struct Topology {
   int rank = 0;
