@@ -12,7 +12,7 @@ Options:
   --only 1,3       run only these benchmarks (1 dispatch, 2 imbalance, 3 primes,
                    4 threads-vs-ranks, 5 start-up, 6 scale, 7 prime_count, 8 command farm
                    with and without typed results, 9 setup of a 10^8-combination sweep,
-                   10 the python job against Python pools)
+                   10 the python job against Python pools, 11 node leaders against flat dispatch)
   --repeats N      repeats per variant (default 5; --quick 3; --tiny 1)
   --json FILE      also write every sample and every summary figure as JSON
   --keep DIR       keep the run files in DIR instead of a temporary directory
@@ -213,6 +213,10 @@ def read_run_file(path, with_tasks):
         ranks = f["ranks"][:]
         r["rss0"] = int(ranks["max_rss"][0])
         r["rank_tasks"] = [int(x) for x in ranks["tasks"]]
+        if "messages_in" in ranks.dtype.names:  # format 1.7: the runner's traffic per rank
+            r["messages_in0"] = int(ranks["messages_in"][0])
+            r["bytes_in0"] = int(ranks["bytes_in"][0])
+            r["leaders"] = [int(x) for x in ranks["leader"]]
         if with_tasks:
             t = f["tasks"][:]
             wall = t["t_end"] - t["t_start"]
@@ -1453,11 +1457,65 @@ def bench_python_job(b):
 
 
 # ----------------------------------------------------------------------------
+# 11. Node leaders (issue 14)
+
+
+def bench_leaders(b):
+    """10^6 empty tasks at 8 and 16 ranks (oversubscribed on 2 cores), flat
+    dispatch against groups of 4: rank 0's messages per 1,000 tasks and the
+    end-to-end rate, paired per repeat."""
+    n = b.pick(1_000_000, 200_000, 2_000)
+    ranks_list = b.pick([8, 16], [8, 16], [4])
+    spin = [f"job.tasks={n}", "job.duration=0", 'job.distribution="constant"']
+
+    def fanout(ranks, hierarchy):
+        def fn():
+            r = b.fanout_run(SPIN, spin + [f'schedule.hierarchy="{hierarchy}"'], ranks=ranks,
+                             mpi_extra=("--oversubscribe",))
+            if "messages_in0" not in r:
+                raise Unavailable("this build records no /ranks traffic (format 1.7)")
+            return dict(r, tasks_per_s=n / r["e2e"], msgs_per_1000=r["messages_in0"] * 1000 / n)
+        return fn
+
+    variants = []
+    for ranks in ranks_list:
+        variants += [(f"{ranks} ranks, flat", fanout(ranks, "flat")), (f"{ranks} ranks, groups of 4", fanout(ranks, "4"))]
+    samples, errors = alternate(b, variants, b.repeats)
+    rows, summary, checks = [], {}, []
+    for ranks in ranks_list:
+        flat, groups = samples[f"{ranks} ranks, flat"], samples[f"{ranks} ranks, groups of 4"]
+        for name, s in ((f"{ranks} ranks, flat", flat), (f"{ranks} ranks, groups of 4", groups)):
+            if name in errors or not s:
+                rows.append([name, "-", "-", "-", errors.get(name, "")[:90]])
+                continue
+            summary[name] = {"msgs_per_1000": med(s, "msgs_per_1000"), "tasks_per_s": med(s, "tasks_per_s"),
+                             "messages_in0": med(s, "messages_in0"), "samples": s and [x["tasks_per_s"] for x in s]}
+            rows.append([name, f"{med(s, 'messages_in0'):.0f}", f"{med(s, 'msgs_per_1000'):.3f}",
+                         rate(med(s, "tasks_per_s")), f"{med(s, 'e2e'):.3f}"])
+        if flat and groups:
+            fewer = paired_ratio(flat, groups, "messages_in0")
+            speed = paired_ratio(groups, flat, "tasks_per_s")
+            summary[f"{ranks} ranks"] = {"fewer_messages": fewer, "rate_ratio": speed}
+            checks += [check(f"11 {ranks} ranks: rank 0's messages, flat / groups of 4", f"{fewer:.2f}x", ">= 4x",
+                             fewer >= 4),
+                       check(f"11 {ranks} ranks: end-to-end rate, groups of 4 / flat", f"{speed:.2f}",
+                             ">= 0.90", speed >= 0.9)]
+    print_table(f"11. Node leaders: {n:,} empty tasks, flat against groups of 4 ({b.repeats} repeats, medians;"
+                " oversubscribed: 2 cores)",
+                ["variant", "rank 0 messages in", "per 1,000 tasks", "tasks/s (compute->written)", "e2e s"], rows,
+                ["Ratios are paired per repeat (same load). Every rank is a process on the same 2 cores, so the"
+                 " rate says what leaders cost on one machine, not what they save on many nodes."])
+    print_checks(checks)
+    return {"summary": summary, "errors": errors, "checks": checks}
+
+
+# ----------------------------------------------------------------------------
 
 BENCHMARKS = {1: ("dispatch", bench_dispatch), 2: ("imbalance", bench_imbalance), 3: ("primes", bench_primes),
               4: ("threads", bench_threads), 5: ("startup", bench_startup), 6: ("scale", bench_scale),
               7: ("prime_count", bench_prime_count), 8: ("command", bench_command_farm),
-              9: ("sweep_setup", bench_sweep_setup), 10: ("python_job", bench_python_job)}
+              9: ("sweep_setup", bench_sweep_setup), 10: ("python_job", bench_python_job),
+              11: ("leaders", bench_leaders)}
 
 
 def machine(fanout):
