@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace fanout {
 
@@ -37,8 +38,10 @@ std::optional<sched::Work> GroupSupply::serve(Stock& stock, bool ahead) {
 }
 
 std::optional<sched::Work> GroupSupply::take(int member, bool ahead) {
+  // A shared stock is keyed by the leader: the member must be checked itself.
   auto it = stocks_.find(key_for(member));
-  if (it == stocks_.end()) throw std::out_of_range("GroupSupply: rank " + std::to_string(member) + " is not in the group");
+  if (it == stocks_.end() || std::find(members_.begin(), members_.end(), member) == members_.end())
+    throw std::out_of_range("GroupSupply: rank " + std::to_string(member) + " is not in the group");
   Stock& stock = it->second;
   if (stock.parked.empty())
     if (auto work = serve(stock, ahead)) return work;

@@ -45,6 +45,12 @@ sched::Work decode_work(const std::vector<std::uint64_t>& message) {
   if (message.empty()) throw std::runtime_error("empty work message");
   if (message[0] > static_cast<std::uint64_t>(WorkStatus::Later) || (message.size() - 1) % 3 != 0)
     throw std::runtime_error("malformed work message");
+  // encode_work never sends "no more work" with ranges, nor "ranges" without any.
+  const bool has_ranges = message.size() > 1;
+  if ((message[0] == static_cast<std::uint64_t>(WorkStatus::Done) && has_ranges) ||
+      (message[0] == static_cast<std::uint64_t>(WorkStatus::Ranges) && !has_ranges))
+    throw std::runtime_error("malformed work message (status " + std::to_string(message[0]) + " with " +
+                             std::to_string((message.size() - 1) / 3) + " ranges)");
   sched::Work work;
   work.later = message[0] == static_cast<std::uint64_t>(WorkStatus::Later);
   for (std::size_t i = 1; i + 2 < message.size(); i += 3) {

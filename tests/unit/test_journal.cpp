@@ -423,6 +423,65 @@ TEST_F(JournalTest, TornTailIsNotDamage) {
   EXPECT_EQ(ids_of(blocks), (std::vector<std::uint64_t>{0, 1, 2, 6, 7, 8}));
 }
 
+// A kill may cut the journal at any byte. Cut inside the header: an I/O
+// error (never a crash, never a header taken as valid); cut inside a block
+// (records, rows or an error's message): a torn tail, the blocks before it
+// kept, no damage; cut between blocks: nothing torn.
+TEST_F(JournalTest, CutAtEveryByte) {
+  const std::string file = path("run.h5.journal");
+  std::vector<std::uint64_t> at;  // where the blocks start, and the file's end
+  {
+    io::JournalWriter journal(file, header(10, "[job]\nkind = 'spin'\n"), 30, 1000);
+    journal.start();
+    at.push_back(fs::file_size(file));
+    std::vector<TaskRecord> first{record(0, TaskStatus::Ok, 1), record(1, TaskStatus::Ok, 2)};
+    journal.add(first, rows_of(first), {});
+    journal.write_out();
+    at.push_back(fs::file_size(file));
+    std::vector<TaskRecord> second{record(2, TaskStatus::Ok, 3), record(3, TaskStatus::Failed, 4)};
+    journal.add(second, rows_of(second), std::vector<TaskError>{{3, 1, 0, "exit code 3"}});
+    journal.write_out();
+    at.push_back(fs::file_size(file));
+  }
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_EQ(bytes.size(), at[2]);
+  const std::string cut = path("cut.h5.journal");
+  for (std::uint64_t n = 0; n <= at[2]; ++n) {
+    {
+      // A new file each time: truncating one makes ext4 write it out at close.
+      fs::remove(cut);
+      std::ofstream out(cut, std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(n));
+    }
+    if (n < at[0]) {
+      EXPECT_THROW(io::scan_journal(cut, [](Batch&) {}), IoError) << "cut at " << n;
+      continue;
+    }
+    io::JournalScan scan;
+    std::vector<Batch> blocks;
+    try {
+      blocks = scan_all(cut, &scan);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "cut at " << n << ": " << e.what();
+      continue;
+    }
+    const std::uint64_t whole = n >= at[2] ? 2 : n >= at[1] ? 1 : 0;
+    EXPECT_EQ(scan.blocks, whole) << "cut at " << n;
+    EXPECT_EQ(scan.torn, n != at[whole]) << "cut at " << n;
+    EXPECT_EQ(scan.torn_bytes, n - at[whole]) << "cut at " << n;
+    EXPECT_TRUE(scan.damaged.empty()) << "cut at " << n;
+    EXPECT_EQ(ids_of(blocks).size(), 2 * whole) << "cut at " << n;
+    if (whole == 2) {
+      ASSERT_EQ(blocks[1].errors.size(), 1u);
+      EXPECT_EQ(blocks[1].errors[0].message, "exit code 3");
+    }
+  }
+}
+
 // A damaged header (its config, job kind, hash or counts) is an I/O error
 // naming the file as damaged, never taken for a run of other parameters.
 TEST_F(JournalTest, DamagedHeaderIsRefused) {
