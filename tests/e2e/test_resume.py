@@ -142,8 +142,9 @@ def clean_reference(tools, w, sets):
                         ["checkpoint.interval=30"])
 
 
-def resume_and_compare(tools, w, path, n, reference, sessions=2):
-    r = e2e.run_ok(tools, ["resume", path, "--progress", "never"], np_=n, cwd=w.path, timeout=120)
+def resume_and_compare(tools, w, path, n, reference, sessions=2, extra=()):
+    """`fanout resume path EXTRA...` at n ranks: complete, with the results of the uninterrupted `reference`."""
+    r = e2e.run_ok(tools, ["resume", path, "--progress", "never"] + list(extra), np_=n, cwd=w.path, timeout=120)
     expect("resuming" in r.err, f"resume did not say what it resumed:\n{r.describe()}")
     d = e2e.read_file(path)
     expect_eq(e2e.attr_str(d["attrs"], "status"), "complete", f"{path} after resume: status")
