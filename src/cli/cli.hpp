@@ -1,30 +1,16 @@
 #pragma once
 // The subcommands. main() parses, builds the MPI environment when the command
-// needs one, and calls execute().
+// needs one, and calls execute(). `fanout run` and `fanout resume` call the
+// run layer (run/run.hpp).
 #include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace boost::mpi {
 class communicator;
 }
 
 namespace fanout::cli {
-
-struct RunOptions {
-  std::string config;
-  std::optional<std::string> output;
-  std::vector<std::string> sets;
-  std::optional<std::string> costs;  // an earlier run's file: hand tasks out longest-first
-  bool force = false;
-  bool resume = false;  // continue an interrupted run of the output
-  // The config's text when it does not come from the file `config` names
-  // (fanout resume: the config stored in the run file; `config` names it then).
-  std::optional<std::string> config_text;
-  std::string progress = "auto";  // --progress auto|always|never
-  std::string command_line;
-};
 
 struct Command {
   bool needs_mpi = false;
@@ -34,9 +20,6 @@ struct Command {
 
 // Parses the command line. Usage errors print once and set exit_code = 2.
 Command parse(int argc, char** argv);
-
-// Collective. `fanout run`: every rank returns the same exit code.
-int run(const boost::mpi::communicator& comm, const RunOptions& options);
 
 // The rank this process will have, from the launcher's environment, before
 // MPI is initialised (0 when not launched by mpirun or srun).

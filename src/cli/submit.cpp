@@ -14,7 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cli/resume.hpp"
+#include "run/output.hpp"
 #include "config/config.hpp"
 #include "core/data_files.hpp"
 #include "core/error.hpp"
@@ -154,7 +154,7 @@ std::vector<PlannedJob> plan(const SubmitOptions& o, const std::string& command_
 // Writes OUTPUT.sbatch and submits it; sets job.job_id.
 void submit_job(PlannedJob& job) {
   const std::string script_path = job.output + ".sbatch";
-  create_default_output_dir(job.output);  // results/, as fanout run would
+  run::create_default_output_dir(job.output);  // results/, as fanout run would
   fs::path dir = fs::path(job.output).parent_path();
   std::error_code ec;
   if (!dir.empty() && !fs::is_directory(dir, ec))

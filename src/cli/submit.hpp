@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/cli.hpp"
+#include "run/request.hpp"
 
 namespace CLI {
 class App;
@@ -15,7 +15,7 @@ class App;
 namespace fanout::cli {
 
 struct SubmitOptions {
-  RunOptions run;  // CONFIG, --set, --output; command_line: how submit was called, from "fanout" on
+  fanout::run::RunRequest run;  // CONFIG, --set, --output; command_line: how submit was called, from "fanout" on
   int nodes = 0;
   int ntasks_per_node = 0;
   std::string time;  // HH:MM:SS or D-HH:MM:SS

@@ -16,7 +16,7 @@
 namespace fanout::config {
 
 enum class Policy { StaticBlock, StaticCyclic, Dynamic, Guided };
-// Auto: longest-first where it is known to help (cli.cpp, hand_out_order), else given.
+// Auto: longest-first where it is known to help (run/request.cpp, hand_out_order), else given.
 enum class Order { Auto, Given, LongestFirst };
 const std::vector<std::string>& policy_names();
 Policy policy_from_name(const std::string& name);

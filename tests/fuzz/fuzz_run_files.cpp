@@ -38,7 +38,8 @@
 #include <hdf5.h>
 #include <zlib.h>
 
-#include "cli/resume.hpp"
+#include "cli/status.hpp"
+#include "run/resume.hpp"
 #include "config/config.hpp"
 #include "core/batch.hpp"
 #include "core/error.hpp"
@@ -144,7 +145,7 @@ void make_base() {
   meta.scheduler = cfg.run.policy_name;
   meta.order = "given";
   meta.mpi_library = "none";
-  meta.job_hash = cli::job_hash(cfg.run.resolved_toml);
+  meta.job_hash = run::job_hash(cfg.run.resolved_toml);
   meta.sessions = 2;
   meta.n_ranks = 2;
   meta.threads_per_rank = 2;
@@ -249,11 +250,11 @@ void read_journal(const std::string& bytes) {
     });
   });
   expect_error_or_success("status of a journal", [&] { cli::print_status(journal.string()); });
-  expect_error_or_success("stored_config of a journal", [&] { cli::stored_config(journal.string()); });
+  expect_error_or_success("stored_config of a journal", [&] { run::stored_config(journal.string()); });
   expect_error_or_success("resume from a journal", [&] {
     config::LoadedConfig loaded =
         config::load_config(CONFIG, "fuzz.toml", {"output.path=" + output.string()}, /*checked_elsewhere=*/true);
-    cli::prepare_output(loaded, "fuzz.toml", /*resume=*/true, /*force=*/false);
+    run::prepare_output(loaded, "fuzz.toml", /*resume=*/true, /*force=*/false);
   });
   fs::remove(journal);
 }

@@ -1,4 +1,4 @@
-// Job::finish through `fanout run` (cli::run) at whatever rank count
+// Job::finish through the run layer (run::run, what `fanout run` calls) at whatever rank count
 // mpiexec gives: array columns reach the file, finish reads them range by
 // range and writes root attributes and /output datasets, and it runs only
 // when every task succeeded; a finish that throws leaves no file.
@@ -13,12 +13,12 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "cli/cli.hpp"
 #include "config/params.hpp"
 #include "core/error.hpp"
 #include "core/job.hpp"
 #include "core/run_output.hpp"
 #include "io/hdf5.hpp"
+#include "run/run.hpp"
 
 using namespace fanout;
 
@@ -88,12 +88,12 @@ int run_probe(const boost::mpi::communicator& comm, const std::string& dir, cons
   std::string config = dir + "/probe.toml";
   if (comm.rank() == 0) std::ofstream(config) << "[job]\nkind = \"finish_probe\"\n" << job_keys << "\n";
   comm.barrier();
-  cli::RunOptions options;
-  options.config = config;
-  options.output = dir + "/probe.h5";
-  options.progress = "never";
-  options.sets = {"schedule.policy=dynamic", "run.threads_per_rank=2"};
-  return cli::run(comm, options);
+  run::RunRequest request;
+  request.config = config;
+  request.output = dir + "/probe.h5";
+  request.progress = "never";
+  request.sets = {"schedule.policy=dynamic", "run.threads_per_rank=2"};
+  return run::run(comm, request);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The checkpoint journal read block by block (io::scan_journal), and what a
-// resume makes of it (cli::prepare_output, cli::carry_over): the last record
+// resume makes of it (run::prepare_output, run::carry_over): the last record
 // of a task counts, also when a journal holds a task more than once. A torn
 // tail is told from damage, a damaged header refused, the input files' digests kept.
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "cli/resume.hpp"
+#include "run/resume.hpp"
 #include "config/config.hpp"
 #include "core/batch.hpp"
 #include "core/error.hpp"
@@ -211,7 +211,7 @@ TEST_F(JournalTest, ResumeCarriesTheLastRecordOfEachTask) {
                                     {"output.path=\"" + output + "\""});
   ASSERT_EQ(RowLayout(loaded.columns).size(), 8u);
   {
-    io::JournalHeader h{"spin", cli::job_hash(loaded.run.resolved_toml), 5, 8, 1, loaded.run.resolved_toml, {}, true};
+    io::JournalHeader h{"spin", run::job_hash(loaded.run.resolved_toml), 5, 8, 1, loaded.run.resolved_toml, {}, true};
     io::JournalWriter journal(io::journal_path(output), h, 30, 1000);
     journal.start();
     std::vector<std::vector<TaskRecord>> blocks{
@@ -223,7 +223,7 @@ TEST_F(JournalTest, ResumeCarriesTheLastRecordOfEachTask) {
     journal.add({}, {}, std::vector<TaskError>{{1, 1, 0, "first try"}, {0, 1, 0, "lost"}, {3, 1, 0, "still"}});
     journal.checkpoint();
   }
-  cli::ResumeState state = cli::prepare_output(loaded, "test", /*resume=*/true, /*force=*/false);
+  run::ResumeState state = run::prepare_output(loaded, "test", /*resume=*/true, /*force=*/false);
   EXPECT_EQ(state.carried, 2u);
   EXPECT_EQ(state.finished, (std::vector<bool>{false, true, true, false, false}));
   EXPECT_EQ(state.sessions, 2);
@@ -237,7 +237,7 @@ TEST_F(JournalTest, ResumeCarriesTheLastRecordOfEachTask) {
   {
     io::RunWriter writer(output, meta, loaded.columns);
     io::JournalWriter journal(io::journal_path(output), header(5, loaded.run.resolved_toml), 30, 1000);
-    cli::carry_over(state, writer, journal);
+    run::carry_over(state, writer, journal);
     journal.start();
     writer.commit("partial", "2026-01-01T00:00:00Z");
   }

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <string>
 
-#include "cli/progress.hpp"
+#include "run/progress.hpp"
 
-using fanout::cli::Progress;
+using fanout::run::Progress;
 
 namespace {
 std::string eta_of(const std::string& line) {

@@ -1,10 +1,14 @@
-#include "cli/progress.hpp"
+#include "run/progress.hpp"
+
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include <fmt/format.h>
 
-namespace fanout::cli {
+namespace fanout::run {
 
 namespace {
 std::string duration(double seconds) {
@@ -54,6 +58,16 @@ void Progress::update(double elapsed, std::uint64_t done, std::uint64_t failed, 
   std::fflush(out_);
 }
 
+bool Progress::stderr_reaches_terminal() {
+  if (isatty(STDERR_FILENO) == 1) return true;
+  if (!std::getenv("OMPI_COMM_WORLD_RANK")) return false;
+  std::error_code ec;
+  auto target = std::filesystem::read_symlink("/proc/" + std::to_string(getppid()) + "/fd/2", ec);
+  if (ec) return false;
+  std::string t = target.string();
+  return t.rfind("/dev/pts/", 0) == 0 || t.rfind("/dev/tty", 0) == 0;
+}
+
 void Progress::finish() {
   if (drawn_) {
     std::fputc('\n', out_);
@@ -62,4 +76,4 @@ void Progress::finish() {
   }
 }
 
-}  // namespace fanout::cli
+}  // namespace fanout::run

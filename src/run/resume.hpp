@@ -1,7 +1,6 @@
 #pragma once
-// Resuming interrupted runs, and `fanout status`: where a run's finished
-// tasks are (the run file, its checkpoint journal), and whether they belong to
-// the config at hand.
+// Resuming interrupted runs: where a run's finished tasks are (the run file,
+// its checkpoint journal), and whether they belong to the config at hand.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,7 +13,7 @@ class JournalWriter;
 class RunWriter;
 }  // namespace fanout::io
 
-namespace fanout::cli {
+namespace fanout::run {
 
 // A digest of the [job] table (16 hex digits): what a resumed run must match.
 std::string job_hash(const std::string& resolved_toml);
@@ -50,21 +49,4 @@ void carry_over(const ResumeState& state, io::RunWriter& writer, io::JournalWrit
 // The resolved config stored in a run file or journal (for `fanout resume FILE`).
 std::string stored_config(const std::string& path);
 
-// `fanout status FILE`.
-int print_status(const std::string& path);
-
-// The output must be writable where it is and must not exist (unless
-// `force`, and not be a directory). Throws ConfigError naming `origin`.
-void check_output(const std::string& path, const std::string& origin, bool force);
-
-// The output goes into results/ (the default directory, relative to the
-// current one), which does not exist yet: fanout run creates it.
-bool default_output_dir_missing(const std::string& output);
-// Creates it when missing and says so on stderr (one directory, never parents).
-void create_default_output_dir(const std::string& output);
-
-// A .NAME.partial-PID file of a fanout run still writing `output` on this
-// machine: its pid, or 0.
-long live_writer(const std::string& output);
-
-}  // namespace fanout::cli
+}  // namespace fanout::run

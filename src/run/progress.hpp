@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-namespace fanout::cli {
+namespace fanout::run {
 
 class Progress {
  public:
@@ -30,6 +30,10 @@ class Progress {
 
   static constexpr double QUIET_SECONDS = 2;
 
+  // Is stderr a terminal, here or, for a rank that mpirun started on this
+  // machine (its stderr is a pipe to mpirun), at mpirun itself?
+  static bool stderr_reaches_terminal();
+
  private:
   Mode mode_;
   std::uint64_t total_;
@@ -40,4 +44,4 @@ class Progress {
   double last_change_ = 0;       // ...and the elapsed time when that count was first seen
 };
 
-}  // namespace fanout::cli
+}  // namespace fanout::run
