@@ -283,7 +283,8 @@ const Descriptions TASK_FIELDS{
     {"cpu_shared", "0: cpu_user and cpu_sys read for this task alone; 1: its share, by wall time, of one reading for "
                    "several short tasks"},
 };
-const char* RANKS_DESCRIPTION = "one row per rank, row r = rank r: where it ran, its CPUs, its time and memory, whom it took work from and its messages";
+const char* RANKS_DESCRIPTION = "one row per rank, row r = rank r: where it ran, its CPUs, its time and memory, whom "
+                                "it took work from and its messages";
 const Descriptions RANK_FIELDS{
     {"rank", "the rank"},
     {"host", "host name (gethostname)"},

@@ -173,8 +173,10 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
                     const std::vector<double>& durations, const sched::SchedulerOptions& o,
                     const SimulationCounts& counts) {
   sched::Hierarchy h{sched::HierarchyKind::Flat, 0};
-  if (options.hierarchy) h = *options.hierarchy;
-  else if (auto file = sched::parse_hierarchy(run.hierarchy); file && file->kind != sched::HierarchyKind::Auto) h = *file;
+  if (options.hierarchy)
+    h = *options.hierarchy;
+  else if (auto file = sched::parse_hierarchy(run.hierarchy); file && file->kind != sched::HierarchyKind::Auto)
+    h = *file;
   p.hierarchy = h.name();
   p.ranks_per_node = options.ranks_per_node ? *options.ranks_per_node : file_ranks_per_node(run);
   p.group = h.kind == sched::HierarchyKind::Node ? p.ranks_per_node
@@ -192,7 +194,8 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
     two.ranks = 2;
     simulate(durations, two, options.latency, &c);
   }
-  p.messages_per_task = c.remote_tasks > 0 ? static_cast<double>(c.remote_work) / static_cast<double>(c.remote_tasks) : 0;
+  p.messages_per_task =
+      c.remote_tasks > 0 ? static_cast<double>(c.remote_work) / static_cast<double>(c.remote_tasks) : 0;
   p.task_seconds = p.tasks > 0 ? p.task_time / static_cast<double>(p.tasks) : 0;
   p.tree = dispatch_tree(p.ranks, p.group);
   const double per_rank =
@@ -200,7 +203,8 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
   p.rank0_messages = static_cast<double>(p.tree.direct) * per_rank;
   p.leader_messages = p.tree.leaders > 0 ? static_cast<double>(p.tree.per_leader + 1) * per_rank : 0;
   p.simulated_compute = p.compute;
-  p.compute = std::max({p.compute, p.rank0_messages * p.seconds_per_message, p.leader_messages * p.seconds_per_message});
+  p.compute =
+      std::max({p.compute, p.rank0_messages * p.seconds_per_message, p.leader_messages * p.seconds_per_message});
   p.rank0_busy = p.compute > 0 ? p.rank0_messages * p.seconds_per_message / p.compute : 0;
   p.leader_busy = p.compute > 0 ? p.leader_messages * p.seconds_per_message / p.compute : 0;
   // One rank computing without pause sends threads x messages_per_task / task_seconds messages a second.
@@ -322,7 +326,8 @@ std::string saturation_text(const Prediction& p) {
 
 std::string format_text(const Prediction& p) {
   const bool bound = p.compute > p.simulated_compute;
-  std::string dispatch = fmt::format("dispatch:  {}: rank 0 answers {}", hierarchy_words(p), plural(p.tree.direct, "rank"));
+  std::string dispatch =
+      fmt::format("dispatch:  {}: rank 0 answers {}", hierarchy_words(p), plural(p.tree.direct, "rank"));
   if (p.tree.leaders > 0)
     dispatch = fmt::format("dispatch:  {}: rank 0 answers {} of its {} and {}", hierarchy_words(p),
                            plural(p.tree.direct - p.tree.leaders, "rank"), p.hierarchy == "node" ? "node" : "group",
@@ -377,9 +382,10 @@ std::string format_text(const std::vector<Prediction>& rows) {
       "s); efficiency = task time / (workers x wall)\n\n",
       first.tasks, first.task_time, first.policy, first.chunk, first.threads, first.threads == 1 ? "" : "s",
       first.fixed, first.one_worker_wall);
-  out.insert(out.size() - 1, fmt::format("dispatch: {}, {:.1f} us of rank 0's time per message ({}); rank 0 busy: "
-                                         "its messages' time / compute\n",
-                                         hierarchy_words(first), 1e6 * first.seconds_per_message, message_source(first)));
+  out.insert(out.size() - 1,
+             fmt::format("dispatch: {}, {:.1f} us of rank 0's time per message ({}); rank 0 busy: its messages' time "
+                         "/ compute\n",
+                         hierarchy_words(first), 1e6 * first.seconds_per_message, message_source(first)));
   out += fmt::format("{:>8} {:>8} {:>10} {:>10} {:>8} {:>10} {:>11}\n", "ranks", "workers", "wall s", "compute s",
                      "speedup", "efficiency", "rank 0 busy");
   for (const auto& p : rows)
