@@ -182,7 +182,7 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
   p.group = h.kind == sched::HierarchyKind::Node ? p.ranks_per_node
             : h.kind == sched::HierarchyKind::Groups ? h.group_size
                                                      : 0;
-  if (!run.ranks.empty() && run.ranks[0].messages_in > 0) {
+  if (!run.ranks.empty() && run.ranks[0].messages_in > 0 && run.ranks[0].comm > 0) {
     p.seconds_per_message = run.ranks[0].comm / static_cast<double>(run.ranks[0].messages_in);
     p.measured = true;
   } else {
