@@ -58,7 +58,11 @@ def summary(run):
     """The headline figures of `fanout report` as a dict: wall, compute,
     cpu_user, cpu_sys, cores_busy, task_wall, task_cpu, cpu_per_wall,
     imbalance (max/mean busy of the ranks), efficiency (task time /
-    (workers x wall)), ok, failed."""
+    (workers x wall)), ok, failed, and the dispatcher's load (format 1.7):
+    hierarchy, dispatcher_messages (rank 0's messages_in),
+    dispatcher_messages_per_1000_tasks (per 1,000 tasks of the session
+    /ranks measured, the last), dispatcher_seconds_per_message (rank 0's
+    comm / its messages), each None where the file does not record it."""
     ran = run.ran
     task_wall = float((ran["t_end"] - ran["t_start"]).sum())
     task_cpu = float((ran["cpu_user"] + ran["cpu_sys"]).sum())
@@ -79,7 +83,25 @@ def summary(run):
         "efficiency": task_wall / (run.workers * wall) if run.workers and wall > 0 else 0.0,
         "ok": int((ran["status"] == "ok").sum()),
         "failed": int((ran["status"] != "ok").sum()),  # timed_out too, as fanout report counts
+        **_dispatcher(run),
     }
+
+
+def _dispatcher(run):
+    """The load on rank 0 as fanout report gives it: recorded when rank 0
+    received messages (format 1.7, more than one rank)."""
+    out = {"hierarchy": run.hierarchy, "dispatcher_messages": None, "dispatcher_messages_per_1000_tasks": None,
+           "dispatcher_seconds_per_message": None}
+    if "messages_in" not in run.ranks or 0 not in run.ranks.index or int(run.ranks.loc[0, "messages_in"]) == 0:
+        return out
+    messages = int(run.ranks.loc[0, "messages_in"])
+    ran = run.ran
+    if "session" in ran.columns and len(ran):
+        ran = ran[ran["session"] == max(int(run.attrs.get("sessions", 1)) - 1, int(ran["session"].max()))]
+    out["dispatcher_messages"] = messages
+    out["dispatcher_messages_per_1000_tasks"] = 1000.0 * messages / len(ran) if len(ran) else 0.0
+    out["dispatcher_seconds_per_message"] = float(run.ranks.loc[0, "comm"]) / messages
+    return out
 
 
 def amdahl_speedup(workers, serial_fraction):

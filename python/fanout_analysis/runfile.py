@@ -208,7 +208,9 @@ class Run:
              'failed' or 'timed_out', a categorical), session, cpu_shared
              (fields a file lacks are absent)
     ranks    DataFrame indexed by rank: host, node, pid, threads, cpus,
-             node_cpus (1.5), tasks, busy, idle, comm, cpu_user, cpu_sys, max_rss
+             node_cpus (1.5), tasks, busy, idle, comm, cpu_user, cpu_sys,
+             max_rss, leader, messages_in, messages_out, bytes_in, bytes_out
+             (1.7; fields a file lacks are absent)
     phases   DataFrame indexed by phase name (setup ... write): t_start, t_end
     errors   DataFrame indexed by the failed task's id: message (0 rows when
              no task failed)
@@ -273,6 +275,12 @@ class Run:
     @property
     def threads_per_rank(self):
         return int(self.attrs.get("threads_per_rank", 1))
+
+    @property
+    def hierarchy(self):
+        """Who dispatched work to whom (format 1.7): "flat", "node" or a group
+        size as digits; "flat" in older files, which had no other dispatch."""
+        return self.attrs.get("hierarchy") or "flat"
 
     @property
     def workers(self):

@@ -135,7 +135,9 @@ int validate(const run::RunRequest& options, bool print) {
 }
 
 int predict_file(const std::string& path, report::PredictOptions options, const std::string& ranks,
-                 const std::string& policy, const std::string& chunk, const std::string& format) {
+                 const std::string& policy, const std::string& chunk, const std::string& hierarchy,
+                 const std::string& format) {
+  if (!hierarchy.empty()) options.hierarchy = report::parse_hierarchy_option(hierarchy);
   std::vector<int> rank_counts;  // --ranks N[,N...]
   for (std::size_t at = 0; at <= ranks.size();) {
     std::size_t comma = std::min(ranks.find(',', at), ranks.size());
@@ -316,6 +318,13 @@ Command parse(int argc, char** argv) {
   predict_cmd->add_option("--latency", predict_options->latency,
                           "seconds for a remote rank's request to be answered (default 0.0002)")
       ->check(CLI::Range(0.0, 10.0));
+  auto predict_hierarchy = std::make_shared<std::string>();
+  predict_cmd->add_option("--hierarchy", *predict_hierarchy,
+                          "flat, node or a group size: who answers the ranks' requests (default: the file's)")
+      ->type_name("H");
+  predict_cmd->add_option("--ranks-per-node", predict_options->ranks_per_node,
+                          "ranks per node, for --hierarchy node (default: the most on one node in the file)")
+      ->check(CLI::Range(1, 10'000'000));
   predict_cmd->add_option("--format", *predict_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
 
   auto plot_options = std::make_shared<PlotOptions>();
@@ -379,9 +388,9 @@ Command parse(int argc, char** argv) {
     command.execute = [](const boost::mpi::communicator*) { return print_jobs(); };
   } else if (predict_cmd->parsed()) {
     command.execute = [predict_file_path, predict_options, predict_ranks, predict_policy, predict_chunk,
-                       predict_format](const boost::mpi::communicator*) {
+                       predict_hierarchy, predict_format](const boost::mpi::communicator*) {
       return predict_file(*predict_file_path, *predict_options, *predict_ranks, *predict_policy, *predict_chunk,
-                          *predict_format);
+                          *predict_hierarchy, *predict_format);
     };
   } else if (compare_cmd->parsed()) {
     command.execute = [compare_paths, compare_format](const boost::mpi::communicator*) {

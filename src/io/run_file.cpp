@@ -82,6 +82,11 @@ Handle rank_type() {
   FANOUT_FIELD(t.get(), RankRecord, cpu_user, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), RankRecord, cpu_sys, H5T_NATIVE_DOUBLE);
   FANOUT_FIELD(t.get(), RankRecord, max_rss, H5T_NATIVE_INT64);
+  FANOUT_FIELD(t.get(), RankRecord, leader, H5T_NATIVE_INT32);         // since 1.7
+  FANOUT_FIELD(t.get(), RankRecord, messages_in, H5T_NATIVE_UINT64);   // since 1.7
+  FANOUT_FIELD(t.get(), RankRecord, messages_out, H5T_NATIVE_UINT64);  // since 1.7
+  FANOUT_FIELD(t.get(), RankRecord, bytes_in, H5T_NATIVE_UINT64);      // since 1.7
+  FANOUT_FIELD(t.get(), RankRecord, bytes_out, H5T_NATIVE_UINT64);     // since 1.7
   return t;
 }
 
@@ -255,7 +260,7 @@ std::vector<std::size_t> id_order(const std::vector<TaskRecord>& records) {
 }
 
 const char* TASK_UNITS = "t_start=s;t_end=s;cpu_user=s;cpu_sys=s";
-const char* RANK_UNITS = "busy=s;idle=s;comm=s;cpu_user=s;cpu_sys=s;max_rss=B";
+const char* RANK_UNITS = "busy=s;idle=s;comm=s;cpu_user=s;cpu_sys=s;max_rss=B;bytes_in=B;bytes_out=B";
 const char* PHASE_UNITS = "t_start=s;t_end=s";
 
 // What each dataset, field and root attribute is: the file's own copy of
@@ -278,7 +283,8 @@ const Descriptions TASK_FIELDS{
     {"cpu_shared", "0: cpu_user and cpu_sys read for this task alone; 1: its share, by wall time, of one reading for "
                    "several short tasks"},
 };
-const char* RANKS_DESCRIPTION = "one row per rank, row r = rank r: where it ran, its CPUs, its time and memory";
+const char* RANKS_DESCRIPTION = "one row per rank, row r = rank r: where it ran, its CPUs, its time and memory, whom "
+                                "it took work from and its messages";
 const Descriptions RANK_FIELDS{
     {"rank", "the rank"},
     {"host", "host name (gethostname)"},
@@ -298,6 +304,13 @@ const Descriptions RANK_FIELDS{
                  "fanout run until every rank had finished its task loop, s"},
     {"cpu_sys", "system CPU time of the whole process, same span, s"},
     {"max_rss", "peak resident memory of the process, bytes"},
+    {"leader", "the rank this one took work from and sent its tasks to: 0 under flat dispatch and for a leader; "
+               "0 for rank 0 itself"},
+    {"messages_in", "messages the runner received on this rank during the task loop (rank 0's: the dispatcher's "
+                    "load); 0: not recorded"},
+    {"messages_out", "messages the runner sent from this rank during the task loop; 0: not recorded"},
+    {"bytes_in", "bytes of the messages received (messages_in), bytes"},
+    {"bytes_out", "bytes of the messages sent (messages_out), bytes"},
 };
 const char* PHASES_DESCRIPTION = "the run's five phases in order (setup, distribute, compute, collect, write), on "
                                  "rank 0's run clock; the end of write is the wall time";
@@ -338,6 +351,8 @@ const Descriptions ROOT_ATTRIBUTES{
     {"scheduler", "the scheduling policy (schedule.policy)"},
     {"chunk", "the chunk setting: block, 1, or the configured schedule.chunk (a number or auto)"},
     {"order", "the hand-out order used: given or longest-first"},
+    {"hierarchy", "who dispatched work to whom: flat (rank 0 to every rank), node (rank 0 to one leader per node, "
+                  "each to its node's ranks) or N (leaders of groups of N ranks); empty while being written"},
     {"costs", "where longest-first task costs came from: an earlier run file, job, or empty when order is given"},
     {"mpi_library", "the MPI library (MPI_Get_library_version up to its first comma)"},
     {"job_hash", "FNV-1a 64-bit digest of the [job] keys and values; resume checks it"},
@@ -356,13 +371,22 @@ const Descriptions ROOT_ATTRIBUTES{
 const char* JOB_DESCRIPTION = "the [job] table of the config, one attribute per key (nested tables flattened with "
                               "dots); attribute_descriptions gives the job's help text for each";
 
-// The description attributes of a compound dataset: what it is, and each field's meaning in field order.
+// The description attributes of a compound dataset: what it is, and each field's meaning in the order of
+// the fields in the file (H5Tpack orders them by offset in the record, not as they were inserted).
 void describe_fields(hid_t dataset, const char* description, const Descriptions& fields) {
   write_attr(dataset, "description", std::string(description));
+  Handle type{check_id(H5Dget_type(dataset), "H5Dget_type"), H5Tclose};
+  const int members = H5Tget_nmembers(type.get());
+  check_status(members, "H5Tget_nmembers");
   std::vector<std::string> rows;
-  for (const auto& [field, meaning] : fields) {
+  for (int m = 0; m < members; ++m) {
+    char* raw = H5Tget_member_name(type.get(), static_cast<unsigned>(m));
+    if (raw == nullptr) throw IoError("H5Tget_member_name failed");
+    std::string field(raw);
+    H5free_memory(raw);
+    auto known = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == field; });
     rows.push_back(field);
-    rows.push_back(meaning);
+    rows.push_back(known == fields.end() ? std::string() : known->second);
   }
   write_attr(dataset, "field_descriptions", rows, 2);
 }
@@ -526,6 +550,7 @@ void RunWriter::create(const RunMetadata& meta, const std::vector<Column>& colum
   write_attr(f, "chunk", meta.chunk);
   write_attr(f, "order", meta.order);
   write_attr(f, "costs", meta.costs);
+  write_attr(f, "hierarchy", std::string(""));  // set_hierarchy: what the run used
   write_attr(f, "mpi_library", meta.mpi_library);
   write_attr(f, "job_hash", meta.job_hash);
   write_attr(f, "sessions", meta.sessions);
@@ -662,6 +687,11 @@ void RunWriter::rewrite_span(std::uint64_t first, std::uint64_t span, const std:
 
 void RunWriter::set_attribute(const std::string& name, const std::string& value) {
   write_attr(impl_->file.get(), name, value);
+}
+
+void RunWriter::set_hierarchy(const sched::Hierarchy& used) {
+  write_attr(impl_->file.get(), "hierarchy",
+             used.kind == sched::HierarchyKind::Auto ? std::string("flat") : used.name());
 }
 
 void RunWriter::finish_job(const Job& job) {
@@ -925,6 +955,12 @@ std::vector<RankRecord> read_ranks(hid_t f, const Claims& c) {
       throw bad("threads", fmt::format("0 to {}", MAX_THREADS_PER_RANK), std::to_string(k.threads));
     for (double v : {k.busy, k.idle, k.comm, k.cpu_user, k.cpu_sys})
       if (!std::isfinite(v)) throw bad("busy, idle, comm, cpu_user, cpu_sys", "finite times", fmt::format("{}", v));
+    // leader (since 1.7; 0 in older files): a rank of the run, and 0 for rank 0.
+    if (k.leader < 0 || k.leader >= c.n_ranks || (r == 0 && k.leader != 0))
+      throw bad("leader",
+                r == 0 ? std::string("0 (rank 0 takes work from no one)")
+                       : fmt::format("0 to {} (the attribute n_ranks is {})", c.n_ranks - 1, c.n_ranks),
+                std::to_string(k.leader));
   }
   return ranks;
 }
@@ -1141,6 +1177,15 @@ RunFile read_run(const std::string& path, bool whole) {
     run.chunk = read_string_attr(f, "chunk");
     if (attr_exists(f, "order")) run.order = read_string_attr(f, "order");  // since 1.1
     if (attr_exists(f, "costs")) run.costs = read_string_attr(f, "costs");
+    if (attr_exists(f, "hierarchy")) {  // since 1.7; flat before
+      run.hierarchy = read_string_attr(f, "hierarchy");
+      if (!run.hierarchy.empty()) {
+        auto h = sched::parse_hierarchy(run.hierarchy);
+        if (!h || h->kind == sched::HierarchyKind::Auto)
+          throw IoError(damaged(fmt::format("attribute hierarchy: expected flat, node or a group size (a whole number "
+                                            ">= 1), found \"{}\"", run.hierarchy)));
+      }
+    }
     run.mpi_library = read_string_attr(f, "mpi_library");
     if (attr_exists(f, "job_hash")) run.job_hash = read_string_attr(f, "job_hash");  // since 1.2
     const Claims claims = read_claims(f);

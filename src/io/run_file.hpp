@@ -12,12 +12,13 @@
 #include "core/records.hpp"
 #include "core/sink.hpp"
 #include "core/sweep.hpp"
+#include "sched/hierarchy.hpp"
 
 namespace fanout::io {
 
 inline constexpr const char* FORMAT_NAME = "fanout";
 inline constexpr std::int64_t FORMAT_MAJOR = 1;
-inline constexpr std::int64_t FORMAT_MINOR = 6;  // 1.1: order, costs; 1.2-1.6: see docs/file-format.md
+inline constexpr std::int64_t FORMAT_MINOR = 7;  // 1.1: order, costs; 1.2-1.7: see docs/file-format.md
 
 struct RunMetadata {
   std::string job;
@@ -62,6 +63,10 @@ class RunWriter : public TaskSink {
   void finish_job(const Job& job);
   // Sets (or replaces) a string attribute of the root group.
   void set_attribute(const std::string& name, const std::string& value);
+  // The root attribute `hierarchy` (since 1.7): the hierarchy the run used.
+  // It is "" from create() until this is called; Auto, which a run resolves
+  // before it dispatches, is written as "flat".
+  void set_hierarchy(const sched::Hierarchy& used);
 
   // Tasks first, first + stride, ... (records.size() of them): their records and packed rows.
   void write_tasks(std::uint64_t first, const std::vector<TaskRecord>& records, const std::vector<std::byte>& rows,
@@ -123,6 +128,9 @@ struct RunFile {
   std::string costs;
   std::string mpi_library;
   std::string job_hash;  // "" before 1.2
+  // `hierarchy` (since 1.7): "flat", "node" or a group size as digits; "flat"
+  // in older files (flat dispatch was the only one); "" while being written.
+  std::string hierarchy = "flat";
   std::int64_t sessions = 1;
   std::vector<InputFile> inputs;  // `inputs` (since 1.6); empty when the run read no file, or in older files
   std::int64_t n_ranks = 0;

@@ -124,6 +124,20 @@ double run_wall(const io::RunFile& run) {
   return wall;
 }
 
+DispatcherLoad dispatcher_load(const io::RunFile& run) {
+  DispatcherLoad d;
+  if (!run.hierarchy.empty()) d.hierarchy = run.hierarchy;
+  if (run.ranks.empty() || run.ranks[0].messages_in == 0) return d;
+  const int last = sessions_of(run).back().session;
+  for (const auto& t : run.tasks)
+    if (t.attempt > 0 && t.session == last) ++d.tasks;
+  d.recorded = true;
+  d.messages = run.ranks[0].messages_in;
+  d.per_1000_tasks = d.tasks > 0 ? 1000.0 * static_cast<double>(d.messages) / static_cast<double>(d.tasks) : 0;
+  d.seconds_per_message = run.ranks[0].comm / static_cast<double>(d.messages);
+  return d;
+}
+
 Summary summarize(const io::RunFile& run) {
   Summary s;
   s.job = run.job;
@@ -251,6 +265,7 @@ Summary summarize(const io::RunFile& run) {
   s.crowding = crowding(nodes);
   advise(s);
   s.results = summarize_results(run);
+  s.dispatcher = dispatcher_load(run);
   double busy_mean = run.ranks.empty() ? 0 : busy_sum / static_cast<double>(run.ranks.size());
   s.imbalance = busy_mean > 0 ? busy_max / busy_mean : 1;
   s.efficiency = offered > 0 ? s.task_wall / offered : 0;
@@ -303,6 +318,12 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   line("");
   line(fmt::format("load imbalance (max/mean busy): {:.2f}{}", s.imbalance,
                    s.per_rank.size() > 1 ? fmt::format(" (rank {} busiest)", s.busiest_rank) : std::string()));
+  if (s.dispatcher.recorded) {
+    const DispatcherLoad& d = s.dispatcher;
+    line(fmt::format("dispatcher load: rank 0 received {:.1f} messages per 1,000 tasks ({} for {} tasks, {:.1f} us of "
+                     "MPI time each), hierarchy {}",
+                     d.per_1000_tasks, d.messages, d.tasks, 1e6 * d.seconds_per_message, d.hierarchy));
+  }
   const LostTime& l = s.lost;
   std::string offered = resumed ? fmt::format("{:.3f} core-seconds of {} sessions", l.total + s.task_wall,
                                               s.sessions.size())
@@ -413,7 +434,9 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       "\"task_cpu\": {}, \"cpu_per_wall\": {}, \"kind\": {}, \"advice\": {}, \"suggested_threads_per_rank\": {}, "
       "\"cpus\": {}, \"oversubscribed\": {}, \"cpu_note\": {}, "
       "\"imbalance\": {}, \"busiest_rank\": {}, \"efficiency\": {}, \"phases\": [{}], \"lost\": {}, "
-      "\"slowest\": [{}], \"failures\": [{}], \"per_rank\": [{}], \"sessions\": [{}], \"last_session_wall\": {}, {}}}\n",
+      "\"slowest\": [{}], \"failures\": [{}], \"per_rank\": [{}], \"sessions\": [{}], \"last_session_wall\": {}, "
+      "\"hierarchy\": {}, \"dispatcher_messages\": {}, \"dispatcher_messages_per_1000_tasks\": {}, "
+      "\"dispatcher_seconds_per_message\": {}, {}}}\n",
       json_string(run.path), json_string(s.job), json_string(s.status),
       run.sweep.empty() ? std::string("null") : json_string(run.sweep), s.ranks, s.threads_per_rank, s.workers,
       json_string(s.policy), json_string(s.chunk), json_string(s.order), hosts, s.tasks, s.ok, s.failed, s.not_run,
@@ -423,7 +446,11 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       s.cpus > 0 ? std::to_string(s.cpus) : std::string("null"),
       s.cpus > 0 ? (s.oversubscribed ? "true" : "false") : "null", json_string(s.cpu_note),
       num(s.imbalance), s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank,
-      sessions, num(s.last_session_wall), results_json_fields(s.results));
+      sessions, num(s.last_session_wall), json_string(s.dispatcher.hierarchy),
+      s.dispatcher.recorded ? std::to_string(s.dispatcher.messages) : std::string("null"),
+      s.dispatcher.recorded ? num(s.dispatcher.per_1000_tasks) : std::string("null"),
+      s.dispatcher.recorded ? num(s.dispatcher.seconds_per_message) : std::string("null"),
+      results_json_fields(s.results));
 }
 
 std::string csv_field(const std::string& s) {

@@ -61,6 +61,19 @@ struct SlowTask {
   double cpu = 0;      // cpu_user + cpu_sys
 };
 
+// The load on the dispatcher, rank 0 (format 1.7: /ranks messages_in, the
+// root attribute hierarchy). Files before 1.7, and runs whose rank 0 received
+// no message (one rank), do not record it: `recorded` false.
+struct DispatcherLoad {
+  std::string hierarchy = "flat";  // the file's; flat before 1.7
+  bool recorded = false;
+  std::uint64_t messages = 0;      // rank 0's messages_in
+  std::uint64_t tasks = 0;         // tasks that ran in the session /ranks measured (the last)
+  double per_1000_tasks = 0;       // messages x 1000 / tasks
+  double seconds_per_message = 0;  // rank 0's comm / messages: its MPI time per message
+};
+DispatcherLoad dispatcher_load(const io::RunFile& run);
+
 struct Summary {
   std::string job, status, policy, chunk, order;
   long ranks = 0, threads_per_rank = 0, workers = 0;
@@ -90,6 +103,7 @@ struct Summary {
   std::vector<SlowTask> slowest;  // up to SLOWEST, longest first
   std::vector<RankSummary> per_rank;
   ResultsSummary results;  // the job's answer and the result columns
+  DispatcherLoad dispatcher;
 };
 
 inline constexpr std::size_t SLOWEST = 5;

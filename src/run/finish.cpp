@@ -94,6 +94,7 @@ void publish_partial(io::RunWriter& writer, const config::LoadedConfig& loaded, 
                      const std::vector<TaskError>& earlier_errors, double setup_end, const RunClock& clock,
                      int n_ranks) {
   writer.set_attribute("chunk", so_far.chunk);
+  writer.set_hierarchy(so_far.hierarchy);
   writer.flush();
   if (loaded.sweep) writer.write_params(*loaded.sweep);
   // /ranks before the ranks report: the tasks and busy time rank 0 has
@@ -123,6 +124,7 @@ int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const
   double write_start = phases.back().t_end;
   between_steps();
   writer.set_attribute("chunk", outcome.chunk);
+  writer.set_hierarchy(outcome.hierarchy);
   writer.flush();
   between_steps();
   if (loaded.sweep) writer.write_params(*loaded.sweep);

@@ -248,6 +248,29 @@ def case_load(ctx):
     s = fa.summary(run)
     for key in ("wall", "cpu_user", "cpu_sys", "task_wall", "task_cpu", "imbalance", "efficiency"):
         expect_close(s[key], report[key], f"summary()[{key!r}] against fanout report", rel=1e-5, abs_=1e-6)
+    # The dispatcher's load (format 1.7): rank 0's messages, as the report gives it; a file whose
+    # rank 0 received none does not record it.
+    expect_eq(run.hierarchy, run.attrs["hierarchy"], "run.hierarchy")
+    messages = ctx.path("messages.h5")
+    shutil.copy(path, messages)
+    with h5py.File(messages, "r+") as f:
+        ranks = f["ranks"][()]
+        ranks["messages_in"][0] = 37
+        f["ranks"][...] = ranks
+    for file, recorded in ((path, int(r["ranks"]["messages_in"][0]) > 0), (messages, True)):
+        proc = ctx.fanout_cmd(["report", file, "--format", "json"])
+        expect(proc.returncode == 0, f"fanout report failed\n{proc.describe}")
+        report = json.loads(proc.stdout)
+        s = fa.summary(fa.load(file))
+        expect_eq(s["hierarchy"], report["hierarchy"], f"{file}: summary()['hierarchy'] against fanout report")
+        expect_eq(s["dispatcher_messages"] is not None, recorded, f"{file}: dispatcher load recorded")
+        for key in ("dispatcher_messages", "dispatcher_messages_per_1000_tasks", "dispatcher_seconds_per_message"):
+            if report[key] is None or s[key] is None:
+                expect_eq(s[key], report[key], f"{file}: summary()[{key!r}] against fanout report")
+            else:
+                expect_close(s[key], report[key], f"{file}: summary()[{key!r}] against fanout report", rel=1e-5)
+    expect_eq(fa.summary(fa.load(messages))["dispatcher_messages_per_1000_tasks"], 37 * 1000 / n,
+              "messages per 1,000 tasks")
 
     # Refusals: missing, not HDF5, HDF5 but not fanout, another major version.
     for maker, exc, words in (

@@ -302,7 +302,7 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect_eq(attr_str(a, "format"), "fanout", f"{where}: format")
     fv = np.asarray(a.get("format_version"))
     expect(fv.shape == (2,) and np.issubdtype(fv.dtype, np.integer), f"{where}: format_version {fv!r} is not [major, minor]")
-    expect_eq([int(x) for x in fv], [1, 6], f"{where}: format_version")
+    expect_eq([int(x) for x in fv], [1, 7], f"{where}: format_version")
     expect_eq(attr_str(a, "job"), job, f"{where}: job")
     expect_eq(attr_str(a, "status"), "complete", f"{where}: status")
     expect_eq(attr_int(a, "n_ranks"), n_ranks, f"{where}: n_ranks")
@@ -400,6 +400,17 @@ def check_run_file(path, *, n_ranks, job, task_count, policy, threads=1, config_
     expect(np.all(r["cpus"] >= 1) and np.all(r["node_cpus"] >= r["cpus"]),
            f"{where}: /ranks cpus {r['cpus']} or node_cpus {r['node_cpus']} not recorded")
     expect(abs(float(a["wall_time"]) - wall) < 1e-9, f"{where}: wall_time {a['wall_time']} != the end of write {wall}")
+    # Format 1.7: the hierarchy the run used, each rank's leader, the runner's messages.
+    hierarchy = attr_str(a, "hierarchy")
+    expect(hierarchy in ("flat", "node") or (hierarchy.isdigit() and int(hierarchy) >= 1),
+           f"{where}: hierarchy {hierarchy!r} is not flat, node or a group size")
+    expect(np.all((r["leader"] >= 0) & (r["leader"] < n_ranks)) and r["leader"][0] == 0,
+           f"{where}: /ranks leader {r['leader']} outside [0, {n_ranks}) or rank 0's not 0")
+    if hierarchy == "flat":
+        expect(np.all(r["leader"] == 0), f"{where}: flat dispatch, yet /ranks leader is {r['leader']}")
+    # Every message one rank sent during the task loop another received.
+    expect_eq(int(r["messages_in"].sum()), int(r["messages_out"].sum()), f"{where}: /ranks messages in vs out")
+    expect_eq(int(r["bytes_in"].sum()), int(r["bytes_out"].sum()), f"{where}: /ranks bytes in vs out")
 
     # /results: one value per task in every column of the job.
     if columns is not None:

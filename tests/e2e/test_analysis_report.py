@@ -39,6 +39,8 @@ SHAPE = {
     "busiest_rank": int, "efficiency": NUMBER, "phases": list, "lost": dict, "slowest": list, "failures": list,
     "per_rank": list, "sessions": list, "last_session_wall": NUMBER, "answer": (dict, type(None)), "results": list,
     "cpus": (int, type(None)), "oversubscribed": (bool, type(None)), "cpu_note": str,
+    "hierarchy": str, "dispatcher_messages": (int, type(None)), "dispatcher_messages_per_1000_tasks": (*NUMBER, type(None)),
+    "dispatcher_seconds_per_message": (*NUMBER, type(None)),
 }
 HOST_SHAPE = {"host": str, "ranks": int}
 PHASE_SHAPE = {"name": str, "t_start": NUMBER, "t_end": NUMBER}
@@ -84,6 +86,7 @@ def expected_figures(path):
         r = f["ranks"][()]
         p = f["phases"][()]
         ranks, threads = int(f.attrs["n_ranks"]), int(f.attrs["threads_per_rank"])
+        hierarchy = e2e.text(f.attrs.get("hierarchy", b"flat"))
     phase = {n.decode(): (float(s), float(e)) for n, s, e in zip(p["name"], p["t_start"], p["t_end"])}
     ran = t[t["attempt"] > 0]
     seconds = ran["t_end"] - ran["t_start"]
@@ -117,7 +120,7 @@ def expected_figures(path):
             "cpu_per_wall": task_cpu / task_wall if task_wall > 0 else 0.0, "lost": lost, "slowest": slowest,
             "hosts": hosts, "tail_of_rank": tail_of_rank, "ranks_rows": r, "ran": len(ran),
             "imbalance": float(busy.max() / busy.mean()), "busiest": int(r["rank"][int(np.argmax(busy))]),
-            "efficiency": task_wall / (workers * wall)}
+            "efficiency": task_wall / (workers * wall), "hierarchy": hierarchy}
 
 
 def expected_kind(cpu_per_wall, task_wall, ran):
@@ -193,6 +196,18 @@ def check_json(j, path, where):
               f"{where}: slowest tasks (id, rank, thread)")
     for s, (_, _, _, seconds) in zip(j["slowest"], e["slowest"]):
         expect(near(s["seconds"], seconds), f"{where}: slowest task {s['id']}: {s['seconds']} s vs {seconds}")
+    # The dispatcher's load: rank 0's messages, when it received any (format 1.7).
+    expect_eq(j["hierarchy"], e["hierarchy"], f"{where}: hierarchy")
+    messages = int(e["ranks_rows"]["messages_in"][0])
+    if messages == 0:
+        expect_eq([j[k] for k in ("dispatcher_messages", "dispatcher_messages_per_1000_tasks",
+                                  "dispatcher_seconds_per_message")], [None] * 3, f"{where}: dispatcher not recorded")
+    else:
+        expect_eq(j["dispatcher_messages"], messages, f"{where}: dispatcher_messages")
+        expect(near(j["dispatcher_messages_per_1000_tasks"], 1000 * messages / e["ran"]),
+               f"{where}: dispatcher_messages_per_1000_tasks {j['dispatcher_messages_per_1000_tasks']}")
+        expect(near(j["dispatcher_seconds_per_message"], float(e["ranks_rows"]["comm"][0]) / messages),
+               f"{where}: dispatcher_seconds_per_message {j['dispatcher_seconds_per_message']}")
     for r, row in zip(j["per_rank"], e["ranks_rows"]):
         expect_eq((r["rank"], r["pid"], r["threads"], r["tasks"]),
                   (int(row["rank"]), int(row["pid"]), int(row["threads"]), int(row["tasks"])), f"{where}: per_rank ids")
@@ -205,6 +220,18 @@ def check_json(j, path, where):
 
 def check_text(text, j, e, where):
     lines = text.splitlines()
+    dispatcher = [line for line in lines if line.startswith("dispatcher load: ")]
+    if j["dispatcher_messages"] is None:
+        expect_eq(dispatcher, [], f"{where}: a dispatcher line for a run that does not record it")
+    else:
+        m = [re.match(r"^dispatcher load: rank 0 received (\d+\.\d) messages per 1,000 tasks \((\d+) for (\d+) "
+                      r"tasks, (\d+\.\d) us of MPI time each\), hierarchy (\S+)$", line) for line in dispatcher]
+        expect(len(m) == 1 and m[0], f"{where}: no single 'dispatcher load: ...' line in\n{text}")
+        per_1000, messages, tasks, us, hierarchy = m[0].groups()
+        expect_eq((int(messages), int(tasks), hierarchy), (j["dispatcher_messages"], e["ran"], j["hierarchy"]),
+                  f"{where}: dispatcher line")
+        expect(near(per_1000, j["dispatcher_messages_per_1000_tasks"], abs_=0.051)
+               and near(us, 1e6 * j["dispatcher_seconds_per_message"], abs_=0.051), f"{where}: {dispatcher[0]}")
     hosts = ", ".join(f"{h} ({c} rank{'s' if c != 1 else ''})" for h, c in e["hosts"])
     expect(f"hosts:     {hosts}" in lines, f"{where}: no 'hosts:     {hosts}' line in\n{text}")
     kind = [line for line in lines if line.startswith("tasks: ")]
@@ -286,6 +313,19 @@ def case_analysis(tools, args):
         expect_eq(j["kind"], "I/O-bound", "kind of sleeping tasks")
         check_text(e2e.run_ok(tools, ["report", path], cwd=w.path).out, j, e, "report text")
         check_csv(e2e.run_ok(tools, ["report", path, "--format", "csv"], cwd=w.path).out, e, "report csv")
+        # Rank 0's messages as a run of leaders records them (whatever this runner recorded).
+        led = w("led.h5")
+        shutil.copy(path, led)
+        with h5py.File(led, "a") as f:
+            r = f["ranks"][()]
+            r["messages_in"][0], r["comm"][0] = 45, 0.0009
+            f["ranks"][...] = r
+            f.attrs["hierarchy"] = np.bytes_("node")
+        j = report_json(tools, led, w.path)
+        e = check_json(j, led, "report json, 45 messages")
+        expect_eq((j["dispatcher_messages"], j["dispatcher_messages_per_1000_tasks"], j["hierarchy"]), (45, 1500, "node"),
+                  "dispatcher load of 45 messages for 30 tasks")
+        check_text(e2e.run_ok(tools, ["report", led], cwd=w.path).out, j, e, "report text, 45 messages")
         r = e2e.run(tools, ["report", path, "--format", "xml"], cwd=w.path)
         e2e.expect_code(r, 2)
 

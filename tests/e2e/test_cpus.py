@@ -7,8 +7,9 @@ workers outnumbered CPUs. Also the file's descriptions and /job group.
   two_ranks     (np 2) 2 threads each: a remedy that fits the machine's CPUs; no warning for sleeping tasks
   notes         report and compare note the crowded run, not the uncrowded one; threads advice at 64 threads
   job_group     /job equals the [job] table (an array of numbers, nested tables); every field described
-  older         files made 1.5, 1.4 and 1.0-like again (variable-length strings, /errors messages in the
-                compound) are still read by report, compare, predict, status and fanout_analysis
+  older         files made 1.6, 1.5, 1.4 and 1.0-like again (no hierarchy nor message counts; variable-length
+                strings, /errors messages in the compound) are still read by report, compare, predict,
+                status and fanout_analysis
 """
 
 import json
@@ -174,18 +175,36 @@ def case_job_group(tools, args):
         e2e.check_self_description(w("cmd.h5"), config)
 
 
-def without_fields(f, name, fields):
-    """Rewrites the compound dataset /name without `fields`, keeping its units."""
+def without_fields(f, name, fields, descriptions=False):
+    """Rewrites the compound dataset /name without `fields`, keeping its units
+    (and, with `descriptions`, its description and the other fields')."""
     old = f[name][()]
     keep = [n for n in old.dtype.names if n not in fields]
     new = np.empty(len(old), dtype=[(n, old.dtype[n]) for n in keep])
     for n in keep:
         new[n] = old[n]
-    units = f[name].attrs.get("units")
+    attrs = dict(f[name].attrs)
     del f[name]
-    f.create_dataset(name, data=new)
-    if units is not None:
-        f[name].attrs["units"] = units
+    f.create_dataset(name, data=new, fletcher32=descriptions)  # with descriptions: a 1.6 file, checksummed
+    if "units" in attrs:
+        units = e2e.text(attrs["units"]).split(";")
+        f[name].attrs["units"] = np.bytes_(";".join(u for u in units if u.split("=")[0] not in fields))
+    if descriptions:
+        f[name].attrs["description"] = attrs["description"]
+        rows = [row for row in e2e.text(attrs["field_descriptions"]) if row[0] not in fields]
+        f[name].attrs["field_descriptions"] = np.array(rows, dtype=np.bytes_)
+
+
+FIELDS_1_7 = ["leader", "messages_in", "messages_out", "bytes_in", "bytes_out"]
+
+
+def make_1_6(f):
+    """Takes away what format 1.7 added: the root attribute hierarchy and five /ranks fields."""
+    f.attrs["format_version"] = np.array((1, 6), dtype=np.int64)
+    del f.attrs["hierarchy"]
+    rows = [row for row in e2e.text(f.attrs["attribute_descriptions"]) if row[0] != "hierarchy"]
+    f.attrs["attribute_descriptions"] = np.array(rows, dtype=np.bytes_)
+    without_fields(f, "ranks", FIELDS_1_7, descriptions=True)
 
 
 def variable_length_strings(f):
@@ -217,8 +236,12 @@ def make_1_5(f):
 
 
 def make_older(path, version):
-    """Takes away what format 1.6 and 1.5 added (and, for 1.0, what 1.1-1.4 added too)."""
+    """Takes away what format 1.7 added, and for older versions what 1.6 and 1.5
+    added (and, for 1.0, what 1.1-1.4 added too)."""
     with h5py.File(path, "r+") as f:
+        make_1_6(f)
+        if version == (1, 6):
+            return
         make_1_5(f)
         f.attrs["format_version"] = np.array(version, dtype=np.int64)
         if version == (1, 5):
@@ -251,7 +274,7 @@ def case_older(tools, args):
                         "job.duration=0", "--set", "job.fail_every=6"], np_=1, cwd=w.path)
         expected = report_json(tools, failed)["failures"]
         expect_eq(len(expected), 3, "failures of the 1.6 file")
-        for version in ((1, 5), (1, 4), (1, 0)):
+        for version in ((1, 6), (1, 5), (1, 4), (1, 0)):
             tag = f"{version[0]}.{version[1]}"
             old_one, old_two, old_failed = w(f"one-{tag}.h5"), w(f"two-{tag}.h5"), w(f"failed-{tag}.h5")
             for src, dst in ((one, old_one), (two, old_two), (failed, old_failed)):
@@ -259,8 +282,8 @@ def case_older(tools, args):
                     b.write(a.read())
                 make_older(dst, version)
             with h5py.File(old_two, "r") as f:
-                expect(h5py.check_string_dtype(f.attrs.get_id("status").dtype).length is None,
-                       f"{tag}: status is not a variable-length string")
+                expect((h5py.check_string_dtype(f.attrs.get_id("status").dtype).length is None) == (version < (1, 6)),
+                       f"{tag}: status is not a variable-length string (fixed-length since 1.6)")
             expect_eq(report_json(tools, old_failed)["failures"], expected, f"failures read from a {tag} file")
             run = fa.load(old_failed)
             expect_eq([(int(i), m) for i, m in run.errors["message"].items()],
@@ -271,7 +294,10 @@ def case_older(tools, args):
             e2e.run_ok(tools, ["predict", old_two, "--ranks", "2"])
             status = e2e.run_ok(tools, ["status", old_two]).out
             expect("20" in status, f"status of a {tag} file:\n{status}")
-            if version == (1, 5):  # 1.5 has CPUs and /job: the rest is about files without them
+            expect_eq((r["hierarchy"], r["dispatcher_messages"]), ("flat", None),
+                      f"report of a {tag} file: flat dispatch, its load not recorded")
+            expect("leader" not in fa.load(old_two).ranks, f"fanout_analysis: a leader column from a {tag} file")
+            if version in ((1, 6), (1, 5)):  # 1.5 has CPUs and /job: the rest is about files without them
                 continue
             expect_eq((r["cpus"], r["oversubscribed"], r["cpu_note"]), (None, None, ""), f"report of a {tag} file")
             expect("on 2 CPUs" not in r["advice"], f"{tag}: CPUs named in the advice: {r['advice']!r}")

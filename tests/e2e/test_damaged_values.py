@@ -42,6 +42,14 @@ def tasks_field(field, row, value):
     return damage
 
 
+def ranks_field(field, row, value):
+    def damage(f):
+        r = f["ranks"][()]
+        r[field][row] = value
+        f["ranks"][...] = r
+    return damage
+
+
 def attr(name, value):
     return lambda f: f.attrs.__setitem__(name, value)
 
@@ -77,6 +85,8 @@ CASES = [
     ("ranks-rows.h5", resized("ranks", 1), ["report"], ["/ranks", "n_ranks"]),
     ("scheduler.h5", attr("scheduler", ""), ["predict"], ["scheduler", '""']),
     ("chunk.h5", attr("chunk", "0"), ["predict"], ["chunk", '"0"']),
+    ("leader.h5", ranks_field("leader", 1, 1 << 20), ["report", "predict"], ["/ranks row 1", "leader", str(1 << 20)]),
+    ("hierarchy.h5", attr("hierarchy", np.bytes_("sideways")), ["predict", "report"], ["hierarchy", '"sideways"']),
 ]
 
 

@@ -3,7 +3,8 @@
 
 Cases:
   predict_accuracy  a 1-rank run of sleeping spin tasks predicts the 2- and 3-rank runs within 10%
-  predict_shape     JSON fields, 100,000 ranks, other policies and threads, bad input
+  predict_shape     JSON fields, 100,000 ranks, other policies and threads, bad input; --hierarchy node and
+                    --ranks-per-node: rank 0 answers fewer ranks and saturates later; its time per message
   predict_table     --ranks 1,2,4: one row per count, each the single prediction; speedup over one worker
   status_eta        a longest-first run (--costs) stopped at ~1/3: status's ETA weighs the tasks left by cost
   progress_pipe     stderr not a terminal: plain lines every run.progress_interval; none under 2 s
@@ -12,8 +13,11 @@ Cases:
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+
+import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
@@ -84,6 +88,43 @@ def case_predict_shape(tools, args):
         e2e.expect_code(r, 2)
         r = e2e.run(tools, ["predict", one, "--ranks", "2", "--chunk", "zero"])
         e2e.expect_code(r, 2)
+        check_dispatch(tools, w, one)
+
+
+def check_dispatch(tools, w, one):
+    """--hierarchy and --ranks-per-node: rank 0 answers fewer ranks under leaders, and saturates later."""
+    flat = predict(tools, one, "--ranks", "64")
+    expect_eq((flat["hierarchy"], flat["rank0_answers"], flat["leaders"]), ("flat", 63, 0), "flat dispatch at 64 ranks")
+    expect(not flat["seconds_per_message_measured"] and flat["seconds_per_message"] == 1e-05,
+           f"a 1-rank run records no message: the default 10 us, not {flat['seconds_per_message']}")
+    node = predict(tools, one, "--ranks", "64", "--hierarchy", "node", "--ranks-per-node", "4")
+    expect_eq((node["hierarchy"], node["group_size"], node["rank0_answers"], node["leaders"], node["leader_answers"]),
+              ("node", 4, 3 + 15, 15, 3), "a leader per node of 4 at 64 ranks")
+    expect(abs(node["rank0_messages"] - flat["rank0_messages"] * 18 / 63) <= 2e-5 * flat["rank0_messages"],
+           f"rank 0's messages: {node['rank0_messages']} under leaders vs {flat['rank0_messages']} flat")
+    expect_eq(node["flat_saturation_ranks"], flat["saturation_ranks"], "flat saturation whatever the hierarchy")
+    expect(node["saturation_ranks"] > flat["saturation_ranks"],
+           f"leaders saturate rank 0 later: {node['saturation_ranks']} vs {flat['saturation_ranks']} ranks")
+    text = e2e.run_ok(tools, ["predict", one, "--ranks", "64", "--hierarchy", "node", "--ranks-per-node", "4"]).out
+    expected = (f"saturates: flat dispatch keeps rank 0 busy all the time from {node['flat_saturation_ranks']} ranks "
+                f"on; with a leader per 4 ranks, from {node['saturation_ranks']} ranks on")
+    expect(expected in text and "leaders:   each answers 3 ranks" in text, f"predict text:\n{text}")
+    # Rank 0's time per message from a file that records its messages (format 1.7): comm / messages_in.
+    measured = w("measured.h5")
+    shutil.copy(one, measured)
+    with h5py.File(measured, "a") as f:
+        r = f["ranks"][()]
+        r["messages_in"][0], r["comm"][0] = 200, 0.01
+        f["ranks"][...] = r
+    m = predict(tools, measured, "--ranks", "64")
+    expect(m["seconds_per_message_measured"] and abs(m["seconds_per_message"] - 5e-05) < 1e-12,
+           f"seconds_per_message from the file: {m['seconds_per_message']}")
+    expect(m["flat_saturation_ranks"] < flat["flat_saturation_ranks"], "5 times the time per message saturates sooner")
+    for bad, words in ((["--hierarchy", "bogus"], ['--hierarchy: expected flat, node or a group size', '"bogus"']),
+                       (["--ranks-per-node", "0"], ["--ranks-per-node", "0"])):
+        r = e2e.run(tools, ["predict", one, "--ranks", "2", *bad])
+        e2e.expect_code(r, 2)
+        expect(all(word in r.err for word in words), f"{bad}: message\n{r.err}")
 
 
 def case_predict_table(tools, args):

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "core/error.hpp"
 #include "io/hdf5.hpp"
@@ -65,8 +66,14 @@ void write_sample(const std::string& file, std::uint64_t tasks, bool replaces = 
     ranks[r].busy = 1.5;
     ranks[r].cpus = r + 1;
     ranks[r].node_cpus = 4;
+    ranks[r].messages_in = 10 + static_cast<std::uint64_t>(r);
+    ranks[r].messages_out = 20 + static_cast<std::uint64_t>(r);
+    ranks[r].bytes_in = (std::uint64_t{1} << 40) + static_cast<std::uint64_t>(r);
+    ranks[r].bytes_out = 300 + static_cast<std::uint64_t>(r);
   }
+  ranks[1].leader = 1;  // since 1.7 (a leader of its own group would say 0; the reader checks the range only)
   writer.write_ranks(ranks);
+  writer.set_hierarchy({sched::HierarchyKind::Groups, 4});
   std::vector<PhaseRecord> phases(1);
   std::strcpy(phases[0].name, "compute");
   phases[0].t_end = 9;
@@ -82,8 +89,9 @@ TEST_F(RunFileTest, RoundTrip) {
   std::string file = path("run.h5");
   write_sample(file, 10);
   io::RunFile run = io::read_run_file(file);
-  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 6}));
+  EXPECT_EQ(run.format_version, (std::vector<std::int64_t>{1, 7}));
   EXPECT_EQ(run.job, "test");
+  EXPECT_EQ(run.hierarchy, "4");  // since 1.7
   EXPECT_EQ(run.status, "failed");
   EXPECT_EQ(run.finished, "2026-01-01T00:00:09Z");
   EXPECT_EQ(run.config, "[job]\nkind = 'test'\n");
@@ -105,6 +113,12 @@ TEST_F(RunFileTest, RoundTrip) {
   EXPECT_EQ(run.ranks[1].busy, 1.5);
   EXPECT_EQ(run.ranks[1].cpus, 2);  // since 1.5
   EXPECT_EQ(run.ranks[1].node_cpus, 4);
+  EXPECT_EQ(run.ranks[0].leader, 0);  // since 1.7
+  EXPECT_EQ(run.ranks[1].leader, 1);
+  EXPECT_EQ(run.ranks[1].messages_in, 11u);
+  EXPECT_EQ(run.ranks[1].messages_out, 21u);
+  EXPECT_EQ(run.ranks[1].bytes_in, (std::uint64_t{1} << 40) + 1);
+  EXPECT_EQ(run.ranks[1].bytes_out, 301u);
   ASSERT_EQ(run.phases.size(), 1u);
   EXPECT_STREQ(run.phases[0].name, "compute");
   ASSERT_EQ(run.errors.size(), 1u);
@@ -478,4 +492,90 @@ TEST_F(RunFileTest, ADamagedChunkFailsItsChecksumNamingTheDataset) {
     EXPECT_NE(std::string(e.what()).find("dataset /results/value is damaged (checksum mismatch)"), std::string::npos)
         << e.what();
   }
+}
+
+TEST_F(RunFileTest, HierarchyAndMessageCountsSince17OlderFilesReadAsFlatAndNotRecorded) {
+  std::string file = path("leaders.h5");
+  write_sample(file, 10);
+  {
+    // The field descriptions follow the fields as the file orders them.
+    io::Handle f = io::open_file_read(file);
+    io::Handle ds = io::open_dataset(f.get(), "ranks");
+    io::Handle type{H5Dget_type(ds.get()), H5Tclose};
+    std::vector<std::string> described = io::read_strings_attr(ds.get(), "field_descriptions");
+    ASSERT_EQ(described.size(), 2u * static_cast<std::size_t>(H5Tget_nmembers(type.get())));
+    for (int m = 0; m < H5Tget_nmembers(type.get()); ++m) {
+      char* name = H5Tget_member_name(type.get(), static_cast<unsigned>(m));
+      EXPECT_EQ(described[2 * static_cast<std::size_t>(m)], name);
+      EXPECT_NE(described[2 * static_cast<std::size_t>(m) + 1], "") << name;
+      H5free_memory(name);
+    }
+  }
+  // A file being written says "": the hierarchy is set when the run knows it.
+  {
+    io::RunWriter writer(path("unfinished.h5"), metadata(1), COLUMNS);
+    io::Handle f = io::open_file_read(writer.temp_path());
+    EXPECT_EQ(io::read_string_attr(f.get(), "hierarchy"), "");
+    writer.set_hierarchy({sched::HierarchyKind::Auto, 0});  // never what a run used: flat, the dispatch without leaders
+    writer.commit("complete", "");
+    EXPECT_EQ(io::read_run_file(path("unfinished.h5")).hierarchy, "flat");
+  }
+  // Format 1.6 and older: no `hierarchy`, /ranks without the five fields.
+  {
+    io::Handle f{H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose};
+    ASSERT_TRUE(f.valid());
+    H5Adelete(f.get(), "hierarchy");
+    H5Ldelete(f.get(), "ranks", H5P_DEFAULT);
+    struct Old {
+      std::int32_t rank;
+      std::uint64_t tasks;
+      double busy;
+    };
+    io::Handle type{H5Tcreate(H5T_COMPOUND, sizeof(Old)), H5Tclose};
+    H5Tinsert(type.get(), "rank", HOFFSET(Old, rank), H5T_NATIVE_INT32);
+    H5Tinsert(type.get(), "tasks", HOFFSET(Old, tasks), H5T_NATIVE_UINT64);
+    H5Tinsert(type.get(), "busy", HOFFSET(Old, busy), H5T_NATIVE_DOUBLE);
+    std::vector<Old> rows{{0, 5, 1.5}, {1, 5, 2.5}};
+    io::Handle ds = io::create_dataset_1d(f.get(), "ranks", type.get(), rows.size());
+    io::write_range(ds.get(), type.get(), 0, rows.size(), rows.data());
+    io::write_attr(f.get(), "format_version", std::vector<std::int64_t>{1, 6});
+  }
+  io::RunFile run = io::read_run_file(file);
+  EXPECT_EQ(run.hierarchy, "flat");
+  ASSERT_EQ(run.ranks.size(), 2u);
+  EXPECT_EQ(run.ranks[1].busy, 2.5);
+  for (const auto& r : run.ranks) {
+    EXPECT_EQ(r.leader, 0);
+    EXPECT_EQ(r.messages_in + r.messages_out + r.bytes_in + r.bytes_out, 0u) << "rank " << r.rank;
+  }
+}
+
+TEST_F(RunFileTest, ALeaderOutsideTheRunOrAnUnknownHierarchyIsRefused) {
+  auto damage = [&](const std::string& name, const std::function<void(hid_t)>& how) {
+    std::string file = path(name);
+    write_sample(file, 4);
+    io::Handle f{H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose};
+    how(f.get());
+    return file;
+  };
+  auto set_leader = [](int rank, std::int32_t leader) {
+    return [=](hid_t f) {
+      io::Handle ds = io::open_dataset(f, "ranks");
+      io::Handle type{H5Tcreate(H5T_COMPOUND, sizeof(std::int32_t)), H5Tclose};
+      H5Tinsert(type.get(), "leader", 0, H5T_NATIVE_INT32);
+      std::vector<std::int32_t> leaders(2, 0);
+      io::read_all(ds.get(), type.get(), leaders.data());
+      leaders[static_cast<std::size_t>(rank)] = leader;
+      H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, leaders.data());
+    };
+  };
+  std::string file = damage("leader.h5", set_leader(1, 2));
+  EXPECT_EQ(read_error(file), file + ": /ranks row 1: leader: expected 0 to 1 (the attribute n_ranks is 2), found 2 "
+                                     "(the file is damaged)");
+  file = damage("leader0.h5", set_leader(0, 1));
+  EXPECT_EQ(read_error(file), file + ": /ranks row 0: leader: expected 0 (rank 0 takes work from no one), found 1 "
+                                     "(the file is damaged)");
+  file = damage("hierarchy.h5", [](hid_t f) { io::write_attr(f, "hierarchy", std::string("auto")); });
+  EXPECT_EQ(read_error(file), file + ": attribute hierarchy: expected flat, node or a group size (a whole number >= "
+                                     "1), found \"auto\" (the file is damaged)");
 }
