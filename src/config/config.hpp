@@ -12,14 +12,14 @@
 #include "core/job.hpp"
 #include "core/sweep.hpp"
 #include "sched/hierarchy.hpp"
+#include "sched/policy.hpp"
 
 namespace fanout::config {
 
-enum class Policy { StaticBlock, StaticCyclic, Dynamic, Guided };
+// The scheduling policies are sched's (sched/policy.hpp: their one table).
+using Policy = sched::Policy;
 // Auto: longest-first where it is known to help (cli.cpp, hand_out_order), else given.
 enum class Order { Auto, Given, LongestFirst };
-const std::vector<std::string>& policy_names();
-Policy policy_from_name(const std::string& name);
 
 struct RunConfig {
   std::string origin;  // the config file as named on the command line
