@@ -377,7 +377,7 @@ void write_descriptions(hid_t loc, const std::string& name, const Descriptions& 
 }
 
 // The /job group: each [job] key as an attribute of its own type.
-void write_job_group(hid_t file, const std::vector<config::JobAttribute>& attributes) {
+void write_job_group(hid_t file, const std::vector<JobAttribute>& attributes) {
   Handle group = create_group(file, "job");
   write_attr(group.get(), "description", std::string(JOB_DESCRIPTION));
   Descriptions described;
