@@ -157,10 +157,8 @@ Prediction predict(const io::RunFile& run, const PredictOptions& options) {
             : o.chunk                                   ? std::to_string(*o.chunk)
                                                         : "auto";
 
-  for (const auto& phase : run.phases) {
-    std::string name(phase.name, strnlen(phase.name, sizeof phase.name));
-    if (name != "compute") p.fixed += phase.t_end - phase.t_start;
-  }
+  for (const auto& phase : run.phases)
+    if (phase_of(phase) != Phase::Compute) p.fixed += phase.t_end - phase.t_start;
   p.recorded_wall = run_wall(run);
   p.compute = simulate(durations, o, options.latency);
   p.wall = p.fixed + p.compute;
