@@ -2,11 +2,13 @@
 
 namespace fanout::sched {
 
-static_assert([] {
-  for (std::size_t i = 0; i < POLICIES.size(); ++i)
-    if (static_cast<std::size_t>(POLICIES[i].policy) != i) return false;
-  return true;
-}(), "POLICIES must list the policies in enum order");
+static_assert(
+    [] {
+      for (std::size_t i = 0; i < POLICIES.size(); ++i)
+        if (static_cast<std::size_t>(POLICIES[i].policy) != i) return false;
+      return true;
+    }(),
+    "POLICIES must list the policies in enum order");
 
 std::string_view policy_name(Policy policy) { return POLICIES.at(static_cast<std::size_t>(policy)).name; }
 
