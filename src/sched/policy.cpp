@@ -21,6 +21,7 @@ std::optional<Policy> parse_policy(std::string_view name) {
 const std::vector<std::string>& policy_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
+    out.reserve(POLICIES.size());
     for (const auto& info : POLICIES) out.emplace_back(info.name);
     return out;
   }();
