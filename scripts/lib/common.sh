@@ -22,6 +22,7 @@ FANOUT_PACKAGES=(
   iproute2 util-linux        # tests/slurm: ip netns, unshare (mpirun across two network namespaces);
                              # tests/e2e/test_errors.py: setpriv, unshare
   clang libclang-rt-14-dev   # the config-parser fuzzer (tests/fuzz): clang and its libFuzzer
+  clang-format clang-tidy    # scripts/check-format.sh (.clang-format), .clang-tidy
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -150,7 +150,7 @@ int predict_file(const std::string& path, report::PredictOptions options, const 
     rank_counts.push_back(value);
     at = comma + 1;
   }
-  if (!policy.empty()) options.policy = config::policy_from_name(policy);
+  if (!policy.empty()) options.policy = sched::parse_policy(policy);  // CLI::IsMember checked it
   if (chunk == "auto") {
     options.chunk_auto = true;
   } else if (!chunk.empty()) {
@@ -313,7 +313,7 @@ Command parse(int argc, char** argv) {
       ->type_name("N[,N...]");
   predict_cmd->add_option("--threads", predict_options->threads, "threads per rank (default 1)")->check(CLI::Range(1, 1024));
   predict_cmd->add_option("--policy", *predict_policy, "scheduling policy (default: the file's)")
-      ->check(CLI::IsMember(config::policy_names()));
+      ->check(CLI::IsMember(sched::policy_names()));
   predict_cmd->add_option("--chunk", *predict_chunk, "chunk: a whole number or auto (default: the file's)");
   predict_cmd->add_option("--latency", predict_options->latency,
                           "seconds for a remote rank's request to be answered (default 0.0002)")

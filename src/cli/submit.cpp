@@ -18,6 +18,7 @@
 #include "config/config.hpp"
 #include "core/data_files.hpp"
 #include "core/error.hpp"
+#include "core/run_status.hpp"
 #include "io/run_file.hpp"
 #include "report/compare.hpp"
 #include "report/report.hpp"
@@ -225,10 +226,11 @@ int wait_and_report(const std::vector<PlannedJob>& jobs) {
       continue;
     }
     io::RunFile run = io::read_run_file(job.output);
-    if (run.status != "complete") {
+    const std::optional<RunStatus> status = parse_status(run.status);
+    if (status != RunStatus::Complete) {
       std::cerr << fmt::format("fanout submit: job {} ended {} with {} status \"{}\"\n", job.job_id, end.state,
                                job.output, run.status);
-      code = std::max(code, run.status == "failed" ? int(EXIT_TASKS_FAILED) : int(EXIT_INTERRUPTED));
+      code = std::max(code, status == RunStatus::Failed ? int(EXIT_TASKS_FAILED) : int(EXIT_INTERRUPTED));
     }
     runs.push_back(std::move(run));
   }

@@ -13,19 +13,6 @@
 
 namespace fanout::config {
 
-const std::vector<std::string>& policy_names() {
-  static const std::vector<std::string> names{"static-block", "static-cyclic", "dynamic", "guided"};
-  return names;
-}
-
-Policy policy_from_name(const std::string& name) {
-  if (name == "static-block") return Policy::StaticBlock;
-  if (name == "static-cyclic") return Policy::StaticCyclic;
-  if (name == "dynamic") return Policy::Dynamic;
-  if (name == "guided") return Policy::Guided;
-  throw ConfigError("unknown scheduling policy \"" + name + "\"");
-}
-
 namespace {
 
 const std::vector<std::string> SECTIONS{"job", "params", "sweep", "schedule", "run", "checkpoint", "output"};
@@ -41,11 +28,9 @@ std::string section_list() {
 void read_run_sections(const toml::table& root, const std::string& origin, bool describe, RunConfig& cfg,
                        std::vector<Section>& out) {
   Section schedule(root["schedule"].as_table(), "schedule", origin, describe);
-  cfg.policy_name = schedule.choice("policy", "dynamic", policy_names(),
-                                    "how task ids are handed to ranks: static-block (contiguous blocks), "
-                                    "static-cyclic (round robin), dynamic (idle workers ask rank 0 for the next chunk), "
-                                    "guided (chunks of remaining / (2 x workers), shrinking)");
-  cfg.policy = policy_from_name(cfg.policy_name);
+  cfg.policy_name = schedule.choice("policy", "dynamic", sched::policy_names(),
+                                    "how task ids are handed to ranks: " + sched::policy_descriptions());
+  cfg.policy = *sched::parse_policy(cfg.policy_name);  // choice() accepted only the table's names
   cfg.chunk = schedule.auto_or_whole("chunk", 1,
                                      "dynamic: tasks per worker per request; guided: the smallest chunk; static policies "
                                      "ignore it. \"auto\": dynamic sizes chunks from the task times measured so far "

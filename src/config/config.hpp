@@ -5,21 +5,21 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "config/params.hpp"
 #include "core/job.hpp"
+#include "core/job_attribute.hpp"
 #include "core/sweep.hpp"
 #include "sched/hierarchy.hpp"
+#include "sched/policy.hpp"
 
 namespace fanout::config {
 
-enum class Policy { StaticBlock, StaticCyclic, Dynamic, Guided };
+// The scheduling policies are sched's (sched/policy.hpp: their one table).
+using Policy = sched::Policy;
 // Auto: longest-first where it is known to help (run/request.cpp, hand_out_order), else given.
 enum class Order { Auto, Given, LongestFirst };
-const std::vector<std::string>& policy_names();
-Policy policy_from_name(const std::string& name);
 
 struct RunConfig {
   std::string origin;  // the config file as named on the command line
@@ -68,17 +68,6 @@ std::vector<std::pair<std::string, std::vector<ParamSpec>>> describe_run_section
 // The [job] keys of one job kind.
 std::vector<ParamSpec> describe_job(const JobInfo& info);
 
-// A value of the [job] table as the run file's /job group stores it (format
-// 1.5): a scalar, or an array whose elements are all of one kind (integers
-// with floats: floats). Anything else (dates, nested or mixed arrays, arrays
-// of tables) is kept as its TOML text.
-using JobValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
-                              std::vector<double>, std::vector<bool>, std::vector<std::string>>;
-struct JobAttribute {
-  std::string key;  // nested tables flattened with dots: "results.energy"
-  JobValue value;
-  std::string description;  // the job's help text for the key (or for its table), "" when it has none
-};
 // The [job] table of a resolved config, key by key in key order (as the resolved config writes them). Throws ConfigError for text that is not TOML.
 std::vector<JobAttribute> job_attributes(const std::string& resolved_toml);
 

@@ -28,7 +28,7 @@ void encode_into(std::vector<char>& out, std::span<const TaskRecord> records, st
                  std::span<const TaskError> errors, std::uint64_t flags) {
   // Grow geometrically: callers append many batches to one buffer (the
   // journal), and an exact reserve would copy it whole on every append.
-  std::size_t needed = out.size() + 24 + records.size_bytes() + rows.size();
+  std::size_t needed = out.size() + BATCH_HEAD_BYTES + records.size_bytes() + rows.size();
   if (needed > out.capacity()) out.reserve(std::max(needed, 2 * out.capacity()));
   put<std::uint64_t>(out, flags);
   put<std::uint64_t>(out, records.size());

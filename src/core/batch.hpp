@@ -20,6 +20,11 @@ struct Batch {
 
 // u64 flags, u64 n_records, u64 n_errors, records, rows, then per error
 // u64 id, u32 attempt, i32 rank, u64 length, bytes.
+inline constexpr std::size_t BATCH_HEAD_BYTES = 3 * sizeof(std::uint64_t);
+inline constexpr std::size_t BATCH_ERROR_HEAD_BYTES =
+    sizeof(std::uint64_t) + sizeof(std::uint32_t) + sizeof(std::int32_t) + sizeof(std::uint64_t);
+static_assert(BATCH_HEAD_BYTES == 24 && BATCH_ERROR_HEAD_BYTES == 24, "the batch wire format (the journal's blocks)");
+static_assert(sizeof(TaskRecord) % alignof(TaskRecord) == 0, "records follow each other in a batch unpadded");
 std::vector<char> encode(const Batch& batch, std::uint64_t flags = 0);
 // The same bytes, appended to `out` from the parts of a batch.
 void encode_into(std::vector<char>& out, std::span<const TaskRecord> records, std::span<const std::byte> rows,

@@ -279,7 +279,7 @@ void coordinate_leader(const RankContext& context) {
   std::vector<int> members{me};
   members.insert(members.end(), children.begin(), children.end());
   const bool per_member =
-      settings.policy == config::Policy::StaticBlock || settings.policy == config::Policy::StaticCyclic;
+      settings.policy == sched::Policy::StaticBlock || settings.policy == sched::Policy::StaticCyclic;
   GroupSupply supply(me, members, settings.threads_per_rank, per_member);
   std::deque<int> asked;  // the stock each request to rank 0 was for, oldest first
   Batch up;               // the group's finished tasks, on their way to rank 0

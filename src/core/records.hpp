@@ -1,9 +1,16 @@
 #pragma once
 // Fixed-layout records: what ranks send to rank 0 and what /tasks, /ranks and
 // /phases store (src/io/run_file.cpp builds the HDF5 compound types from them).
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "core/run_status.hpp"
 
 namespace fanout {
 
@@ -25,6 +32,14 @@ struct TaskRecord {
   std::uint8_t cpu_shared = 0;
   std::uint16_t session = 0;  // 0 for the first `fanout run`, 1 for the first resume, ...
 };
+// TaskRecords travel as raw bytes (core/batch.hpp: the messages to rank 0 and
+// the journal's blocks) and are /tasks' compound type: a change of layout is a
+// change of both formats (docs/file-format.md), so it must be deliberate.
+static_assert(std::is_trivially_copyable_v<TaskRecord> && std::is_standard_layout_v<TaskRecord>);
+static_assert(sizeof(TaskRecord) == 56 && alignof(TaskRecord) == 8, "TaskRecord's layout is part of the file format");
+static_assert(offsetof(TaskRecord, t_start) == 16 && offsetof(TaskRecord, attempt) == 48 &&
+              offsetof(TaskRecord, status) == 52 && offsetof(TaskRecord, cpu_shared) == 53 &&
+              offsetof(TaskRecord, session) == 54, "no padding inside TaskRecord: every byte is written");
 
 // A worker reads its thread's CPU time (a system call of about 0.4 us, with
 // 1 us resolution) once the tasks since the last reading took this long, and
@@ -72,6 +87,13 @@ struct RankRecord {
     ar & leader & messages_in & messages_out & bytes_in & bytes_out;
   }
 };
+// /ranks' compound type is built from these offsets (io/run_file.cpp); ranks
+// send RankRecords serialized field by field, so the 4 bytes of padding after
+// `leader` never travel.
+static_assert(std::is_trivially_copyable_v<RankRecord> && std::is_standard_layout_v<RankRecord>);
+static_assert(sizeof(RankRecord) == 248 && offsetof(RankRecord, host) == 16 && offsetof(RankRecord, pid) == 144 &&
+              offsetof(RankRecord, leader) == 208 && offsetof(RankRecord, messages_in) == 216,
+              "RankRecord's layout changed: update /ranks (io/run_file.cpp, docs/file-format.md) and these checks");
 
 inline constexpr std::size_t PHASE_NAME_BYTES = 16;
 
@@ -80,6 +102,12 @@ struct PhaseRecord {
   double t_start = 0;
   double t_end = 0;
 };
+static_assert(std::is_trivially_copyable_v<PhaseRecord> && sizeof(PhaseRecord) == 32 &&
+              offsetof(PhaseRecord, t_start) == PHASE_NAME_BYTES, "/phases' compound type");
+// The phase a /phases row names (null-padded); nullopt for a name fanout does not write.
+inline std::optional<Phase> phase_of(const PhaseRecord& record) {
+  return parse_phase(std::string_view(record.name, strnlen(record.name, sizeof record.name)));
+}
 
 // One failed attempt of a task (a task retried n times can have n of them).
 struct TaskError {

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/job.hpp"
 #include "core/records.hpp"
 #include "core/sink.hpp"
 #include "sched/hierarchy.hpp"
+#include "sched/policy.hpp"
 
 namespace boost::mpi {
 class communicator;
@@ -24,7 +24,7 @@ namespace fanout {
 struct RunOutcome;
 
 struct RunSettings {
-  config::Policy policy = config::Policy::Dynamic;
+  sched::Policy policy = sched::Policy::Dynamic;
   std::optional<std::uint64_t> chunk;
   unsigned threads_per_rank = 1;
   // Called on rank 0 every progress_interval seconds (0: never) with the

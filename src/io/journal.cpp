@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
+#include <type_traits>
 
 #include <zlib.h>
 
@@ -22,15 +24,18 @@ namespace {
 // Version 1: JOURNAL_MAGIC, u32 version, then the header fields with no length or CRC.
 // Version 2: JournalStart, then header_length bytes of header fields (HeaderCounts,
 // three strings, the inputs), then blocks.
-constexpr std::uint32_t JOURNAL_VERSION = 2;
+// Version 3: as 2, with u64 record_size after HeaderCounts: the bytes of a
+// TaskRecord in the blocks (versions 1 and 2 were written with 56).
+constexpr std::uint32_t JOURNAL_VERSION = 3;
 constexpr std::uint32_t OLDEST_JOURNAL_VERSION = 1;
+constexpr std::uint64_t RECORD_SIZE_BEFORE_VERSION_3 = 56;
 struct JournalStart {
   char magic[16];
   std::uint32_t version;
   std::uint32_t header_crc;      // CRC-32 of the header_length bytes that follow
   std::uint64_t header_length;
 };
-static_assert(sizeof(JournalStart) == 32);
+static_assert(sizeof(JournalStart) == 32 && offsetof(JournalStart, version) == sizeof JOURNAL_MAGIC);
 struct HeaderCounts {
   std::uint64_t task_count;
   std::uint64_t row_size;
@@ -44,9 +49,11 @@ struct BlockHead {
   std::uint64_t length;  // of the payload
 };
 static_assert(sizeof(BlockHead) == 16);
+static_assert(std::is_trivially_copyable_v<JournalStart> && std::is_trivially_copyable_v<HeaderCounts> &&
+              std::is_trivially_copyable_v<BlockHead>, "written and read as raw bytes");
 constexpr std::uint32_t BLOCK_MAGIC = 0x4b4c424a;  // "JBLK"
 // The payload's start: u64 flags, u64 n_records, u64 n_errors.
-constexpr std::size_t PAYLOAD_COUNTS = 24;
+constexpr std::size_t PAYLOAD_COUNTS = BATCH_HEAD_BYTES;
 constexpr std::size_t WRITE_BYTES = 1 << 20;
 // A block longer than this is checked (CRC-32, read piece by piece) before it is read whole.
 constexpr std::uint64_t CHECK_BEFORE_READING = std::uint64_t{4} << 20;
@@ -149,6 +156,7 @@ JournalWriter::JournalWriter(std::string path, const JournalHeader& header, doub
   buffer_.reserve(reserve);
   buffer_.resize(sizeof(JournalStart));
   put(buffer_, HeaderCounts{header.task_count, header.row_size, header.sessions});
+  put<std::uint64_t>(buffer_, sizeof(TaskRecord));
   put_string(buffer_, header.job);
   put_string(buffer_, header.job_hash);
   put_string(buffer_, header.config);
@@ -299,6 +307,7 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     return static_cast<std::uint32_t>(crc) == expected;
   };
   HeaderCounts counts{};
+  std::uint64_t record_size = RECORD_SIZE_BEFORE_VERSION_3;
   if (version == 1) {  // no length, no CRC, no inputs
     h.inputs_recorded = false;
     auto read_string = [&](std::string& s) {
@@ -321,8 +330,8 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     if (crc32(bytes.data(), bytes.size()) != start.header_crc) throw header_damaged("its CRC-32 check fails");
     Cursor c{bytes.data(), bytes.data() + bytes.size()};
     std::uint64_t n_inputs = 0;
-    bool ok = c.get(counts) && c.get(h.job) && c.get(h.job_hash) && c.get(h.config) && c.get(n_inputs) &&
-              n_inputs <= bytes.size();
+    bool ok = c.get(counts) && (version < 3 || c.get(record_size)) && c.get(h.job) && c.get(h.job_hash) &&
+              c.get(h.config) && c.get(n_inputs) && n_inputs <= bytes.size();
     for (std::uint64_t i = 0; ok && i < n_inputs; ++i) {
       InputFile input;
       ok = c.get(input.key) && c.get(input.path) && c.get(input.sha256);
@@ -330,6 +339,12 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
     }
     if (!ok || c.p != c.end) throw header_damaged("its fields do not fill its length");
   }
+  // The blocks hold TaskRecords as raw bytes: another layout cannot be read.
+  if (record_size != sizeof(TaskRecord))
+    throw IoError(path + ": the checkpoint journal's task records are " + std::to_string(record_size) +
+                  " bytes, this fanout's are " + std::to_string(sizeof(TaskRecord)) +
+                  ": it was written by another version of fanout; resume it with that version, or run without "
+                  "--resume and with --force to start over (which discards it)");
   h.task_count = counts.task_count;
   h.row_size = counts.row_size;
   h.sessions = counts.sessions;

@@ -20,6 +20,7 @@
 #include "core/error.hpp"
 #include "core/limits.hpp"
 #include "core/run_output.hpp"
+#include "core/run_status.hpp"
 #include "fanout/version.hpp"
 #include "io/file_kind.hpp"
 #include "io/hdf5.hpp"
@@ -401,7 +402,7 @@ void write_descriptions(hid_t loc, const std::string& name, const Descriptions& 
 }
 
 // The /job group: each [job] key as an attribute of its own type.
-void write_job_group(hid_t file, const std::vector<config::JobAttribute>& attributes) {
+void write_job_group(hid_t file, const std::vector<JobAttribute>& attributes) {
   Handle group = create_group(file, "job");
   write_attr(group.get(), "description", std::string(JOB_DESCRIPTION));
   Descriptions described;
@@ -538,7 +539,7 @@ void RunWriter::create(const RunMetadata& meta, const std::vector<Column>& colum
   write_attr(f, "fanout_version", std::string(VERSION));
   write_attr(f, "git_sha", std::string(GIT_SHA));
   write_attr(f, "job", meta.job);
-  write_attr(f, "status", std::string("partial"));
+  write_attr(f, "status", std::string(status_name(RunStatus::Partial)));
   write_attr(f, "config", meta.config);
   write_attr(f, "command_line", meta.command_line);
   write_attr(f, "created", meta.created);

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
 #include "core/batch.hpp"
 #include "core/inputs.hpp"
 #include "core/job.hpp"
+#include "core/job_attribute.hpp"
 #include "core/records.hpp"
 #include "core/sink.hpp"
 #include "core/sweep.hpp"
@@ -35,7 +35,7 @@ struct RunMetadata {
   std::int64_t n_ranks = 1;
   std::int64_t threads_per_rank = 1;
   std::uint64_t task_count = 0;
-  std::vector<config::JobAttribute> job_attributes;  // the [job] table, for the /job group (since 1.5)
+  std::vector<JobAttribute> job_attributes;  // the [job] table, for the /job group (since 1.5)
   std::vector<InputFile> inputs;  // the files the run read: root attribute `inputs` when there are any (since 1.6)
 };
 

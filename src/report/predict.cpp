@@ -31,13 +31,11 @@ struct Event {
 constexpr std::size_t NONE = static_cast<std::size_t>(-1);
 
 // The policy the file's run used (its `scheduler` attribute), checked: it is replayed.
-config::Policy file_policy(const io::RunFile& run) {
-  const auto& names = config::policy_names();
-  if (std::find(names.begin(), names.end(), run.scheduler) == names.end())
-    throw IoError(fmt::format("{}: attribute scheduler: expected one of {}, found \"{}\" (the file is damaged; "
-                              "--policy replays another policy)",
-                              run.path, fmt::join(names, ", "), run.scheduler));
-  return config::policy_from_name(run.scheduler);
+sched::Policy file_policy(const io::RunFile& run) {
+  if (auto policy = sched::parse_policy(run.scheduler)) return *policy;
+  throw IoError(fmt::format("{}: attribute scheduler: expected one of {}, found \"{}\" (the file is damaged; "
+                            "--policy replays another policy)",
+                            run.path, fmt::join(sched::policy_names(), ", "), run.scheduler));
 }
 
 struct RankState {
@@ -255,7 +253,7 @@ Prediction predict(const io::RunFile& run, const PredictOptions& options) {
     std::uint64_t chunk = 0;
     const char* end = run.chunk.data() + run.chunk.size();
     if (!run.chunk.empty() && std::all_of(run.chunk.begin(), run.chunk.end(), ::isdigit) &&
-        (o.policy == config::Policy::Dynamic || o.policy == config::Policy::Guided)) {
+        (o.policy == sched::Policy::Dynamic || o.policy == sched::Policy::Guided)) {
       auto [at, error] = std::from_chars(run.chunk.data(), end, chunk);
       if (error != std::errc() || at != end || chunk == 0)
         throw IoError(fmt::format("{}: attribute chunk: expected auto, block or a whole number >= 1, found \"{}\" "
@@ -265,16 +263,14 @@ Prediction predict(const io::RunFile& run, const PredictOptions& options) {
     }
   }
   if (run.order == "longest-first") o.order = sched::longest_first(durations);
-  p.policy = config::policy_names().at(static_cast<std::size_t>(o.policy));
-  p.chunk = o.policy == config::Policy::StaticBlock    ? "block"
-            : o.policy == config::Policy::StaticCyclic ? "1"
+  p.policy = sched::policy_name(o.policy);
+  p.chunk = o.policy == sched::Policy::StaticBlock    ? "block"
+            : o.policy == sched::Policy::StaticCyclic ? "1"
             : o.chunk                                   ? std::to_string(*o.chunk)
                                                         : "auto";
 
-  for (const auto& phase : run.phases) {
-    std::string name(phase.name, strnlen(phase.name, sizeof phase.name));
-    if (name != "compute") p.fixed += phase.t_end - phase.t_start;
-  }
+  for (const auto& phase : run.phases)
+    if (phase_of(phase) != Phase::Compute) p.fixed += phase.t_end - phase.t_start;
   p.recorded_wall = run_wall(run);
   SimulationCounts counts;
   p.compute = simulate(durations, o, options.latency, &counts);

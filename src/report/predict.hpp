@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
 #include "io/run_file.hpp"
 #include "sched/hierarchy.hpp"
+#include "sched/policy.hpp"
 #include "sched/scheduler.hpp"
 
 namespace fanout::report {
@@ -16,7 +16,7 @@ namespace fanout::report {
 struct PredictOptions {
   int ranks = 1;
   unsigned threads = 1;
-  std::optional<config::Policy> policy;  // default: the file's
+  std::optional<sched::Policy> policy;  // default: the file's
   std::optional<std::uint64_t> chunk;    // default: the file's (for dynamic/guided)
   bool chunk_auto = false;               // --chunk auto
   double latency = 200e-6;               // s: a remote rank's request round trip

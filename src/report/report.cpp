@@ -16,9 +16,9 @@ namespace {
 
 std::string phase_name(const PhaseRecord& p) { return std::string(p.name, strnlen(p.name, sizeof p.name)); }
 
-const PhaseSummary* find_phase(const std::vector<PhaseSummary>& phases, const std::string& name) {
+const PhaseSummary* find_phase(const std::vector<PhaseSummary>& phases, Phase phase) {
   for (const auto& p : phases)
-    if (p.name == name) return &p;
+    if (p.name == fanout::phase_name(phase)) return &p;
   return nullptr;
 }
 
@@ -193,8 +193,8 @@ Summary summarize(const io::RunFile& run) {
   s.slowest.assign(ran.begin(), ran.begin() + static_cast<std::ptrdiff_t>(top));
 
   // Where the lost core-seconds went; phase boundaries from /phases, else from the tasks.
-  const PhaseSummary* compute = find_phase(s.phases, "compute");
-  const PhaseSummary* collect = find_phase(s.phases, "collect");
+  const PhaseSummary* compute = find_phase(s.phases, Phase::Compute);
+  const PhaseSummary* collect = find_phase(s.phases, Phase::Collect);
   double compute_start = compute ? compute->t_start : first;
   double compute_end = compute ? compute->t_end : last;
   double collect_end = collect ? collect->t_end : compute_end;

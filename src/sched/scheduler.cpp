@@ -34,8 +34,6 @@ std::uint64_t guided_chunk(std::uint64_t remaining, std::uint64_t workers, std::
 
 namespace {
 
-using Policy = config::Policy;
-
 // Positions p, p + stride, ... (count of them) as task ranges: themselves
 // when there is no order, else the ids at those positions, consecutive ids merged.
 std::vector<TaskRange> emit(const std::vector<std::uint64_t>& order, std::uint64_t p, std::uint64_t count,

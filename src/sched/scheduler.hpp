@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.hpp"
+#include "sched/policy.hpp"
 
 namespace fanout::sched {
 
@@ -22,7 +22,7 @@ struct TaskRange {
 };
 
 struct SchedulerOptions {
-  config::Policy policy = config::Policy::Dynamic;
+  Policy policy = Policy::Dynamic;
   std::uint64_t task_count = 0;
   int ranks = 1;
   unsigned threads_per_rank = 1;

@@ -125,12 +125,12 @@ def case_edited_inputs(tools, args):
 
 
 def blocks_of(journal):
-    """The journal's blocks (format version 2): (offset, payload length, [(id, status)]) each."""
+    """The journal's blocks (journal version 3): (offset, payload length, [(id, status)]) each."""
     with open(journal, "rb") as f:
         data = f.read()
     expect_eq(data[:16], b"FANOUT JOURNAL\n\0", "the journal's magic")
     version, _, header_length = struct.unpack_from("<IIQ", data, 16)
-    expect_eq(version, 2, "journal version")
+    expect_eq(version, 3, "journal version")
     blocks, at = [], 32 + header_length
     while at < len(data):
         magic, _, length = struct.unpack_from("<IIQ", data, at)

@@ -13,7 +13,7 @@
 
 using fanout::ConfigError;
 using fanout::config::load_config;
-using fanout::config::Policy;
+using fanout::sched::Policy;
 
 namespace {
 

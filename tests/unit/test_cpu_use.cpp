@@ -85,7 +85,7 @@ TEST(JobAttributes, FlattensTablesAndKeepsArrayTypes) {
   auto attrs = config::job_attributes(
       "[job]\nkind = 'spin'\ntasks = 4\nx = 0.5\non = true\nnumbers = [1, 2]\nmixed = [1, 2.5]\n"
       "words = ['a', 'b']\nempty = []\nnested = [[1], [2]]\n[job.results]\nenergy = 'float64'\n");
-  std::map<std::string, config::JobValue> by_key;
+  std::map<std::string, JobValue> by_key;
   for (const auto& a : attrs) by_key[a.key] = a.value;
   EXPECT_EQ(std::get<std::string>(by_key["kind"]), "spin");
   EXPECT_EQ(std::get<std::int64_t>(by_key["tasks"]), 4);

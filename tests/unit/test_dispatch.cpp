@@ -14,7 +14,7 @@
 #include "sched/scheduler.hpp"
 
 using namespace fanout;
-using config::Policy;
+using sched::Policy;
 using protocol::Request;
 
 namespace {

@@ -49,38 +49,43 @@ std::vector<Request> ask(GroupSupply& supply) {
 }  // namespace
 
 // Leader 4 with members 5 and 6, 2 threads each: one stock for the group,
-// asked for with the leader's rank and all 6 workers; a chunk is cut into a
-// piece per member.
+// asked for with the leader's rank and ROUNDS x 6 workers; a chunk is cut
+// into ROUNDS pieces per member.
 TEST(GroupSupply, SharedStockIsCutIntoPiecesPerMember) {
+  static_assert(GroupSupply::ROUNDS == 2, "the figures below assume two rounds per request");
   GroupSupply supply(4, {4, 5, 6}, 2, false);
   EXPECT_FALSE(supply.take(5, false)) << "nothing in stock: parked";
   std::vector<Request> asked = ask(supply);
   ASSERT_EQ(asked.size(), 1u);
-  EXPECT_EQ(asked[0], (Request{false, 6, 4})) << "an idle member waits: not ahead";
+  EXPECT_EQ(asked[0], (Request{false, 12, 4})) << "an idle member waits: not ahead";
   EXPECT_TRUE(supply.wanted().empty()) << "one request at a time";
   EXPECT_EQ(supply.outstanding(), 1);
   EXPECT_FALSE(supply.take(6, false));
 
-  auto answers = supply.answered(4, ranges({{0, 30, 1}}));
+  auto answers = supply.answered(4, ranges({{0, 60, 1}}));
   EXPECT_EQ(supply.outstanding(), 0);
   ASSERT_EQ(members_of(answers), (std::vector<int>{5, 6})) << "in the order they asked";
-  EXPECT_EQ(ids_of(answers[0].second), span(0, 10)) << "30 tasks, 3 members: 10 each";
+  EXPECT_EQ(ids_of(answers[0].second), span(0, 10)) << "60 tasks, 2 rounds of 3 members: 10 each";
   EXPECT_EQ(ids_of(answers[1].second), span(10, 20));
-  EXPECT_EQ(supply.stocked(), 10u);
+  EXPECT_EQ(supply.stocked(), 40u);
+  EXPECT_TRUE(ask(supply).empty()) << "a round of pieces is still in stock";
+  auto own = supply.take(4, true);
+  ASSERT_TRUE(own);
+  EXPECT_EQ(ids_of(*own), span(20, 30));
+  auto more = supply.take(5, true);
+  ASSERT_TRUE(more);
+  EXPECT_EQ(ids_of(*more), span(30, 40));
+  EXPECT_EQ(supply.stocked(), 20u);
 
   // Less than a round of pieces left: ask ahead, before anyone waits.
   asked = ask(supply);
   ASSERT_EQ(asked.size(), 1u);
-  EXPECT_EQ(asked[0], (Request{true, 6, 4}));
-  auto own = supply.take(4, true);
-  ASSERT_TRUE(own);
-  EXPECT_EQ(ids_of(*own), span(20, 30));
-  EXPECT_EQ(supply.stocked(), 0u);
-  EXPECT_TRUE(supply.answered(4, ranges({{30, 36, 1}})).empty()) << "nobody waits";
-  EXPECT_EQ(supply.stocked(), 6u);
-  auto next = supply.take(5, true);
+  EXPECT_EQ(asked[0], (Request{true, 12, 4}));
+  EXPECT_TRUE(supply.answered(4, ranges({{60, 72, 1}})).empty()) << "nobody waits";
+  EXPECT_EQ(supply.stocked(), 32u);
+  auto next = supply.take(6, true);
   ASSERT_TRUE(next);
-  EXPECT_EQ(ids_of(*next), span(30, 32)) << "the piece follows the last chunk: 6 / 3";
+  EXPECT_EQ(ids_of(*next), span(40, 42)) << "the piece follows the last chunk: 12 / (2 x 3)";
 }
 
 // Pieces cut across ranges and through strided ones.
@@ -88,15 +93,15 @@ TEST(GroupSupply, PiecesCutAcrossRangesAndStrides) {
   GroupSupply supply(2, {2, 3}, 1, false);
   EXPECT_FALSE(supply.take(3, false));
   ask(supply);
-  auto answers = supply.answered(2, ranges({{0, 1, 1}, {10, 15, 1}, {101, 112, 2}}));
-  // 12 tasks, 2 members: pieces of 6.
+  auto answers = supply.answered(2, ranges({{0, 1, 1}, {10, 15, 1}, {101, 112, 2}, {200, 212, 1}}));
+  // 24 tasks, 2 rounds of 2 members: pieces of 6.
   ASSERT_EQ(answers.size(), 1u);
   EXPECT_EQ(ids_of(answers[0].second), (std::vector<std::uint64_t>{0, 10, 11, 12, 13, 14}));
   auto second = supply.take(2, true);
   ASSERT_TRUE(second);
   EXPECT_EQ(ids_of(*second), (std::vector<std::uint64_t>{101, 103, 105, 107, 109, 111}));
   for (const auto& r : second->ranges) EXPECT_LE(r.end, 112u);
-  EXPECT_EQ(supply.stocked(), 0u);
+  EXPECT_EQ(supply.stocked(), 12u);
 }
 
 // A chunk smaller than the parked members: those served in turn, the rest
@@ -171,14 +176,13 @@ TEST(GroupSupply, StopAnswersTheParkedWithDone) {
   GroupSupply supply(4, {4, 5, 6}, 1, false);
   EXPECT_FALSE(supply.take(5, false));
   ask(supply);
-  supply.answered(4, ranges({{0, 9, 1}}));
-  EXPECT_EQ(supply.stocked(), 6u);
+  supply.answered(4, ranges({{0, 18, 1}}));  // pieces of 3
+  EXPECT_EQ(supply.stocked(), 15u);
+  for (int m : {4, 6, 4}) EXPECT_TRUE(supply.take(m, false));
   ask(supply);  // ahead: the stock is low
   EXPECT_EQ(supply.outstanding(), 1);
-  auto own = supply.take(4, false);
-  ASSERT_TRUE(own);
-  auto other = supply.take(6, false);
-  ASSERT_TRUE(other);
+  for (int m : {6, 4}) EXPECT_TRUE(supply.take(m, false));
+  EXPECT_EQ(supply.stocked(), 0u);
   EXPECT_FALSE(supply.take(5, false));
   auto answers = supply.stop();
   ASSERT_EQ(members_of(answers), (std::vector<int>{5}));

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <zlib.h>
+
 #include "run/resume.hpp"
 #include "config/config.hpp"
 #include "core/batch.hpp"
@@ -490,7 +492,7 @@ TEST_F(JournalTest, DamagedHeaderIsRefused) {
   h.inputs = {{"job.file", "/data/commands.txt", std::string(64, 'a')}};
   std::vector<std::uint64_t> at = write_blocks(file, 2, h);
   io::JournalScan scan = io::scan_journal(file);
-  EXPECT_EQ(scan.version, 2u);
+  EXPECT_EQ(scan.version, 3u);
   EXPECT_EQ(scan.header.config, h.config);
   EXPECT_EQ(scan.header.inputs, h.inputs);
   EXPECT_TRUE(scan.header.inputs_recorded);
@@ -550,6 +552,56 @@ TEST_F(JournalTest, Version1JournalIsStillRead) {
   EXPECT_FALSE(scan.header.inputs_recorded);
   EXPECT_EQ(ids_of(read).size(), 9u);
   EXPECT_TRUE(scan.damaged.empty());
+}
+
+// Version 3 records the size of a task record (the blocks hold them as raw
+// bytes): another size is refused, naming it; a version 2 journal (no
+// record_size, 56-byte records) is still read.
+TEST_F(JournalTest, RecordSizeIsCheckedAndVersion2IsStillRead) {
+  const std::string file = path("run.h5.journal");
+  std::vector<std::uint64_t> at = write_blocks(file, 3);
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::uint64_t record_size = 0;
+  std::memcpy(&record_size, bytes.data() + 32 + 24, 8);  // after the start and the three counts
+  EXPECT_EQ(record_size, sizeof(TaskRecord));
+  // The header rewritten: its version, its fields, its length and CRC.
+  auto rewrite = [&](std::uint32_t version, const std::string& header) {
+    std::string out = bytes.substr(0, 16);
+    auto crc = static_cast<std::uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(header.data()),
+                                                  static_cast<uInt>(header.size())));
+    std::uint64_t length = header.size();
+    out.append(reinterpret_cast<const char*>(&version), 4).append(reinterpret_cast<const char*>(&crc), 4);
+    out.append(reinterpret_cast<const char*>(&length), 8).append(header).append(bytes.substr(at[0]));
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << out;
+  };
+  const std::string header_v3 = bytes.substr(32, at[0] - 32);
+  std::string header_v2 = header_v3;
+  header_v2.erase(24, 8);
+  rewrite(2, header_v2);
+  io::JournalScan scan;
+  std::vector<Batch> read = scan_all(file, &scan);
+  EXPECT_EQ(scan.version, 2u);
+  EXPECT_EQ(scan.header.task_count, 300u);
+  EXPECT_EQ(ids_of(read).size(), 9u);
+  EXPECT_TRUE(scan.damaged.empty());
+
+  std::string header_other = header_v3;
+  const std::uint64_t other = sizeof(TaskRecord) + 8;
+  std::memcpy(header_other.data() + 24, &other, 8);
+  rewrite(3, header_other);
+  try {
+    io::scan_journal(file);
+    ADD_FAILURE() << "a journal of 64-byte records was read";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(file + ": the checkpoint journal's task records are 64 bytes, this "
+                                                "fanout's are 56: it was written by another version of fanout"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

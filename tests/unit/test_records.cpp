@@ -1,6 +1,8 @@
 // share_cpu: how one CPU reading is shared out over the tasks of its span.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "core/records.hpp"
@@ -55,4 +57,19 @@ TEST(ShareCpu, AnEmptySpanIsLeftAlone) {
   std::vector<TaskRecord> span;
   share_cpu(span, 1, 1);
   EXPECT_TRUE(span.empty());
+}
+
+// The run status and phase names: one table each (core/run_status.hpp), as the file spells them.
+TEST(RunStatusNames, EnumsMapToTheFilesStrings) {
+  using namespace fanout;
+  EXPECT_EQ(status_name(RunStatus::Complete), "complete");
+  EXPECT_EQ(status_name(RunStatus::Failed), "failed");
+  for (std::string_view name : RUN_STATUS_NAMES) EXPECT_EQ(status_name(*parse_status(name)), name);
+  EXPECT_EQ(parse_status("Complete"), std::nullopt);
+  for (std::string_view name : PHASE_NAMES) EXPECT_EQ(phase_name(*parse_phase(name)), name);
+  PhaseRecord record;
+  std::memcpy(record.name, "compute", 7);
+  EXPECT_EQ(phase_of(record), Phase::Compute);
+  std::memcpy(record.name, "computed", 8);
+  EXPECT_EQ(phase_of(record), std::nullopt);
 }

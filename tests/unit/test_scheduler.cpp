@@ -8,7 +8,7 @@
 
 #include "sched/scheduler.hpp"
 
-using fanout::config::Policy;
+using fanout::sched::Policy;
 using fanout::sched::make_scheduler;
 using fanout::sched::SchedulerOptions;
 using fanout::sched::TaskRange;
@@ -56,16 +56,6 @@ Drained drain(SchedulerOptions options, double seconds_per_task = -1) {
   return d;
 }
 
-const char* name(Policy p) {
-  switch (p) {
-    case Policy::StaticBlock: return "static-block";
-    case Policy::StaticCyclic: return "static-cyclic";
-    case Policy::Dynamic: return "dynamic";
-    case Policy::Guided: return "guided";
-  }
-  return "?";
-}
-
 std::vector<std::uint64_t> reversed(std::uint64_t n) {
   std::vector<std::uint64_t> order(n);
   std::iota(order.rbegin(), order.rend(), 0);
@@ -75,17 +65,17 @@ std::vector<std::uint64_t> reversed(std::uint64_t n) {
 }  // namespace
 
 TEST(Scheduler, EveryTaskExactlyOnce) {
-  for (Policy policy : {Policy::StaticBlock, Policy::StaticCyclic, Policy::Dynamic, Policy::Guided})
+  for (const auto& info : fanout::sched::POLICIES)
     for (std::uint64_t tasks : {0ull, 1ull, 2ull, 3ull, 7ull, 20ull, 97ull, 1000ull, 12345ull})
       for (int ranks : {1, 2, 3, 4, 7, 16, 100})
         for (unsigned threads : {1u, 2u, 3u})
           for (std::optional<std::uint64_t> chunk : {std::optional<std::uint64_t>{}, std::optional<std::uint64_t>{1},
                                                      std::optional<std::uint64_t>{5}})
             for (bool ordered : {false, true}) {
-              SchedulerOptions o{policy, tasks, ranks, threads, chunk, ordered ? reversed(tasks) : std::vector<std::uint64_t>{}};
+              SchedulerOptions o{info.policy, tasks, ranks, threads, chunk, ordered ? reversed(tasks) : std::vector<std::uint64_t>{}};
               auto d = drain(o, 1e-4);
               for (std::uint64_t id = 0; id < tasks; ++id)
-                ASSERT_EQ(d.owners[id].size(), 1u) << name(policy) << " tasks=" << tasks << " ranks=" << ranks
+                ASSERT_EQ(d.owners[id].size(), 1u) << info.name << " tasks=" << tasks << " ranks=" << ranks
                                                    << " threads=" << threads << " ordered=" << ordered << " task " << id;
             }
 }
@@ -239,4 +229,15 @@ TEST(Scheduler, LongTasksAreNeverFetchedAhead) {
   EXPECT_TRUE(fanout::sched::ahead_refused(1000, 2, fanout::sched::AHEAD_LONG_SECONDS));
   EXPECT_TRUE(fanout::sched::ahead_refused(4, 2, 0));
   EXPECT_FALSE(fanout::sched::ahead_refused(5, 2, 0));
+}
+
+TEST(Policies, OneTableNamesEveryPolicyOnce) {
+  for (const auto& info : fanout::sched::POLICIES) {
+    EXPECT_EQ(fanout::sched::policy_name(info.policy), info.name);
+    EXPECT_EQ(fanout::sched::parse_policy(info.name), info.policy);
+  }
+  EXPECT_EQ(fanout::sched::policy_names(),
+            (std::vector<std::string>{"static-block", "static-cyclic", "dynamic", "guided"}));
+  EXPECT_EQ(fanout::sched::parse_policy("Dynamic"), std::nullopt);
+  EXPECT_EQ(fanout::sched::parse_policy(""), std::nullopt);
 }

@@ -131,3 +131,19 @@ TEST(Topology, ResolveAuto) {
     EXPECT_EQ(resolve_hierarchy(chosen, 2, 1), chosen);
   }
 }
+
+// Under leaders rank 0 serves leaders only: the rest of its group gets the
+// group's second rank as leader; other groups and a group of one keep theirs.
+TEST(Topology, RankZeroIsDetachedFromItsGroup) {
+  std::vector<int> leaders = leaders_of_groups(8, 4);
+  detach_rank_zero(leaders);
+  EXPECT_EQ(leaders, (std::vector<int>{0, 1, 1, 1, 4, 4, 4, 4}));
+  Topology zero = make_topology(0, leaders);
+  EXPECT_EQ(zero.children, (std::vector<int>{1, 4}));
+  Topology one = make_topology(1, leaders);
+  EXPECT_TRUE(one.is_leader());
+  EXPECT_EQ(one.children, (std::vector<int>{2, 3}));
+  std::vector<int> alone = leaders_of_groups(3, 1);
+  detach_rank_zero(alone);
+  EXPECT_EQ(alone, (std::vector<int>{0, 1, 2}));
+}
