@@ -87,7 +87,7 @@ def sets_args(sets):
 
 def expected_leaders(ranks, hierarchy):
     """/ranks leader as records.hpp defines it: 0 for rank 0, leaders and flat
-    dispatch; a member's group leader otherwise."""
+    dispatch; a member's group leader otherwise (rank 0's own group: its second rank)."""
     nodes = [node for node, count in layout(ranks) for _ in range(count)]
     n = len(nodes)
     if hierarchy == '"node"':
@@ -96,7 +96,11 @@ def expected_leaders(ranks, hierarchy):
         head = [0] * n
     else:
         head = [r // int(hierarchy) * int(hierarchy) for r in range(n)]
-    return [0 if head[r] == r else head[r] for r in range(n)]
+    if hierarchy != '"flat"':
+        # Rank 0 serves leaders only: the rest of its group is led by the group's second rank.
+        second = next((r for r in range(1, n) if head[r] == 0), None)
+        head = [second if r > 0 and head[r] == 0 else head[r] for r in range(n)]
+    return [0 if r == 0 or head[r] == r else head[r] for r in range(n)]
 
 
 def check_static_placement(t, policy, n, what):

@@ -236,7 +236,9 @@ def case_scaling(tools, args):
 
 def case_multinode(tools, args):
     with e2e.Workdir("slurm-multinode") as w, Cluster(tools, w, nodes=2) as c:
-        sets = ["--set", "job.tasks=40", "--set", "job.duration=0.01", "--set", "job.mode=sleep"]
+        # Node leaders: one per emulated node (the flat path is every other test's).
+        sets = ["--set", "job.tasks=40", "--set", "job.duration=0.01", "--set", "job.mode=sleep",
+                "--set", 'schedule.hierarchy="node"']
         r = c.fanout(["submit", tools.config("spin.toml"), "--nodes", "2", "--ntasks-per-node", "2",
                       "--time", "00:05:00", "--output", "multi.h5"] + sets + ["--wait"], timeout=180)
         e2e.expect_code(r, 0)
@@ -252,6 +254,19 @@ def case_multinode(tools, args):
         expect_eq(e2e.attr_str(data["attrs"], "slurm_nodelist"), "n[1-2]", "multi.h5: slurm_nodelist")
         hosts = {h.decode() for h in data["ranks"]["host"]}
         expect_eq(len(hosts), 1, f"emulated nodes share one host name: {hosts}")
+        # Each node's first rank leads it (rank 0 serves leaders only, so on
+        # its node rank 1 leads the rest, here nobody); leaders report to 0.
+        expect_eq(e2e.attr_str(data["attrs"], "hierarchy"), "node", "multi.h5: hierarchy")
+        first = {}
+        for k, node in enumerate(nodes):
+            first.setdefault(node, k)
+        group = [first[node] for node in nodes]
+        second = next((k for k in range(1, 4) if group[k] == 0), None)
+        group = [second if k > 0 and g == 0 else g for k, g in enumerate(group)]
+        leaders = [0 if k == 0 or group[k] == k else group[k] for k in range(4)]
+        expect_eq([int(x) for x in data["ranks"]["leader"]], leaders, f"multi.h5: /ranks leader (nodes {nodes})")
+        tasks = data["tasks"]
+        expect_eq(sorted(int(i) for i in tasks["id"]), list(range(40)), "multi.h5: every task once under leaders")
 
 
 class Namespaces:
