@@ -130,14 +130,31 @@ class Result:
                 f"--- stdout ---\n{self.out}--- stderr ---\n{self.err}--------------")
 
 
-def run(tools, args, np_=None, cwd=None, timeout=90, prefix=(), env=None):
+# Once a rank exits non-zero, mpirun tears the job down: it signals the ranks
+# left and sleeps its odls_base_sigkill_timeout (1 s) before it kills them
+# and exits, 1-2 s in all, even when every rank has exited already. A run of
+# `fanout run` or `resume` that is refused before any task starts (a bad
+# config, option or file: rank 0 finds it and every rank returns the same
+# code after MPI_Finalize, so nothing is left to end) needs no such wait:
+# run(..., refused=True) sets it to 0. Not for commands without MPI under
+# mpirun (each rank exits on its own; rank 0 may still be printing), nor for
+# runs that started tasks, nor where a test signals mpirun.
+REFUSED_ENV = {"OMPI_MCA_odls_base_sigkill_timeout": "0"}
+
+
+def run(tools, args, np_=None, cwd=None, timeout=90, prefix=(), env=None, refused=False):
     """Runs `fanout ARGS`, under `mpiexec -n NP` if np_ is given, else as a
     plain process (an MPI singleton for `run`); `prefix` goes before it all
-    (e.g. setpriv); `env`: variables added to mpi_env(). Returns a Result."""
+    (e.g. setpriv); `env`: variables added to mpi_env(); `refused`: a run or
+    resume expected to be refused before any task (REFUSED_ENV). Returns a
+    Result."""
     if np_ is None:
         argv = list(prefix) + [tools.fanout] + list(args)
     else:
         argv = list(prefix) + [tools.mpiexec, "-n", str(np_), "--oversubscribe", tools.fanout] + list(args)
+    if refused:
+        expect(args[0] in ("run", "resume"), f"refused=True: for run and resume (MPI), not {args[0]}")
+        env = {**REFUSED_ENV, **(env or {})}
     t0 = time.monotonic()
     try:
         proc = subprocess.run(argv, cwd=cwd, env={**mpi_env(), **(env or {})}, capture_output=True, text=True,

@@ -74,7 +74,7 @@ def case_validate(tools, args):
         # used to pass validate, then die of std::bad_alloc leaving a journal).
         for cmd, np_ in ((["validate"], None), (["run"], 2)):
             r = e2e.run(tools, cmd + [tools.config("spin.toml"), "--set", "job.tasks=1000000000000", "--output",
-                                      "huge.h5"], np_=np_, cwd=w.path)
+                                      "huge.h5"], np_=np_, cwd=w.path, refused=np_ is not None)
             e2e.expect_code(r, 2)
             expect(f"job.tasks: expected a whole number from 1 to 10000000000, found 1000000000000" in r.err,
                    f"{cmd[0]} with 10^12 tasks\n{r.describe()}")
@@ -207,10 +207,16 @@ def case_default_output(tools, args):
         expect("fanout: created results/ (the default output directory) for results/spin.h5" in r.err, r.describe())
         expect_eq(e2e.listing(os.path.join(sub, "results")), ["spin.h5"], "files in sub/results")
         # Any other missing directory is the user's to make: exit 2, nothing made.
-        r = e2e.run(tools, ["run", config, "-o", "made-up/x.h5"], np_=2, cwd=sub)
+        r = e2e.run(tools, ["run", config, "-o", "made-up/x.h5"], np_=2, cwd=sub, refused=True)
         test_errors.expect_one_error(r, "--output made-up/x.h5: output.path: the directory made-up of made-up/x.h5 "
                                      "does not exist; create it first", "a missing directory given with --output")
         expect_eq(e2e.listing(sub), ["results"], "files in sub after the refused run")
+
+
+def refused(argv, np_):
+    """Whether e2e.run may tear mpirun down at once: a run or resume (MPI,
+    collective) under mpirun, not a command without MPI."""
+    return np_ is not None and argv[0] in ("run", "resume")
 
 
 def case_wrong_kind(tools, args):
@@ -233,7 +239,8 @@ def case_wrong_kind(tools, args):
             for argv, np_ in [(["report", c], None), (["report", c, "--format", "json"], None), (["status", c], None),
                               (["compare", w("good.h5"), c], None), (["predict", c, "--ranks", "2"], None),
                               (["plot", c, "--out", w.path], None), (["resume", c], n), (["report", c], n)]:
-                test_errors.expect_one_error(e2e.run(tools, argv, np_=np_, cwd=w.path), message, " ".join(argv))
+                test_errors.expect_one_error(e2e.run(tools, argv, np_=np_, cwd=w.path, refused=refused(argv, np_)),
+                                             message, " ".join(argv))
         for bad, found, advice in [
                 (w("done.toml"), "an HDF5 file (a run file, as fanout run writes)",
                  "to summarise it: fanout report {0}; to continue it if it was interrupted: fanout resume {0}"),
@@ -243,7 +250,8 @@ def case_wrong_kind(tools, args):
             for argv, np_ in [(["run", bad], n), (["run", bad, "-o", w("x.h5")], None), (["validate", bad], None),
                               (["submit", bad, "--nodes", "1", "--ntasks-per-node", "1", "--time", "00:10:00",
                                 "--dry-run"], None)]:
-                test_errors.expect_one_error(e2e.run(tools, argv, np_=np_, cwd=w.path), message, " ".join(argv))
+                test_errors.expect_one_error(e2e.run(tools, argv, np_=np_, cwd=w.path, refused=refused(argv, np_)),
+                                             message, " ".join(argv))
         message = (f"{journal}: expected a run file (HDF5), found the checkpoint journal of a run; to see how far it "
                    f"got: fanout status {journal}; to continue it: fanout resume {journal}")
         for argv in (["report", journal], ["predict", journal, "--ranks", "2"], ["plot", journal]):

@@ -157,7 +157,7 @@ def case_errors(tools, args):
     with e2e.Workdir("command-errors") as w:
         for name, (text, message) in cases.items():
             cfg = w.write(f"{name}.toml", text + '\n[output]\npath = "out.h5"\n')
-            r = e2e.run(tools, ["run", cfg], np_=2, cwd=w.path)
+            r = e2e.run(tools, ["run", cfg], np_=2, cwd=w.path, refused=True)
             e2e.expect_code(r, 2)
             want = "fanout: error: " + message.format(F=cfg, D=w.path)
             lines = [line for line in r.both.splitlines() if "error:" in line]

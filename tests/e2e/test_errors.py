@@ -304,7 +304,7 @@ def run_table(tools, args, names=None):
             prefix = prefix_for(case.wrap, w)
             try:
                 who = as_nobody if case.wrap == "nobody" else tools
-                result = e2e.run(who, ["run"] + argv, np_=n, cwd=w.path, prefix=prefix)
+                result = e2e.run(who, ["run"] + argv, np_=n, cwd=w.path, prefix=prefix, refused=True)
                 expect_one_error(result, message, f"{case.name} (run)")
                 if case.validate:
                     result = e2e.run(who, ["validate"] + argv, cwd=w.path, prefix=prefix)
@@ -319,7 +319,7 @@ def run_table(tools, args, names=None):
         # A relative config path is named as given.
         before = e2e.snapshot(w.path)
         result = e2e.run(tools, ["run", os.path.join("configs", "unknown_policy.toml"), "-o", "out/x.h5"], np_=n,
-                         cwd=w.path)
+                         cwd=w.path, refused=True)
         expect_one_error(result, fill(next(c for c in BAD_INPUT if c.name == "unknown_policy").message,
                                       {"C": os.path.join("configs", "unknown_policy.toml")}), "relative config path")
         expect_eq(e2e.snapshot_diff(before, e2e.snapshot(w.path)), [], "files touched (relative config path)")
@@ -381,7 +381,8 @@ def case_existing_output(tools, args):
         expect(replaced != before, "--force did not replace the file")
 
         # A fanout file is protected the same way, and --force replaces it with the new run.
-        result = e2e.run(tools, ["run", config, "--output", target, "--set", "job.tasks=6"], np_=n, cwd=w.path)
+        result = e2e.run(tools, ["run", config, "--output", target, "--set", "job.tasks=6"], np_=n, cwd=w.path,
+                         refused=True)
         e2e.expect_code(result, 2)
         expect_eq(e2e.fingerprint(target), replaced, "an existing run file after a refused run")
         e2e.run_ok(tools, ["run", config, "--output", target, "--set", "job.tasks=6", "--force"], np_=n, cwd=w.path)
@@ -394,7 +395,7 @@ def case_existing_output(tools, args):
         for name, points_to in (("dangling.h5", "nowhere.h5"), ("loop.h5", "loop.h5")):
             link = os.path.join(outdir, name)
             os.symlink(points_to, link)
-            result = e2e.run(tools, ["run", config, "--output", link], np_=n, cwd=w.path)
+            result = e2e.run(tools, ["run", config, "--output", link], np_=n, cwd=w.path, refused=True)
             expect_one_error(result, f"--output {link}: output.path: {link} already exists (a symbolic link, which "
                              "--force replaces); pass --force to replace it (it stays untouched until the new file "
                              "is complete) or --output to write elsewhere", f"a {name} symbolic link")

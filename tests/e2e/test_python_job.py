@@ -346,7 +346,7 @@ def case_import_errors(tools, args):
             want = (re.escape(f"fanout: error: {cfg}:3: job.function: cannot call {function} with {shown_python}: ") +
                     message.replace("{M}", re.escape(mods)))
             before = e2e.snapshot(w.path)
-            r = e2e.run(tools, ["run", cfg], np_=n, cwd=w.path)
+            r = e2e.run(tools, ["run", cfg], np_=n, cwd=w.path, refused=True)
             expect_exit(r, 2)
             # fanout's message, up to what mpiexec adds after it (its ---- boxes).
             start = r.err.find("fanout: error: ")

@@ -415,7 +415,8 @@ def case_refusals(tools, args):
         # A journal of an interrupted run is never overwritten by a new run.
         with open(journal, "wb") as f:
             f.write(b"FANOUT JOURNAL\n\0junk")
-        r = e2e.run(tools, ["run", tools.config("spin.toml"), "--output", path] + sets_args(sets), np_=2, cwd=w.path)
+        r = e2e.run(tools, ["run", tools.config("spin.toml"), "--output", path] + sets_args(sets), np_=2, cwd=w.path,
+                    refused=True)
         e2e.expect_code(r, 2)
         expect(f"{journal} holds the finished tasks of an interrupted run" in r.err and "--resume" in r.err,
                f"message:\n{r.describe()}")
@@ -423,7 +424,7 @@ def case_refusals(tools, args):
             expect_eq(f.read(), b"FANOUT JOURNAL\n\0junk", "the journal after a refused run")
         # A damaged journal: exit 3, named.
         r = e2e.run(tools, ["run", tools.config("spin.toml"), "--output", path, "--resume"] + sets_args(sets),
-                    np_=2, cwd=w.path)
+                    np_=2, cwd=w.path, refused=True)
         e2e.expect_code(r, 3)
         expect(journal in r.err, f"message does not name the journal:\n{r.describe()}")
         os.remove(journal)
@@ -439,7 +440,7 @@ def case_refusals(tools, args):
         with h5py.File(path, "r+") as f:
             f.attrs["status"] = "partial"
         r = e2e.run(tools, ["run", tools.config("spin.toml"), "--output", path, "--resume", "--set", "job.seed=9"] +
-                    sets_args(sets), np_=2, cwd=w.path)
+                    sets_args(sets), np_=2, cwd=w.path, refused=True)
         e2e.expect_code(r, 2)
         expect("job.seed (42 there, 9 now)" in r.err, f"message does not name job.seed:\n{r.describe()}")
         expect_eq(os.stat(path).st_mtime_ns, os.stat(path).st_mtime_ns, "file untouched")

@@ -110,21 +110,22 @@ def case_costs_errors(tools, args):
         e2e.run_ok(tools, ["run", tools.config("spin.toml"), "--output", spin_file, "--set", "job.tasks=4",
                            "--set", "job.duration=0"], np_=2, cwd=w.path)
         out = w("out.h5")
-        r = e2e.run(tools, ["run", tools.config("primes.toml"), "--output", out, "--costs", spin_file], np_=2, cwd=w.path)
+        r = e2e.run(tools, ["run", tools.config("primes.toml"), "--output", out, "--costs", spin_file], np_=2, cwd=w.path,
+                    refused=True)
         e2e.expect_code(r, 2)
         expect_eq(r.err.count("fanout: error:"), 1, "the error is printed once")
         expect(f'--costs {spin_file}: a run of job "spin", but this config runs job "primes"' in r.err, r.describe())
         r = e2e.run(tools, ["run", tools.config("primes.toml"), "--output", out, "--costs", w("missing.h5")],
-                    np_=2, cwd=w.path)
+                    np_=2, cwd=w.path, refused=True)
         e2e.expect_code(r, 2)
         expect(f"--costs {w('missing.h5')}: cannot open: No such file or directory" in r.err, r.describe())
         r = e2e.run(tools, ["run", tools.config("primes.toml"), "--output", out, "--set", "schedule.order=longest-first"],
-                    np_=2, cwd=w.path)
+                    np_=2, cwd=w.path, refused=True)
         e2e.expect_code(r, 2)
         expect('schedule.order: "longest-first" needs task costs, and job "primes" does not estimate them; '
                "pass an earlier run of this config with --costs FILE" in r.err, r.describe())
         r = e2e.run(tools, ["run", tools.config("spin.toml"), "--output", out, "--set", "schedule.order=longest-first",
-                            "--set", "schedule.policy=static-block"], np_=2, cwd=w.path)
+                            "--set", "schedule.policy=static-block"], np_=2, cwd=w.path, refused=True)
         e2e.expect_code(r, 2)
         expect('"longest-first" does not combine with policy "static-block"' in r.err, r.describe())
         expect_eq(e2e.listing(w.path), ["spin.h5"], "files after the refused runs")

@@ -417,7 +417,7 @@ def case_config_errors(tools, args):
             want = f"fanout: error: {cfg}:{lines[0]}: {message}"
             before = e2e.snapshot(w.path)
             if name in UNDER_MPIRUN:
-                r = e2e.run(tools, ["run", cfg], np_=2, cwd=w.path)
+                r = e2e.run(tools, ["run", cfg], np_=2, cwd=w.path, refused=True)
                 e2e.expect_code(r, 2)
                 got = [line for line in r.both.splitlines() if "error" in line]
                 expect_eq(got, [want], f"{name}: the error lines of run at 2 ranks")

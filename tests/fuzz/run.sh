@@ -20,7 +20,8 @@ result_seconds="${3:-30}"
 run_file_seconds="${4:-20}"
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-cmake -S "$source_dir/tests/fuzz" -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+# No build type: the flags are the fuzz project's own (-O1, line tables, the sanitizers).
+cmake -S "$source_dir/tests/fuzz" -B "$build_dir" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE= \
   "${launcher[@]}" >/dev/null
 cmake --build "$build_dir" -j 2 >/dev/null
 

@@ -157,13 +157,14 @@ def case_errors(tools, args):
         ]
         for i, (text, message) in enumerate(bad):
             config = w.write(f"range{i}.toml", text)
-            result = e2e.run(tools, ["run", config, "--output", os.path.join(outdir, "x.h5")], np_=n, cwd=w.path)
+            result = e2e.run(tools, ["run", config, "--output", os.path.join(outdir, "x.h5")], np_=n, cwd=w.path,
+                             refused=True)
             expect_one_error(result, w(message.split(":", 1)[0]) + ":" + message.split(":", 1)[1], f"range{i}.toml")
             expect_nothing_written(outdir, f"range{i}.toml")
         # An override beyond TOML's integers arrives as a string of digits, checked the same way.
         config = w.write("over.toml", head + "stop = 10\n")
         result = e2e.run(tools, ["run", config, "--output", os.path.join(outdir, "x.h5"),
-                                 "--set", "job.stop=18446744073709551616"], np_=n, cwd=w.path)
+                                 "--set", "job.stop=18446744073709551616"], np_=n, cwd=w.path, refused=True)
         expect_one_error(result, f'--set job.stop=18446744073709551616: job.stop: expected {rng},'
                          ' found "18446744073709551616" (a string)', "--set job.stop=2^64")
         expect_nothing_written(outdir, "--set job.stop=2^64")

@@ -446,10 +446,14 @@ def case_requeue(tools, args):
 
 
 def case_time_limit(tools, args):
-    # 70 s of sleeping tasks on 2 ranks in 1-minute jobs whose warning is asked
+    # 40 s of sleeping tasks on 2 ranks in 1-minute jobs whose warning is asked
     # for 5 s before the limit: Slurm checks every 30 s and sends it once the
     # job is within 5 + 30 s of its limit, so 25 to 55 s into each allocation.
-    sets = ["job.tasks=140", "job.duration=1.0", "job.distribution=uniform", "job.mode=sleep", "schedule.chunk=1",
+    # fanout's own check stops handing out tasks 31 s before the limit (its
+    # 30 s for the file and a 1 s task), so the first allocation stops at 29 s
+    # at the latest, with at most 58 of the 80 tasks done: the rest take a
+    # second allocation.
+    sets = ["job.tasks=80", "job.duration=1.0", "job.distribution=uniform", "job.mode=sleep", "schedule.chunk=1",
             "run.grace=5"]
     with e2e.Workdir("slurm-time-limit") as w:
         reference = reference_results(tools, w, sets)
@@ -461,7 +465,7 @@ def case_time_limit(tools, args):
             expect(r.code == 0, f"sbatch failed:\n{r.describe()}")
             job_id = r.out.strip().split(";")[0]
             wait_for("the first requeue", lambda: c.job_state(job_id).get("Restarts") == "1", 120, c)
-            check_partial(w("limited.h5"), 140)
+            check_partial(w("limited.h5"), 80)
             end = c.wait_job(job_id, timeout=300)
             with open(w(f"fanout-{job_id}.out")) as f:
                 text = f.read()
@@ -469,7 +473,7 @@ def case_time_limit(tools, args):
             # Stopped by Slurm's warning or by fanout's own time-limit check, whichever came first.
             expect(("SIGUSR1" in text or "the Slurm time limit is" in text) and "requeueing" in text,
                    f"no warning signal or time-limit stop, and requeue, in the log:\n{text}")
-            check_resumed(w("limited.h5"), 140, job_id, reference)
+            check_resumed(w("limited.h5"), 80, job_id, reference)
 
 
 DRY_RUNS = {
