@@ -209,7 +209,8 @@ class Run:
              (fields a file lacks are absent)
     ranks    DataFrame indexed by rank: host, node, pid, threads, cpus,
              node_cpus (1.5), tasks, busy, idle, comm, cpu_user, cpu_sys,
-             max_rss, leader, messages_in, messages_out, bytes_in, bytes_out
+             max_rss, leader, messages_in, messages_out, bytes_in, bytes_out,
+             serve
              (1.7; fields a file lacks are absent)
     phases   DataFrame indexed by phase name (setup ... write): t_start, t_end
     errors   DataFrame indexed by the failed task's id: message (0 rows when

@@ -136,6 +136,7 @@ void coordinate_root(const RankContext& context, Dispatcher& dispatcher, Collect
     while (active > 0) {
       auto status = timer([&] { return link.probe(MPI_ANY_SOURCE, MPI_ANY_TAG); });
       if (!status) break;
+      ScopedTime serving(context.serve);
       const int source = status->MPI_SOURCE;
       if (status->MPI_TAG == TAG_STOP) {
         protocol::SignalReport report;
@@ -339,6 +340,7 @@ void coordinate_leader(const RankContext& context) {
     for (;;) {
       auto status = timer([&] { return link.probe(MPI_ANY_SOURCE, MPI_ANY_TAG); });
       if (!status) break;
+      ScopedTime serving(context.serve);
       traffic = true;
       const int source = status->MPI_SOURCE;
       const int tag = status->MPI_TAG;

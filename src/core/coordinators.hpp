@@ -29,6 +29,7 @@ struct RankContext {
   const RunSettings& settings;
   const Topology& topology;
   CommTimer& timer;
+  double& serve;  // s serving received messages (RankRecord::serve)
   RunOutcome& outcome;
   std::size_t row_size;
 };

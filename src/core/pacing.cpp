@@ -16,6 +16,9 @@ void RecentMean::add(double seconds, std::uint64_t count) {
   seen_ = true;
 }
 
+ScopedTime::ScopedTime(double& total) : total_(total), start_(steady_seconds()) {}
+ScopedTime::~ScopedTime() { total_ += steady_seconds() - start_; }
+
 std::chrono::microseconds Backoff::next(bool traffic, double cap, double until) {
   wait_ = traffic ? MIN_WAIT : std::min(cap, wait_ * 2);
   double wait = std::clamp(std::min(wait_, until - steady_seconds()), 0.0, cap);

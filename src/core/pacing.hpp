@@ -93,6 +93,19 @@ class CommTimer {
   double total_ = 0;
 };
 
+// Adds the wall time from its construction to its end to `total` (s).
+class ScopedTime {
+ public:
+  explicit ScopedTime(double& total);
+  ScopedTime(const ScopedTime&) = delete;
+  ScopedTime& operator=(const ScopedTime&) = delete;
+  ~ScopedTime();
+
+ private:
+  double& total_;
+  double start_;
+};
+
 // How long the coordinating thread sleeps next: MIN_WAIT after MPI
 // traffic, then twice as long each quiet round, up to `cap`, and never past
 // `until` (a steady_seconds() time something is due: a progress line, say).

@@ -80,18 +80,22 @@ struct RankRecord {
   std::uint64_t messages_out = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  // s: the coordinating thread's time serving the messages it received
+  // (receiving, booking, answering; not the polls that found none): rank
+  // 0's serve / messages_in is its time per message (since format 1.7).
+  double serve = 0;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar & rank & threads & cpus & node_cpus & host & node & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
-    ar & leader & messages_in & messages_out & bytes_in & bytes_out;
+    ar & leader & messages_in & messages_out & bytes_in & bytes_out & serve;
   }
 };
 // /ranks' compound type is built from these offsets (io/run_file.cpp); ranks
 // send RankRecords serialized field by field, so the 4 bytes of padding after
 // `leader` never travel.
 static_assert(std::is_trivially_copyable_v<RankRecord> && std::is_standard_layout_v<RankRecord>);
-static_assert(sizeof(RankRecord) == 248 && offsetof(RankRecord, host) == 16 && offsetof(RankRecord, pid) == 144 &&
+static_assert(sizeof(RankRecord) == 256 && offsetof(RankRecord, host) == 16 && offsetof(RankRecord, pid) == 144 &&
               offsetof(RankRecord, leader) == 208 && offsetof(RankRecord, messages_in) == 216,
               "RankRecord's layout changed: update /ranks (io/run_file.cpp, docs/file-format.md) and these checks");
 

@@ -134,7 +134,8 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     // Abandoned worker threads still use the pool: it then lives until _exit.
     auto pool = std::make_unique<WorkerPool>(job, layout, threads, comm.rank(), settings.session, clock,
                                              settings.sweep);
-    RankContext context{link, *pool, settings, topology, timer, outcome, layout.size()};
+    double serve = 0;
+    RankContext context{link, *pool, settings, topology, timer, serve, outcome, layout.size()};
     if (comm.rank() == 0) {
       auto scheduler = sched::make_scheduler(
           {settings.policy, to_run, comm.size(), threads, settings.chunk, settings.order});
@@ -158,6 +159,7 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     mine.messages_out = traffic.messages_out;
     mine.bytes_in = traffic.bytes_in;
     mine.bytes_out = traffic.bytes_out;
+    mine.serve = serve;
     if (outcome.abandoned) (void)pool.release();
   }
   int abandoned = outcome.abandoned ? 1 : 0;

@@ -88,6 +88,7 @@ Handle rank_type() {
   FANOUT_FIELD(t.get(), RankRecord, messages_out, H5T_NATIVE_UINT64);  // since 1.7
   FANOUT_FIELD(t.get(), RankRecord, bytes_in, H5T_NATIVE_UINT64);      // since 1.7
   FANOUT_FIELD(t.get(), RankRecord, bytes_out, H5T_NATIVE_UINT64);     // since 1.7
+  FANOUT_FIELD(t.get(), RankRecord, serve, H5T_NATIVE_DOUBLE);          // since 1.7
   return t;
 }
 
@@ -261,7 +262,7 @@ std::vector<std::size_t> id_order(const std::vector<TaskRecord>& records) {
 }
 
 const char* TASK_UNITS = "t_start=s;t_end=s;cpu_user=s;cpu_sys=s";
-const char* RANK_UNITS = "busy=s;idle=s;comm=s;cpu_user=s;cpu_sys=s;max_rss=B;bytes_in=B;bytes_out=B";
+const char* RANK_UNITS = "busy=s;idle=s;comm=s;cpu_user=s;cpu_sys=s;max_rss=B;bytes_in=B;bytes_out=B;serve=s";
 const char* PHASE_UNITS = "t_start=s;t_end=s";
 
 // What each dataset, field and root attribute is: the file's own copy of
@@ -312,6 +313,8 @@ const Descriptions RANK_FIELDS{
     {"messages_out", "messages the runner sent from this rank during the task loop; 0: not recorded"},
     {"bytes_in", "bytes of the messages received (messages_in), bytes"},
     {"bytes_out", "bytes of the messages sent (messages_out), bytes"},
+    {"serve", "wall time the coordinating thread spent serving the messages it received (receiving, booking, "
+              "answering; not the polls that found none): rank 0's serve / messages_in is its time per message, s"},
 };
 const char* PHASES_DESCRIPTION = "the run's five phases in order (setup, distribute, compute, collect, write), on "
                                  "rank 0's run clock; the end of write is the wall time";
@@ -954,8 +957,8 @@ std::vector<RankRecord> read_ranks(hid_t f, const Claims& c) {
     if (k.rank != static_cast<std::int64_t>(r)) throw bad("rank", fmt::format("{} (the row index)", r), std::to_string(k.rank));
     if (k.threads < 0 || k.threads > MAX_THREADS_PER_RANK)
       throw bad("threads", fmt::format("0 to {}", MAX_THREADS_PER_RANK), std::to_string(k.threads));
-    for (double v : {k.busy, k.idle, k.comm, k.cpu_user, k.cpu_sys})
-      if (!std::isfinite(v)) throw bad("busy, idle, comm, cpu_user, cpu_sys", "finite times", fmt::format("{}", v));
+    for (double v : {k.busy, k.idle, k.comm, k.cpu_user, k.cpu_sys, k.serve})
+      if (!std::isfinite(v)) throw bad("busy, idle, comm, cpu_user, cpu_sys, serve", "finite times", fmt::format("{}", v));
     // leader (since 1.7; 0 in older files): a rank of the run, and 0 for rank 0.
     if (k.leader < 0 || k.leader >= c.n_ranks || (r == 0 && k.leader != 0))
       throw bad("leader",

@@ -15,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "report/report.hpp"
+#include "report/report.hpp"
 
 namespace fanout::report {
 
@@ -180,8 +181,8 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
   p.group = h.kind == sched::HierarchyKind::Node ? p.ranks_per_node
             : h.kind == sched::HierarchyKind::Groups ? h.group_size
                                                      : 0;
-  if (!run.ranks.empty() && run.ranks[0].messages_in > 0 && run.ranks[0].comm > 0) {
-    p.seconds_per_message = run.ranks[0].comm / static_cast<double>(run.ranks[0].messages_in);
+  if (!run.ranks.empty() && run.ranks[0].messages_in > 0 && rank0_message_time(run.ranks[0]) > 0) {
+    p.seconds_per_message = rank0_message_time(run.ranks[0]) / static_cast<double>(run.ranks[0].messages_in);
     p.measured = true;
   } else {
     p.seconds_per_message = DEFAULT_SECONDS_PER_MESSAGE;
@@ -297,7 +298,7 @@ std::string hierarchy_words(const Prediction& p) {
 }
 
 std::string message_source(const Prediction& p) {
-  return p.measured ? "from the file: rank 0's comm / messages_in"
+  return p.measured ? "from the file: rank 0's serve / messages_in"
                     : "the default: the file does not record rank 0's messages";
 }
 

@@ -69,7 +69,7 @@ struct Prediction {
   int ranks_per_node = 1;
   int group = 0;                   // ranks per leader: 0 flat, ranks_per_node for node
   DispatchTree tree;
-  double seconds_per_message = 0;  // rank 0's, from the file (comm / messages_in) or the default
+  double seconds_per_message = 0;  // rank 0's, from the file (serve / messages_in) or the default
   bool measured = false;           // seconds_per_message came from the file
   double messages_per_task = 0;    // answers with tasks the simulation's ranks > 0 got per task they ran: the chunking
   double task_seconds = 0;         // s: mean task duration (task_time / tasks)

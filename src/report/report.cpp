@@ -134,7 +134,7 @@ DispatcherLoad dispatcher_load(const io::RunFile& run) {
   d.recorded = true;
   d.messages = run.ranks[0].messages_in;
   d.per_1000_tasks = d.tasks > 0 ? 1000.0 * static_cast<double>(d.messages) / static_cast<double>(d.tasks) : 0;
-  d.seconds_per_message = run.ranks[0].comm / static_cast<double>(d.messages);
+  d.seconds_per_message = rank0_message_time(run.ranks[0]) / static_cast<double>(d.messages);
   return d;
 }
 
@@ -321,7 +321,7 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
   if (s.dispatcher.recorded) {
     const DispatcherLoad& d = s.dispatcher;
     line(fmt::format("dispatcher load: rank 0 received {:.1f} messages per 1,000 tasks ({} for {} tasks, {:.1f} us of "
-                     "MPI time each), hierarchy {}",
+                     "serving time each), hierarchy {}",
                      d.per_1000_tasks, d.messages, d.tasks, 1e6 * d.seconds_per_message, d.hierarchy));
   }
   const LostTime& l = s.lost;

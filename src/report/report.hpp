@@ -11,6 +11,10 @@
 
 namespace fanout::report {
 
+// Rank 0's time serving its messages: `serve` (format 1.7), else `comm`
+// (which also counts the polls that found nothing: an upper bound).
+inline double rank0_message_time(const RankRecord& rank0) { return rank0.serve > 0 ? rank0.serve : rank0.comm; }
+
 struct RankSummary {
   int rank = 0;
   std::string host;
@@ -70,7 +74,7 @@ struct DispatcherLoad {
   std::uint64_t messages = 0;      // rank 0's messages_in
   std::uint64_t tasks = 0;         // tasks that ran in the session /ranks measured (the last)
   double per_1000_tasks = 0;       // messages x 1000 / tasks
-  double seconds_per_message = 0;  // rank 0's comm / messages: its MPI time per message
+  double seconds_per_message = 0;  // rank 0's serve / messages: its time per message
 };
 DispatcherLoad dispatcher_load(const io::RunFile& run);
 
