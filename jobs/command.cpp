@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -82,8 +82,7 @@ class Tail {
 // After a timeout: SIGTERM to the process group, SIGKILL after KILL_GRACE.
 class Deadline {
  public:
-  Deadline(std::optional<double> timeout, pid_t group)
-      : at_(timeout ? now_seconds() + *timeout : -1), group_(group) {}
+  Deadline(std::optional<double> timeout, pid_t group) : at_(timeout ? now_seconds() + *timeout : -1), group_(group) {}
   // Milliseconds until the next step, for poll (-1: none).
   int wait_ms() const {
     if (at_ < 0) return -1;
@@ -156,8 +155,10 @@ class CommandTemplate {
         literal += text[++i];
         continue;
       }
-      if (c == '\'' && quoting != Quoting::Double) quoting = quoting == Quoting::Single ? Quoting::None : Quoting::Single;
-      if (c == '"' && quoting != Quoting::Single) quoting = quoting == Quoting::Double ? Quoting::None : Quoting::Double;
+      if (c == '\'' && quoting != Quoting::Double)
+        quoting = quoting == Quoting::Single ? Quoting::None : Quoting::Single;
+      if (c == '"' && quoting != Quoting::Single)
+        quoting = quoting == Quoting::Double ? Quoting::None : Quoting::Double;
       if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
         literal += c;
         ++i;
@@ -192,7 +193,8 @@ class CommandTemplate {
   // The command line of `task`: every slot filled with its value, quoted.
   std::string resolve(const TaskContext& task) const {
     std::string out;
-    for (const auto& [literal, param] : parts_) out += literal + shell_quote(param_text(task.sweep()->value(task.id(), param)));
+    for (const auto& [literal, param] : parts_)
+      out += literal + shell_quote(param_text(task.sweep()->value(task.id(), param)));
     return out + tail_;
   }
   const std::string& text() const { return text_; }
@@ -264,9 +266,10 @@ class Command : public Job {
     std::string how = sig ? "killed by signal " + signal_text(sig) : "exit code " + std::to_string(exit_code);
     if (ended.timed_out) throw TaskTimedOut(fmt::format("timed out after {} s; {}{}", *timeout_, how, rerun));
     if (!ended.stopped.empty())
-      throw std::runtime_error(fmt::format("{} of the command was stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and "
-                                           "would never have finished: the command was killed{}",
-                                           ended.stopped, rerun));
+      throw std::runtime_error(
+          fmt::format("{} of the command was stopped (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU) and "
+                      "would never have finished: the command was killed{}",
+                      ended.stopped, rerun));
     if (sig || exit_code != 0) throw std::runtime_error(how + rerun);
     if (!results_problem.empty()) throw std::runtime_error(results_problem + rerun);
   }
@@ -309,9 +312,11 @@ class Command : public Job {
   Ended execute(const std::string& command, const TaskContext& task, const std::string& result_file, Tail& out,
                 Tail& err) const {
     int out_pipe[2], err_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+    if (pipe2(out_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+      throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
     Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
-    if (pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+    if (pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+      throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
     Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
     // The child's ends block, as a program expects of its stdout.
     fcntl(out_write.get(), F_SETFL, 0);
@@ -410,7 +415,7 @@ class Command : public Job {
   }
 
   std::vector<std::string> commands_;  // without a sweep: one command line per task
-  CommandTemplate template_;          // with a sweep: one command line per combination
+  CommandTemplate template_;           // with a sweep: one command line per combination
   const Sweep* sweep_ = nullptr;
   std::optional<double> timeout_;
   std::vector<Column> results_;  // declared in [job.results]
@@ -439,7 +444,8 @@ std::vector<std::string> read_commands(config::Section& params, const std::strin
 }
 
 // The job's own columns; declared results follow them.
-const std::vector<Column> OWN = {{"exit_code", ColumnType::I32, "", "the command's exit status; -1 when it was killed (see signal)"},
+const std::vector<Column> OWN = {
+    {"exit_code", ColumnType::I32, "", "the command's exit status; -1 when it was killed (see signal)"},
     {"signal", ColumnType::I32, "", "the number of the terminating signal; 0 when the command exited"},
     {"cpu_user", ColumnType::F64, "s", "user CPU time of the command and the processes it waited for"},
     {"cpu_sys", ColumnType::F64, "s", "system CPU time of the command and the processes it waited for"},
@@ -452,7 +458,8 @@ const RegisterJob registered{{
     "a task farm of shell command lines: each task runs one line with /bin/sh -c, or a command template over [params]",
     OWN,
     [](config::Section& params) -> std::unique_ptr<Job> {
-      auto commands = params.optional_text_list("commands", "the command lines, one task each (or give file or command)");
+      auto commands =
+          params.optional_text_list("commands", "the command lines, one task each (or give file or command)");
       auto file = params.optional_path(
           "file", "a file of command lines, one per line, # comments; relative to the config file's directory");
       auto command = params.optional_text(
@@ -468,14 +475,17 @@ const RegisterJob registered{{
       if (params.describing()) return std::make_unique<Command>(std::vector<std::string>{}, timeout, results);
       int given = (commands ? 1 : 0) + (file ? 1 : 0) + (command ? 1 : 0);
       if (given > 1)
-        params.fail(command ? "command" : "file", "give only one of commands, file and command (a template over [params])");
+        params.fail(command ? "command" : "file",
+                    "give only one of commands, file and command (a template over [params])");
       if (given == 0)
-        params.fail("commands", "missing; expected commands = [\"...\", ...], file = \"PATH\" (one command per line) "
-                                "or command = \"prog --x {x}\" with [params]");
+        params.fail("commands",
+                    "missing; expected commands = [\"...\", ...], file = \"PATH\" (one command per line) "
+                    "or command = \"prog --x {x}\" with [params]");
       if (command) {
         if (!sweep)
-          params.fail("command", "a command template runs once per combination of [params], and the config has no "
-                                 "[params] (for example [params] x = [1, 2, 3]); for fixed command lines use commands");
+          params.fail("command",
+                      "a command template runs once per combination of [params], and the config has no "
+                      "[params] (for example [params] x = [1, 2, 3]); for fixed command lines use commands");
         CommandTemplate parsed(*command, *sweep, params);
         return std::make_unique<Command>(std::move(parsed), sweep, timeout, std::move(results));
       }

@@ -37,8 +37,7 @@ std::uint64_t default_block(std::uint64_t stop) { return std::max<std::uint64_t>
 
 class PrimeCount : public Job {
  public:
-  PrimeCount(std::uint64_t start, std::uint64_t stop, std::uint64_t block)
-      : start_(start), stop_(stop), block_(block) {
+  PrimeCount(std::uint64_t start, std::uint64_t stop, std::uint64_t block) : start_(start), stop_(stop), block_(block) {
     // One thread per call: a task is one thread's work.
     primesieve::set_num_threads(1);
   }
@@ -50,12 +49,11 @@ class PrimeCount : public Job {
   // little along the range); only the last block can be shorter.
   bool has_costs() const override { return true; }
   // The count of the whole range, as the root attribute `total`.
-  void finish(RunOutput& output) const override { 
-    output.set_attribute("total", output.sum<std::uint64_t>("count"), "primes in [start, stop): the sum of /results/count");
+  void finish(RunOutput& output) const override {
+    output.set_attribute("total", output.sum<std::uint64_t>("count"),
+                         "primes in [start, stop): the sum of /results/count");
   }
-  double cost(std::uint64_t task) const override {
-    return static_cast<double>(block_end(task) - block_begin(task));
-  }
+  double cost(std::uint64_t task) const override { return static_cast<double>(block_end(task) - block_begin(task)); }
 
   void run(std::uint64_t task, Row& row) const override {
     // primesieve counts a closed interval: [lo, hi) is [lo, hi - 1] (hi > lo).
@@ -85,8 +83,7 @@ const RegisterJob registered{{
       if (stop < start)
         params.fail("stop", "expected a whole number at least start = " + std::to_string(start) + ", found " +
                                 std::to_string(stop));
-      auto block = params.whole("block", default_block(stop), 1,
-                                config::Section::NO_MAX,
+      auto block = params.whole("block", default_block(stop), 1, config::Section::NO_MAX,
                                 "numbers per task: task i counts [start + i*block, start + (i+1)*block); the "
                                 "default, 10^9, is 64 x floor(sqrt(stop)) from stop = 2.44 x 10^14 on");
       return std::make_unique<PrimeCount>(start, stop, block);

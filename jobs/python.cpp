@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <string_view>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -47,7 +47,7 @@ namespace fanout::jobs {
 namespace {
 
 constexpr std::size_t MAX_LINE = std::size_t{64} << 20;  // a reply line longer than this is a broken worker
-constexpr std::size_t MAX_BATCH = 256;                  // tasks per request
+constexpr std::size_t MAX_BATCH = 256;                   // tasks per request
 
 // What every worker of a run is started with.
 struct WorkerSetup {
@@ -59,8 +59,8 @@ struct WorkerSetup {
   std::string worker_dir;            // where fanout_worker.py is
 
   std::string json() const {
-    return nlohmann::json{{"function", function}, {"path", path}, {"results", results}, {"by_id", by_id},
-                          {"parent", getpid()}}
+    return nlohmann::json{
+        {"function", function}, {"path", path}, {"results", results}, {"by_id", by_id}, {"parent", getpid()}}
         .dump();
   }
 };
@@ -348,7 +348,8 @@ class Python : public Job {
       try {
         worker = &worker_for(tasks[next].thread());
       } catch (const std::exception& e) {
-        for (; next < tasks.size(); ++next) tasks[next].fail(fmt::format("cannot start the Python worker: {}", e.what()));
+        for (; next < tasks.size(); ++next)
+          tasks[next].fail(fmt::format("cannot start the Python worker: {}", e.what()));
         return;
       }
       std::size_t count = one_at_a_time ? 1 : std::min(tasks.size() - next, MAX_BATCH);
@@ -525,13 +526,14 @@ const RegisterJob registered{{
     {},
     [](config::Section& params) -> std::unique_ptr<Job> {
       WorkerSetup setup;
-      setup.function = params.text("function", std::nullopt,
-                                   "the function to call, module:callable (the module found on path)");
+      setup.function =
+          params.text("function", std::nullopt, "the function to call, module:callable (the module found on path)");
       auto path = params.optional_text_list(
-          "path", "directories put first on sys.path; relative ones from the config file's directory (default: the "
-                  "config file's directory)");
-      setup.python = params.text("python", "python3",
-                                 "the Python interpreter (a virtualenv's python works, with its packages)");
+          "path",
+          "directories put first on sys.path; relative ones from the config file's directory (default: the "
+          "config file's directory)");
+      setup.python =
+          params.text("python", "python3", "the Python interpreter (a virtualenv's python works, with its packages)");
       auto tasks = params.whole("tasks", 0, 0, Sweep::MAX_TASKS,
                                 "without [params]: the number of tasks, function(task_id) for task_id = 0 .. tasks-1");
       auto timeout = params.optional_number("timeout", 0.001, 31'536'000,
@@ -548,8 +550,9 @@ const RegisterJob registered{{
       if (sweep && tasks)
         params.fail("tasks", "[params] makes one task per combination; give either tasks or [params]");
       if (!sweep && !tasks)
-        params.fail("tasks", "missing; expected tasks = N (function(task_id) for each id) or [params] axes "
-                             "(function(**params) for each combination)");
+        params.fail("tasks",
+                    "missing; expected tasks = N (function(task_id) for each id) or [params] axes "
+                    "(function(**params) for each combination)");
       // Relative directories are taken from the config file's directory.
       const std::string here = params.location_of("kind");
       std::string origin_dir = ".";

@@ -41,8 +41,14 @@ class Spin : public Job {
  public:
   Spin(std::uint64_t tasks, double duration, std::string distribution, double sigma, std::uint64_t seed,
        std::string mode, std::uint64_t fail_every, bool fail_on_rank0_only)
-      : tasks_(tasks), duration_(duration), distribution_(std::move(distribution)), sigma_(sigma), seed_(seed),
-        cpu_(mode == "cpu"), fail_every_(fail_every), fail_on_rank0_only_(fail_on_rank0_only) {}
+      : tasks_(tasks),
+        duration_(duration),
+        distribution_(std::move(distribution)),
+        sigma_(sigma),
+        seed_(seed),
+        cpu_(mode == "cpu"),
+        fail_every_(fail_every),
+        fail_on_rank0_only_(fail_on_rank0_only) {}
 
   std::uint64_t task_count() const override { return tasks_; }
   bool has_costs() const override { return true; }
@@ -53,7 +59,8 @@ class Spin : public Job {
     if (distribution_ == "uniform") return 2 * duration_ * uniform(seed_, task, 0);
     if (distribution_ == "lognormal") {
       // Box-Muller; mu chosen so that the mean is `duration`.
-      double z = std::sqrt(-2 * std::log(uniform(seed_, task, 0))) * std::cos(2 * std::numbers::pi * uniform(seed_, task, 1));
+      double z =
+          std::sqrt(-2 * std::log(uniform(seed_, task, 0))) * std::cos(2 * std::numbers::pi * uniform(seed_, task, 1));
       return std::exp(std::log(duration_) - sigma_ * sigma_ / 2 + sigma_ * z);
     }
     return duration_;
@@ -64,8 +71,8 @@ class Spin : public Job {
     double seconds = planned(task);
     const bool failing_rank = fail_every_ != 0 && (!fail_on_rank0_only_ || context.rank() == 0);
     if (failing_rank && task % fail_every_ == fail_every_ - 1)
-      throw std::runtime_error("spin: task " + std::to_string(task) + " fails on purpose (job.fail_every = " +
-                               std::to_string(fail_every_) + ")");
+      throw std::runtime_error("spin: task " + std::to_string(task) +
+                               " fails on purpose (job.fail_every = " + std::to_string(fail_every_) + ")");
     if (seconds > 0 && cpu_) {
       // Burn this thread's CPU time. Reading the thread CPU clock is a system
       // call (~0.75 us), so check it about every 20 us of work, or sooner

@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
     return command.execute(world ? &*world : nullptr);
   } catch (const fanout::Error& e) {
     // Errors that reach here are local to this rank (collective ones return a code).
-    std::cerr << (world && world->size() > 1 ? "[rank " + std::to_string(rank) + "] " : "") << "fanout: error: "
-              << e.what() << "\n";
+    std::cerr << (world && world->size() > 1 ? "[rank " + std::to_string(rank) + "] " : "")
+              << "fanout: error: " << e.what() << "\n";
     if (world && world->size() > 1) env->abort(e.exit_code());
     return e.exit_code();
   } catch (const std::exception& e) {

@@ -87,11 +87,11 @@ int main(int argc, char** argv) {
         status = 1;
         break;
       }
-    std::printf("{\"baseline\": \"mpi-master-worker\", \"tasks\": %llu, \"chunk\": %llu, \"ranks\": %d, "
-                "\"master_works\": %s, \"wall\": %.6f, \"tasks_per_s\": %.1f}\n",
-                static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(chunk), size,
-                master_works ? "true" : "false", wall,
-                wall > 0 ? static_cast<double>(tasks) / wall : 0.0);
+    std::printf(
+        "{\"baseline\": \"mpi-master-worker\", \"tasks\": %llu, \"chunk\": %llu, \"ranks\": %d, "
+        "\"master_works\": %s, \"wall\": %.6f, \"tasks_per_s\": %.1f}\n",
+        static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(chunk), size,
+        master_works ? "true" : "false", wall, wall > 0 ? static_cast<double>(tasks) / wall : 0.0);
   } else {
     std::vector<std::uint64_t> message(2 + chunk, 0);  // first request: no results
     std::uint64_t work[2];

@@ -72,9 +72,10 @@ int main(int argc, char** argv) {
       flags += (i ? ", " : "") + std::to_string(all[i]);
     }
     for (int r = 0; r < size; ++r) busies += (r ? ", " : "") + std::to_string(busy_all[r]);
-    std::printf("{\"baseline\": \"mpi-scatter-gather\", \"numbers\": %d, \"ranks\": %d, \"primes\": %d, "
-                "\"is_prime\": [%s], \"wall\": %.6f, \"busy\": [%s]}\n",
-                n, size, primes, flags.c_str(), wall, busies.c_str());
+    std::printf(
+        "{\"baseline\": \"mpi-scatter-gather\", \"numbers\": %d, \"ranks\": %d, \"primes\": %d, "
+        "\"is_prime\": [%s], \"wall\": %.6f, \"busy\": [%s]}\n",
+        n, size, primes, flags.c_str(), wall, busies.c_str());
   }
   MPI_Finalize();
   return 0;

@@ -12,9 +12,9 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/mpi/communicator.hpp>
-#include <fmt/format.h>
 
 #include "cli/python.hpp"
 #include "cli/status.hpp"
@@ -59,8 +59,8 @@ namespace {
 // launcher), nor when no launcher is found among the ancestors.
 bool launched_as_other_rank() {
   if (launched_rank() == 0) return false;
-  static const std::set<std::string> launchers{"mpirun",      "mpiexec", "orterun", "orted",          "prterun",
-                                               "prted",       "srun",    "slurmstepd", "hydra_pmi_proxy"};
+  static const std::set<std::string> launchers{"mpirun", "mpiexec", "orterun",    "orted",          "prterun",
+                                               "prted",  "srun",    "slurmstepd", "hydra_pmi_proxy"};
   auto name_of = [](const std::string& pid) {
     std::ifstream in("/proc/" + pid + "/comm");
     std::string name;
@@ -116,11 +116,11 @@ int print_jobs() {
 int validate(const run::RunRequest& options, bool print) {
   std::string origin;
   auto loaded = run::load_config(options, origin);
-  const bool create_dir = run::default_output_dir_missing(loaded.run.output_path);  // run creates results/
+  const bool create_dir = run::default_output_dir_missing(loaded.run.output_path);     // run creates results/
   if (!create_dir) run::check_output(loaded.run.output_path, origin, /*force=*/true);  // the directory must be there
   if (loaded.run.order == config::Order::LongestFirst) run::task_costs(loaded, options.costs);
-  std::cout << fmt::format("{}: ok: job {} with {} tasks, policy {}, {} thread{} per rank, output {}\n",
-                           options.config, loaded.run.job_kind, loaded.job->task_count(), loaded.run.policy_name,
+  std::cout << fmt::format("{}: ok: job {} with {} tasks, policy {}, {} thread{} per rank, output {}\n", options.config,
+                           loaded.run.job_kind, loaded.job->task_count(), loaded.run.policy_name,
                            loaded.run.threads_per_rank, loaded.run.threads_per_rank == 1 ? "" : "s",
                            loaded.run.output_path);
   if (create_dir)
@@ -237,8 +237,8 @@ Command parse(int argc, char** argv) {
     sub->add_option("--output,-o", options->output, "the HDF5 file to write (overrides output.path)")
         ->type_name("PATH");
   };
-  CLI::App* run_cmd = app->add_subcommand(
-      "run", "run a config's tasks on all ranks (start with mpirun -n N) and write the HDF5 file");
+  CLI::App* run_cmd =
+      app->add_subcommand("run", "run a config's tasks on all ranks (start with mpirun -n N) and write the HDF5 file");
   add_config_options(run_cmd);
   run_cmd->add_flag("--force", options->force, "replace an existing output file (only once the new one is complete)");
   auto add_progress_option = [&](CLI::App* sub, const std::string& help) {
@@ -250,22 +250,25 @@ Command parse(int argc, char** argv) {
   run_cmd->add_flag("--resume", options->resume,
                     "continue an interrupted run of this config: the tasks finished in the output file or its "
                     "checkpoint journal (OUTPUT.journal) are kept, the rest are run; without either, start afresh");
-  run_cmd->add_option("--costs", options->costs,
-                      "hand tasks out longest-first, using the task times of an earlier run of the same job "
-                      "(sets schedule.order = \"longest-first\")")
+  run_cmd
+      ->add_option("--costs", options->costs,
+                   "hand tasks out longest-first, using the task times of an earlier run of the same job "
+                   "(sets schedule.order = \"longest-first\")")
       ->type_name("FILE");
   auto resume_file = std::make_shared<std::string>();
   CLI::App* resume_cmd = app->add_subcommand(
-      "resume", "continue an interrupted run from its file (or journal), with the config stored in it; the same as "
-                "fanout run CONFIG --resume (start with mpirun -n N; the rank count may differ)");
+      "resume",
+      "continue an interrupted run from its file (or journal), with the config stored in it; the same as "
+      "fanout run CONFIG --resume (start with mpirun -n N; the rank count may differ)");
   resume_cmd->add_option("FILE", *resume_file, "the run's output file (or its .journal)")->required();
   resume_cmd->add_option("--set", options->sets, "override a config key, as for run (the [job] keys must not change)")
       ->type_name("KEY=VALUE");
   add_progress_option(resume_cmd, "as for run");
   auto status_file = std::make_shared<std::string>();
   CLI::App* status_cmd = app->add_subcommand(
-      "status", "show how far a run got: done, failed and remaining tasks, rate and ETA; reads a finished or partial "
-                "file, or the checkpoint journal of a running or killed run");
+      "status",
+      "show how far a run got: done, failed and remaining tasks, rate and ETA; reads a finished or partial "
+      "file, or the checkpoint journal of a running or killed run");
   status_cmd->add_option("FILE", *status_file, "the run's output file (or its .journal)")->required();
   CLI::App* validate_cmd = app->add_subcommand("validate", "check a config (and its overrides) without running it");
   add_config_options(validate_cmd);
@@ -273,14 +276,16 @@ Command parse(int argc, char** argv) {
   validate_cmd->add_option("--costs", options->costs, "check an earlier run's file for longest-first, as run would")
       ->type_name("FILE");
   CLI::App* jobs_cmd = app->add_subcommand("jobs", "list the built-in jobs, their parameters and result columns");
-  CLI::App* report_cmd = app->add_subcommand("report", "summarise a run file: CPU times, wall time, balance, efficiency");
+  CLI::App* report_cmd =
+      app->add_subcommand("report", "summarise a run file: CPU times, wall time, balance, efficiency");
   report_cmd->add_option("FILE", *file, "a file written by fanout run")->required();
   report_cmd->add_option("--format", *format, "text (default), json, or csv (one row per rank; with --by, per value)")
       ->check(CLI::IsMember({"text", "json", "csv"}));
   auto report_by = std::make_shared<std::string>();
-  report_cmd->add_option("--by", *report_by,
-                         "a sweep parameter: per value of it, the task count, mean and max task time, CPU/wall and "
-                         "failures")
+  report_cmd
+      ->add_option("--by", *report_by,
+                   "a sweep parameter: per value of it, the task count, mean and max task time, CPU/wall and "
+                   "failures")
       ->type_name("PARAM");
   auto report_tasks = std::make_shared<bool>(false);
   auto report_results = std::make_shared<bool>(false);
@@ -292,8 +297,9 @@ Command parse(int argc, char** argv) {
   auto compare_paths = std::make_shared<std::vector<std::string>>();
   auto compare_format = std::make_shared<std::string>("text");
   CLI::App* compare_cmd = app->add_subcommand(
-      "compare", "compare runs of one job at different rank counts or policies: speedup, efficiency, Karp-Flatt, "
-                 "Amdahl fit");
+      "compare",
+      "compare runs of one job at different rank counts or policies: speedup, efficiency, Karp-Flatt, "
+      "Amdahl fit");
   compare_cmd->add_option("FILE", *compare_paths, "two or more files written by fanout run")->required();
   compare_cmd->add_option("--format", *compare_format, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));
@@ -304,33 +310,40 @@ Command parse(int argc, char** argv) {
   auto predict_format = std::make_shared<std::string>("text");
   auto predict_file_path = std::make_shared<std::string>();
   CLI::App* predict_cmd = app->add_subcommand(
-      "predict", "predict wall time and efficiency at other rank and thread counts by replaying a run's task times "
-                 "through the runner's schedulers (a discrete-event simulation)");
+      "predict",
+      "predict wall time and efficiency at other rank and thread counts by replaying a run's task times "
+      "through the runner's schedulers (a discrete-event simulation)");
   predict_cmd->add_option("FILE", *predict_file_path, "a file written by fanout run")->required();
   auto predict_ranks = std::make_shared<std::string>();
   predict_cmd->add_option("--ranks,-n", *predict_ranks, "ranks to predict for: a number, or several (1,2,4,8: a table)")
       ->required()
       ->type_name("N[,N...]");
-  predict_cmd->add_option("--threads", predict_options->threads, "threads per rank (default 1)")->check(CLI::Range(1, 1024));
+  predict_cmd->add_option("--threads", predict_options->threads, "threads per rank (default 1)")
+      ->check(CLI::Range(1, 1024));
   predict_cmd->add_option("--policy", *predict_policy, "scheduling policy (default: the file's)")
       ->check(CLI::IsMember(sched::policy_names()));
   predict_cmd->add_option("--chunk", *predict_chunk, "chunk: a whole number or auto (default: the file's)");
-  predict_cmd->add_option("--latency", predict_options->latency,
-                          "seconds for a remote rank's request to be answered (default 0.0002)")
+  predict_cmd
+      ->add_option("--latency", predict_options->latency,
+                   "seconds for a remote rank's request to be answered (default 0.0002)")
       ->check(CLI::Range(0.0, 10.0));
   auto predict_hierarchy = std::make_shared<std::string>();
-  predict_cmd->add_option("--hierarchy", *predict_hierarchy,
-                          "flat, node or a group size: who answers the ranks' requests (default: the file's)")
+  predict_cmd
+      ->add_option("--hierarchy", *predict_hierarchy,
+                   "flat, node or a group size: who answers the ranks' requests (default: the file's)")
       ->type_name("H");
-  predict_cmd->add_option("--ranks-per-node", predict_options->ranks_per_node,
-                          "ranks per node, for --hierarchy node (default: the most on one node in the file)")
+  predict_cmd
+      ->add_option("--ranks-per-node", predict_options->ranks_per_node,
+                   "ranks per node, for --hierarchy node (default: the most on one node in the file)")
       ->check(CLI::Range(1, 10'000'000));
-  predict_cmd->add_option("--format", *predict_format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  predict_cmd->add_option("--format", *predict_format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   auto plot_options = std::make_shared<PlotOptions>();
   CLI::App* plot_cmd = app->add_subcommand(
-      "plot", "draw run files as PNGs: timeline, rank utilisation, task durations; with --scaling, speedup and "
-              "efficiency of runs at different rank counts (needs python3-matplotlib)");
+      "plot",
+      "draw run files as PNGs: timeline, rank utilisation, task durations; with --scaling, speedup and "
+      "efficiency of runs at different rank counts (needs python3-matplotlib)");
   plot_cmd->add_option("FILE", plot_options->files, "files written by fanout run")->required();
   plot_cmd->add_option("--out", plot_options->out, "the directory for the PNGs (default: beside each file)")
       ->type_name("DIR");
@@ -357,8 +370,9 @@ Command parse(int argc, char** argv) {
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
     if (!known) {
-      if (speak) std::cerr << "fanout: error: unknown command \"" << first << "\"; expected one of " << names
-                           << " (fanout --help explains them)\n";
+      if (speak)
+        std::cerr << "fanout: error: unknown command \"" << first << "\"; expected one of " << names
+                  << " (fanout --help explains them)\n";
       command.exit_code = EXIT_USAGE;
       return command;
     }

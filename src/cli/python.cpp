@@ -72,13 +72,12 @@ int run_python_script(const DataFile& script_file, const std::vector<std::string
   const std::string interpreter = python_interpreter();
   const std::string script = std::filesystem::path(script_file.relative).filename().string();
   if (access(interpreter.c_str(), X_OK) != 0)
-    throw IoError(fmt::format("cannot run {}: it needs Python 3 at {}, which {} (FANOUT_PYTHON names another); "
-                              "on Debian: apt-get install {}",
-                              script, interpreter, errno == ENOENT ? "does not exist" : std::strerror(errno),
-                              PYTHON_PACKAGES));
+    throw IoError(
+        fmt::format("cannot run {}: it needs Python 3 at {}, which {} (FANOUT_PYTHON names another); "
+                    "on Debian: apt-get install {}",
+                    script, interpreter, errno == ENOENT ? "does not exist" : std::strerror(errno), PYTHON_PACKAGES));
   const std::string path = find_data_file(script_file);
-  if (access(path.c_str(), R_OK) != 0)
-    throw IoError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  if (access(path.c_str(), R_OK) != 0) throw IoError(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
 
   std::vector<std::string> argv_strings{interpreter, "-B", path};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());

@@ -32,7 +32,8 @@ namespace {
 bool went_longest_first(const std::string& output, const std::string& config, const std::string& order) {
   if (!order.empty()) return order == "longest-first";
   for (const auto& [key, value] : report::flatten_toml(config, output))
-    if (key == "schedule.order") return value == "longest-first" || value == "'longest-first'" || value == "\"longest-first\"";
+    if (key == "schedule.order")
+      return value == "longest-first" || value == "'longest-first'" || value == "\"longest-first\"";
   return false;
 }
 
@@ -78,11 +79,11 @@ void check_journal_task_count(const std::string& journal, const io::JournalHeade
     return;
   }
   if (header.task_count != expected)
-    throw IoError(fmt::format("{}: the checkpoint journal's header says {} tasks, but its stored config makes {} (the "
-                              "journal is damaged)",
-                              journal, header.task_count, expected));
+    throw IoError(
+        fmt::format("{}: the checkpoint journal's header says {} tasks, but its stored config makes {} (the "
+                    "journal is damaged)",
+                    journal, header.task_count, expected));
 }
-
 
 // The rate of the latest session (earlier ones ran on other clocks).
 struct SessionRate {
@@ -133,13 +134,13 @@ int print_status(const std::string& path) {
   const bool from_journal = have_journal && (status.empty() || status == "partial");
   std::optional<io::RunFile> file;
   std::vector<bool> seen;  // done, one bit per task
-  std::string damage;  // what a scan of the journal found damaged
+  std::string damage;      // what a scan of the journal found damaged
   auto for_each_record = [&](const std::function<void(const TaskRecord&)>& fn) {
     if (from_journal) {
       damage = io::describe_damage(journal, io::scan_journal(journal, [&](Batch& block) {
-        for (const auto& t : block.records)
-          if (t.id < task_count) fn(t);
-      }));
+                                     for (const auto& t : block.records)
+                                       if (t.id < task_count) fn(t);
+                                   }));
     } else {
       for (const auto& t : file->tasks)
         if (t.attempt != 0 && t.id < task_count) fn(t);
@@ -158,7 +159,8 @@ int print_status(const std::string& path) {
     if (status.empty()) status = writer ? "running" : "interrupted";
     struct stat st {};
     std::string age;
-    if (stat(journal.c_str(), &st) == 0) age = fmt::format(", last written {:.0f} s ago", std::difftime(std::time(nullptr), st.st_mtime));
+    if (stat(journal.c_str(), &st) == 0)
+      age = fmt::format(", last written {:.0f} s ago", std::difftime(std::time(nullptr), st.st_mtime));
     from = journal + age;
   } else {
     file = io::read_run_file(output);
@@ -178,7 +180,8 @@ int print_status(const std::string& path) {
   std::uint64_t remaining = task_count - std::min(done, task_count);
   std::cout << fmt::format("{}: job {}, {}\n", output, job, status);
   std::cout << fmt::format("  tasks:     {} in all; {} done ({} failed), {} remaining ({:.1f}% done)\n", task_count,
-                           done, failed, remaining, task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0);
+                           done, failed, remaining,
+                           task_count ? 100.0 * static_cast<double>(done) / static_cast<double>(task_count) : 100.0);
   std::cout << fmt::format("  from:      {}\n", from);
   if (!damage.empty()) std::cout << fmt::format("  damaged:   {}\n", damage);
   if (rate.tasks > 0 && rate.last > rate.first) {
@@ -199,10 +202,10 @@ int print_status(const std::string& path) {
         for (std::uint64_t id = 0; id < task_count; ++id) (seen[id] ? all_done_cost : remaining_cost) += cost[id];
       }
       if (done_cost > 0) {
-        std::cout << fmt::format("  ETA:       {:.3g} s of running at that pace per unit of cost ({:.1f}% of the "
-                                 "cost is left, by {})\n",
-                                 span * remaining_cost / done_cost,
-                                 100.0 * remaining_cost / (remaining_cost + all_done_cost), source);
+        std::cout << fmt::format(
+            "  ETA:       {:.3g} s of running at that pace per unit of cost ({:.1f}% of the "
+            "cost is left, by {})\n",
+            span * remaining_cost / done_cost, 100.0 * remaining_cost / (remaining_cost + all_done_cost), source);
       } else {
         bool longest_first = went_longest_first(output, config, order);
         std::cout << fmt::format("  ETA:       {:.3g} s of running at that rate{}\n",

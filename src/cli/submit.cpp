@@ -11,10 +11,9 @@
 #include <sstream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
-#include "run/output.hpp"
 #include "config/config.hpp"
 #include "core/data_files.hpp"
 #include "core/error.hpp"
@@ -22,6 +21,7 @@
 #include "io/run_file.hpp"
 #include "report/compare.hpp"
 #include "report/report.hpp"
+#include "run/output.hpp"
 #include "slurm/sbatch.hpp"
 #include "slurm/slurm.hpp"
 
@@ -134,8 +134,8 @@ std::vector<PlannedJob> plan(const SubmitOptions& o, const std::string& command_
     job.ranks = o.nodes * o.ntasks_per_node;
     job.nodes = o.nodes;
     job.output = loaded.run.output_path;
-    job.script = render(o, template_text, template_path, name, o.nodes, std::nullopt, threads, job.output,
-                        command_line);
+    job.script =
+        render(o, template_text, template_path, name, o.nodes, std::nullopt, threads, job.output, command_line);
     jobs.push_back(std::move(job));
     return jobs;
   }
@@ -159,13 +159,14 @@ void submit_job(PlannedJob& job) {
   fs::path dir = fs::path(job.output).parent_path();
   std::error_code ec;
   if (!dir.empty() && !fs::is_directory(dir, ec))
-    throw ConfigError(fmt::format("fanout submit: the directory {} of {} does not exist; create it first",
-                                  dir.string(), job.output));
+    throw ConfigError(
+        fmt::format("fanout submit: the directory {} of {} does not exist; create it first", dir.string(), job.output));
   for (const auto& path : {job.output, script_path})
     if (fs::exists(path, ec))
-      throw ConfigError(fmt::format("fanout submit: {} already exists; remove it or choose another --output (the job "
-                                    "would not replace a run file, nor this command a kept batch script)",
-                                    path));
+      throw ConfigError(
+          fmt::format("fanout submit: {} already exists; remove it or choose another --output (the job "
+                      "would not replace a run file, nor this command a kept batch script)",
+                      path));
   {
     std::ofstream out(script_path);
     out << job.script;
@@ -193,9 +194,8 @@ struct JobEnd {
 JobEnd wait_for(const std::string& job_id) {
   static const std::regex state_re(R"(JobState=(\S+))");
   static const std::regex exit_re(R"(ExitCode=(\d+):(\d+))");
-  static const std::vector<std::string> final_states{"COMPLETED", "FAILED",    "CANCELLED",     "TIMEOUT",
-                                                     "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL",
-                                                     "DEADLINE"};
+  static const std::vector<std::string> final_states{"COMPLETED", "FAILED",        "CANCELLED", "TIMEOUT", "NODE_FAIL",
+                                                     "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"};
   std::string last;
   for (;;) {
     slurm::CommandResult r = slurm::run_command({"scontrol", "--oneliner", "show", "job", job_id});
@@ -262,7 +262,8 @@ CLI::App* add_submit_command(CLI::App& app, const std::shared_ptr<SubmitOptions>
       "The template is $FANOUT_SBATCH_TEMPLATE, else slurm/fanout.sbatch under share/fanout/ of the install (beside "
       "bin/), else of the source tree.");
   cmd->add_option("CONFIG", options->run.config, "the run's TOML config")->required();
-  cmd->add_option("--nodes,-N", options->nodes, "nodes for the job (not with --scaling)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--nodes,-N", options->nodes, "nodes for the job (not with --scaling)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--ntasks-per-node", options->ntasks_per_node, "ranks on each node (with --scaling: at most)")
       ->required()
       ->check(CLI::Range(1, 1000000));

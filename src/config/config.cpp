@@ -31,10 +31,11 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
   cfg.policy_name = schedule.choice("policy", "dynamic", sched::policy_names(),
                                     "how task ids are handed to ranks: " + sched::policy_descriptions());
   cfg.policy = *sched::parse_policy(cfg.policy_name);  // choice() accepted only the table's names
-  cfg.chunk = schedule.auto_or_whole("chunk", 1,
-                                     "dynamic: tasks per worker per request; guided: the smallest chunk; static policies "
-                                     "ignore it. \"auto\": dynamic sizes chunks from the task times measured so far "
-                                     "(about 5 ms of work each, shrinking at the end)");
+  cfg.chunk =
+      schedule.auto_or_whole("chunk", 1,
+                             "dynamic: tasks per worker per request; guided: the smallest chunk; static policies "
+                             "ignore it. \"auto\": dynamic sizes chunks from the task times measured so far "
+                             "(about 5 ms of work each, shrinking at the end)");
   cfg.order_name = schedule.choice("order", "auto", {"auto", "given", "longest-first"},
                                    "the order tasks are handed out: as given, or longest first by cost (from the job, "
                                    "or from an earlier run with fanout run --costs FILE). \"auto\": longest-first when "
@@ -45,8 +46,9 @@ void read_run_sections(const toml::table& root, const std::string& origin, bool 
                                                 : Order::Auto;
   cfg.order_origin = schedule.location_of("order");
   if (cfg.order == Order::LongestFirst && cfg.policy == Policy::StaticBlock && !describe)
-    schedule.fail("order", "\"longest-first\" does not combine with policy \"static-block\" (it would give the "
-                           "longest tasks all to rank 0); use dynamic, guided or static-cyclic");
+    schedule.fail("order",
+                  "\"longest-first\" does not combine with policy \"static-block\" (it would give the "
+                  "longest tasks all to rank 0); use dynamic, guided or static-cyclic");
   std::string hierarchy = schedule.word_or_whole(
       "hierarchy", "auto", sched::hierarchy_words(), 1,
       "how ranks reach rank 0: \"flat\" (every rank asks rank 0 for work and sends it its tasks), \"node\" (the "
@@ -105,8 +107,8 @@ void apply_override(toml::table& root, const std::string& assignment) {
   // Every key is SECTION.KEY: a deeper one could only be an unknown key, and
   // the tables made for it would have no source to name in the message.
   if (parts.size() != 2)
-    throw ConfigError(fmt::format("{}: expected a dotted key SECTION.KEY (for example run.threads_per_rank), found \"{}\"",
-                                  origin, key));
+    throw ConfigError(fmt::format(
+        "{}: expected a dotted key SECTION.KEY (for example run.threads_per_rank), found \"{}\"", origin, key));
   // The value is TOML; a bare word that is not valid TOML is taken as a string.
   toml::table parsed;
   try {
@@ -125,8 +127,8 @@ void apply_override(toml::table& root, const std::string& assignment) {
     std::string hint;
     for (const auto& s : SECTIONS)
       if (edit_distance(parts[0], s) <= 2) hint = fmt::format(" (did you mean [{}]?)", s);
-    throw ConfigError(fmt::format("{}: [{}]: unknown section; expected the tables {}{}",
-                                  origin, parts[0], section_list(), hint));
+    throw ConfigError(
+        fmt::format("{}: [{}]: unknown section; expected the tables {}{}", origin, parts[0], section_list(), hint));
   }
   toml::table* table = &root;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -155,15 +157,17 @@ LoadedConfig build(const toml::table& root, const std::string& origin, bool chec
     std::string hint;
     for (const auto& s : SECTIONS)
       if (edit_distance(key.str(), s) <= 2) hint = fmt::format(" (did you mean [{}]?)", s);
-    std::string what = node.is_table() ? fmt::format("[{}]: unknown section", key.str())
-                                       : fmt::format("{}: unknown key", key.str());
-    throw ConfigError(fmt::format("{}: {}; expected the tables {}{}", location(node, origin), what, section_list(), hint));
+    std::string what =
+        node.is_table() ? fmt::format("[{}]: unknown section", key.str()) : fmt::format("{}: unknown key", key.str());
+    throw ConfigError(
+        fmt::format("{}: {}; expected the tables {}{}", location(node, origin), what, section_list(), hint));
   }
 
   const toml::table* job_table = root["job"].as_table();
   if (!job_table) throw ConfigError(fmt::format("{}: job: missing; expected a [job] table with a kind", origin));
   Section job(job_table, "job", origin);
-  cfg.job_kind = job.choice("kind", std::nullopt, JobRegistry::instance().kinds(), "the job to run (fanout jobs lists them)");
+  cfg.job_kind =
+      job.choice("kind", std::nullopt, JobRegistry::instance().kinds(), "the job to run (fanout jobs lists them)");
   loaded.info = JobRegistry::instance().find(cfg.job_kind);
   toml::table sweep_tables;
   loaded.sweep = read_sweep(root, origin, sweep_tables, loaded.inputs);
@@ -172,9 +176,10 @@ LoadedConfig build(const toml::table& root, const std::string& origin, bool chec
   loaded.job = loaded.info->make(job);
   // Whatever made the tasks (a job's own keys, its list, a sweep): one limit for all.
   if (loaded.job->task_count() > MAX_TASKS)
-    throw ConfigError(fmt::format("{}: job: {} tasks; fanout runs at most {} (rank 0 keeps a bit per task and the "
-                                  "file a record of about 60 bytes per task)",
-                                  origin, loaded.job->task_count(), MAX_TASKS_TEXT));
+    throw ConfigError(
+        fmt::format("{}: job: {} tasks; fanout runs at most {} (rank 0 keeps a bit per task and the "
+                    "file a record of about 60 bytes per task)",
+                    origin, loaded.job->task_count(), MAX_TASKS_TEXT));
   if (loaded.sweep && !job.sweep_asked()) {
     const toml::node* where = root.get("params") ? root.get("params") : root.get("sweep");
     throw ConfigError(fmt::format(
@@ -201,14 +206,15 @@ LoadedConfig build(const toml::table& root, const std::string& origin, bool chec
 
 }  // namespace
 
-LoadedConfig load_config(const std::string& text, const std::string& origin,
-                         const std::vector<std::string>& overrides, bool checked_elsewhere) {
+LoadedConfig load_config(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides,
+                         bool checked_elsewhere) {
   toml::table root;
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    throw ConfigError(fmt::format("{}:{}:{}: TOML syntax error: {}", origin, where.line, where.column, e.description()));
+    throw ConfigError(
+        fmt::format("{}:{}:{}: TOML syntax error: {}", origin, where.line, where.column, e.description()));
   }
   for (const auto& o : overrides) apply_override(root, o);
   return build(root, origin, checked_elsewhere);
@@ -267,8 +273,8 @@ JobValue array_value(const toml::array& array) {
   }
   if (numbers) {
     std::vector<double> v;
-    for (const auto& e : array) v.push_back(e.is_integer() ? static_cast<double>(e.as_integer()->get())
-                                                            : e.as_floating_point()->get());
+    for (const auto& e : array)
+      v.push_back(e.is_integer() ? static_cast<double>(e.as_integer()->get()) : e.as_floating_point()->get());
     return v;
   }
   if (bools) {

@@ -29,7 +29,7 @@ struct RunConfig {
   std::optional<std::uint64_t> chunk;  // nullopt: "auto"
   Order order = Order::Auto;
   std::string order_name;
-  std::string order_origin;  // where schedule.order was set, for messages
+  std::string order_origin;    // where schedule.order was set, for messages
   sched::Hierarchy hierarchy;  // [schedule] hierarchy: flat, node leaders, or groups of N
   unsigned threads_per_rank = 1;
   std::uint64_t progress_interval = 30;  // s; 0: no progress lines
@@ -47,7 +47,7 @@ struct LoadedConfig {
   RunConfig run;
   std::shared_ptr<const Job> job;
   const JobInfo* info = nullptr;
-  std::vector<Column> columns;  // the job's result columns as built (Job::columns)
+  std::vector<Column> columns;         // the job's result columns as built (Job::columns)
   std::shared_ptr<const Sweep> sweep;  // [params] and [sweep]; null when the config has none
   // The files the sweep and the job read, with their digests (sweep.file
   // first): the run records them, and a resume must find them unchanged.
@@ -68,7 +68,8 @@ std::vector<std::pair<std::string, std::vector<ParamSpec>>> describe_run_section
 // The [job] keys of one job kind.
 std::vector<ParamSpec> describe_job(const JobInfo& info);
 
-// The [job] table of a resolved config, key by key in key order (as the resolved config writes them). Throws ConfigError for text that is not TOML.
+// The [job] table of a resolved config, key by key in key order (as the resolved config writes them). Throws
+// ConfigError for text that is not TOML.
 std::vector<JobAttribute> job_attributes(const std::string& resolved_toml);
 
 }  // namespace fanout::config

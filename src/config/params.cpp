@@ -1,9 +1,9 @@
 #include "config/params.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -77,13 +77,20 @@ namespace {
 
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return node.as_array()->is_array_of_tables() ? "an array of tables" : "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date or time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return node.as_array()->is_array_of_tables() ? "an array of tables" : "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date or time";
   }
 }
 
@@ -159,11 +166,21 @@ std::string toml_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
@@ -189,7 +206,7 @@ std::string toml_value(const toml::node& node) {
     double v = f->get();
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    std::string text = fmt::format("{}", v);  // shortest exact form
+    std::string text = fmt::format("{}", v);                          // shortest exact form
     if (text.find_first_of(".e") == std::string::npos) text += ".0";  // stays a float
     return text;
   }
@@ -281,8 +298,8 @@ const toml::node* Section::lookup(std::string_view key, std::string_view type, s
 
 std::uint64_t Section::whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
                              std::uint64_t max, std::string_view help) {
-  std::string expected = max == NO_MAX ? fmt::format("a whole number >= {}", min)
-                                       : fmt::format("a whole number from {} to {}", min, max);
+  std::string expected =
+      max == NO_MAX ? fmt::format("a whole number >= {}", min) : fmt::format("a whole number from {} to {}", min, max);
   const toml::node* node = lookup(key, "whole number", def ? std::to_string(*def) : "", help);
   std::uint64_t value = def.value_or(min);
   if (node) {
@@ -327,8 +344,7 @@ std::uint64_t Section::big_whole(std::string_view key, std::optional<std::uint64
   return value;
 }
 
-double Section::number(std::string_view key, std::optional<double> def, double min, double max,
-                       std::string_view help) {
+double Section::number(std::string_view key, std::optional<double> def, double min, double max, std::string_view help) {
   const toml::node* node = lookup(key, "number", def ? format_number(*def) : "", help);
   double value = def.value_or(min);
   if (node) {
@@ -399,12 +415,12 @@ std::vector<std::uint64_t> Section::whole_list(std::string_view key, std::uint64
       auto v = item.value_exact<std::int64_t>();
       std::string item_key = fmt::format("{}[{}]", key, i);
       if (!v) {
-        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {}",
-                                      location(item, where(key)), qualified(item_key), min, describe_found(item)));
+        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {}", location(item, where(key)),
+                                      qualified(item_key), min, describe_found(item)));
       }
       if (*v < 0 || static_cast<std::uint64_t>(*v) < min) {
-        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {}",
-                                      location(item, where(key)), qualified(item_key), min, *v));
+        throw ConfigError(fmt::format("{}: {}: expected a whole number >= {}, found {}", location(item, where(key)),
+                                      qualified(item_key), min, *v));
       }
       values.push_back(static_cast<std::uint64_t>(*v));
     }
@@ -486,8 +502,7 @@ const toml::table* Section::optional_table(std::string_view key, std::string_vie
   return table;
 }
 
-std::optional<std::uint64_t> Section::auto_or_whole(std::string_view key, std::uint64_t min,
-                                                    std::string_view help) {
+std::optional<std::uint64_t> Section::auto_or_whole(std::string_view key, std::uint64_t min, std::string_view help) {
   std::string expected = fmt::format("\"auto\" or a whole number >= {}", min);
   const toml::node* node = lookup(key, expected, "\"auto\"", help);
   std::optional<std::uint64_t> value;
@@ -509,8 +524,8 @@ std::optional<std::uint64_t> Section::auto_or_whole(std::string_view key, std::u
   return value;
 }
 
-std::string Section::word_or_whole(std::string_view key, const std::string& def,
-                                   const std::vector<std::string>& words, std::uint64_t min, std::string_view help) {
+std::string Section::word_or_whole(std::string_view key, const std::string& def, const std::vector<std::string>& words,
+                                   std::uint64_t min, std::string_view help) {
   std::string expected = fmt::format("one of {} or a whole number >= {}", join_quoted(words), min);
   const toml::node* node = lookup(key, expected, "\"" + def + "\"", help);
   std::string value = def;

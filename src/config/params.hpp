@@ -51,17 +51,16 @@ class Section {
 
   static constexpr std::uint64_t NO_MAX = std::numeric_limits<std::uint64_t>::max();
 
-  std::uint64_t whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
-                      std::uint64_t max, std::string_view help);
+  std::uint64_t whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min, std::uint64_t max,
+                      std::string_view help);
   // A whole number up to 2^64 - 1: a TOML integer (they stop at 2^63 - 1) or
   // a string of decimal digits ("18446744073709551615"). Kept in the
   // resolved config as an integer when it fits one, else as that string.
-  std::uint64_t big_whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min,
-                          std::uint64_t max, std::string_view help);
-  double number(std::string_view key, std::optional<double> def, double min, double max,
-                std::string_view help);
-  std::string choice(std::string_view key, std::optional<std::string> def,
-                     const std::vector<std::string>& options, std::string_view help);
+  std::uint64_t big_whole(std::string_view key, std::optional<std::uint64_t> def, std::uint64_t min, std::uint64_t max,
+                          std::string_view help);
+  double number(std::string_view key, std::optional<double> def, double min, double max, std::string_view help);
+  std::string choice(std::string_view key, std::optional<std::string> def, const std::vector<std::string>& options,
+                     std::string_view help);
   std::string text(std::string_view key, std::optional<std::string> def, std::string_view help);
   std::vector<std::uint64_t> whole_list(std::string_view key, std::uint64_t min, std::string_view help);
   // Optional keys without a default (listed as "default none"): nullopt when absent.
@@ -96,8 +95,7 @@ class Section {
   void set_checked_elsewhere(bool checked) { checked_elsewhere_ = checked; }
 
   // "auto" (returned as nullopt) or a whole number >= min.
-  std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min,
-                                             std::string_view help);
+  std::optional<std::uint64_t> auto_or_whole(std::string_view key, std::uint64_t min, std::string_view help);
 
   // One of `words`, or a whole number >= min given as a TOML integer: the
   // value as text ("node", "4"). Kept in the resolved config as given.

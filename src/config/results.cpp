@@ -15,7 +15,8 @@ std::vector<Column> read_result_columns(Section& job, const std::vector<Column>&
   std::vector<Column> columns;
   if (!table) return columns;
   const std::string origin = job.location_of("results");
-  if (table->empty()) job.fail("results", "expected at least one result, name = \"type\" (for example energy = \"float64\")");
+  if (table->empty())
+    job.fail("results", "expected at least one result, name = \"type\" (for example energy = \"float64\")");
   // By name, as toml++ keeps them (not as written): every rank, reading the
   // resolved config, must lay out the row the same way.
   for (const auto& entry : *table) {

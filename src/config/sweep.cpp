@@ -40,10 +40,18 @@ SweepParam list_param(const toml::array& array, const std::string& origin, const
   bool any_float = false, any_int = false, any_bool = false, any_text = false;
   for (const auto& item : array) {
     switch (item.type()) {
-      case toml::node_type::floating_point: any_float = true; break;
-      case toml::node_type::integer: any_int = true; break;
-      case toml::node_type::boolean: any_bool = true; break;
-      case toml::node_type::string: any_text = true; break;
+      case toml::node_type::floating_point:
+        any_float = true;
+        break;
+      case toml::node_type::integer:
+        any_int = true;
+        break;
+      case toml::node_type::boolean:
+        any_bool = true;
+        break;
+      case toml::node_type::string:
+        any_text = true;
+        break;
       default:
         fail_at(item, origin, key,
                 fmt::format("expected numbers, whole numbers, strings or booleans in the list, found {}",
@@ -68,8 +76,12 @@ SweepParam list_param(const toml::array& array, const std::string& origin, const
         p.values.emplace_back(s);
         break;
       }
-      case ParamType::Bool: p.values.emplace_back(item.as_boolean()->get()); break;
-      case ParamType::Int: p.values.emplace_back(item.as_integer()->get()); break;
+      case ParamType::Bool:
+        p.values.emplace_back(item.as_boolean()->get());
+        break;
+      case ParamType::Int:
+        p.values.emplace_back(item.as_integer()->get());
+        break;
       case ParamType::Float: {
         double v = item.is_integer() ? static_cast<double>(item.as_integer()->get()) : item.as_floating_point()->get();
         if (!std::isfinite(v)) fail_at(item, origin, item_key, fmt::format("expected a finite number, found {}", v));
@@ -89,10 +101,12 @@ std::int64_t whole_key(const toml::table& t, const char* name, const std::string
   const toml::node* node = get(t, name);
   if (!node) {
     if (def) return *def;
-    fail_at(t, origin, key, fmt::format("missing {}; expected {{ start = A, stop = B, step = S }} (whole numbers)", name));
+    fail_at(t, origin, key,
+            fmt::format("missing {}; expected {{ start = A, stop = B, step = S }} (whole numbers)", name));
   }
   auto v = node->value_exact<std::int64_t>();
-  if (!v) fail_at(*node, origin, key + "." + name, fmt::format("expected a whole number, found {}", describe_found(*node)));
+  if (!v)
+    fail_at(*node, origin, key + "." + name, fmt::format("expected a whole number, found {}", describe_found(*node)));
   return *v;
 }
 
@@ -154,16 +168,19 @@ SweepParam spaced_param(const toml::table& t, const std::string& origin, const s
   p.from = number_key(t, "from", origin, key);
   p.to = number_key(t, "to", origin, key);
   const toml::node* num = get(t, "num");
-  if (!num) fail_at(t, origin, key, "missing num; expected { from = A, to = B, num = N } (N values, both ends included)");
+  if (!num)
+    fail_at(t, origin, key, "missing num; expected { from = A, to = B, num = N } (N values, both ends included)");
   auto n = num->value_exact<std::int64_t>();
-  if (!n) fail_at(*num, origin, key + ".num", fmt::format("expected a whole number >= 1, found {}", describe_found(*num)));
+  if (!n)
+    fail_at(*num, origin, key + ".num", fmt::format("expected a whole number >= 1, found {}", describe_found(*num)));
   if (*n < 1) fail_at(*num, origin, key + ".num", fmt::format("expected a whole number >= 1, found {}", *n));
   p.size = static_cast<std::uint64_t>(*n);
   std::string scale = "linear";
   if (const toml::node* s = get(t, "scale")) {
     auto v = s->value_exact<std::string>();
     if (!v || (*v != "linear" && *v != "log"))
-      fail_at(*s, origin, key + ".scale", fmt::format("expected one of \"linear\", \"log\", found {}", describe_found(*s)));
+      fail_at(*s, origin, key + ".scale",
+              fmt::format("expected one of \"linear\", \"log\", found {}", describe_found(*s)));
     scale = *v;
   }
   p.source = scale == "log" ? ParamSource::Log : ParamSource::Linear;
@@ -345,10 +362,18 @@ std::vector<CsvColumn> parse_csv(const std::string& text, const std::string& pat
     for (std::size_t r = 1; r < records.size(); ++r) {
       const std::string& f = records[r][c];
       switch (col.type) {
-        case ParamType::Int: col.values.emplace_back(*as_int(f)); break;
-        case ParamType::Float: col.values.emplace_back(*as_float(f)); break;
-        case ParamType::Bool: col.values.emplace_back(f == "true"); break;
-        case ParamType::Text: col.values.emplace_back(f); break;
+        case ParamType::Int:
+          col.values.emplace_back(*as_int(f));
+          break;
+        case ParamType::Float:
+          col.values.emplace_back(*as_float(f));
+          break;
+        case ParamType::Bool:
+          col.values.emplace_back(f == "true");
+          break;
+        case ParamType::Text:
+          col.values.emplace_back(f);
+          break;
       }
     }
   }
@@ -433,7 +458,8 @@ std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::stri
       sweep->add_param(std::move(p));
     }
   } else if (params_node) {
-    fail_at(*params_node, origin, "params", fmt::format("expected a table [params], found {}", describe_found(*params_node)));
+    fail_at(*params_node, origin, "params",
+            fmt::format("expected a table [params], found {}", describe_found(*params_node)));
   }
   if (sweep->axes().empty()) {
     const toml::node& where = params_node ? *params_node : *sweep_node;
@@ -446,9 +472,9 @@ std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::stri
     for (std::size_t a = 1; a < sizes.size(); ++a) {
       if (sizes[a] == sizes[0]) continue;
       const auto& [key, node] = axis_keys[a];
-      std::string message =
-          fmt::format("mode \"zip\" takes the axes together, so they must be of one length: {} has {} value{}, {} has {}",
-                      axis_keys[0].first, sizes[0], sizes[0] == 1 ? "" : "s", key, sizes[a]);
+      std::string message = fmt::format(
+          "mode \"zip\" takes the axes together, so they must be of one length: {} has {} value{}, {} has {}",
+          axis_keys[0].first, sizes[0], sizes[0] == 1 ? "" : "s", key, sizes[a]);
       fail_at(*node, origin, key, message);
     }
   }
@@ -459,7 +485,8 @@ std::shared_ptr<const Sweep> read_sweep(const toml::table& root, const std::stri
     if (repeat > 1) sizes += fmt::format(" x repeat ({})", repeat);
     const toml::node& where = params_node ? *params_node : *sweep_node;
     fail_at(where, origin, params_node ? "params" : "sweep",
-            fmt::format("the sweep has more than {} tasks ({}); fanout runs at most {}", MAX_TASKS_TEXT, sizes, MAX_TASKS_TEXT));
+            fmt::format("the sweep has more than {} tasks ({}); fanout runs at most {}", MAX_TASKS_TEXT, sizes,
+                        MAX_TASKS_TEXT));
   }
   if (params) resolved.insert_or_assign("params", *params);
   toml::table sweep_table = section.resolved();

@@ -26,7 +26,7 @@ struct CpuSet {
   CpuSet& operator|=(const CpuSet& other);
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & words;
+    ar& words;
   }
 };
 
@@ -46,7 +46,7 @@ struct Placement {
   int threads_per_core = 1;
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & own & launcher & threads_per_core;
+    ar& own& launcher& threads_per_core;
   }
 };
 Placement measure_placement();

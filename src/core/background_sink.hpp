@@ -49,7 +49,7 @@ class BackgroundSink : public TaskSink {
   std::size_t queued_bytes_ = 0;
   bool busy_ = false;
   bool closing_ = false;
-  bool drain_ = false;  // drain() waits: take every batch at once
+  bool drain_ = false;   // drain() waits: take every batch at once
   bool paused_ = false;  // exclusive() runs: no poll of the inner sink
   std::exception_ptr error_;
   std::thread thread_;

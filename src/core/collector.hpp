@@ -41,9 +41,8 @@ class Collector {
   double task_cpu_ = 0;
   double longest_ = 0;
   RecentMean recent_;
-  std::vector<bool> seen_;  // one bit per task: memory stays small for many tasks
+  std::vector<bool> seen_;                                     // one bit per task: memory stays small for many tasks
   std::unordered_map<std::uint64_t, std::uint32_t> attempts_;  // failed tasks waiting for a retry
 };
-
 
 }  // namespace fanout

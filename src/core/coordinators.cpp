@@ -24,10 +24,14 @@ using protocol::TAG_WORK;
 
 std::string signal_name(int signo) {
   switch (signo) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    case SIGUSR1: return "SIGUSR1";
-    default: return "signal " + std::to_string(signo);
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "signal " + std::to_string(signo);
   }
 }
 
@@ -169,8 +173,8 @@ void coordinate_root(const RankContext& context, Dispatcher& dispatcher, Collect
       return;
     }
     double cap = stopper.level() > 0 ? MIN_POLL
-                 : active > 0 ? poll_cap(std::max(collector.recent_task(), pool.busy_without_finishing()))
-                                      : IDLE_WAIT;
+                 : active > 0        ? poll_cap(std::max(collector.recent_task(), pool.busy_without_finishing()))
+                                     : IDLE_WAIT;
     double until = fetcher.pause_end();
     if (settings.progress_interval > 0 && settings.progress) until = std::min(until, next_progress);
     if (settings.stop_check) until = std::min(until, next_check);
@@ -215,7 +219,6 @@ void coordinate_member(const RankContext& context) {
       requested = true;
       ahead_request = ahead;
       traffic = !ahead;  // a worker waits for the answer
-
     }
     if (requested) {
       auto status = timer([&] { return link.probe(parent, TAG_WORK); });
@@ -247,22 +250,21 @@ void coordinate_member(const RankContext& context) {
     // MAX_IN_FLIGHT messages are still on their way: memory stays bounded.
     std::size_t pending = pool.pending();
     std::size_t in_flight = timer([&] { return link.in_flight(); });
-    if (in_flight < MAX_IN_FLIGHT &&
-        (pending >= SEND_RECORDS || pool.pending_bytes() >= SEND_BYTES ||
-         (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS))) {
+    if (in_flight < MAX_IN_FLIGHT && (pending >= SEND_RECORDS || pool.pending_bytes() >= SEND_BYTES ||
+                                      (pending > 0 && steady_seconds() - last_flush > SEND_SECONDS))) {
       timer([&] { link.send(parent, TAG_RESULTS, encode(pool.take_results())); });
       last_flush = steady_seconds();
       ++in_flight;
     }
     // An answer to a request made ahead of need is polled for as often as
     // rank 0 polls for requests.
-    double cap = stopper.level() > 0 || in_flight > 0 ? MIN_POLL
-                 : requested
-                     // Urgent only while a worker is idle for want of the answer.
-                     ? (ahead_request || pool.all_busy()
-                            ? poll_cap(std::max(pool.recent_task(), pool.busy_without_finishing()))
-                            : MIN_POLL)
-                                     : IDLE_WAIT;
+    double cap =
+        stopper.level() > 0 || in_flight > 0 ? MIN_POLL
+        : requested
+            // Urgent only while a worker is idle for want of the answer.
+            ? (ahead_request || pool.all_busy() ? poll_cap(std::max(pool.recent_task(), pool.busy_without_finishing()))
+                                                : MIN_POLL)
+            : IDLE_WAIT;
     double until = fetcher.pause_end();
     if (pending > 0) until = std::min(until, last_flush + SEND_SECONDS);
     if (!again) pool.wait(backoff.next(traffic, cap, until));
@@ -288,7 +290,7 @@ void coordinate_leader(const RankContext& context) {
   RecentMean recent;      // of the group's task times
   int active = static_cast<int>(children.size());
   std::vector<bool> child_done(static_cast<std::size_t>(link.size()), false);
-  bool local_more = true;    // the own workers may get more work
+  bool local_more = true;     // the own workers may get more work
   bool local_parked = false;  // they wait for the supply
   Fetcher fetcher;
   Backoff backoff;

@@ -107,9 +107,10 @@ std::string find_data_file(const DataFile& file) {
   if (value && *value) {
     fs::path path = file.env_is_directory ? fs::path(value) / name : fs::path(value);
     if (readable_file(path)) return path.string();
-    throw IoError(fmt::format("cannot find {}: {} is set and names {}, which is not a file; set it to {}, or "
-                              "unset it to use fanout's own copy",
-                              name, file.env, path.string(), set_it));
+    throw IoError(
+        fmt::format("cannot find {}: {} is set and names {}, which is not a file; set it to {}, or "
+                    "unset it to use fanout's own copy",
+                    name, file.env, path.string(), set_it));
   }
   std::string looked;
   for (const auto& place : places()) {

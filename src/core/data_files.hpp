@@ -10,9 +10,9 @@
 namespace fanout {
 
 struct DataFile {
-  std::string relative;              // under a data directory: "python/fanout_plot.py"
-  std::string env;                   // the variable that overrides the search: "FANOUT_PYTHON_DIR"
-  bool env_is_directory = false;     // $env names the file's directory (else the file itself)
+  std::string relative;           // under a data directory: "python/fanout_plot.py"
+  std::string env;                // the variable that overrides the search: "FANOUT_PYTHON_DIR"
+  bool env_is_directory = false;  // $env names the file's directory (else the file itself)
 };
 
 inline const DataFile PYTHON_PLOT{"python/fanout_plot.py", "FANOUT_PYTHON_DIR", true};

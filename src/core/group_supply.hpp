@@ -53,7 +53,7 @@ class GroupSupply {
     std::uint64_t count = 0;
     std::uint64_t piece = 1;  // tasks per answer to one member
     State state = State::Open;
-    bool asked = false;  // a request to rank 0 is on its way
+    bool asked = false;                       // a request to rank 0 is on its way
     std::deque<std::pair<int, bool>> parked;  // members waiting, and whether they asked ahead
   };
   int key_for(int member) const { return per_member_ ? member : leader_; }

@@ -59,7 +59,8 @@ std::string sha256_hex(std::string_view bytes) {
   tail[rest] = 0x80;
   std::size_t tail_size = rest < 56 ? 64 : 128;
   std::uint64_t bits = static_cast<std::uint64_t>(bytes.size()) * 8;
-  for (int i = 0; i < 8; ++i) tail[tail_size - 1 - static_cast<std::size_t>(i)] = static_cast<unsigned char>(bits >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    tail[tail_size - 1 - static_cast<std::size_t>(i)] = static_cast<unsigned char>(bits >> (8 * i));
   for (std::size_t i = 0; i < tail_size; i += 64) compress(h, tail + i);
   static constexpr char HEX[] = "0123456789abcdef";
   std::string out;

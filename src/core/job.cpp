@@ -8,13 +8,17 @@ namespace fanout {
 std::size_t column_size(ColumnType type) {
   switch (type) {
     case ColumnType::U8:
-    case ColumnType::Bool: return 1;
+    case ColumnType::Bool:
+      return 1;
     case ColumnType::U32:
-    case ColumnType::I32: return 4;
+    case ColumnType::I32:
+      return 4;
     case ColumnType::I64:
     case ColumnType::U64:
-    case ColumnType::F64: return 8;
-    case ColumnType::Text: break;
+    case ColumnType::F64:
+      return 8;
+    case ColumnType::Text:
+      break;
   }
   throw std::logic_error("column_size: a text column's size is its Column::length");
 }
@@ -27,14 +31,22 @@ std::size_t column_bytes(const Column& column) {
 
 const char* column_type_name(ColumnType type) {
   switch (type) {
-    case ColumnType::U8: return "uint8";
-    case ColumnType::U32: return "uint32";
-    case ColumnType::I32: return "int32";
-    case ColumnType::I64: return "int64";
-    case ColumnType::U64: return "uint64";
-    case ColumnType::F64: return "float64";
-    case ColumnType::Text: return "text";
-    case ColumnType::Bool: return "bool";
+    case ColumnType::U8:
+      return "uint8";
+    case ColumnType::U32:
+      return "uint32";
+    case ColumnType::I32:
+      return "int32";
+    case ColumnType::I64:
+      return "int64";
+    case ColumnType::U64:
+      return "uint64";
+    case ColumnType::F64:
+      return "float64";
+    case ColumnType::Text:
+      return "text";
+    case ColumnType::Bool:
+      return "bool";
   }
   return "?";
 }

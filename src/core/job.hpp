@@ -76,13 +76,34 @@ class RowLayout {
 
 template <class T>
 constexpr ColumnType column_type_of();
-template <> constexpr ColumnType column_type_of<std::uint8_t>() { return ColumnType::U8; }
-template <> constexpr ColumnType column_type_of<std::uint32_t>() { return ColumnType::U32; }
-template <> constexpr ColumnType column_type_of<std::int32_t>() { return ColumnType::I32; }
-template <> constexpr ColumnType column_type_of<std::int64_t>() { return ColumnType::I64; }
-template <> constexpr ColumnType column_type_of<std::uint64_t>() { return ColumnType::U64; }
-template <> constexpr ColumnType column_type_of<double>() { return ColumnType::F64; }
-template <> constexpr ColumnType column_type_of<bool>() { return ColumnType::Bool; }
+template <>
+constexpr ColumnType column_type_of<std::uint8_t>() {
+  return ColumnType::U8;
+}
+template <>
+constexpr ColumnType column_type_of<std::uint32_t>() {
+  return ColumnType::U32;
+}
+template <>
+constexpr ColumnType column_type_of<std::int32_t>() {
+  return ColumnType::I32;
+}
+template <>
+constexpr ColumnType column_type_of<std::int64_t>() {
+  return ColumnType::I64;
+}
+template <>
+constexpr ColumnType column_type_of<std::uint64_t>() {
+  return ColumnType::U64;
+}
+template <>
+constexpr ColumnType column_type_of<double>() {
+  return ColumnType::F64;
+}
+template <>
+constexpr ColumnType column_type_of<bool>() {
+  return ColumnType::Bool;
+}
 
 // A task's result row: a view of row-layout bytes that a job fills in.
 class Row {

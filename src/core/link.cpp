@@ -55,7 +55,8 @@ std::vector<char> Link::receive_bytes(const MPI_Status& status) {
 std::vector<std::uint64_t> Link::receive_words(const MPI_Status& status) {
   int count = 0;
   check_mpi(MPI_Get_count(&status, MPI_CHAR, &count), "MPI_Get_count");
-  if (count < 0 || count % 8 != 0) throw MpiError("a work message of " + std::to_string(count) + " bytes (not whole words)");
+  if (count < 0 || count % 8 != 0)
+    throw MpiError("a work message of " + std::to_string(count) + " bytes (not whole words)");
   std::vector<std::uint64_t> message(static_cast<std::size_t>(count) / 8);
   check_mpi(MPI_Recv(message.data(), count, MPI_CHAR, status.MPI_SOURCE, status.MPI_TAG, comm_, MPI_STATUS_IGNORE),
             "MPI_Recv");

@@ -20,7 +20,7 @@ struct TaskRecord {
   std::uint64_t id = 0;
   std::int32_t rank = -1;
   std::int32_t thread = -1;
-  double t_start = 0;   // s since run start, run clock
+  double t_start = 0;  // s since run start, run clock
   double t_end = 0;
   double cpu_user = 0;  // s of the thread that ran the task
   double cpu_sys = 0;
@@ -38,8 +38,9 @@ struct TaskRecord {
 static_assert(std::is_trivially_copyable_v<TaskRecord> && std::is_standard_layout_v<TaskRecord>);
 static_assert(sizeof(TaskRecord) == 56 && alignof(TaskRecord) == 8, "TaskRecord's layout is part of the file format");
 static_assert(offsetof(TaskRecord, t_start) == 16 && offsetof(TaskRecord, attempt) == 48 &&
-              offsetof(TaskRecord, status) == 52 && offsetof(TaskRecord, cpu_shared) == 53 &&
-              offsetof(TaskRecord, session) == 54, "no padding inside TaskRecord: every byte is written");
+                  offsetof(TaskRecord, status) == 52 && offsetof(TaskRecord, cpu_shared) == 53 &&
+                  offsetof(TaskRecord, session) == 54,
+              "no padding inside TaskRecord: every byte is written");
 
 // A worker reads its thread's CPU time (a system call of about 0.4 us, with
 // 1 us resolution) once the tasks since the last reading took this long, and
@@ -64,9 +65,9 @@ struct RankRecord {
   char host[HOST_NAME_BYTES] = {};
   char node[HOST_NAME_BYTES] = {};  // the Slurm node name (SLURMD_NODENAME), else the host name
   std::int64_t pid = 0;
-  double busy = 0;  // s: sum of task wall times on this rank's threads
-  double idle = 0;  // s: threads x compute-phase wall - busy
-  double comm = 0;  // s: in MPI calls on the coordinating thread
+  double busy = 0;      // s: sum of task wall times on this rank's threads
+  double idle = 0;      // s: threads x compute-phase wall - busy
+  double comm = 0;      // s: in MPI calls on the coordinating thread
   double cpu_user = 0;  // s: whole process
   double cpu_sys = 0;
   std::int64_t max_rss = 0;  // bytes
@@ -87,8 +88,8 @@ struct RankRecord {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & rank & threads & cpus & node_cpus & host & node & pid & busy & idle & comm & cpu_user & cpu_sys & max_rss & tasks;
-    ar & leader & messages_in & messages_out & bytes_in & bytes_out & serve;
+    ar& rank& threads& cpus& node_cpus& host& node& pid& busy& idle& comm& cpu_user& cpu_sys& max_rss& tasks;
+    ar& leader& messages_in& messages_out& bytes_in& bytes_out& serve;
   }
 };
 // /ranks' compound type is built from these offsets (io/run_file.cpp); ranks
@@ -96,7 +97,7 @@ struct RankRecord {
 // `leader` never travel.
 static_assert(std::is_trivially_copyable_v<RankRecord> && std::is_standard_layout_v<RankRecord>);
 static_assert(sizeof(RankRecord) == 256 && offsetof(RankRecord, host) == 16 && offsetof(RankRecord, pid) == 144 &&
-              offsetof(RankRecord, leader) == 208 && offsetof(RankRecord, messages_in) == 216,
+                  offsetof(RankRecord, leader) == 208 && offsetof(RankRecord, messages_in) == 216,
               "RankRecord's layout changed: update /ranks (io/run_file.cpp, docs/file-format.md) and these checks");
 
 inline constexpr std::size_t PHASE_NAME_BYTES = 16;
@@ -107,7 +108,8 @@ struct PhaseRecord {
   double t_end = 0;
 };
 static_assert(std::is_trivially_copyable_v<PhaseRecord> && sizeof(PhaseRecord) == 32 &&
-              offsetof(PhaseRecord, t_start) == PHASE_NAME_BYTES, "/phases' compound type");
+                  offsetof(PhaseRecord, t_start) == PHASE_NAME_BYTES,
+              "/phases' compound type");
 // The phase a /phases row names (null-padded); nullopt for a name fanout does not write.
 inline std::optional<Phase> phase_of(const PhaseRecord& record) {
   return parse_phase(std::string_view(record.name, strnlen(record.name, sizeof record.name)));

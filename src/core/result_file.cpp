@@ -25,11 +25,16 @@ struct Scalar {
 
 std::string shown(const Scalar& v) {
   switch (v.kind) {
-    case Scalar::Kind::Int: return std::to_string(v.i);
-    case Scalar::Kind::Uint: return std::to_string(v.u);
-    case Scalar::Kind::Float: return fmt::format("{}", v.f);
-    case Scalar::Kind::Bool: return v.b ? "true" : "false";
-    case Scalar::Kind::Text: break;
+    case Scalar::Kind::Int:
+      return std::to_string(v.i);
+    case Scalar::Kind::Uint:
+      return std::to_string(v.u);
+    case Scalar::Kind::Float:
+      return fmt::format("{}", v.f);
+    case Scalar::Kind::Bool:
+      return v.b ? "true" : "false";
+    case Scalar::Kind::Text:
+      break;
   }
   std::string s = v.s;
   if (s.size() > 40) {
@@ -116,7 +121,8 @@ std::string whole_into(const Scalar& v, std::byte* out) {
         return fmt::format("{} is out of range ({} to {})", shown(v), lo, hi);
       value = static_cast<T>(v.f);
       break;
-    default: return fmt::format("found {}, not a whole number", shown(v));
+    default:
+      return fmt::format("found {}, not a whole number", shown(v));
   }
   std::memcpy(out, &value, sizeof value);
   return "";
@@ -125,32 +131,48 @@ std::string whole_into(const Scalar& v, std::byte* out) {
 // Writes one element of type `type` at out; "" or why it does not fit.
 std::string element_into(const Scalar& v, ColumnType type, std::byte* out) {
   switch (type) {
-    case ColumnType::U8: return whole_into<std::uint8_t>(v, out);
-    case ColumnType::U32: return whole_into<std::uint32_t>(v, out);
-    case ColumnType::I32: return whole_into<std::int32_t>(v, out);
-    case ColumnType::I64: return whole_into<std::int64_t>(v, out);
-    case ColumnType::U64: return whole_into<std::uint64_t>(v, out);
+    case ColumnType::U8:
+      return whole_into<std::uint8_t>(v, out);
+    case ColumnType::U32:
+      return whole_into<std::uint32_t>(v, out);
+    case ColumnType::I32:
+      return whole_into<std::int32_t>(v, out);
+    case ColumnType::I64:
+      return whole_into<std::int64_t>(v, out);
+    case ColumnType::U64:
+      return whole_into<std::uint64_t>(v, out);
     case ColumnType::F64: {
       double d = 0;
-      if (v.kind == Scalar::Kind::Int) d = static_cast<double>(v.i);
-      else if (v.kind == Scalar::Kind::Uint) d = static_cast<double>(v.u);
-      else if (v.kind == Scalar::Kind::Float) d = v.f;
-      else if (v.kind == Scalar::Kind::Text && (v.s == "nan" || v.s == "NaN")) d = std::numeric_limits<double>::quiet_NaN();
-      else if (v.kind == Scalar::Kind::Text && (v.s == "inf" || v.s == "Infinity")) d = HUGE_VAL;
-      else if (v.kind == Scalar::Kind::Text && (v.s == "-inf" || v.s == "-Infinity")) d = -HUGE_VAL;
-      else return fmt::format("found {}, not a number", shown(v));
+      if (v.kind == Scalar::Kind::Int)
+        d = static_cast<double>(v.i);
+      else if (v.kind == Scalar::Kind::Uint)
+        d = static_cast<double>(v.u);
+      else if (v.kind == Scalar::Kind::Float)
+        d = v.f;
+      else if (v.kind == Scalar::Kind::Text && (v.s == "nan" || v.s == "NaN"))
+        d = std::numeric_limits<double>::quiet_NaN();
+      else if (v.kind == Scalar::Kind::Text && (v.s == "inf" || v.s == "Infinity"))
+        d = HUGE_VAL;
+      else if (v.kind == Scalar::Kind::Text && (v.s == "-inf" || v.s == "-Infinity"))
+        d = -HUGE_VAL;
+      else
+        return fmt::format("found {}, not a number", shown(v));
       std::memcpy(out, &d, sizeof d);
       return "";
     }
     case ColumnType::Bool: {
       std::uint8_t b = 0;
-      if (v.kind == Scalar::Kind::Bool) b = v.b;
-      else if ((v.kind == Scalar::Kind::Int && (v.i == 0 || v.i == 1))) b = static_cast<std::uint8_t>(v.i);
-      else return fmt::format("found {}, not true or false", shown(v));
+      if (v.kind == Scalar::Kind::Bool)
+        b = v.b;
+      else if ((v.kind == Scalar::Kind::Int && (v.i == 0 || v.i == 1)))
+        b = static_cast<std::uint8_t>(v.i);
+      else
+        return fmt::format("found {}, not true or false", shown(v));
       std::memcpy(out, &b, 1);
       return "";
     }
-    case ColumnType::Text: break;
+    case ColumnType::Text:
+      break;
   }
   return "internal: text is not an element type";
 }
@@ -243,12 +265,24 @@ class Results {
         row_.set<T>(column, std::span<const T>(values));
     };
     switch (type) {
-      case ColumnType::U8: typed(static_cast<std::uint8_t*>(nullptr)); break;
-      case ColumnType::U32: typed(static_cast<std::uint32_t*>(nullptr)); break;
-      case ColumnType::I32: typed(static_cast<std::int32_t*>(nullptr)); break;
-      case ColumnType::I64: typed(static_cast<std::int64_t*>(nullptr)); break;
-      case ColumnType::U64: typed(static_cast<std::uint64_t*>(nullptr)); break;
-      case ColumnType::F64: typed(static_cast<double*>(nullptr)); break;
+      case ColumnType::U8:
+        typed(static_cast<std::uint8_t*>(nullptr));
+        break;
+      case ColumnType::U32:
+        typed(static_cast<std::uint32_t*>(nullptr));
+        break;
+      case ColumnType::I32:
+        typed(static_cast<std::int32_t*>(nullptr));
+        break;
+      case ColumnType::I64:
+        typed(static_cast<std::int64_t*>(nullptr));
+        break;
+      case ColumnType::U64:
+        typed(static_cast<std::uint64_t*>(nullptr));
+        break;
+      case ColumnType::F64:
+        typed(static_cast<double*>(nullptr));
+        break;
       case ColumnType::Bool: {
         if (n == 1) {
           row_.set<bool>(column, bytes[0] != std::byte{0});
@@ -259,7 +293,8 @@ class Results {
         }
         break;
       }
-      case ColumnType::Text: break;
+      case ColumnType::Text:
+        break;
     }
   }
 
@@ -309,7 +344,9 @@ std::string parse_json(std::string_view text, Results& results) {
       auto v = scalar_of_json(item);
       if (!v) {
         why = fmt::format("result {}: found {}, not a value", name,
-                          item.is_null() ? "null" : item.is_object() ? "an object" : "a nested list");
+                          item.is_null()     ? "null"
+                          : item.is_object() ? "an object"
+                                             : "a nested list");
         break;
       }
       values.push_back(std::move(*v));
@@ -333,8 +370,8 @@ std::string parse_lines(std::string_view text, const std::vector<Column>& column
     std::size_t eq = content.find('=');
     if (eq == std::string_view::npos) {
       if (first_error.empty())
-        first_error = fmt::format("line {} of the result file is not name=value (nor is the file one JSON object)",
-                                  line_number);
+        first_error =
+            fmt::format("line {} of the result file is not name=value (nor is the file one JSON object)", line_number);
       continue;
     }
     std::string why;
@@ -379,10 +416,10 @@ std::string parse_lines(std::string_view text, const std::vector<Column>& column
 }  // namespace
 
 std::optional<Column> parse_result_type(std::string_view text, std::string& why) {
-  static const std::pair<const char*, ColumnType> TYPES[] = {
-      {"bool", ColumnType::Bool},     {"uint8", ColumnType::U8},   {"int32", ColumnType::I32},
-      {"int64", ColumnType::I64},     {"uint32", ColumnType::U32}, {"uint64", ColumnType::U64},
-      {"float64", ColumnType::F64},   {"text", ColumnType::Text}};
+  static const std::pair<const char*, ColumnType> TYPES[] = {{"bool", ColumnType::Bool},   {"uint8", ColumnType::U8},
+                                                             {"int32", ColumnType::I32},   {"int64", ColumnType::I64},
+                                                             {"uint32", ColumnType::U32},  {"uint64", ColumnType::U64},
+                                                             {"float64", ColumnType::F64}, {"text", ColumnType::Text}};
   std::string_view base = text.substr(0, text.find('['));
   std::optional<ColumnType> type;
   for (const auto& [name, t] : TYPES)

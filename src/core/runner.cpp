@@ -103,9 +103,15 @@ Topology plan(const boost::mpi::communicator& comm, const RunSettings& settings,
   used = resolve_hierarchy(settings.hierarchy, ranks, need_nodes ? count_nodes(nodes) : 1);
   std::vector<int> leaders;
   switch (used.kind) {
-    case sched::HierarchyKind::Node: leaders = leaders_of_nodes(nodes); break;
-    case sched::HierarchyKind::Groups: leaders = leaders_of_groups(ranks, used.group_size); break;
-    default: leaders = leaders_of_groups(ranks, ranks); break;  // flat: one group, led by rank 0
+    case sched::HierarchyKind::Node:
+      leaders = leaders_of_nodes(nodes);
+      break;
+    case sched::HierarchyKind::Groups:
+      leaders = leaders_of_groups(ranks, used.group_size);
+      break;
+    default:
+      leaders = leaders_of_groups(ranks, ranks);
+      break;  // flat: one group, led by rank 0
   }
   if (used.kind != sched::HierarchyKind::Flat) detach_rank_zero(leaders);
   return make_topology(comm.rank(), leaders);
@@ -132,13 +138,13 @@ RunOutcome execute(const boost::mpi::communicator& comm, const Job& job, const R
     boost::mpi::communicator own(comm, boost::mpi::comm_duplicate);
     Link link(own);
     // Abandoned worker threads still use the pool: it then lives until _exit.
-    auto pool = std::make_unique<WorkerPool>(job, layout, threads, comm.rank(), settings.session, clock,
-                                             settings.sweep);
+    auto pool =
+        std::make_unique<WorkerPool>(job, layout, threads, comm.rank(), settings.session, clock, settings.sweep);
     double serve = 0;
     RankContext context{link, *pool, settings, topology, timer, serve, outcome, layout.size()};
     if (comm.rank() == 0) {
-      auto scheduler = sched::make_scheduler(
-          {settings.policy, to_run, comm.size(), threads, settings.chunk, settings.order});
+      auto scheduler =
+          sched::make_scheduler({settings.policy, to_run, comm.size(), threads, settings.chunk, settings.order});
       outcome.chunk = scheduler->chunk_description();
       Dispatcher dispatcher(*scheduler, topology.route, settings.retries);
       Collector collector(outcome, *sink, *scheduler, dispatcher, settings, task_count);

@@ -37,11 +37,11 @@ struct RunSettings {
   // With already_done > 0 (a resumed run), it lists exactly the tasks to run.
   std::vector<std::uint64_t> order;
   std::uint64_t already_done = 0;
-  std::uint16_t session = 0;  // stored in every TaskRecord
-  const Sweep* sweep = nullptr;  // the run's [params], given to every task's TaskContext
-  unsigned retries = 0;       // extra attempts of a failed task
+  std::uint16_t session = 0;       // stored in every TaskRecord
+  const Sweep* sweep = nullptr;    // the run's [params], given to every task's TaskContext
+  unsigned retries = 0;            // extra attempts of a failed task
   std::uint64_t max_failures = 0;  // stop handing out tasks after this many final failures (0: never)
-  double grace = 10;          // s running tasks get once a stop is requested
+  double grace = 10;               // s running tasks get once a stop is requested
   // Rank 0, called about once a second with the longest task time seen so
   // far (s, 0 before any task finished): a reason to stop handing out tasks
   // (the allocation's time is running out, say), or "" to go on.

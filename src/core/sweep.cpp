@@ -9,22 +9,32 @@ namespace fanout {
 
 const char* param_type_name(ParamType type) {
   switch (type) {
-    case ParamType::Bool: return "bool";
-    case ParamType::Int: return "int64";
-    case ParamType::Float: return "float64";
-    case ParamType::Text: return "text";
+    case ParamType::Bool:
+      return "bool";
+    case ParamType::Int:
+      return "int64";
+    case ParamType::Float:
+      return "float64";
+    case ParamType::Text:
+      return "text";
   }
   return "?";
 }
 
 const char* param_source_name(ParamSource source) {
   switch (source) {
-    case ParamSource::List: return "list";
-    case ParamSource::Range: return "range";
-    case ParamSource::Linear: return "linear";
-    case ParamSource::Log: return "log";
-    case ParamSource::File: return "file";
-    case ParamSource::Repeat: return "repeat";
+    case ParamSource::List:
+      return "list";
+    case ParamSource::Range:
+      return "range";
+    case ParamSource::Linear:
+      return "linear";
+    case ParamSource::Log:
+      return "log";
+    case ParamSource::File:
+      return "file";
+    case ParamSource::Repeat:
+      return "repeat";
   }
   return "?";
 }
@@ -42,14 +52,17 @@ std::string param_text(const ParamValue& value) {
 ParamValue SweepParam::value_at(std::uint64_t index) const {
   switch (source) {
     case ParamSource::List:
-    case ParamSource::File: return values.at(index);
+    case ParamSource::File:
+      return values.at(index);
     case ParamSource::Range:
       // In unsigned arithmetic, which wraps: the value itself always fits in int64.
       return static_cast<std::int64_t>(static_cast<std::uint64_t>(start) +
                                        static_cast<std::uint64_t>(index) * static_cast<std::uint64_t>(step));
-    case ParamSource::Repeat: return static_cast<std::int64_t>(index);
+    case ParamSource::Repeat:
+      return static_cast<std::int64_t>(index);
     case ParamSource::Linear:
-    case ParamSource::Log: break;
+    case ParamSource::Log:
+      break;
   }
   if (size <= 1 || index == 0) return from;
   if (index + 1 == size) return to;  // exactly the end written, whatever the rounding

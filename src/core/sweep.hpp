@@ -31,12 +31,12 @@ std::string param_text(const ParamValue& value);
 
 // Where a parameter's values come from.
 enum class ParamSource : std::uint8_t {
-  List,      // x = [0.1, 0.2]
-  Range,     // n = { start, stop, step }: whole numbers, stop excluded
-  Linear,    // t = { from, to, num }: evenly spaced, both ends included
-  Log,       // ... scale = "log"
-  File,      // a column of [sweep] file
-  Repeat,    // the copy number 0..repeat-1
+  List,    // x = [0.1, 0.2]
+  Range,   // n = { start, stop, step }: whole numbers, stop excluded
+  Linear,  // t = { from, to, num }: evenly spaced, both ends included
+  Log,     // ... scale = "log"
+  File,    // a column of [sweep] file
+  Repeat,  // the copy number 0..repeat-1
 };
 const char* param_source_name(ParamSource source);  // "list", "range", "linear", "log", "file", "repeat"
 
@@ -44,12 +44,12 @@ struct SweepParam {
   std::string name;
   ParamType type = ParamType::Int;
   ParamSource source = ParamSource::List;
-  std::size_t axis = 0;   // index into Sweep::axes()
-  std::uint64_t size = 0; // values along its axis
-  std::vector<ParamValue> values;  // List, File
+  std::size_t axis = 0;                        // index into Sweep::axes()
+  std::uint64_t size = 0;                      // values along its axis
+  std::vector<ParamValue> values;              // List, File
   std::int64_t start = 0, step = 1, stop = 0;  // Range
   double from = 0, to = 0;                     // Linear, Log
-  std::string definition;  // as written: "[0.1, 0.2]", "{ start = 10, stop = 100, step = 10 }"
+  std::string definition;                      // as written: "[0.1, 0.2]", "{ start = 10, stop = 100, step = 10 }"
   // The longest text value in bytes (Text only): the width of /params/<name>.
   std::size_t text_bytes = 0;
 

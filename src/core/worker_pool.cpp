@@ -185,7 +185,7 @@ void WorkerPool::run_batch(const std::vector<std::uint64_t>& ids, std::int32_t t
     std::string failure = batch_failure.empty() ? task.failure() : batch_failure;
     if (!batch_failure.empty() || task.outcome() != TaskContext::Outcome::Ok) {
       record.status = task.outcome() == TaskContext::Outcome::TimedOut && batch_failure.empty() ? TaskStatus::TimedOut
-                                                                                                 : TaskStatus::Failed;
+                                                                                                : TaskStatus::Failed;
       local.errors.push_back({record.id, 1, rank_, failure});
     }
     local.records.push_back(record);

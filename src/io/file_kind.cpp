@@ -65,30 +65,36 @@ FileKind file_kind(const std::string& path) {
 void reject_if_not_config(const std::string& path) {
   switch (file_kind(path)) {
     case FileKind::Hdf5:
-      throw ConfigError(fmt::format("{}: expected a config (TOML), found an HDF5 file (a run file, as fanout run "
-                                    "writes); to summarise it: fanout report {}; to continue it if it was "
-                                    "interrupted: fanout resume {}",
-                                    path, path, path));
+      throw ConfigError(
+          fmt::format("{}: expected a config (TOML), found an HDF5 file (a run file, as fanout run "
+                      "writes); to summarise it: fanout report {}; to continue it if it was "
+                      "interrupted: fanout resume {}",
+                      path, path, path));
     case FileKind::Journal:
-      throw ConfigError(fmt::format("{}: expected a config (TOML), found the checkpoint journal of a run; to see how "
-                                    "far it got: fanout status {}; to continue it: fanout resume {}",
-                                    path, path, path));
-    default: return;
+      throw ConfigError(
+          fmt::format("{}: expected a config (TOML), found the checkpoint journal of a run; to see how "
+                      "far it got: fanout status {}; to continue it: fanout resume {}",
+                      path, path, path));
+    default:
+      return;
   }
 }
 
 void reject_if_not_run_file(const std::string& path, bool journal_ok) {
   switch (file_kind(path)) {
     case FileKind::Config:
-      throw ConfigError(fmt::format("{}: expected a run file (HDF5, as fanout run writes), found a config (TOML); to "
-                                    "run it: fanout run {} (add --resume to continue its interrupted run)",
-                                    path, path));
+      throw ConfigError(
+          fmt::format("{}: expected a run file (HDF5, as fanout run writes), found a config (TOML); to "
+                      "run it: fanout run {} (add --resume to continue its interrupted run)",
+                      path, path));
     case FileKind::Journal:
       if (journal_ok) return;
-      throw ConfigError(fmt::format("{}: expected a run file (HDF5), found the checkpoint journal of a run; to see "
-                                    "how far it got: fanout status {}; to continue it: fanout resume {}",
-                                    path, path, path));
-    default: return;
+      throw ConfigError(
+          fmt::format("{}: expected a run file (HDF5), found the checkpoint journal of a run; to see "
+                      "how far it got: fanout status {}; to continue it: fanout resume {}",
+                      path, path, path));
+    default:
+      return;
   }
 }
 

@@ -188,8 +188,7 @@ Handle writer_access() {
 Handle create_file(const std::string& path) {
   guard_hdf5_shutdown();
   Handle fapl = writer_access();
-  return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create " + path),
-          H5Fclose};
+  return {check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create " + path), H5Fclose};
 }
 
 Handle open_file_write(const std::string& path) {
@@ -343,9 +342,9 @@ void read_all(hid_t dataset, hid_t mem_type, void* data) {
 namespace {
 void write_attr_raw(hid_t loc, const std::string& name, hid_t type, hid_t space, const void* data) {
   if (attr_exists(loc, name)) check_status(H5Adelete(loc, name.c_str()), "cannot replace attribute " + name);
-  Handle attr{check_id(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                       "cannot create attribute " + name),
-              H5Aclose};
+  Handle attr{
+      check_id(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "cannot create attribute " + name),
+      H5Aclose};
   check_status(H5Awrite(attr.get(), type, data), "cannot write attribute " + name);
   attr.close("closing attribute " + name);
 }
@@ -394,7 +393,8 @@ void write_attr(hid_t loc, const std::string& name, const std::vector<std::strin
   std::size_t width = 1;  // the longest value and its terminating null
   for (const auto& v : values) width = std::max(width, v.size() + 1);
   std::vector<char> bytes(values.size() * width, '\0');
-  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), bytes.begin() + i * width);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), bytes.begin() + i * width);
   hsize_t dims[2] = {values.size(), columns};
   if (columns > 0) dims[0] = values.size() / columns;
   Handle space{check_id(H5Screate_simple(columns > 0 ? 2 : 1, dims, nullptr), "H5Screate_simple"), H5Sclose};
@@ -405,10 +405,11 @@ void write_attr(hid_t loc, const std::string& name, const std::vector<std::strin
 void write_attr(hid_t loc, const std::string& name, hid_t type, const std::vector<std::uint64_t>& dims,
                 const void* data) {
   std::vector<hsize_t> extent(dims.begin(), dims.end());
-  Handle space = dims.empty() ? scalar_space()
-                              : Handle{check_id(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
-                                                "H5Screate_simple"),
-                                       H5Sclose};
+  Handle space = dims.empty()
+                     ? scalar_space()
+                     : Handle{check_id(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
+                                       "H5Screate_simple"),
+                              H5Sclose};
   write_attr_raw(loc, name, type, space.get(), data);
 }
 

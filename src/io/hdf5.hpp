@@ -44,8 +44,8 @@ class Handle {
   Closer closer_ = nullptr;
 };
 
-Handle create_file(const std::string& path);     // truncates
-Handle open_file_read(const std::string& path);  // read-only
+Handle create_file(const std::string& path);      // truncates
+Handle open_file_read(const std::string& path);   // read-only
 Handle open_file_write(const std::string& path);  // read-write, with the bounds create_file sets
 Handle create_group(hid_t loc, const std::string& name);
 Handle open_group(hid_t loc, const std::string& name);
@@ -56,7 +56,7 @@ bool attr_exists(hid_t loc, const std::string& name);
 Handle copy_type(hid_t type);
 Handle fixed_string_type(std::size_t bytes);   // null-terminated UTF-8
 Handle padded_string_type(std::size_t bytes);  // null-padded bytes: every byte may be text
-Handle vlen_string_type();  // for reading files of format 1.5 and older
+Handle vlen_string_type();                     // for reading files of format 1.5 and older
 
 // A 1-D dataset of n elements (file type `type`), chunked (at most 65536
 // elements and at most 4 MiB a chunk), each chunk with a Fletcher-32

@@ -32,7 +32,7 @@ constexpr std::uint64_t RECORD_SIZE_BEFORE_VERSION_3 = 56;
 struct JournalStart {
   char magic[16];
   std::uint32_t version;
-  std::uint32_t header_crc;      // CRC-32 of the header_length bytes that follow
+  std::uint32_t header_crc;  // CRC-32 of the header_length bytes that follow
   std::uint64_t header_length;
 };
 static_assert(sizeof(JournalStart) == 32 && offsetof(JournalStart, version) == sizeof JOURNAL_MAGIC);
@@ -50,7 +50,8 @@ struct BlockHead {
 };
 static_assert(sizeof(BlockHead) == 16);
 static_assert(std::is_trivially_copyable_v<JournalStart> && std::is_trivially_copyable_v<HeaderCounts> &&
-              std::is_trivially_copyable_v<BlockHead>, "written and read as raw bytes");
+                  std::is_trivially_copyable_v<BlockHead>,
+              "written and read as raw bytes");
 constexpr std::uint32_t BLOCK_MAGIC = 0x4b4c424a;  // "JBLK"
 // The payload's start: u64 flags, u64 n_records, u64 n_errors.
 constexpr std::size_t PAYLOAD_COUNTS = BATCH_HEAD_BYTES;
@@ -255,7 +256,10 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
   // Opening a FIFO (or a device) would block until a writer comes, or read forever.
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-    throw IoError(path + ": not a regular file (" + (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : "a device or socket") +
+    throw IoError(path + ": not a regular file (" +
+                  (S_ISFIFO(st.st_mode)  ? "a FIFO"
+                   : S_ISDIR(st.st_mode) ? "a directory"
+                                         : "a device or socket") +
                   "); a checkpoint journal is a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open: " + std::strerror(errno));
@@ -439,24 +443,26 @@ std::string describe_damage(const std::string& path, const JournalScan& scan) {
   bool all_counted = true;
   for (const auto& d : scan.damaged) {
     bytes += d.bytes;
-    if (d.records < 0) all_counted = false;
-    else records += static_cast<std::uint64_t>(d.records);
+    if (d.records < 0)
+      all_counted = false;
+    else
+      records += static_cast<std::uint64_t>(d.records);
   }
   const JournalDamage& first = scan.damaged.front();
   std::string where = scan.damaged.size() == 1
                           ? "a stretch of " + with_commas(bytes) + " bytes at byte " + with_commas(first.offset)
                           : std::to_string(scan.damaged.size()) + " stretches of " + with_commas(bytes) +
                                 " bytes in all, the first at byte " + with_commas(first.offset);
-  std::string lost = all_counted ? with_commas(records) + " task record" + (records == 1 ? "" : "s") + " by its own count"
-                                 : "task records that cannot be counted";
-  std::string kept = scan.blocks_after_damage == 0
-                         ? "nothing intact follows it"
-                         : "the " + with_commas(scan.blocks_after_damage) + " intact block" +
-                               (scan.blocks_after_damage == 1 ? "" : "s") + " after it (" +
-                               with_commas(scan.records_after_damage) + " task record" +
-                               (scan.records_after_damage == 1 ? "" : "s") + ") are kept";
-  return path + " is damaged: " + where + " fails its checks (length and CRC-32) and is skipped, with " + lost +
-         "; " + kept + "; the tasks recorded only there are not done and run again";
+  std::string lost = all_counted
+                         ? with_commas(records) + " task record" + (records == 1 ? "" : "s") + " by its own count"
+                         : "task records that cannot be counted";
+  std::string kept = scan.blocks_after_damage == 0 ? "nothing intact follows it"
+                                                   : "the " + with_commas(scan.blocks_after_damage) + " intact block" +
+                                                         (scan.blocks_after_damage == 1 ? "" : "s") + " after it (" +
+                                                         with_commas(scan.records_after_damage) + " task record" +
+                                                         (scan.records_after_damage == 1 ? "" : "s") + ") are kept";
+  return path + " is damaged: " + where + " fails its checks (length and CRC-32) and is skipped, with " + lost + "; " +
+         kept + "; the tasks recorded only there are not done and run again";
 }
 
 }  // namespace fanout::io

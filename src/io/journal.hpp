@@ -28,8 +28,8 @@ struct JournalHeader {
   std::string job_hash;  // of the [job] table: a resume must match it
   std::uint64_t task_count = 0;
   std::uint64_t row_size = 0;
-  std::uint64_t sessions = 1;  // fanout runs that wrote to this output, the journal's own included
-  std::string config;  // the resolved config TOML of the run that made the journal
+  std::uint64_t sessions = 1;     // fanout runs that wrote to this output, the journal's own included
+  std::string config;             // the resolved config TOML of the run that made the journal
   std::vector<InputFile> inputs;  // the files the run read, with their digests (since version 2)
   bool inputs_recorded = true;    // false for a version 1 journal, which has no list of them
 };
@@ -91,9 +91,9 @@ struct JournalDamage {
 struct JournalScan {
   JournalHeader header;
   std::uint32_t version = 0;
-  std::uint64_t blocks = 0;  // intact blocks
-  std::uint64_t records = 0; // task records in them
-  bool torn = false;         // the last block was cut short (a kill while it was written): ignored
+  std::uint64_t blocks = 0;   // intact blocks
+  std::uint64_t records = 0;  // task records in them
+  bool torn = false;          // the last block was cut short (a kill while it was written): ignored
   std::uint64_t torn_bytes = 0;
   // Damage: stretches that fail their checks but are not a torn tail (more
   // bytes follow them, or a last block of its full length with a bad CRC).
@@ -116,9 +116,11 @@ JournalScan scan_journal(const std::string& path, const std::function<void(Batch
 std::string describe_damage(const std::string& path, const JournalScan& scan);
 
 // The journal's first 16 bytes. Does `bytes` (a file's first bytes) begin with them?
-inline constexpr char JOURNAL_MAGIC[16] = {'F', 'A', 'N', 'O', 'U', 'T', ' ', 'J', 'O', 'U', 'R', 'N', 'A', 'L', '\n', '\0'};
+inline constexpr char JOURNAL_MAGIC[16] = {'F', 'A', 'N', 'O', 'U', 'T', ' ',  'J',
+                                           'O', 'U', 'R', 'N', 'A', 'L', '\n', '\0'};
 inline bool is_journal_start(std::string_view bytes) {
-  return bytes.size() >= sizeof JOURNAL_MAGIC && bytes.substr(0, sizeof JOURNAL_MAGIC) == std::string_view(JOURNAL_MAGIC, sizeof JOURNAL_MAGIC);
+  return bytes.size() >= sizeof JOURNAL_MAGIC &&
+         bytes.substr(0, sizeof JOURNAL_MAGIC) == std::string_view(JOURNAL_MAGIC, sizeof JOURNAL_MAGIC);
 }
 
 }  // namespace fanout::io

@@ -88,7 +88,7 @@ Handle rank_type() {
   FANOUT_FIELD(t.get(), RankRecord, messages_out, H5T_NATIVE_UINT64);  // since 1.7
   FANOUT_FIELD(t.get(), RankRecord, bytes_in, H5T_NATIVE_UINT64);      // since 1.7
   FANOUT_FIELD(t.get(), RankRecord, bytes_out, H5T_NATIVE_UINT64);     // since 1.7
-  FANOUT_FIELD(t.get(), RankRecord, serve, H5T_NATIVE_DOUBLE);          // since 1.7
+  FANOUT_FIELD(t.get(), RankRecord, serve, H5T_NATIVE_DOUBLE);         // since 1.7
   return t;
 }
 
@@ -187,14 +187,22 @@ Handle packed(const Handle& mem_type) {
 // The memory (and file) type of a result column; text is null-padded bytes.
 Handle column_type(ColumnType type, std::size_t bytes) {
   switch (type) {
-    case ColumnType::U8: return copy_type(H5T_NATIVE_UINT8);
-    case ColumnType::U32: return copy_type(H5T_NATIVE_UINT32);
-    case ColumnType::I32: return copy_type(H5T_NATIVE_INT32);
-    case ColumnType::I64: return copy_type(H5T_NATIVE_INT64);
-    case ColumnType::U64: return copy_type(H5T_NATIVE_UINT64);
-    case ColumnType::F64: return copy_type(H5T_NATIVE_DOUBLE);
-    case ColumnType::Text: return padded_string_type(bytes);
-    case ColumnType::Bool: return bool_enum_type();
+    case ColumnType::U8:
+      return copy_type(H5T_NATIVE_UINT8);
+    case ColumnType::U32:
+      return copy_type(H5T_NATIVE_UINT32);
+    case ColumnType::I32:
+      return copy_type(H5T_NATIVE_INT32);
+    case ColumnType::I64:
+      return copy_type(H5T_NATIVE_INT64);
+    case ColumnType::U64:
+      return copy_type(H5T_NATIVE_UINT64);
+    case ColumnType::F64:
+      return copy_type(H5T_NATIVE_DOUBLE);
+    case ColumnType::Text:
+      return padded_string_type(bytes);
+    case ColumnType::Bool:
+      return bool_enum_type();
   }
   throw std::logic_error("unknown column type");
 }
@@ -282,42 +290,52 @@ const Descriptions TASK_FIELDS{
     {"t_end", "end of the task, seconds on the run clock of its session"},
     {"cpu_user", "user CPU time of the worker thread during the task (of its child processes for the command job), s"},
     {"cpu_sys", "system CPU time of the worker thread during the task, s"},
-    {"cpu_shared", "0: cpu_user and cpu_sys read for this task alone; 1: its share, by wall time, of one reading for "
-                   "several short tasks"},
+    {"cpu_shared",
+     "0: cpu_user and cpu_sys read for this task alone; 1: its share, by wall time, of one reading for "
+     "several short tasks"},
 };
-const char* RANKS_DESCRIPTION = "one row per rank, row r = rank r: where it ran, its CPUs, its time and memory, whom "
-                                "it took work from and its messages";
+const char* RANKS_DESCRIPTION =
+    "one row per rank, row r = rank r: where it ran, its CPUs, its time and memory, whom "
+    "it took work from and its messages";
 const Descriptions RANK_FIELDS{
     {"rank", "the rank"},
     {"host", "host name (gethostname)"},
     {"node", "the Slurm node name (SLURMD_NODENAME) inside a Slurm job step, else the host name"},
     {"pid", "process id"},
     {"threads", "worker threads in this rank"},
-    {"cpus", "CPUs this rank's threads could run on: its CPU affinity (sched_getaffinity) at the start of the run, "
-             "as mpirun or Slurm bound it"},
-    {"node_cpus", "CPUs the ranks on this node could use together: the union of their affinities and their "
-                  "launchers' (mpirun, its daemon, slurmstepd)"},
+    {"cpus",
+     "CPUs this rank's threads could run on: its CPU affinity (sched_getaffinity) at the start of the run, "
+     "as mpirun or Slurm bound it"},
+    {"node_cpus",
+     "CPUs the ranks on this node could use together: the union of their affinities and their "
+     "launchers' (mpirun, its daemon, slurmstepd)"},
     {"tasks", "number of tasks this rank ran"},
     {"busy", "sum of the wall times of the tasks this rank's worker threads ran, s"},
-    {"idle", "threads x (wall time from the start of this rank's task loop until every rank had finished its task "
-             "loop) - busy, s"},
+    {"idle",
+     "threads x (wall time from the start of this rank's task loop until every rank had finished its task "
+     "loop) - busy, s"},
     {"comm", "wall time the rank's coordinating thread spent in MPI calls during the task loop, s"},
-    {"cpu_user", "user CPU time of the whole process (and the child processes it waited for), from the start of "
-                 "fanout run until every rank had finished its task loop, s"},
+    {"cpu_user",
+     "user CPU time of the whole process (and the child processes it waited for), from the start of "
+     "fanout run until every rank had finished its task loop, s"},
     {"cpu_sys", "system CPU time of the whole process, same span, s"},
     {"max_rss", "peak resident memory of the process, bytes"},
-    {"leader", "the rank this one took work from and sent its tasks to: 0 under flat dispatch and for a leader; "
-               "0 for rank 0 itself"},
-    {"messages_in", "messages the runner received on this rank during the task loop (rank 0's: the dispatcher's "
-                    "load); 0: not recorded"},
+    {"leader",
+     "the rank this one took work from and sent its tasks to: 0 under flat dispatch and for a leader; "
+     "0 for rank 0 itself"},
+    {"messages_in",
+     "messages the runner received on this rank during the task loop (rank 0's: the dispatcher's "
+     "load); 0: not recorded"},
     {"messages_out", "messages the runner sent from this rank during the task loop; 0: not recorded"},
     {"bytes_in", "bytes of the messages received (messages_in), bytes"},
     {"bytes_out", "bytes of the messages sent (messages_out), bytes"},
-    {"serve", "wall time the coordinating thread spent serving the messages it received (receiving, booking, "
-              "answering; not the polls that found none): rank 0's serve / messages_in is its time per message, s"},
+    {"serve",
+     "wall time the coordinating thread spent serving the messages it received (receiving, booking, "
+     "answering; not the polls that found none): rank 0's serve / messages_in is its time per message, s"},
 };
-const char* PHASES_DESCRIPTION = "the run's five phases in order (setup, distribute, compute, collect, write), on "
-                                 "rank 0's run clock; the end of write is the wall time";
+const char* PHASES_DESCRIPTION =
+    "the run's five phases in order (setup, distribute, compute, collect, write), on "
+    "rank 0's run clock; the end of write is the wall time";
 const Descriptions PHASE_FIELDS{
     {"name", "the phase: setup, distribute, compute, collect or write"},
     {"t_start", "start of the phase, seconds on the run clock"},
@@ -331,9 +349,10 @@ const Descriptions ERROR_FIELDS{
     {"message_offset", "where the message starts in /error_messages, bytes"},
     {"message_length", "the length of the message in /error_messages, bytes"},
 };
-const char* ERROR_MESSAGES_DESCRIPTION = "the messages of /errors (the exceptions the job threw), UTF-8, back to "
-                                         "back in row order without separators: row k's is bytes [message_offset, "
-                                         "message_offset + message_length)";
+const char* ERROR_MESSAGES_DESCRIPTION =
+    "the messages of /errors (the exceptions the job threw), UTF-8, back to "
+    "back in row order without separators: row k's is bytes [message_offset, "
+    "message_offset + message_length)";
 
 // The root attributes fanout itself writes (a job's finish step describes its own).
 const Descriptions ROOT_ATTRIBUTES{
@@ -347,33 +366,38 @@ const Descriptions ROOT_ATTRIBUTES{
     {"command_line", "the fanout command line of rank 0 (not the mpirun part), quoted for a shell"},
     {"created", "UTC time (ISO 8601) when fanout run started on rank 0"},
     {"finished", "UTC time (ISO 8601) when the file was completed"},
-    {"wall_time", "the run's wall time in seconds: from its start to the end of the write phase (of the last "
-                  "session, in a resumed file)"},
+    {"wall_time",
+     "the run's wall time in seconds: from its start to the end of the write phase (of the last "
+     "session, in a resumed file)"},
     {"n_ranks", "number of MPI ranks (processes)"},
     {"threads_per_rank", "worker threads in each rank (run.threads_per_rank)"},
     {"task_count", "number of tasks: the length of /tasks and of every /results dataset"},
     {"scheduler", "the scheduling policy (schedule.policy)"},
     {"chunk", "the chunk setting: block, 1, or the configured schedule.chunk (a number or auto)"},
     {"order", "the hand-out order used: given or longest-first"},
-    {"hierarchy", "who dispatched work to whom: flat (rank 0 to every rank), node (rank 0 to one leader per node, "
-                  "each to its node's ranks) or N (leaders of groups of N ranks); empty while being written"},
+    {"hierarchy",
+     "who dispatched work to whom: flat (rank 0 to every rank), node (rank 0 to one leader per node, "
+     "each to its node's ranks) or N (leaders of groups of N ranks); empty while being written"},
     {"costs", "where longest-first task costs came from: an earlier run file, job, or empty when order is given"},
     {"mpi_library", "the MPI library (MPI_Get_library_version up to its first comma)"},
     {"job_hash", "FNV-1a 64-bit digest of the [job] keys and values; resume checks it"},
     {"sessions", "how many fanout run invocations made the file: 1, plus one per resume"},
-    {"inputs", "the files the run read (a command job's file, a sweep's CSV, a python job's module): rows of [key, "
-               "path, SHA-256 of its bytes]; resume refuses a file that changed"},
+    {"inputs",
+     "the files the run read (a command job's file, a sweep's CSV, a python job's module): rows of [key, "
+     "path, SHA-256 of its bytes]; resume refuses a file that changed"},
     {"slurm_job_id", "the Slurm job id (SLURM_JOB_ID)"},
     {"slurm_array_task_id", "the index within a Slurm job array (SLURM_ARRAY_TASK_ID); empty outside an array"},
     {"slurm_nodelist", "the allocation's nodes in Slurm's notation (SLURM_JOB_NODELIST)"},
     {"slurm_partition", "the Slurm partition (SLURM_JOB_PARTITION)"},
     {"slurm_cpus_per_task", "CPUs per task (SLURM_CPUS_PER_TASK); empty when the job did not ask for them"},
-    {"slurm_time_limit", "the job's time limit as squeue reports it, HH:MM:SS or D-HH:MM:SS; empty when squeue did "
-                         "not answer"},
+    {"slurm_time_limit",
+     "the job's time limit as squeue reports it, HH:MM:SS or D-HH:MM:SS; empty when squeue did "
+     "not answer"},
     {"attribute_descriptions", "what each root attribute means: rows of [name, description]"},
 };
-const char* JOB_DESCRIPTION = "the [job] table of the config, one attribute per key (nested tables flattened with "
-                              "dots); attribute_descriptions gives the job's help text for each";
+const char* JOB_DESCRIPTION =
+    "the [job] table of the config, one attribute per key (nested tables flattened with "
+    "dots); attribute_descriptions gives the job's help text for each";
 
 // The description attributes of a compound dataset: what it is, and each field's meaning in the order of
 // the fields in the file (H5Tpack orders them by offset in the record, not as they were inserted).
@@ -465,9 +489,11 @@ class FileOutput : public RunOutput {
   }
   std::unique_ptr<OutputDataset> create_dataset(const std::string& name, ColumnType type, std::uint64_t rows,
                                                 std::uint64_t columns) override {
-    if (!output_.valid()) output_ = link_exists(impl_.file.get(), "output") ? open_group(impl_.file.get(), "output")
-                                                                           : create_group(impl_.file.get(), "output");
-    return std::make_unique<Dataset>(create_dataset_2d(output_.get(), name, column_type(type, 0).get(), rows, columns), type);
+    if (!output_.valid())
+      output_ = link_exists(impl_.file.get(), "output") ? open_group(impl_.file.get(), "output")
+                                                        : create_group(impl_.file.get(), "output");
+    return std::make_unique<Dataset>(create_dataset_2d(output_.get(), name, column_type(type, 0).get(), rows, columns),
+                                     type);
   }
 
   static void write_attribute(hid_t loc, const std::string& name, const AttributeValue& value) {
@@ -479,8 +505,8 @@ class FileOutput : public RunOutput {
                    void* values) override {
     std::size_t c = index(column);
     if (impl_.column_specs[c].type != type)
-      throw std::logic_error("RunOutput::read: column " + column + " holds " + column_type_name(impl_.column_specs[c].type) +
-                             ", not " + column_type_name(type));
+      throw std::logic_error("RunOutput::read: column " + column + " holds " +
+                             column_type_name(impl_.column_specs[c].type) + ", not " + column_type_name(type));
     if (first + count > impl_.task_count) throw std::logic_error("RunOutput::read: tasks beyond the last one");
     read_range(impl_.columns[c].get(), column_type(type, 0).get(), first, count, values);
   }
@@ -612,7 +638,8 @@ void RunWriter::write_tasks(std::uint64_t first, const std::vector<TaskRecord>& 
 
 void RunWriter::store(std::span<const TaskRecord> records, std::span<const std::byte> rows) {
   if (impl_->pending.capacity() == 0) {
-    std::size_t expected = std::min(FLUSH_RECORDS, FLUSH_BYTES / std::max<std::size_t>(1, impl_->layout.size())) + 65536;
+    std::size_t expected =
+        std::min(FLUSH_RECORDS, FLUSH_BYTES / std::max<std::size_t>(1, impl_->layout.size())) + 65536;
     impl_->pending.reserve(expected);
     impl_->pending_rows.reserve(expected * impl_->layout.size());
   }
@@ -742,10 +769,14 @@ namespace {
 // The file type of a sweep parameter's dataset.
 Handle param_type(const SweepParam& p) {
   switch (p.type) {
-    case ParamType::Bool: return bool_enum_type();
-    case ParamType::Int: return copy_type(H5T_NATIVE_INT64);
-    case ParamType::Float: return copy_type(H5T_NATIVE_DOUBLE);
-    case ParamType::Text: return padded_string_type(std::max<std::size_t>(1, p.text_bytes));
+    case ParamType::Bool:
+      return bool_enum_type();
+    case ParamType::Int:
+      return copy_type(H5T_NATIVE_INT64);
+    case ParamType::Float:
+      return copy_type(H5T_NATIVE_DOUBLE);
+    case ParamType::Text:
+      return padded_string_type(std::max<std::size_t>(1, p.text_bytes));
   }
   throw std::logic_error("unknown parameter type");
 }
@@ -917,8 +948,10 @@ void check_task(const TaskRecord& t, std::uint64_t row, const Claims& c) {
   const std::int64_t ranks = last ? c.n_ranks : MAX_RANKS;
   const std::int64_t threads = last ? c.threads_per_rank : MAX_THREADS_PER_RANK;
   if (t.rank < 0 || t.rank >= ranks)
-    throw bad("rank", fmt::format("0 to {}{}", ranks - 1, last ? " (the attribute n_ranks is " + std::to_string(ranks) + ")" : ""),
-              std::to_string(t.rank));
+    throw bad(
+        "rank",
+        fmt::format("0 to {}{}", ranks - 1, last ? " (the attribute n_ranks is " + std::to_string(ranks) + ")" : ""),
+        std::to_string(t.rank));
   if (t.thread < 0 || t.thread >= threads)
     throw bad("thread",
               fmt::format("0 to {}{}", threads - 1,
@@ -954,11 +987,13 @@ std::vector<RankRecord> read_ranks(hid_t f, const Claims& c) {
     auto bad = [&](const char* field, const std::string& expected, const std::string& found) {
       return IoError(damaged(fmt::format("/ranks row {}: {}: expected {}, found {}", r, field, expected, found)));
     };
-    if (k.rank != static_cast<std::int64_t>(r)) throw bad("rank", fmt::format("{} (the row index)", r), std::to_string(k.rank));
+    if (k.rank != static_cast<std::int64_t>(r))
+      throw bad("rank", fmt::format("{} (the row index)", r), std::to_string(k.rank));
     if (k.threads < 0 || k.threads > MAX_THREADS_PER_RANK)
       throw bad("threads", fmt::format("0 to {}", MAX_THREADS_PER_RANK), std::to_string(k.threads));
     for (double v : {k.busy, k.idle, k.comm, k.cpu_user, k.cpu_sys, k.serve})
-      if (!std::isfinite(v)) throw bad("busy, idle, comm, cpu_user, cpu_sys, serve", "finite times", fmt::format("{}", v));
+      if (!std::isfinite(v))
+        throw bad("busy, idle, comm, cpu_user, cpu_sys, serve", "finite times", fmt::format("{}", v));
     // leader (since 1.7; 0 in older files): a rank of the run, and 0 for rank 0.
     if (k.leader < 0 || k.leader >= c.n_ranks || (r == 0 && k.leader != 0))
       throw bad("leader",
@@ -1044,7 +1079,9 @@ std::optional<ColumnSpec> inspect_column(hid_t ds, const std::string& where) {
       spec.kind = ColumnSpec::Kind::Bool;
       spec.value_bytes = 1;
       break;
-    case H5T_FLOAT: spec.kind = ColumnSpec::Kind::Float; break;
+    case H5T_FLOAT:
+      spec.kind = ColumnSpec::Kind::Float;
+      break;
     default:
       spec.kind = H5Tget_sign(file_type.get()) == H5T_SGN_NONE ? ColumnSpec::Kind::UInt : ColumnSpec::Kind::Int;
   }
@@ -1054,11 +1091,16 @@ std::optional<ColumnSpec> inspect_column(hid_t ds, const std::string& where) {
 // The memory type values of a column are read as.
 Handle memory_type(const ColumnSpec& spec) {
   switch (spec.kind) {
-    case ColumnSpec::Kind::Int: return copy_type(H5T_NATIVE_INT64);
-    case ColumnSpec::Kind::UInt: return copy_type(H5T_NATIVE_UINT64);
-    case ColumnSpec::Kind::Float: return copy_type(H5T_NATIVE_DOUBLE);
-    case ColumnSpec::Kind::Bool: return bool_enum_type();
-    case ColumnSpec::Kind::Text: return padded_string_type(spec.value_bytes);
+    case ColumnSpec::Kind::Int:
+      return copy_type(H5T_NATIVE_INT64);
+    case ColumnSpec::Kind::UInt:
+      return copy_type(H5T_NATIVE_UINT64);
+    case ColumnSpec::Kind::Float:
+      return copy_type(H5T_NATIVE_DOUBLE);
+    case ColumnSpec::Kind::Bool:
+      return bool_enum_type();
+    case ColumnSpec::Kind::Text:
+      return padded_string_type(spec.value_bytes);
   }
   throw std::logic_error("unknown column kind");
 }
@@ -1186,8 +1228,10 @@ RunFile read_run(const std::string& path, bool whole) {
       if (!run.hierarchy.empty()) {
         auto h = sched::parse_hierarchy(run.hierarchy);
         if (!h || h->kind == sched::HierarchyKind::Auto)
-          throw IoError(damaged(fmt::format("attribute hierarchy: expected flat, node or a group size (a whole number "
-                                            ">= 1), found \"{}\"", run.hierarchy)));
+          throw IoError(
+              damaged(fmt::format("attribute hierarchy: expected flat, node or a group size (a whole number "
+                                  ">= 1), found \"{}\"",
+                                  run.hierarchy)));
       }
     }
     run.mpi_library = read_string_attr(f, "mpi_library");

@@ -158,8 +158,8 @@ struct ColumnSpec {
   enum class Kind { Int, UInt, Float, Bool, Text };
   std::string name;
   Kind kind = Kind::Float;
-  std::size_t width = 0;       // values per task: 0 for a 1-D dataset, N for a 2-D array column
-  std::size_t value_bytes = 8; // bytes of one value in memory: 8 (int64, uint64, double), 1 (bool), N (text)
+  std::size_t width = 0;        // values per task: 0 for a 1-D dataset, N for a 2-D array column
+  std::size_t value_bytes = 8;  // bytes of one value in memory: 8 (int64, uint64, double), 1 (bool), N (text)
   std::size_t values_per_task() const { return width == 0 ? 1 : width; }
 };
 

@@ -117,9 +117,12 @@ ResultsSummary summarize_results(const io::RunFile& run) {
   for (std::size_t i = 0; i < run.tasks.size(); ++i)
     if (run.tasks[i].attempt > 0 && run.tasks[i].status == TaskStatus::Ok) ok.push_back(i);
   r.ok = ok.size();
-  if (run.job == "primes") r.answer = primes_answer(run, ok);
-  else if (run.job == "monte_carlo_pi") r.answer = pi_answer(run, ok);
-  else if (run.job == "prime_count") r.answer = prime_count_answer(run, ok);
+  if (run.job == "primes")
+    r.answer = primes_answer(run, ok);
+  else if (run.job == "monte_carlo_pi")
+    r.answer = pi_answer(run, ok);
+  else if (run.job == "prime_count")
+    r.answer = prime_count_answer(run, ok);
   if (r.answer) r.answer->fields.insert(r.answer->fields.begin(), {"text", json_string(r.answer->text)});
 
   for (const auto& c : run.results) {
@@ -159,7 +162,8 @@ ResultsSummary summarize_results(const io::RunFile& run) {
 namespace {
 
 std::string column_text(const ColumnStats& c) {
-  if (c.type == "text") return fmt::format("{} (text): {} distinct value{}", c.name, c.distinct, c.distinct == 1 ? "" : "s");
+  if (c.type == "text")
+    return fmt::format("{} (text): {} distinct value{}", c.name, c.distinct, c.distinct == 1 ? "" : "s");
   if (c.type == "bool") return fmt::format("{} (bool): {} true of {}", c.name, c.true_count, c.count);
   return fmt::format("{} ({}): min {:.6g}, mean {:.6g}, max {:.6g}", c.name, c.type, c.min, c.mean, c.max);
 }

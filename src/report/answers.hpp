@@ -16,24 +16,24 @@ namespace fanout::report {
 // One 1-D result column over the tasks that finished ok.
 struct ColumnStats {
   std::string name;
-  std::string type;          // "integer", "float", "bool" or "text" (as io::ResultColumn)
-  std::uint64_t count = 0;   // values summarised: the tasks that finished ok
+  std::string type;                   // "integer", "float", "bool" or "text" (as io::ResultColumn)
+  std::uint64_t count = 0;            // values summarised: the tasks that finished ok
   double min = 0, mean = 0, max = 0;  // integer and float columns (0 when count is 0)
   std::uint64_t true_count = 0;       // bool columns
   std::uint64_t distinct = 0;         // text columns: distinct values
 };
 
 struct JobAnswer {
-  std::string text;                    // the answer in one line
-  std::vector<std::string> details;    // further lines of text (the primes found)
+  std::string text;                  // the answer in one line
+  std::vector<std::string> details;  // further lines of text (the primes found)
   // The answer's JSON fields: name, value already in JSON.
   std::vector<std::pair<std::string, std::string>> fields;
 };
 
 struct ResultsSummary {
-  std::uint64_t tasks = 0, ok = 0;  // the answer and the statistics are over the ok tasks
-  std::optional<JobAnswer> answer;  // none for jobs without one, or when a column it needs is missing
-  std::vector<ColumnStats> columns; // the 1-D /results columns, by name
+  std::uint64_t tasks = 0, ok = 0;   // the answer and the statistics are over the ok tasks
+  std::optional<JobAnswer> answer;   // none for jobs without one, or when a column it needs is missing
+  std::vector<ColumnStats> columns;  // the 1-D /results columns, by name
 };
 
 // Primes listed at most, in the text and in JSON (all of them: report --tasks).

@@ -27,16 +27,19 @@ std::string value_text(const io::ResultColumn& column, std::size_t i) {
 
 ByParam group_by_param(const io::RunFile& run, const std::string& name) {
   if (run.params.empty())
-    throw ConfigError(fmt::format("--by {}: {} has no parameter sweep (/params); --by groups the tasks of a run with "
-                                  "[params] by one parameter",
-                                  name, run.path));
+    throw ConfigError(
+        fmt::format("--by {}: {} has no parameter sweep (/params); --by groups the tasks of a run with "
+                    "[params] by one parameter",
+                    name, run.path));
   const io::ResultColumn* column = nullptr;
   std::string names;
   for (const auto& p : run.params) {
     names += (names.empty() ? "" : ", ") + p.name;
     if (p.name == name) column = &p;
   }
-  if (!column) throw ConfigError(fmt::format("--by {}: {} has no parameter \"{}\"; its parameters are {}", name, run.path, name, names));
+  if (!column)
+    throw ConfigError(
+        fmt::format("--by {}: {} has no parameter \"{}\"; its parameters are {}", name, run.path, name, names));
   const std::size_t n = column->type == "text" ? column->texts.size() : column->values.size();
   if (n != run.tasks.size())
     throw IoError(fmt::format("{}: /params/{} has {} values for {} tasks", run.path, name, n, run.tasks.size()));

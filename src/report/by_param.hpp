@@ -18,7 +18,7 @@ struct ParamGroup {
 };
 
 struct ByParam {
-  std::string file, name, type;  // type: "integer", "float", "bool" or "text"
+  std::string file, name, type;    // type: "integer", "float", "bool" or "text"
   std::vector<ParamGroup> groups;  // by value, ascending
 };
 

@@ -24,7 +24,8 @@ bool study_key(const std::string& key) {
 
 namespace {
 
-void flatten(const toml::table& table, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
+void flatten(const toml::table& table, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>& out) {
   for (auto&& [key, node] : table) {
     std::string name = prefix + std::string(key.str());
     if (const toml::table* sub = node.as_table()) {
@@ -81,9 +82,7 @@ std::vector<std::string> differing_keys(const std::vector<std::pair<std::string,
   return {keys.begin(), keys.end()};
 }
 
-double karp_flatt(double speedup, double workers) {
-  return (1.0 / speedup - 1.0 / workers) / (1.0 - 1.0 / workers);
-}
+double karp_flatt(double speedup, double workers) { return (1.0 / speedup - 1.0 / workers) / (1.0 - 1.0 / workers); }
 
 std::optional<AmdahlFit> amdahl_fit(const std::vector<std::pair<double, double>>& workers_speedup) {
   std::vector<double> x, y;
@@ -136,8 +135,8 @@ std::string crowding_note(const Comparison& c) {
            "measure the machine, not the job" +
            (c.fit ? std::string(", and the Amdahl fit includes them") : std::string());
   if (c.fit && c.fit->best_workers && most_cpus > 0 && *c.fit->best_workers > most_cpus)
-    note += fmt::format("{}the predicted best of {} workers is more than the {} CPU{} the runs had", note.empty() ? "" : "; ",
-                        *c.fit->best_workers, most_cpus, most_cpus == 1 ? "" : "s");
+    note += fmt::format("{}the predicted best of {} workers is more than the {} CPU{} the runs had",
+                        note.empty() ? "" : "; ", *c.fit->best_workers, most_cpus, most_cpus == 1 ? "" : "s");
   return note;
 }
 
@@ -168,10 +167,11 @@ Comparison compare(const std::vector<io::RunFile>& files) {
   if (!problems.empty()) {
     std::string list;
     for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
-    throw ConfigError(fmt::format("compare: the runs' configs differ beyond the keys a study varies (schedule.*, "
-                                  "checkpoint.*, run.threads_per_rank, run.progress_interval, run.grace, "
-                                  "output.path): {}",
-                                  list));
+    throw ConfigError(
+        fmt::format("compare: the runs' configs differ beyond the keys a study varies (schedule.*, "
+                    "checkpoint.*, run.threads_per_rank, run.progress_interval, run.grace, "
+                    "output.path): {}",
+                    list));
   }
   bool ranks_vary = false;
   for (const auto& f : files) ranks_vary = ranks_vary || f.n_ranks != files[0].n_ranks;
@@ -275,8 +275,8 @@ std::string format_text(const Comparison& c) {
   std::size_t width = 4;
   for (const auto& r : c.runs) width = std::max(width, r.file.size());
   width = std::min<std::size_t>(width, 40);
-  line(fmt::format("{:<{}} {:>5} {:>7} {:>7} {:<13} {:<9} {:>9} {:>8} {:>10} {:>10}", "file", width, "ranks",
-                   "threads", "workers", "policy", "status", "wall s", "speedup", "efficiency", "Karp-Flatt"));
+  line(fmt::format("{:<{}} {:>5} {:>7} {:>7} {:<13} {:<9} {:>9} {:>8} {:>10} {:>10}", "file", width, "ranks", "threads",
+                   "workers", "policy", "status", "wall s", "speedup", "efficiency", "Karp-Flatt"));
   for (const auto& r : c.runs) {
     std::string file = r.file.size() > width ? "..." + r.file.substr(r.file.size() - width + 3) : r.file;
     line(fmt::format("{:<{}} {:>5} {:>7} {:>7} {:<13} {:<9} {:>9.3f} {:>8.2f} {:>10.2f} {:>10}", file, width, r.ranks,
@@ -286,18 +286,19 @@ std::string format_text(const Comparison& c) {
   line("");
   if (c.fit) {
     const AmdahlFit& f = *c.fit;
-    line(fmt::format("Amdahl fit (least squares of 1/S on 1/p, p = workers, {} runs): 1/S = {:.4f} + {:.4f}/p, "
-                     "serial fraction {:.4f}",
-                     f.points, f.intercept, f.slope, f.serial_fraction));
+    line(
+        fmt::format("Amdahl fit (least squares of 1/S on 1/p, p = workers, {} runs): 1/S = {:.4f} + {:.4f}/p, "
+                    "serial fraction {:.4f}",
+                    f.points, f.intercept, f.slope, f.serial_fraction));
     if (f.best_workers) {
-      line(fmt::format("predicted best: {} worker{}{} (the most whose predicted efficiency 1/(f p + 1 - f) stays >= "
-                       "0.5; predicted speedup there {:.2f})",
-                       *f.best_workers, *f.best_workers == 1 ? "" : "s",
-                       c.best_ranks ? fmt::format(", {} rank{} x {} thread{}", *c.best_ranks,
-                                                  *c.best_ranks == 1 ? "" : "s", c.runs[0].threads_per_rank,
-                                                  c.runs[0].threads_per_rank == 1 ? "" : "s")
-                                    : std::string(),
-                       amdahl_speedup(f.serial_fraction, static_cast<double>(*f.best_workers))));
+      line(fmt::format(
+          "predicted best: {} worker{}{} (the most whose predicted efficiency 1/(f p + 1 - f) stays >= "
+          "0.5; predicted speedup there {:.2f})",
+          *f.best_workers, *f.best_workers == 1 ? "" : "s",
+          c.best_ranks ? fmt::format(", {} rank{} x {} thread{}", *c.best_ranks, *c.best_ranks == 1 ? "" : "s",
+                                     c.runs[0].threads_per_rank, c.runs[0].threads_per_rank == 1 ? "" : "s")
+                       : std::string(),
+          amdahl_speedup(f.serial_fraction, static_cast<double>(*f.best_workers))));
     } else {
       line("predicted best: no limit (serial fraction 0: the fit predicts efficiency 1 at any worker count)");
     }
@@ -307,16 +308,18 @@ std::string format_text(const Comparison& c) {
     const ComparedRun& b = c.runs[c.baseline];
     double workers = static_cast<double>(p.ranks) * p.threads;
     double gap = c.fit_speedup_at_replay > 0 ? p.speedup / c.fit_speedup_at_replay : 1;
-    std::string why =
-        gap > 1.1 ? fmt::format("the replay is {:.0f}% faster: it keeps every task's recorded time and gives each "
+    std::string why = gap > 1.1
+                          ? fmt::format(
+                                "the replay is {:.0f}% faster: it keeps every task's recorded time and gives each "
                                 "worker a core of its own, while the fit also counts what the measured runs lost "
                                 "beyond that (cores shared with other ranks or other work, contention, communication), "
                                 "so on this machine trust the fit, with more cores the replay",
                                 100 * (gap - 1))
-        : gap < 0.9 ? fmt::format("the replay is {:.0f}% slower: its tasks took as long as in the baseline run, "
-                                  "while the measured runs with more workers did better than the baseline",
-                                  100 * (1 / gap - 1))
-                    : std::string("the two agree within 10%");
+                      : gap < 0.9 ? fmt::format(
+                                        "the replay is {:.0f}% slower: its tasks took as long as in the baseline run, "
+                                        "while the measured runs with more workers did better than the baseline",
+                                        100 * (1 / gap - 1))
+                                  : std::string("the two agree within 10%");
     line(wrap(fmt::format("replay:   fanout predict {} --ranks {}{} (the baseline's task times through the "
                           "scheduler): speedup {:.2f} at {:.0f} worker{}, where the fit predicts {:.2f}; {}",
                           b.file, p.ranks, p.threads > 1 ? fmt::format(" --threads {}", p.threads) : std::string(),
@@ -354,10 +357,11 @@ std::string format_json(const Comparison& c) {
         c.fit->clamped ? "true" : "false", opt_int(c.fit->best_workers), opt_int(c.best_ranks));
   std::string replay = "null";
   if (c.replay)
-    replay = fmt::format("{{\"ranks\": {}, \"threads\": {}, \"workers\": {}, \"wall\": {}, \"speedup\": {}, "
-                         "\"fit_speedup\": {}}}",
-                         c.replay->ranks, c.replay->threads, static_cast<long>(c.replay->ranks) * c.replay->threads,
-                         num(c.replay->wall), num(c.replay->speedup), num(c.fit_speedup_at_replay));
+    replay = fmt::format(
+        "{{\"ranks\": {}, \"threads\": {}, \"workers\": {}, \"wall\": {}, \"speedup\": {}, "
+        "\"fit_speedup\": {}}}",
+        c.replay->ranks, c.replay->threads, static_cast<long>(c.replay->ranks) * c.replay->threads, num(c.replay->wall),
+        num(c.replay->speedup), num(c.fit_speedup_at_replay));
   return fmt::format(
       "{{\"job\": {}, \"varied\": [{}], \"baseline\": {}, \"runs\": [{}], \"amdahl\": {}, \"replay\": {}, "
       "\"note\": {}, \"cpu_note\": {}}}\n",

@@ -17,10 +17,10 @@ struct ComparedRun {
   std::string file, policy, chunk, order, status;
   long ranks = 0, threads_per_rank = 0, workers = 0;
   std::uint64_t tasks = 0;
-  double wall = 0;       // s: the whole run, as fanout report gives it
-  double task_wall = 0;  // s: sum of the task durations
-  double speedup = 0;    // baseline wall x baseline workers / wall
-  double efficiency = 0; // speedup / workers
+  double wall = 0;                   // s: the whole run, as fanout report gives it
+  double task_wall = 0;              // s: sum of the task durations
+  double speedup = 0;                // baseline wall x baseline workers / wall
+  double efficiency = 0;             // speedup / workers
   std::optional<double> karp_flatt;  // workers > 1 only
   long cpus = 0;                     // CPUs its workers could use; 0 before format 1.5
   bool oversubscribed = false;       // more workers than CPUs (see report::Summary)
@@ -30,21 +30,21 @@ struct ComparedRun {
 // Amdahl's law, T(p) = T1 (f + (1 - f) / p), fitted as 1/S = a + b/p.
 struct AmdahlFit {
   std::size_t points = 0;
-  double intercept = 0;        // a
-  double slope = 0;            // b
-  double serial_fraction = 0;  // f = a / (a + b), clamped to [0, 1]
-  bool clamped = false;        // the fit gave f outside [0, 1]
+  double intercept = 0;              // a
+  double slope = 0;                  // b
+  double serial_fraction = 0;        // f = a / (a + b), clamped to [0, 1]
+  bool clamped = false;              // the fit gave f outside [0, 1]
   std::optional<long> best_workers;  // largest p with predicted efficiency >= 0.5; none when f = 0
 };
 
 struct Comparison {
   std::string job;
-  std::vector<ComparedRun> runs;     // by workers, then ranks, then as given
-  std::size_t baseline = 0;          // index into runs: the fastest of those with the fewest workers
-  std::vector<std::string> varied;   // what differs between the runs: "ranks", config keys
-  std::optional<AmdahlFit> fit;      // needs runs at two or more worker counts
-  std::optional<long> best_ranks;    // best_workers / threads_per_rank when every run has the same threads
-  std::string fit_note;              // why there is no fit, or a caveat about it
+  std::vector<ComparedRun> runs;    // by workers, then ranks, then as given
+  std::size_t baseline = 0;         // index into runs: the fastest of those with the fewest workers
+  std::vector<std::string> varied;  // what differs between the runs: "ranks", config keys
+  std::optional<AmdahlFit> fit;     // needs runs at two or more worker counts
+  std::optional<long> best_ranks;   // best_workers / threads_per_rank when every run has the same threads
+  std::string fit_note;             // why there is no fit, or a caveat about it
   // fanout predict's replay of the baseline's task times at the predicted
   // best worker count (else at the most workers measured): the other model
   // of the same question, and how far the fit is from it.

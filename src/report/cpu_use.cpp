@@ -94,20 +94,21 @@ std::string binding_warning(const std::vector<RankRecord>& ranks, const std::vec
   if (launcher == Launcher::Slurm)
     return out + fmt::format("ask Slurm for --cpus-per-task={} (on srun too, see docs/slurm.md)\n", t);
   if (launcher == Launcher::None)
-    return out + fmt::format("fanout was started with a narrower CPU affinity (taskset, numactl or a container's "
-                             "cpuset): widen it to {} CPUs, or set run.threads_per_rank={}\n",
-                             t, n.fewest_cpus);
+    return out + fmt::format(
+                     "fanout was started with a narrower CPU affinity (taskset, numactl or a container's "
+                     "cpuset): widen it to {} CPUs, or set run.threads_per_rank={}\n",
+                     t, n.fewest_cpus);
   // mpirun: --map-by slot:PE=p binds each rank to p cores (p x threads_per_core CPUs).
   const long smt = n.threads_per_core;
   const long cores = std::max(1L, n.cpus / smt);
   const long pe = (t + smt - 1) / smt;
   const bool one_node = nodes.size() == 1;
-  if (n.ranks * pe <= cores)
-    return out + fmt::format("start mpirun with --bind-to none, or --map-by slot:PE={}\n", pe);
+  if (n.ranks * pe <= cores) return out + fmt::format("start mpirun with --bind-to none, or --map-by slot:PE={}\n", pe);
   // The node has too few cores to give every rank its own: name what fits.
   const long workers = n.ranks * t;
-  out += fmt::format("node {} has {} for {} ({} x {}), too few for --map-by slot:PE={}; ", n.node,
-                     plural(n.cpus, "CPU"), plural(workers, "worker"), plural(n.ranks, "rank"), plural(t, "thread"), pe);
+  out +=
+      fmt::format("node {} has {} for {} ({} x {}), too few for --map-by slot:PE={}; ", n.node, plural(n.cpus, "CPU"),
+                  plural(workers, "worker"), plural(n.ranks, "rank"), plural(t, "thread"), pe);
   std::vector<std::string> fits;
   const long fit_threads = std::max(1L, n.cpus / n.ranks);
   if (fit_threads == 1)

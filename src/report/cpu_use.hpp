@@ -13,12 +13,12 @@ namespace fanout::report {
 struct NodeCpus {
   std::string node;
   long ranks = 0;
-  long workers = 0;      // the threads of its ranks, summed
-  long cpus = 0;         // /ranks node_cpus: CPUs its ranks could have been given (their launchers' too)
-  long usable = 0;       // CPUs its ranks could use as bound: at most the sum of their cpus
-  long threads = 0;      // threads per rank (the most of its ranks)
-  long short_ranks = 0;  // ranks bound to fewer CPUs (their affinity) than threads, of more on the node
-  long fewest_cpus = 0;  // the smallest affinity of those
+  long workers = 0;           // the threads of its ranks, summed
+  long cpus = 0;              // /ranks node_cpus: CPUs its ranks could have been given (their launchers' too)
+  long usable = 0;            // CPUs its ranks could use as bound: at most the sum of their cpus
+  long threads = 0;           // threads per rank (the most of its ranks)
+  long short_ranks = 0;       // ranks bound to fewer CPUs (their affinity) than threads, of more on the node
+  long fewest_cpus = 0;       // the smallest affinity of those
   long busy_short_ranks = 0;  // of those, the ranks whose tasks kept their CPUs busy
   int threads_per_core = 1;   // hardware threads per core (known during the run only)
   bool oversubscribed() const { return workers > usable || short_ranks > 0; }

@@ -15,7 +15,6 @@
 
 #include "core/error.hpp"
 #include "report/report.hpp"
-#include "report/report.hpp"
 
 namespace fanout::report {
 
@@ -25,7 +24,7 @@ struct Event {
   double time;
   std::uint64_t seq;  // ties in time: first scheduled, first served
   int rank;
-  std::size_t work;   // index into the answers when a request's answer arrives; NONE for a finished task
+  std::size_t work;  // index into the answers when a request's answer arrives; NONE for a finished task
   double duration;
   bool operator>(const Event& o) const { return time != o.time ? time > o.time : seq > o.seq; }
 };
@@ -34,9 +33,10 @@ constexpr std::size_t NONE = static_cast<std::size_t>(-1);
 // The policy the file's run used (its `scheduler` attribute), checked: it is replayed.
 sched::Policy file_policy(const io::RunFile& run) {
   if (auto policy = sched::parse_policy(run.scheduler)) return *policy;
-  throw IoError(fmt::format("{}: attribute scheduler: expected one of {}, found \"{}\" (the file is damaged; "
-                            "--policy replays another policy)",
-                            run.path, fmt::join(sched::policy_names(), ", "), run.scheduler));
+  throw IoError(
+      fmt::format("{}: attribute scheduler: expected one of {}, found \"{}\" (the file is damaged; "
+                  "--policy replays another policy)",
+                  run.path, fmt::join(sched::policy_names(), ", "), run.scheduler));
 }
 
 struct RankState {
@@ -178,7 +178,7 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
     h = *file;
   p.hierarchy = h.name();
   p.ranks_per_node = options.ranks_per_node ? *options.ranks_per_node : file_ranks_per_node(run);
-  p.group = h.kind == sched::HierarchyKind::Node ? p.ranks_per_node
+  p.group = h.kind == sched::HierarchyKind::Node     ? p.ranks_per_node
             : h.kind == sched::HierarchyKind::Groups ? h.group_size
                                                      : 0;
   if (!run.ranks.empty() && run.ranks[0].messages_in > 0 && rank0_message_time(run.ranks[0]) > 0) {
@@ -207,9 +207,8 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
   p.rank0_busy = p.compute > 0 ? p.rank0_messages * p.seconds_per_message / p.compute : 0;
   p.leader_busy = p.compute > 0 ? p.leader_messages * p.seconds_per_message / p.compute : 0;
   // One rank computing without pause sends threads x messages_per_task / task_seconds messages a second.
-  const double load = p.task_seconds > 0
-                          ? p.threads * p.messages_per_task / p.task_seconds * p.seconds_per_message
-                          : (p.messages_per_task > 0 ? std::numeric_limits<double>::infinity() : 0);
+  const double load = p.task_seconds > 0 ? p.threads * p.messages_per_task / p.task_seconds * p.seconds_per_message
+                                         : (p.messages_per_task > 0 ? std::numeric_limits<double>::infinity() : 0);
   p.flat_saturation = saturation_ranks(0, load);
   p.saturation = saturation_ranks(p.group, load);
   p.leader_saturated = p.group > 0 && static_cast<double>(p.group) * load >= 1;
@@ -218,7 +217,8 @@ void model_dispatch(Prediction& p, const io::RunFile& run, const PredictOptions&
 }  // namespace
 
 Prediction predict(const io::RunFile& run, const PredictOptions& options) {
-  if (options.ranks < 1 || options.ranks > 10'000'000) throw ConfigError("--ranks: expected a whole number from 1 to 10000000");
+  if (options.ranks < 1 || options.ranks > 10'000'000)
+    throw ConfigError("--ranks: expected a whole number from 1 to 10000000");
   if (options.threads < 1) throw ConfigError("--threads: expected a whole number >= 1");
   if (options.ranks_per_node && (*options.ranks_per_node < 1 || *options.ranks_per_node > 10'000'000))
     throw ConfigError("--ranks-per-node: expected a whole number from 1 to 10000000");
@@ -257,9 +257,10 @@ Prediction predict(const io::RunFile& run, const PredictOptions& options) {
         (o.policy == sched::Policy::Dynamic || o.policy == sched::Policy::Guided)) {
       auto [at, error] = std::from_chars(run.chunk.data(), end, chunk);
       if (error != std::errc() || at != end || chunk == 0)
-        throw IoError(fmt::format("{}: attribute chunk: expected auto, block or a whole number >= 1, found \"{}\" "
-                                  "(the file is damaged; --chunk replays another)",
-                                  run.path, run.chunk));
+        throw IoError(
+            fmt::format("{}: attribute chunk: expected auto, block or a whole number >= 1, found \"{}\" "
+                        "(the file is damaged; --chunk replays another)",
+                        run.path, run.chunk));
       o.chunk = chunk;
     }
   }
@@ -267,8 +268,8 @@ Prediction predict(const io::RunFile& run, const PredictOptions& options) {
   p.policy = sched::policy_name(o.policy);
   p.chunk = o.policy == sched::Policy::StaticBlock    ? "block"
             : o.policy == sched::Policy::StaticCyclic ? "1"
-            : o.chunk                                   ? std::to_string(*o.chunk)
-                                                        : "auto";
+            : o.chunk                                 ? std::to_string(*o.chunk)
+                                                      : "auto";
 
   for (const auto& phase : run.phases)
     if (phase_of(phase) != Phase::Compute) p.fixed += phase.t_end - phase.t_start;
@@ -333,8 +334,8 @@ std::string format_text(const Prediction& p) {
   if (p.tree.leaders > 0)
     dispatch += fmt::format("leaders:   each answers {}: {:.0f} messages, busy {}\n", plural(p.tree.per_leader, "rank"),
                             p.leader_messages, percent(p.leader_busy));
-  dispatch += fmt::format("message:   {:.1f} us of rank 0's time each ({})\n", 1e6 * p.seconds_per_message,
-                          message_source(p));
+  dispatch +=
+      fmt::format("message:   {:.1f} us of rank 0's time each ({})\n", 1e6 * p.seconds_per_message, message_source(p));
   return fmt::format(
       "predicted: {} tasks on {} rank{} x {} thread{}, policy {} (chunk {})\n"
       "wall:      {:.3f} s = {:.3f} s compute ({}) + {:.3f} s setup, collect and write (as recorded)\n"

@@ -16,10 +16,10 @@ namespace fanout::report {
 struct PredictOptions {
   int ranks = 1;
   unsigned threads = 1;
-  std::optional<sched::Policy> policy;  // default: the file's
-  std::optional<std::uint64_t> chunk;    // default: the file's (for dynamic/guided)
-  bool chunk_auto = false;               // --chunk auto
-  double latency = 200e-6;               // s: a remote rank's request round trip
+  std::optional<sched::Policy> policy;        // default: the file's
+  std::optional<std::uint64_t> chunk;         // default: the file's (for dynamic/guided)
+  bool chunk_auto = false;                    // --chunk auto
+  double latency = 200e-6;                    // s: a remote rank's request round trip
   std::optional<sched::Hierarchy> hierarchy;  // flat, node or groups of N; default: the file's
   std::optional<int> ranks_per_node;          // default: the most ranks on one node of the file's /ranks
 };
@@ -55,19 +55,19 @@ struct Prediction {
   std::string policy;
   std::string chunk;
   std::uint64_t tasks = 0;
-  double task_time = 0;  // s: sum of the recorded task durations
-  double fixed = 0;      // s: setup, distribute, collect and write, as recorded
-  double compute = 0;    // s: simulated first task start to last task end
-  double wall = 0;       // s: fixed + compute
-  double efficiency = 0; // task_time / (workers x wall), as fanout report would give it
-  double one_worker_wall = 0;  // s: the same replay on 1 rank x 1 thread: fixed + task_time
-  double speedup = 0;    // one_worker_wall / wall: over one worker, as fanout compare defines speedup
-  double recorded_wall = 0;    // s: the file's own wall (all its sessions)
+  double task_time = 0;            // s: sum of the recorded task durations
+  double fixed = 0;                // s: setup, distribute, collect and write, as recorded
+  double compute = 0;              // s: simulated first task start to last task end
+  double wall = 0;                 // s: fixed + compute
+  double efficiency = 0;           // task_time / (workers x wall), as fanout report would give it
+  double one_worker_wall = 0;      // s: the same replay on 1 rank x 1 thread: fixed + task_time
+  double speedup = 0;              // one_worker_wall / wall: over one worker, as fanout compare defines speedup
+  double recorded_wall = 0;        // s: the file's own wall (all its sessions)
   double speedup_vs_recorded = 0;  // recorded_wall / wall
   // Dispatch (docs: README, fanout predict): who answers whom and how busy it keeps them.
-  std::string hierarchy;           // flat, node or the group size
+  std::string hierarchy;  // flat, node or the group size
   int ranks_per_node = 1;
-  int group = 0;                   // ranks per leader: 0 flat, ranks_per_node for node
+  int group = 0;  // ranks per leader: 0 flat, ranks_per_node for node
   DispatchTree tree;
   double seconds_per_message = 0;  // rank 0's, from the file (serve / messages_in) or the default
   bool measured = false;           // seconds_per_message came from the file

@@ -26,29 +26,34 @@ const PhaseSummary* find_phase(const std::vector<PhaseSummary>& phases, Phase ph
 // course texts' lesson): CPU-bound work wants a core per worker, waiting work
 // is served by threads.
 void advise(Summary& s) {
-  std::string workers = fmt::format("this run had {} worker{} ({} rank{} x {} thread{}){}", s.workers,
-                                    s.workers == 1 ? "" : "s", s.ranks, s.ranks == 1 ? "" : "s", s.threads_per_rank,
-                                    s.threads_per_rank == 1 ? "" : "s",
-                                    s.cpus > 0 ? fmt::format(" on {} CPU{}", s.cpus, s.cpus == 1 ? "" : "s") : "");
+  std::string workers =
+      fmt::format("this run had {} worker{} ({} rank{} x {} thread{}){}", s.workers, s.workers == 1 ? "" : "s", s.ranks,
+                  s.ranks == 1 ? "" : "s", s.threads_per_rank, s.threads_per_rank == 1 ? "" : "s",
+                  s.cpus > 0 ? fmt::format(" on {} CPU{}", s.cpus, s.cpus == 1 ? "" : "s") : "");
   // Workers that outnumber their CPUs wait for one, and CPU/wall falls by as
   // much: computing work then reads as mixed or I/O-bound.
   if (s.crowding > 1 && s.kind != "CPU-bound" && s.kind != "too short to classify" &&
       s.cpu_per_wall * s.crowding >= 0.5) {
-    s.advice = fmt::format("the workers outnumbered their CPUs ({:.1f} to 1) and CPU/wall {:.2f} is what computing "
-                           "work shows when it takes turns on the CPUs: the work may be CPU-bound; run again with "
-                           "at most one worker per CPU before choosing threads; {}",
-                           s.crowding, s.cpu_per_wall, workers);
+    s.advice = fmt::format(
+        "the workers outnumbered their CPUs ({:.1f} to 1) and CPU/wall {:.2f} is what computing "
+        "work shows when it takes turns on the CPUs: the work may be CPU-bound; run again with "
+        "at most one worker per CPU before choosing threads; {}",
+        s.crowding, s.cpu_per_wall, workers);
     return;
   }
   if (s.kind == "CPU-bound") {
-    s.advice = "CPU-bound work keeps a core busy per worker: run one worker per core in all (ranks x threads per "
-               "rank = cores), as ranks (mpirun -n) or as threads (run.threads_per_rank); more workers than cores "
-               "only take turns on them; " + workers;
+    s.advice =
+        "CPU-bound work keeps a core busy per worker: run one worker per core in all (ranks x threads per "
+        "rank = cores), as ranks (mpirun -n) or as threads (run.threads_per_rank); more workers than cores "
+        "only take turns on them; " +
+        workers;
     return;
   }
   if (s.kind == "too short to classify") {
-    s.advice = "the tasks are too short to measure (under 20 us each on average): the cost of handing them out "
-               "dominates; give each task more work before choosing ranks or threads; " + workers;
+    s.advice =
+        "the tasks are too short to measure (under 20 us each on average): the cost of handing them out "
+        "dominates; give each task more work before choosing ranks or threads; " +
+        workers;
     return;
   }
   // About 1 / (CPU/wall) waiting workers keep one core busy; suggested up to 64, past which what
@@ -58,32 +63,39 @@ void advise(Summary& s) {
   std::string how_many;
   if (s.threads_per_rank >= threads) {
     // The run had that many already: never suggest what it did.
-    how_many = per_core >= 65
-                   ? fmt::format("at CPU/wall {:.2f} one core could serve more than 64 such workers, and this run "
-                                 "had {} threads per rank already: past that, what the tasks wait on (a disk, a "
-                                 "network, a service) sets the limit, not the cores; raise run.threads_per_rank "
-                                 "further only if it can serve more at once",
-                                 s.cpu_per_wall, s.threads_per_rank)
-                   : fmt::format("at CPU/wall {:.2f} about {} such workers keep one core busy, and this run had {} "
-                                 "threads per rank already: more threads would take turns on the cores; add ranks "
-                                 "instead, up to one per core (mpirun -n)",
-                                 s.cpu_per_wall, threads, s.threads_per_rank);
+    how_many = per_core >= 65 ? fmt::format(
+                                    "at CPU/wall {:.2f} one core could serve more than 64 such workers, and this run "
+                                    "had {} threads per rank already: past that, what the tasks wait on (a disk, a "
+                                    "network, a service) sets the limit, not the cores; raise run.threads_per_rank "
+                                    "further only if it can serve more at once",
+                                    s.cpu_per_wall, s.threads_per_rank)
+                              : fmt::format(
+                                    "at CPU/wall {:.2f} about {} such workers keep one core busy, and this run had {} "
+                                    "threads per rank already: more threads would take turns on the cores; add ranks "
+                                    "instead, up to one per core (mpirun -n)",
+                                    s.cpu_per_wall, threads, s.threads_per_rank);
   } else {
     s.suggested_threads_per_rank = threads;
-    how_many = per_core >= 65 ? fmt::format("at CPU/wall {:.2f} one core could serve more than 64 such workers: try "
-                                            "--set run.threads_per_rank={} (beyond that, what the tasks wait on sets "
-                                            "the limit, not the cores)",
-                                            s.cpu_per_wall, threads)
-                              : fmt::format("at CPU/wall {:.2f} about {} such workers keep one core busy: try --set "
-                                            "run.threads_per_rank={}",
-                                            s.cpu_per_wall, threads, threads);
+    how_many = per_core >= 65 ? fmt::format(
+                                    "at CPU/wall {:.2f} one core could serve more than 64 such workers: try "
+                                    "--set run.threads_per_rank={} (beyond that, what the tasks wait on sets "
+                                    "the limit, not the cores)",
+                                    s.cpu_per_wall, threads)
+                              : fmt::format(
+                                    "at CPU/wall {:.2f} about {} such workers keep one core busy: try --set "
+                                    "run.threads_per_rank={}",
+                                    s.cpu_per_wall, threads, threads);
   }
   if (s.kind == "I/O-bound")
-    s.advice = "I/O-bound work waits more than it computes, and threads serve waiting work as well as processes: "
-               "raise run.threads_per_rank rather than adding ranks; " + how_many + "; " + workers;
+    s.advice =
+        "I/O-bound work waits more than it computes, and threads serve waiting work as well as processes: "
+        "raise run.threads_per_rank rather than adding ranks; " +
+        how_many + "; " + workers;
   else
-    s.advice = "mixed work computes part of the time and waits the rest: one rank per core with a few threads each "
-               "hides the waits; " + how_many + "; " + workers;
+    s.advice =
+        "mixed work computes part of the time and waits the rest: one rank per core with a few threads each "
+        "hides the waits; " +
+        how_many + "; " + workers;
 }
 
 }  // namespace
@@ -239,8 +251,10 @@ Summary summarize(const io::RunFile& run) {
     rs.max_rss_mib = static_cast<double>(r.max_rss) / (1024.0 * 1024.0);
     rs.idle_tail = tail_of_rank.count(r.rank) ? tail_of_rank[r.rank] : 0;
     auto host = std::find_if(s.hosts.begin(), s.hosts.end(), [&](const HostSummary& h) { return h.host == rs.host; });
-    if (host == s.hosts.end()) s.hosts.push_back({rs.host, 1});
-    else ++host->ranks;
+    if (host == s.hosts.end())
+      s.hosts.push_back({rs.host, 1});
+    else
+      ++host->ranks;
     s.per_rank.push_back(rs);
     s.cpu_user += r.cpu_user;
     s.cpu_sys += r.cpu_sys;
@@ -254,7 +268,7 @@ Summary summarize(const io::RunFile& run) {
   // Below ~20 us a task's CPU and wall readings are mostly clock cost: too short to tell.
   std::uint64_t ran_count = s.ok + s.failed;
   bool too_short = ran_count == 0 || s.task_wall / static_cast<double>(ran_count) < 20e-6;
-  s.kind = too_short ? "too short to classify"
+  s.kind = too_short               ? "too short to classify"
            : s.cpu_per_wall >= 0.8 ? "CPU-bound"
            : s.cpu_per_wall <= 0.3 ? "I/O-bound"
                                    : "mixed";
@@ -273,7 +287,6 @@ Summary summarize(const io::RunFile& run) {
 }
 
 namespace {
-
 
 std::string percent(double part, double whole) {
   return whole > 0 ? fmt::format("{:5.1f}%", 100.0 * part / whole) : std::string("     -");
@@ -320,15 +333,15 @@ std::string format_text(const io::RunFile& run, const Summary& s) {
                    s.per_rank.size() > 1 ? fmt::format(" (rank {} busiest)", s.busiest_rank) : std::string()));
   if (s.dispatcher.recorded) {
     const DispatcherLoad& d = s.dispatcher;
-    line(fmt::format("dispatcher load: rank 0 received {:.1f} messages per 1,000 tasks ({} for {} tasks, {:.1f} us of "
-                     "serving time each), hierarchy {}",
-                     d.per_1000_tasks, d.messages, d.tasks, 1e6 * d.seconds_per_message, d.hierarchy));
+    line(
+        fmt::format("dispatcher load: rank 0 received {:.1f} messages per 1,000 tasks ({} for {} tasks, {:.1f} us of "
+                    "serving time each), hierarchy {}",
+                    d.per_1000_tasks, d.messages, d.tasks, 1e6 * d.seconds_per_message, d.hierarchy));
   }
   const LostTime& l = s.lost;
-  std::string offered = resumed ? fmt::format("{:.3f} core-seconds of {} sessions", l.total + s.task_wall,
-                                              s.sessions.size())
-                                : fmt::format("{} worker{} x {:.3f} s wall", s.workers, s.workers == 1 ? "" : "s",
-                                              s.wall);
+  std::string offered =
+      resumed ? fmt::format("{:.3f} core-seconds of {} sessions", l.total + s.task_wall, s.sessions.size())
+              : fmt::format("{} worker{} x {:.3f} s wall", s.workers, s.workers == 1 ? "" : "s", s.wall);
   line(fmt::format("parallel efficiency: {:.2f} ({:.2f} s of tasks / ({}))", s.efficiency, s.task_wall, offered));
   line(fmt::format("lost core-seconds: {:.3f} s ({} - {:.3f} s of tasks), spent in:", l.total, offered, s.task_wall));
   auto part = [&](const char* what, double seconds) {
@@ -378,13 +391,23 @@ std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        else
+          out += c;
     }
   }
   return out + "\"";
@@ -427,7 +450,8 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
     sessions += fmt::format("{}{{\"session\": {}, \"wall\": {}, \"workers\": {}, \"tasks\": {}, \"task_wall\": {}}}",
                             sessions.empty() ? "" : ", ", x.session, num(x.wall), x.workers, x.tasks, num(x.task_wall));
   return fmt::format(
-      "{{\"file\": {}, \"job\": {}, \"status\": {}, \"sweep\": {}, \"ranks\": {}, \"threads_per_rank\": {}, \"workers\": {}, "
+      "{{\"file\": {}, \"job\": {}, \"status\": {}, \"sweep\": {}, \"ranks\": {}, \"threads_per_rank\": {}, "
+      "\"workers\": {}, "
       "\"policy\": {}, \"chunk\": {}, \"order\": {}, \"hosts\": [{}], "
       "\"tasks\": {}, \"ok\": {}, \"failed\": {}, \"not_run\": {}, \"wall\": {}, \"compute\": {}, "
       "\"cpu_user\": {}, \"cpu_sys\": {}, \"cpu_total\": {}, \"cores_busy\": {}, \"task_wall\": {}, "
@@ -444,9 +468,9 @@ std::string format_json(const io::RunFile& run, const Summary& s) {
       num(s.task_wall), num(s.task_cpu), num(s.cpu_per_wall), json_string(s.kind), json_string(s.advice),
       s.suggested_threads_per_rank ? std::to_string(*s.suggested_threads_per_rank) : std::string("null"),
       s.cpus > 0 ? std::to_string(s.cpus) : std::string("null"),
-      s.cpus > 0 ? (s.oversubscribed ? "true" : "false") : "null", json_string(s.cpu_note),
-      num(s.imbalance), s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank,
-      sessions, num(s.last_session_wall), json_string(s.dispatcher.hierarchy),
+      s.cpus > 0 ? (s.oversubscribed ? "true" : "false") : "null", json_string(s.cpu_note), num(s.imbalance),
+      s.busiest_rank, num(s.efficiency), phases, lost, slowest, failures, per_rank, sessions, num(s.last_session_wall),
+      json_string(s.dispatcher.hierarchy),
       s.dispatcher.recorded ? std::to_string(s.dispatcher.messages) : std::string("null"),
       s.dispatcher.recorded ? num(s.dispatcher.per_1000_tasks) : std::string("null"),
       s.dispatcher.recorded ? num(s.dispatcher.seconds_per_message) : std::string("null"),

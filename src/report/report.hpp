@@ -51,11 +51,11 @@ struct LostTime {
 // One `fanout run` that wrote the file (a resumed file has several; /tasks
 // `session` tells which ran each task, on that session's own clock).
 struct SessionSummary {
-  int session = 0;           // 0 for the first run, 1 for the first resume, ...
-  double wall = 0;           // s: the last session's from /phases; an earlier one's up to its last kept task's end
-  long workers = 0;          // the last: ranks x threads; an earlier: (highest rank + 1) x (highest thread + 1) of its tasks
-  std::uint64_t tasks = 0;   // tasks in /tasks that this session ran
-  double task_wall = 0;      // s: their summed durations
+  int session = 0;   // 0 for the first run, 1 for the first resume, ...
+  double wall = 0;   // s: the last session's from /phases; an earlier one's up to its last kept task's end
+  long workers = 0;  // the last: ranks x threads; an earlier: (highest rank + 1) x (highest thread + 1) of its tasks
+  std::uint64_t tasks = 0;  // tasks in /tasks that this session ran
+  double task_wall = 0;     // s: their summed durations
 };
 
 struct SlowTask {
@@ -82,24 +82,25 @@ struct Summary {
   std::string job, status, policy, chunk, order;
   long ranks = 0, threads_per_rank = 0, workers = 0;
   std::uint64_t tasks = 0, ok = 0, failed = 0, not_run = 0;
-  std::vector<HostSummary> hosts;  // in order of first rank
-  double wall = 0;         // s: the whole run, from start to file closed; of a resumed file, all its sessions
-  double compute = 0;      // s: first task start to last task end
+  std::vector<HostSummary> hosts;    // in order of first rank
+  double wall = 0;                   // s: the whole run, from start to file closed; of a resumed file, all its sessions
+  double compute = 0;                // s: first task start to last task end
   double cpu_user = 0, cpu_sys = 0;  // s: all ranks, whole processes
-  double cores_busy = 0;   // (cpu_user + cpu_sys) / wall
-  double task_wall = 0;    // s: sum of task durations
-  double task_cpu = 0;     // s: sum of task CPU (user + sys)
-  double cpu_per_wall = 0; // task_cpu / task_wall: ~1 CPU-bound, ~0 I/O-bound
-  std::string kind;        // "CPU-bound", "I/O-bound", "mixed" or "too short to classify"
-  std::string advice;      // what the kind of work means for ranks and threads
-  std::optional<long> suggested_threads_per_rank;  // I/O-bound and mixed work: about 1 / cpu_per_wall, when above the run's
-  long cpus = 0;             // CPUs the workers could use: /ranks node_cpus summed over nodes; 0 before format 1.5
+  double cores_busy = 0;             // (cpu_user + cpu_sys) / wall
+  double task_wall = 0;              // s: sum of task durations
+  double task_cpu = 0;               // s: sum of task CPU (user + sys)
+  double cpu_per_wall = 0;           // task_cpu / task_wall: ~1 CPU-bound, ~0 I/O-bound
+  std::string kind;                  // "CPU-bound", "I/O-bound", "mixed" or "too short to classify"
+  std::string advice;                // what the kind of work means for ranks and threads
+  std::optional<long>
+      suggested_threads_per_rank;  // I/O-bound and mixed work: about 1 / cpu_per_wall, when above the run's
+  long cpus = 0;                // CPUs the workers could use: /ranks node_cpus summed over nodes; 0 before format 1.5
   bool oversubscribed = false;  // workers outnumbered the CPUs on a node, or a rank's threads its CPUs
-  double crowding = 0;       // the most workers per CPU on a node (or threads per CPU in a rank); 0 when not recorded
-  std::string cpu_note;      // when oversubscribed: where, and why the efficiency figures mislead; else ""
-  double imbalance = 0;    // max / mean busy over ranks
+  double crowding = 0;   // the most workers per CPU on a node (or threads per CPU in a rank); 0 when not recorded
+  std::string cpu_note;  // when oversubscribed: where, and why the efficiency figures mislead; else ""
+  double imbalance = 0;  // max / mean busy over ranks
   int busiest_rank = 0;
-  double efficiency = 0;   // task_wall / (workers x wall)
+  double efficiency = 0;  // task_wall / (workers x wall)
   std::vector<PhaseSummary> phases;
   std::vector<SessionSummary> sessions;  // in order; one for a file that was never resumed
   double last_session_wall = 0;          // s: the wall time of the last session alone (the span of /phases, /ranks)

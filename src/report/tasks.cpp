@@ -19,9 +19,12 @@ using Kind = io::ColumnSpec::Kind;
 const char* status_text(const TaskRecord& t) {
   if (t.attempt == 0) return "not_run";
   switch (t.status) {
-    case TaskStatus::Ok: return "ok";
-    case TaskStatus::Failed: return "failed";
-    case TaskStatus::TimedOut: return "timed_out";
+    case TaskStatus::Ok:
+      return "ok";
+    case TaskStatus::Failed:
+      return "failed";
+    case TaskStatus::TimedOut:
+      return "timed_out";
   }
   return "unknown";
 }
@@ -50,7 +53,8 @@ std::string value(const io::ColumnSpec& spec, const std::byte* at, bool json) {
       std::memcpy(&v, at, 8);
       return number(v, json);
     }
-    case Kind::Bool: return *reinterpret_cast<const std::int8_t*>(at) != 0 ? "true" : "false";
+    case Kind::Bool:
+      return *reinterpret_cast<const std::int8_t*>(at) != 0 ? "true" : "false";
     case Kind::Text: {
       std::string_view text(reinterpret_cast<const char*>(at), spec.value_bytes);
       text = text.substr(0, text.find_last_not_of('\0') + 1);
@@ -76,8 +80,8 @@ std::string cell(const io::ColumnSpec& spec, const std::vector<std::byte>& value
 }
 
 // The fixed columns, after the parameters and results.
-const std::vector<std::string> TIMING = {"status", "rank", "thread", "start", "end", "cpu_user", "cpu_sys",
-                                         "attempt", "session"};
+const std::vector<std::string> TIMING = {"status",   "rank",    "thread",  "start",  "end",
+                                         "cpu_user", "cpu_sys", "attempt", "session"};
 
 }  // namespace
 

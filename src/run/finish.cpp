@@ -57,18 +57,23 @@ void WriteSignals::check() {
   if (during == 0) return;
   if (before_ + during >= 2) throw WriteStopped{};
   if (!noted_)
-    std::cerr << fmt::format("fanout: {} while writing {}: finishing the file first (a second signal stops it, "
-                             "keeping the finished tasks in {})\n",
-                             signal_name(), output_, io::journal_path(output_));
+    std::cerr << fmt::format(
+        "fanout: {} while writing {}: finishing the file first (a second signal stops it, "
+        "keeping the finished tasks in {})\n",
+        signal_name(), output_, io::journal_path(output_));
   noted_ = true;
 }
 
 std::string WriteSignals::signal_name() {
   switch (last_stop_signal()) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    case SIGUSR1: return "SIGUSR1";
-    default: return "signal " + std::to_string(last_stop_signal());
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "signal " + std::to_string(last_stop_signal());
   }
 }
 
@@ -135,10 +140,11 @@ int finish_file(io::RunWriter& writer, const config::LoadedConfig& loaded, const
     } catch (const IoError&) {
       throw;
     } catch (const std::exception& e) {
-      std::cerr << fmt::format("fanout: error: job \"{}\" failed in its finish step: {}; {} not written (the "
-                               "finished tasks are kept in {}: fanout resume {} runs the finish step again)\n",
-                               loaded.run.job_kind, e.what(), loaded.run.output_path,
-                               io::journal_path(loaded.run.output_path), loaded.run.output_path);
+      std::cerr << fmt::format(
+          "fanout: error: job \"{}\" failed in its finish step: {}; {} not written (the "
+          "finished tasks are kept in {}: fanout resume {} runs the finish step again)\n",
+          loaded.run.job_kind, e.what(), loaded.run.output_path, io::journal_path(loaded.run.output_path),
+          loaded.run.output_path);
       return EXIT_TASKS_FAILED;
     }
   }

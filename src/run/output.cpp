@@ -89,28 +89,31 @@ void check_output(const std::string& path, const std::string& origin, bool force
     throw ConfigError(fmt::format("{}: output.path: the directory {} of {} does not exist; create it first", origin,
                                   dir.string(), path));
   if (access(dir.c_str(), W_OK) != 0)
-    throw ConfigError(fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(errno)));
+    throw ConfigError(
+        fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(errno)));
   // access() says yes to root on a read-only file system.
   struct statvfs fs_info {};
   if (statvfs(dir.c_str(), &fs_info) == 0 && (fs_info.f_flag & ST_RDONLY))
-    throw ConfigError(fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(EROFS)));
+    throw ConfigError(
+        fmt::format("{}: output.path: cannot write in {}: {}", origin, dir.string(), std::strerror(EROFS)));
   // The temporary file and the journal beside it (.NAME.partial-PID, NAME.journal) have longer names.
   constexpr std::size_t TEMP_NAME_EXTRA = 32;
   long name_max = pathconf(dir.c_str(), _PC_NAME_MAX);
   std::size_t name_length = p.filename().string().size();
   if (name_max > 0 && name_length + TEMP_NAME_EXTRA > static_cast<std::size_t>(name_max))
-    throw ConfigError(fmt::format("{}: output.path: the file name is {} bytes long; expected at most {} in {} "
-                                  "(its limit of {}, less room for the temporary names beside it)",
-                                  origin, name_length, static_cast<std::size_t>(name_max) - TEMP_NAME_EXTRA,
-                                  dir.string(), name_max));
+    throw ConfigError(
+        fmt::format("{}: output.path: the file name is {} bytes long; expected at most {} in {} "
+                    "(its limit of {}, less room for the temporary names beside it)",
+                    origin, name_length, static_cast<std::size_t>(name_max) - TEMP_NAME_EXTRA, dir.string(), name_max));
   if (fs::is_directory(p, ec)) throw ConfigError(fmt::format("{}: output.path: {} is a directory", origin, path));
   // Whatever is there counts, a symbolic link too (dangling, or a loop): the
   // new file would replace the link itself.
   const fs::file_status there = fs::symlink_status(p, ec);
   if (fs::exists(there) && !force)
-    throw ConfigError(fmt::format("{}: output.path: {} already exists{}; pass --force to replace it "
-                                  "(it stays untouched until the new file is complete) or --output to write elsewhere",
-                                  origin, path, fs::is_symlink(there) ? " (a symbolic link, which --force replaces)" : ""));
+    throw ConfigError(
+        fmt::format("{}: output.path: {} already exists{}; pass --force to replace it "
+                    "(it stays untouched until the new file is complete) or --output to write elsewhere",
+                    origin, path, fs::is_symlink(there) ? " (a symbolic link, which --force replaces)" : ""));
 }
 
 bool default_output_dir_missing(const std::string& output) {

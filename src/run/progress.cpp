@@ -38,8 +38,8 @@ std::string Progress::line(double elapsed, std::uint64_t done, std::uint64_t fai
   } else if (done == total_) {
     eta = duration(0);
   }
-  return fmt::format("fanout: {}/{} tasks ({:.1f}%), {} failed, {:.1f} tasks/s, ETA {}, {:.2f} cores busy", done, total_,
-                     percent, failed, rate, eta, elapsed > 0 ? task_cpu / elapsed : 0.0);
+  return fmt::format("fanout: {}/{} tasks ({:.1f}%), {} failed, {:.1f} tasks/s, ETA {}, {:.2f} cores busy", done,
+                     total_, percent, failed, rate, eta, elapsed > 0 ? task_cpu / elapsed : 0.0);
 }
 
 void Progress::update(double elapsed, std::uint64_t done, std::uint64_t failed, double task_cpu) {

@@ -22,7 +22,11 @@ std::string valid_utf8(const std::string& text) {
   std::size_t i = 0;
   while (i < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    std::size_t n = c < 0x80                 ? 1
+                    : c >= 0xC2 && c <= 0xDF ? 2
+                    : c >= 0xE0 && c <= 0xEF ? 3
+                    : c >= 0xF0 && c <= 0xF4 ? 4
+                                             : 0;
     bool ok = n > 0 && i + n <= text.size();
     for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
     if (ok && n >= 3) {  // no overlong forms, no surrogates, nothing above U+10FFFF
@@ -87,9 +91,10 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
     return io::task_durations(earlier, n);
   }
   if (!loaded.job->has_costs())
-    throw ConfigError(fmt::format("{}: schedule.order: \"longest-first\" needs task costs, and job \"{}\" does not "
-                                  "estimate them; pass an earlier run of this config with --costs FILE",
-                                  loaded.run.order_origin, loaded.run.job_kind));
+    throw ConfigError(
+        fmt::format("{}: schedule.order: \"longest-first\" needs task costs, and job \"{}\" does not "
+                    "estimate them; pass an earlier run of this config with --costs FILE",
+                    loaded.run.order_origin, loaded.run.job_kind));
   std::vector<double> costs(n, 0.0);
   for (std::uint64_t i = 0; i < n; ++i) costs[i] = loaded.job->cost(i);
   return costs;
@@ -97,9 +102,12 @@ std::vector<double> task_costs(const config::LoadedConfig& loaded, const std::op
 
 HandOut hand_out_order(const config::LoadedConfig& cfg, const std::optional<std::string>& costs_file) {
   switch (cfg.run.order) {
-    case config::Order::Given: return {};
-    case config::Order::LongestFirst: return {"longest-first", sched::longest_first(task_costs(cfg, costs_file))};
-    case config::Order::Auto: break;
+    case config::Order::Given:
+      return {};
+    case config::Order::LongestFirst:
+      return {"longest-first", sched::longest_first(task_costs(cfg, costs_file))};
+    case config::Order::Auto:
+      break;
   }
   // Longest-first pays where idle workers ask for the next task (dynamic);
   // under guided the first chunk would take all the longest tasks.

@@ -16,13 +16,13 @@ struct RunRequest {
   // The config's text when it does not come from the file `config` names
   // (fanout resume: the config stored in the run file).
   std::optional<std::string> config_text;
-  std::vector<std::string> sets;       // --set KEY=VALUE, in order
-  std::optional<std::string> output;   // --output: overrides output.path
-  std::optional<std::string> costs;    // an earlier run's file: hand tasks out longest-first
-  bool force = false;                  // replace an existing output (once the new one is complete)
-  bool resume = false;                 // continue an interrupted run of the output
-  std::string progress = "auto";       // auto|always|never (Progress::choose)
-  std::string command_line;            // as typed, stored in the file
+  std::vector<std::string> sets;      // --set KEY=VALUE, in order
+  std::optional<std::string> output;  // --output: overrides output.path
+  std::optional<std::string> costs;   // an earlier run's file: hand tasks out longest-first
+  bool force = false;                 // replace an existing output (once the new one is complete)
+  bool resume = false;                // continue an interrupted run of the output
+  std::string progress = "auto";      // auto|always|never (Progress::choose)
+  std::string command_line;           // as typed, stored in the file
 };
 
 // The config with the request's --set, --output and --costs applied; where

@@ -20,7 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 std::vector<std::pair<std::string, std::string>> job_keys(const std::string& resolved_toml, const std::string& origin) {
   std::vector<std::pair<std::string, std::string>> out;
   for (auto& kv : report::flatten_toml(resolved_toml, origin))
@@ -38,16 +37,18 @@ void check_same_job(const std::string& file, const std::string& stored_config, c
   std::string list;
   std::map<std::string, std::string> b(before.begin(), before.end()), n(now.begin(), now.end());
   for (const auto& key : report::differing_keys(before, now))
-    list += fmt::format("{}{} ({} there, {} now)", list.empty() ? "" : "; ", key,
-                        b.count(key) ? b[key] : "not set", n.count(key) ? n[key] : "not set");
-  throw ConfigError(fmt::format("--resume: {} is a run of other job parameters, so its finished tasks do not belong to "
-                                "this config: {}; to start over, run without --resume and with --force, or use --output for a new file",
-                                file, list.empty() ? "the job tables differ" : list));
+    list += fmt::format("{}{} ({} there, {} now)", list.empty() ? "" : "; ", key, b.count(key) ? b[key] : "not set",
+                        n.count(key) ? n[key] : "not set");
+  throw ConfigError(fmt::format(
+      "--resume: {} is a run of other job parameters, so its finished tasks do not belong to "
+      "this config: {}; to start over, run without --resume and with --force, or use --output for a new file",
+      file, list.empty() ? "the job tables differ" : list));
 }
 
 // The files the run read must be as they were when it began (InputFile):
 // its finished tasks came from their old contents. `file` holds `stored`.
-void check_same_inputs(const std::string& file, const std::vector<InputFile>& stored, const config::LoadedConfig& loaded) {
+void check_same_inputs(const std::string& file, const std::vector<InputFile>& stored,
+                       const config::LoadedConfig& loaded) {
   const std::string way_out =
       "start over: run without --resume and with --force (which discards the finished tasks), or use --output for "
       "a new file";
@@ -55,16 +56,17 @@ void check_same_inputs(const std::string& file, const std::vector<InputFile>& st
     auto now = std::find_if(loaded.inputs.begin(), loaded.inputs.end(),
                             [&](const InputFile& i) { return i.key == before.key && i.path == before.path; });
     if (now == loaded.inputs.end())
-      throw ConfigError(fmt::format("--resume: {} ({}) was read when the run began (as {} records), and this config "
-                                    "reads it no more (the file is gone, or is not found there now), so the tasks "
-                                    "finished before cannot be checked against it; put it back, or {}",
-                                    before.path, before.key, file, way_out));
+      throw ConfigError(
+          fmt::format("--resume: {} ({}) was read when the run began (as {} records), and this config "
+                      "reads it no more (the file is gone, or is not found there now), so the tasks "
+                      "finished before cannot be checked against it; put it back, or {}",
+                      before.path, before.key, file, way_out));
     if (now->sha256 != before.sha256)
-      throw ConfigError(fmt::format("--resume: {} ({}) changed since the run began (SHA-256 {} then, as {} records, "
-                                    "{} now), so the tasks finished before and those still to run would come from "
-                                    "different contents; put the old contents back, or {}",
-                                    before.path, before.key, before.sha256.substr(0, 16), file,
-                                    now->sha256.substr(0, 16), way_out));
+      throw ConfigError(
+          fmt::format("--resume: {} ({}) changed since the run began (SHA-256 {} then, as {} records, "
+                      "{} now), so the tasks finished before and those still to run would come from "
+                      "different contents; put the old contents back, or {}",
+                      before.path, before.key, before.sha256.substr(0, 16), file, now->sha256.substr(0, 16), way_out));
   }
 }
 
@@ -151,9 +153,10 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
   create_default_output_dir(output);
   check_output(output, origin, force || resume);
   if (long pid = live_writer(output))
-    throw ConfigError(fmt::format("{}: output.path: fanout (pid {}) is writing {} right now; wait for it, stop it, or "
-                                  "use --output to write elsewhere",
-                                  origin, pid, output));
+    throw ConfigError(
+        fmt::format("{}: output.path: fanout (pid {}) is writing {} right now; wait for it, stop it, or "
+                    "use --output to write elsewhere",
+                    origin, pid, output));
   // New journals of runs killed before they were complete: never to be read.
   remove_dead_journal_temps(output);
   ResumeState state;
@@ -193,14 +196,16 @@ ResumeState prepare_output(const config::LoadedConfig& loaded, const std::string
   if (have_journal) {
     io::JournalHeader header = io::scan_journal(journal).header;
     if (header.job != loaded.run.job_kind)
-      throw ConfigError(fmt::format("--resume: {} is the journal of a run of job \"{}\", but this config runs job \"{}\"",
-                                    journal, header.job, loaded.run.job_kind));
+      throw ConfigError(
+          fmt::format("--resume: {} is the journal of a run of job \"{}\", but this config runs job \"{}\"", journal,
+                      header.job, loaded.run.job_kind));
     check_same_job(journal, header.config, header.job_hash, loaded, hash);
     check_same_inputs(journal, header.inputs, loaded);
     if (!header.inputs_recorded && !loaded.inputs.empty())
-      std::cerr << fmt::format("fanout: warning: {} was written by an older fanout, which recorded no digests of the "
-                               "files a run reads: whether {} changed since the run began is not checked\n",
-                               journal, loaded.inputs.front().path);
+      std::cerr << fmt::format(
+          "fanout: warning: {} was written by an older fanout, which recorded no digests of the "
+          "files a run reads: whether {} changed since the run began is not checked\n",
+          journal, loaded.inputs.front().path);
     if (header.task_count != task_count || header.row_size != RowLayout(loaded.columns).size())
       throw IoError(fmt::format("{}: the journal's task count or row size does not match job \"{}\"", journal,
                                 loaded.run.job_kind));
@@ -237,7 +242,8 @@ void carry_over(const ResumeState& state, io::RunWriter& writer, io::JournalWrit
 std::string stored_config(const std::string& path) {
   std::error_code ec;
   std::string journal = path.size() > 8 && path.ends_with(".journal") ? path : io::journal_path(path);
-  if (fs::exists(journal, ec) && (!fs::exists(path, ec) || path == journal)) return io::scan_journal(journal).header.config;
+  if (fs::exists(journal, ec) && (!fs::exists(path, ec) || path == journal))
+    return io::scan_journal(journal).header.config;
   return io::read_run_attributes(path).config;
 }
 

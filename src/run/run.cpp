@@ -10,9 +10,9 @@
 #include <memory>
 #include <optional>
 
+#include <fmt/format.h>
 #include <boost/mpi/collectives/broadcast.hpp>
 #include <boost/mpi/communicator.hpp>
-#include <fmt/format.h>
 
 #include "config/config.hpp"
 #include "core/affinity.hpp"
@@ -167,8 +167,13 @@ OutputFiles open_output(const config::LoadedConfig& cfg, const std::string& orig
     out.writer = std::make_unique<io::RunWriter>(cfg.run.output_path, meta, cfg.columns);
     for (const auto& [name, value] : slurm::context_attributes()) out.writer->set_attribute(name, value);
   });
-  io::JournalHeader header{cfg.run.job_kind, meta.job_hash, task_count, RowLayout(cfg.columns).size(),
-                           static_cast<std::uint64_t>(out.resumed.sessions), cfg.run.resolved_toml, cfg.inputs};
+  io::JournalHeader header{cfg.run.job_kind,
+                           meta.job_hash,
+                           task_count,
+                           RowLayout(cfg.columns).size(),
+                           static_cast<std::uint64_t>(out.resumed.sessions),
+                           cfg.run.resolved_toml,
+                           cfg.inputs};
   creating(io::journal_path(cfg.run.output_path), [&] {
     out.journal = std::make_unique<io::JournalWriter>(io::journal_path(cfg.run.output_path), header,
                                                       cfg.run.checkpoint_interval, cfg.run.checkpoint_tasks);
@@ -185,8 +190,8 @@ OutputFiles open_output(const config::LoadedConfig& cfg, const std::string& orig
 // written and put in place, or given up with the journal kept; what happened
 // is said on stderr. Returns the run's exit code.
 int conclude(OutputFiles& out, const config::LoadedConfig& loaded, const RunOutcome& outcome,
-             std::uint64_t already_done, double setup_end, const RunClock& clock, WriteSignals& signals,
-             int n_ranks, const std::vector<int>& threads_per_core) {
+             std::uint64_t already_done, double setup_end, const RunClock& clock, WriteSignals& signals, int n_ranks,
+             const std::vector<int>& threads_per_core) {
   const config::RunConfig& cfg = loaded.run;
   const std::uint64_t task_count = loaded.job->task_count();
   int code = EXIT_OK;
@@ -213,21 +218,22 @@ int conclude(OutputFiles& out, const config::LoadedConfig& loaded, const RunOutc
     // The run stopped because a write failed: the file is not written.
     const IoError& e = out.sink->error();
     give_up_file(out.writer, *out.journal);
-    std::cerr << fmt::format("fanout: error: {}; the run stopped and {} was not written; {}: {}, fanout resume {} "
-                             "continues\n",
-                             out.sink->failure(), cfg.output_path, kept_in_journal(false, done, cfg.output_path),
-                             retry_when(e), cfg.output_path);
+    std::cerr << fmt::format(
+        "fanout: error: {}; the run stopped and {} was not written; {}: {}, fanout resume {} "
+        "continues\n",
+        out.sink->failure(), cfg.output_path, kept_in_journal(false, done, cfg.output_path), retry_when(e),
+        cfg.output_path);
     code = EXIT_IO;
   } else {
     try {
-      code = finish_file(*out.writer, loaded, outcome, errors, to_run, std::move(phases), clock,
-                         [&] { signals.check(); });
+      code =
+          finish_file(*out.writer, loaded, outcome, errors, to_run, std::move(phases), clock, [&] { signals.check(); });
     } catch (const WriteStopped&) {
       const bool whole = give_up_file(out.writer, *out.journal);
-      std::cerr << fmt::format("fanout: {}: stopped writing {}; it was not written, and {}: fanout resume {} "
-                               "writes it\n",
-                               WriteSignals::signal_name(), cfg.output_path,
-                               kept_in_journal(whole, done, cfg.output_path), cfg.output_path);
+      std::cerr << fmt::format(
+          "fanout: {}: stopped writing {}; it was not written, and {}: fanout resume {} "
+          "writes it\n",
+          WriteSignals::signal_name(), cfg.output_path, kept_in_journal(whole, done, cfg.output_path), cfg.output_path);
       code = EXIT_INTERRUPTED;
     } catch (const IoError& e) {
       const bool whole = give_up_file(out.writer, *out.journal);
@@ -241,12 +247,13 @@ int conclude(OutputFiles& out, const config::LoadedConfig& loaded, const RunOutc
     // A partial file holds every finished task: a journal that could not
     // take them all must not be what a resume reads.
     if (status != "partial" || !journal_ok) out.journal->remove();
-    std::cerr << fmt::format("fanout: wrote {}: {} of {} tasks done ({} failed{}) on {} rank{} x {} thread{}, {}, "
-                             "{:.2f} s\n",
-                             cfg.output_path, done, task_count, outcome.failed,
-                             outcome.retried ? fmt::format(", {} failed attempts retried", outcome.retried) : "",
-                             n_ranks, n_ranks == 1 ? "" : "s", cfg.threads_per_rank,
-                             cfg.threads_per_rank == 1 ? "" : "s", cfg.policy_name, clock.now());
+    std::cerr << fmt::format(
+        "fanout: wrote {}: {} of {} tasks done ({} failed{}) on {} rank{} x {} thread{}, {}, "
+        "{:.2f} s\n",
+        cfg.output_path, done, task_count, outcome.failed,
+        outcome.retried ? fmt::format(", {} failed attempts retried", outcome.retried) : "", n_ranks,
+        n_ranks == 1 ? "" : "s", cfg.threads_per_rank, cfg.threads_per_rank == 1 ? "" : "s", cfg.policy_name,
+        clock.now());
     if (status == "partial")
       std::cerr << fmt::format("fanout: status partial ({}): {} tasks left; continue with: fanout resume {}\n",
                                outcome.stop_reason, task_count - done, cfg.output_path);
@@ -283,8 +290,8 @@ int run(const boost::mpi::communicator& comm, const RunRequest& request) {
   }
   if (comm.rank() == 0 && !out.resumed.source.empty())
     std::cerr << fmt::format("fanout: resuming {} (session {}): {} of {} tasks finished before, from {}\n",
-                             cfg.output_path, out.resumed.sessions, out.resumed.carried,
-                             loaded->job->task_count(), out.resumed.source);
+                             cfg.output_path, out.resumed.sessions, out.resumed.carried, loaded->job->task_count(),
+                             out.resumed.source);
   else if (comm.rank() == 0 && request.resume)
     std::cerr << fmt::format("fanout: --resume: no interrupted run of {} found; starting it from the beginning\n",
                              cfg.output_path);
@@ -352,9 +359,10 @@ int run(const boost::mpi::communicator& comm, const RunRequest& request) {
         std::cerr << fmt::format("fanout: updated {}: {} of {} tasks done\n", cfg.output_path, done, task_count);
         return;
       }
-      std::cerr << fmt::format("fanout: wrote {} (status partial): {} of {} tasks done; it is updated as the running "
-                               "tasks finish\n",
-                               cfg.output_path, done, task_count);
+      std::cerr << fmt::format(
+          "fanout: wrote {} (status partial): {} of {} tasks done; it is updated as the running "
+          "tasks finish\n",
+          cfg.output_path, done, task_count);
       if (so_far.stop == StopCause::Signal && so_far.stop_reason.starts_with("SIGTERM") && under_mpirun())
         std::cerr << fmt::format(
             "fanout: under mpirun: mpirun passes a SIGINT or SIGTERM on as SIGTERM after {0} s and kills the ranks "

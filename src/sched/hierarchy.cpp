@@ -6,10 +6,14 @@ namespace fanout::sched {
 
 std::string Hierarchy::name() const {
   switch (kind) {
-    case HierarchyKind::Auto: return "auto";
-    case HierarchyKind::Flat: return "flat";
-    case HierarchyKind::Node: return "node";
-    case HierarchyKind::Groups: return std::to_string(group_size);
+    case HierarchyKind::Auto:
+      return "auto";
+    case HierarchyKind::Flat:
+      return "flat";
+    case HierarchyKind::Node:
+      return "node";
+    case HierarchyKind::Groups:
+      return std::to_string(group_size);
   }
   return "auto";
 }

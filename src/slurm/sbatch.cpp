@@ -73,8 +73,9 @@ std::string render_batch_script(const std::string& template_text, const std::str
     }
   }
   if (!has_fanout || !has_args)
-    throw IoError(template_path + ": not a fanout batch template: it needs a FANOUT=... line and a FANOUT_ARGS=... "
-                                  "line (see slurm/fanout.sbatch)");
+    throw IoError(template_path +
+                  ": not a fanout batch template: it needs a FANOUT=... line and a FANOUT_ARGS=... "
+                  "line (see slurm/fanout.sbatch)");
   // An option the template lacks goes right after the option before it in the request.
   for (std::size_t k = 0; k < request.options.size(); ++k) {
     const auto& [key, value] = request.options[k];

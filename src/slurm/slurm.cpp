@@ -13,9 +13,9 @@
 #include <cstring>
 #include <regex>
 
+#include <fmt/format.h>
 #include <boost/mpi/collectives/gather.hpp>
 #include <boost/mpi/communicator.hpp>
-#include <fmt/format.h>
 
 #include "core/clock.hpp"
 
@@ -118,9 +118,10 @@ std::function<std::string(double longest_task)> time_limit_stop_check(double mar
   return [end = *end, margin](double longest_task) -> std::string {
     double left = end - steady_seconds();
     if (left > margin + longest_task) return "";
-    return fmt::format("the Slurm time limit is {:.0f} s away: a task may take {:.3g} s, writing the file needs up "
-                       "to {:.0f} s",
-                       std::max(0.0, left), longest_task, margin);
+    return fmt::format(
+        "the Slurm time limit is {:.0f} s away: a task may take {:.3g} s, writing the file needs up "
+        "to {:.0f} s",
+        std::max(0.0, left), longest_task, margin);
   };
 }
 

@@ -39,7 +39,6 @@
 #include <zlib.h>
 
 #include "cli/status.hpp"
-#include "run/resume.hpp"
 #include "config/config.hpp"
 #include "core/batch.hpp"
 #include "core/error.hpp"
@@ -53,6 +52,7 @@
 #include "report/predict.hpp"
 #include "report/report.hpp"
 #include "report/tasks.hpp"
+#include "run/resume.hpp"
 
 namespace fs = std::filesystem;
 using namespace fanout;
@@ -185,7 +185,7 @@ void make_base() {
   // The journal of the same run: its header, then the tasks in two blocks.
   const fs::path journal = base->dir / "base.h5.journal";
   {
-    io::JournalHeader header{cfg.run.job_kind, meta.job_hash, meta.task_count, RowLayout(cfg.columns).size(), 2,
+    io::JournalHeader header{cfg.run.job_kind,     meta.job_hash, meta.task_count, RowLayout(cfg.columns).size(), 2,
                              cfg.run.resolved_toml};
     io::JournalWriter writer(journal.string(), header, 0, 1000);
     const std::size_t row = RowLayout(cfg.columns).size();
@@ -267,17 +267,39 @@ struct Field {
   bool real;
 };
 const Field FIELDS[] = {
-    {"n_ranks", nullptr, false},        {"threads_per_rank", nullptr, false}, {"sessions", nullptr, false},
-    {"task_count", nullptr, false},     {"format_version", nullptr, false},   {"tasks", "id", false},
-    {"tasks", "rank", false},           {"tasks", "thread", false},           {"tasks", "status", false},
-    {"tasks", "attempt", false},        {"tasks", "session", false},          {"tasks", "t_start", true},
-    {"tasks", "t_end", true},           {"tasks", "cpu_user", true},          {"ranks", "rank", false},
-    {"ranks", "threads", false},        {"ranks", "busy", true},              {"ranks", "tasks", false},
-    {"errors", "id", false},            {"errors", "rank", false},            {"errors", "attempt", false},
-    {"phases", "t_end", true},          {"tasks", "", false},                 {"ranks", "", false},
-    {"results/x", "", false},           {"results/arr", "", false},           {"results/t", "", false},
-    {"params/a", "", false},            {"params/b", "", false},              {"errors", "", false},
-    {"scheduler", nullptr, false},      {"chunk", nullptr, false},            {"status", nullptr, false},
+    {"n_ranks", nullptr, false},
+    {"threads_per_rank", nullptr, false},
+    {"sessions", nullptr, false},
+    {"task_count", nullptr, false},
+    {"format_version", nullptr, false},
+    {"tasks", "id", false},
+    {"tasks", "rank", false},
+    {"tasks", "thread", false},
+    {"tasks", "status", false},
+    {"tasks", "attempt", false},
+    {"tasks", "session", false},
+    {"tasks", "t_start", true},
+    {"tasks", "t_end", true},
+    {"tasks", "cpu_user", true},
+    {"ranks", "rank", false},
+    {"ranks", "threads", false},
+    {"ranks", "busy", true},
+    {"ranks", "tasks", false},
+    {"errors", "id", false},
+    {"errors", "rank", false},
+    {"errors", "attempt", false},
+    {"phases", "t_end", true},
+    {"tasks", "", false},
+    {"ranks", "", false},
+    {"results/x", "", false},
+    {"results/arr", "", false},
+    {"results/t", "", false},
+    {"params/a", "", false},
+    {"params/b", "", false},
+    {"errors", "", false},
+    {"scheduler", nullptr, false},
+    {"chunk", nullptr, false},
+    {"status", nullptr, false},
 };
 constexpr std::size_t EDIT_BYTES = 13;
 constexpr std::size_t MAX_EDITS = 8;
@@ -345,7 +367,8 @@ void edit(hid_t file, const Field& f, std::uint32_t row, std::uint64_t bits) {
     if (std::strcmp(f.field, "status") == 0) {
       // The file's own enum type: no conversion, so a value outside the enum goes in as it is.
       hid_t file_type = H5Dget_type(ds);
-      hid_t status_type = H5Tget_member_type(file_type, static_cast<unsigned>(H5Tget_member_index(file_type, "status")));
+      hid_t status_type =
+          H5Tget_member_type(file_type, static_cast<unsigned>(H5Tget_member_index(file_type, "status")));
       H5Tinsert(mem, f.field, 0, status_type);
       H5Tclose(status_type);
       H5Tclose(file_type);

@@ -2,9 +2,9 @@
 // mpiexec gives: array columns reach the file, finish reads them range by
 // range and writes root attributes and /output datasets, and it runs only
 // when every task succeeded; a finish that throws leaves no file.
-#include <algorithm>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <boost/mpi/collectives/broadcast.hpp>
 #include <boost/mpi/communicator.hpp>

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <vector>
 
@@ -29,7 +29,8 @@ class ArithmeticJob : public Job {
   ArithmeticJob(std::uint64_t tasks, std::uint64_t fail_every) : tasks_(tasks), fail_every_(fail_every) {}
   std::uint64_t task_count() const override { return tasks_; }
   void run(std::uint64_t task, Row& row) const override {
-    if (fail_every_ && task % fail_every_ == fail_every_ - 1) throw std::runtime_error("task " + std::to_string(task) + " refused");
+    if (fail_every_ && task % fail_every_ == fail_every_ - 1)
+      throw std::runtime_error("task " + std::to_string(task) + " refused");
     row.set<std::uint64_t>(0, task * 3 + 1);
   }
   static std::vector<Column> columns() { return {{"value", ColumnType::U64, "", ""}}; }
@@ -50,8 +51,8 @@ struct Case {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (auto policy : {config::Policy::StaticBlock, config::Policy::StaticCyclic, config::Policy::Dynamic,
-                      config::Policy::Guided})
+  for (auto policy :
+       {config::Policy::StaticBlock, config::Policy::StaticCyclic, config::Policy::Dynamic, config::Policy::Guided})
     for (unsigned threads : {1u, 2u, 3u}) {
       cases.push_back({policy, std::nullopt, threads, false});
       if (policy != config::Policy::StaticBlock) cases.push_back({policy, 3, threads, true});
@@ -229,7 +230,8 @@ TEST(Runner, PrimesJobFromAConfig) {
   if (comm.rank() != 0) return;
   RowLayout layout(loaded.info->columns);
   std::vector<int> is_prime;
-  for (std::size_t i = 0; i < 7; ++i) is_prime.push_back(static_cast<int>(out.rows[i * layout.size() + layout.offset(1)]));
+  for (std::size_t i = 0; i < 7; ++i)
+    is_prime.push_back(static_cast<int>(out.rows[i * layout.size() + layout.offset(1)]));
   EXPECT_EQ(is_prime, (std::vector<int>{1, 1, 0, 1, 0, 1, 0}));
 }
 
@@ -345,8 +347,8 @@ TEST(Runner, EveryHierarchyGivesTheFlatResults) {
       {HierarchyKind::Groups, 1}, {HierarchyKind::Groups, 2}, {HierarchyKind::Groups, 3}, {HierarchyKind::Node, 0}};
   ArithmeticJob job(500, 50);  // tasks 49, 99, ... fail at every attempt
   for (const auto& hierarchy : hierarchies)
-    for (auto policy : {config::Policy::StaticBlock, config::Policy::StaticCyclic, config::Policy::Dynamic,
-                        config::Policy::Guided})
+    for (auto policy :
+         {config::Policy::StaticBlock, config::Policy::StaticCyclic, config::Policy::Dynamic, config::Policy::Guided})
       for (unsigned threads : {1u, 2u}) {
         Case c{policy, std::nullopt, threads, policy != config::Policy::StaticBlock, hierarchy, threads - 1};
         Result out = run_job(comm, job, ArithmeticJob::columns(), c);

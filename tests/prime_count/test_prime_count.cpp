@@ -192,7 +192,8 @@ TEST(PrimeCountJob, BadRangesAreConfigErrors) {
   EXPECT_EQ(error_of("stop = \"1e10\"\n"), "test.toml:3: job.stop: expected " + range + ", found \"1e10\" (a string)");
   EXPECT_EQ(error_of("stop = \" 10\"\n"), "test.toml:3: job.stop: expected " + range + ", found \" 10\" (a string)");
   EXPECT_EQ(error_of("stop = \"\"\n"), "test.toml:3: job.stop: expected " + range + ", found \"\" (a string)");
-  EXPECT_EQ(error_of("stop = \"1_000\"\n"), "test.toml:3: job.stop: expected " + range + ", found \"1_000\" (a string)");
+  EXPECT_EQ(error_of("stop = \"1_000\"\n"),
+            "test.toml:3: job.stop: expected " + range + ", found \"1_000\" (a string)");
   EXPECT_EQ(error_of("stop = 1e10\n"), "test.toml:3: job.stop: expected " + range + ", found 10000000000 (a float)");
   EXPECT_EQ(error_of("stop = [10]\n"), "test.toml:3: job.stop: expected " + range + ", found [10] (an array)");
   EXPECT_EQ(error_of("stop = 1000\nblock = 0\n"), "test.toml:4: job.block: expected a whole number >= 1, found 0");
@@ -201,9 +202,9 @@ TEST(PrimeCountJob, BadRangesAreConfigErrors) {
 
 TEST(PrimeCountJob, OverridesTakeDigitsBeyondTomlIntegers) {
   // --set job.stop=18446744073709551615 is not a TOML integer: it arrives as a string.
-  auto loaded = fanout::config::load_config("[job]\nkind = \"prime_count\"\nstop = 10\n", "test.toml",
-                                            {"job.start=18446744073709551000", "job.stop=18446744073709551615",
-                                             "job.block=300"});
+  auto loaded =
+      fanout::config::load_config("[job]\nkind = \"prime_count\"\nstop = 10\n", "test.toml",
+                                  {"job.start=18446744073709551000", "job.stop=18446744073709551615", "job.block=300"});
   EXPECT_EQ(loaded.job->task_count(), 3u);
   try {
     fanout::config::load_config("[job]\nkind = \"prime_count\"\n", "test.toml", {"job.stop=18446744073709551616"});

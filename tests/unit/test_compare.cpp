@@ -76,8 +76,8 @@ std::string replace(std::string text, const std::string& from, const std::string
 }  // namespace
 
 TEST(KarpFlatt, ClosedForms) {
-  EXPECT_DOUBLE_EQ(karp_flatt(2.0, 2.0), 0.0);    // perfect speedup: no serial part
-  EXPECT_DOUBLE_EQ(karp_flatt(1.0, 4.0), 1.0);    // no speedup: all serial
+  EXPECT_DOUBLE_EQ(karp_flatt(2.0, 2.0), 0.0);  // perfect speedup: no serial part
+  EXPECT_DOUBLE_EQ(karp_flatt(1.0, 4.0), 1.0);  // no speedup: all serial
   EXPECT_NEAR(karp_flatt(3.0, 4.0), (1.0 / 3 - 0.25) / 0.75, 1e-15);
   // Amdahl data gives back its serial fraction at every p.
   for (double f : {0.01, 0.1, 0.5})
@@ -176,8 +176,8 @@ TEST(ConfigKeys, StudyKeysAndDifferences) {
   EXPECT_FALSE(study_key("schedulex"));
 
   auto a = flatten_toml(CONFIG, "a");
-  auto b = flatten_toml(replace(replace(CONFIG, "tasks = 4", "tasks = 5"), "policy = 'dynamic'", "policy = 'guided'"),
-                        "b");
+  auto b =
+      flatten_toml(replace(replace(CONFIG, "tasks = 4", "tasks = 5"), "policy = 'dynamic'", "policy = 'guided'"), "b");
   EXPECT_EQ(differing_keys(a, b), (std::vector<std::string>{"job.tasks", "schedule.policy"}));
   auto c = flatten_toml(std::string(CONFIG) + "\n[extra]\nnested = { x = [1, 2] }\n", "c");
   EXPECT_EQ(differing_keys(a, c), (std::vector<std::string>{"extra.nested.x"}));
@@ -194,7 +194,7 @@ TEST(Compare, SpeedupFromTheFewestWorkersScaledByTheirCount) {
   EXPECT_EQ(c.runs[1].file, "four.h5");
   EXPECT_EQ(c.runs[2].file, "eight.h5");
   EXPECT_EQ(c.baseline, 0u);
-  EXPECT_DOUBLE_EQ(c.runs[0].speedup, 2.0);          // 2 workers x 1.6 s / 1.6 s
+  EXPECT_DOUBLE_EQ(c.runs[0].speedup, 2.0);  // 2 workers x 1.6 s / 1.6 s
   EXPECT_DOUBLE_EQ(c.runs[1].speedup, 2 * 1.6 / 1.0);
   EXPECT_DOUBLE_EQ(c.runs[2].speedup, 2 * 1.6 / 0.8);
   EXPECT_DOUBLE_EQ(c.runs[2].efficiency, 4.0 / 8.0);
@@ -211,8 +211,8 @@ TEST(Compare, SpeedupFromTheFewestWorkersScaledByTheirCount) {
 }
 
 TEST(Compare, BaselineIsTheFastestOfTheFewestWorkers) {
-  Comparison c = compare({made_up_run("slow.h5", 1, 1, 2.0), made_up_run("two.h5", 2, 1, 1.0),
-                          made_up_run("fast.h5", 1, 1, 1.5)});
+  Comparison c =
+      compare({made_up_run("slow.h5", 1, 1, 2.0), made_up_run("two.h5", 2, 1, 1.0), made_up_run("fast.h5", 1, 1, 1.5)});
   ASSERT_EQ(c.runs.size(), 3u);
   EXPECT_EQ(c.runs[0].file, "slow.h5");  // rows: by workers, then as given
   EXPECT_EQ(c.runs[1].file, "fast.h5");
@@ -227,8 +227,8 @@ TEST(Compare, RefusesOtherJobsAndOtherParameters) {
   b.job = "primes";
   EXPECT_THROW(compare({a, b}), ConfigError);
   b.job = "spin";
-  b.config = replace(replace(CONFIG, "duration = 0.5", "duration = 0.25"), "progress_interval = 30",
-                     "progress_interval = 0");
+  b.config =
+      replace(replace(CONFIG, "duration = 0.5", "duration = 0.25"), "progress_interval = 30", "progress_interval = 0");
   try {
     compare({a, b});
     FAIL() << "configs differing in job.duration were compared";

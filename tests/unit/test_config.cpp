@@ -61,9 +61,9 @@ TEST(Config, ResolvedConfigLoadsToItself) {
 }
 
 TEST(Config, OverridesParseTomlAndBareWords) {
-  auto loaded = load_config(SPIN, "test.toml",
-                            {"schedule.policy=static-block", "job.tasks=7", "schedule.chunk=5", "output.path=out/x.h5",
-                             "job.duration=0.5"});
+  auto loaded = load_config(
+      SPIN, "test.toml",
+      {"schedule.policy=static-block", "job.tasks=7", "schedule.chunk=5", "output.path=out/x.h5", "job.duration=0.5"});
   EXPECT_EQ(loaded.run.policy, Policy::StaticBlock);
   EXPECT_EQ(loaded.job->task_count(), 7u);
   EXPECT_EQ(loaded.run.chunk, 5u);
@@ -76,9 +76,10 @@ TEST(Config, OverrideCreatesAMissingSection) {
 }
 
 TEST(ConfigErrors, SyntaxError) {
-  EXPECT_EQ(error_of("[job]\nkind = \"spin\nseed = 1\n"),
-            "test.toml:2:13: TOML syntax error: Error while parsing string: unescaped control characters other than TAB "
-            "(U+0009) are explicitly prohibited");
+  EXPECT_EQ(
+      error_of("[job]\nkind = \"spin\nseed = 1\n"),
+      "test.toml:2:13: TOML syntax error: Error while parsing string: unescaped control characters other than TAB "
+      "(U+0009) are explicitly prohibited");
 }
 
 TEST(ConfigErrors, UnknownKeySuggestsTheClosest) {
@@ -101,18 +102,22 @@ TEST(ConfigErrors, OutOfRange) {
 
 TEST(ConfigErrors, UnknownPolicySuggestsTheClosest) {
   EXPECT_EQ(error_of(SPIN + "[schedule]\npolicy = \"dynamc\"\n"),
-            "test.toml:6: schedule.policy: expected one of \"static-block\", \"static-cyclic\", \"dynamic\", \"guided\", found "
+            "test.toml:6: schedule.policy: expected one of \"static-block\", \"static-cyclic\", \"dynamic\", "
+            "\"guided\", found "
             "\"dynamc\" (did you mean \"dynamic\"?)");
 }
 
 TEST(ConfigErrors, UnknownJobKind) {
   EXPECT_EQ(error_of("[job]\nkind = \"prime\"\n"),
-            "test.toml:2: job.kind: expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"python\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
+            "test.toml:2: job.kind: expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", "
+            "\"primes\", \"python\", \"spin\", found \"prime\" (did you mean \"primes\"?)");
 }
 
 TEST(ConfigErrors, MissingJob) {
   EXPECT_EQ(error_of("[run]\nthreads_per_rank = 1\n"), "test.toml: job: missing; expected a [job] table with a kind");
-  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"), "test.toml:1: job.kind: missing; expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", \"prime_count\", \"primes\", \"python\", \"spin\"");
+  EXPECT_EQ(error_of("[job]\nnumbers = [3]\n"),
+            "test.toml:1: job.kind: missing; expected one of \"command\", \"mandelbrot\", \"monte_carlo_pi\", "
+            "\"prime_count\", \"primes\", \"python\", \"spin\"");
 }
 
 TEST(ConfigErrors, MissingRequiredJobKey) {
@@ -129,7 +134,8 @@ TEST(ConfigErrors, BadListItemNamesItsIndex) {
 
 TEST(ConfigErrors, UnknownSection) {
   EXPECT_EQ(error_of(SPIN + "[schedul]\npolicy = \"dynamic\"\n"),
-            "test.toml:5: [schedul]: unknown section; expected the tables [job], [params], [sweep], [schedule], [run], [checkpoint], [output] (did you "
+            "test.toml:5: [schedul]: unknown section; expected the tables [job], [params], [sweep], [schedule], [run], "
+            "[checkpoint], [output] (did you "
             "mean [schedule]?)");
 }
 
@@ -154,7 +160,8 @@ TEST(ConfigErrors, OverrideErrorsNameTheOverride) {
 }
 
 TEST(ConfigErrors, EmptyOutputPath) {
-  EXPECT_EQ(error_of(SPIN + "[output]\npath = \"\"\n"), "test.toml:6: output.path: expected a non-empty string, found \"\"");
+  EXPECT_EQ(error_of(SPIN + "[output]\npath = \"\"\n"),
+            "test.toml:6: output.path: expected a non-empty string, found \"\"");
 }
 
 TEST(ConfigErrors, UnreadableFile) {
@@ -184,9 +191,10 @@ TEST(Params, RunSectionsAreDescribed) {
 }
 
 TEST(ConfigErrors, LongestFirstNeedsAPolicyThatCanFollowIt) {
-  EXPECT_EQ(error_of(SPIN + "[schedule]\npolicy = \"static-block\"\norder = \"longest-first\"\n"),
-            "test.toml:7: schedule.order: \"longest-first\" does not combine with policy \"static-block\" (it would give "
-            "the longest tasks all to rank 0); use dynamic, guided or static-cyclic");
+  EXPECT_EQ(
+      error_of(SPIN + "[schedule]\npolicy = \"static-block\"\norder = \"longest-first\"\n"),
+      "test.toml:7: schedule.order: \"longest-first\" does not combine with policy \"static-block\" (it would give "
+      "the longest tasks all to rank 0); use dynamic, guided or static-cyclic");
   auto loaded = load_config(SPIN, "test.toml", {"schedule.order=longest-first", "schedule.policy=guided"});
   EXPECT_EQ(loaded.run.order, fanout::config::Order::LongestFirst);
   EXPECT_EQ(loaded.run.policy, Policy::Guided);
@@ -198,11 +206,13 @@ TEST(CommandConfig, ErrorsNameTheKey) {
   EXPECT_EQ(error_of(job),
             "test.toml:1: job.commands: missing; expected commands = [\"...\", ...], file = \"PATH\" (one command "
             "per line) or command = \"prog --x {x}\" with [params]");
-  EXPECT_EQ(error_of(job + "commands = []\n"), "test.toml:3: job.commands: expected a non-empty array of non-empty "
-                                               "strings, found []");
+  EXPECT_EQ(error_of(job + "commands = []\n"),
+            "test.toml:3: job.commands: expected a non-empty array of non-empty "
+            "strings, found []");
   EXPECT_EQ(error_of(job + "commands = [\"true\", 3]\n"),
             "test.toml:3: job.commands[1]: expected a non-empty string, found 3 (an integer)");
-  EXPECT_EQ(error_of(job + "commands = [\"\"]\n"), "test.toml:3: job.commands[0]: expected a non-empty string, found \"\"");
+  EXPECT_EQ(error_of(job + "commands = [\"\"]\n"),
+            "test.toml:3: job.commands[0]: expected a non-empty string, found \"\"");
   EXPECT_EQ(error_of(job + "commands = [\"true\"]\nfile = \"x.txt\"\n"),
             "test.toml:4: job.file: give only one of commands, file and command (a template over [params])");
   EXPECT_EQ(error_of(job + "file = \"/nonexistent/tasks.txt\"\n"),
@@ -215,7 +225,8 @@ TEST(CommandConfig, FileIsReadFromTheConfigsDirectory) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("fanout-unit-command-" + std::to_string(getpid()));
   fs::create_directories(dir / "sub");
-  std::ofstream(dir / "sub" / "tasks.txt") << "# a comment\n\necho one\n   # indented comment\necho two # not a comment\r\n";
+  std::ofstream(dir / "sub" / "tasks.txt")
+      << "# a comment\n\necho one\n   # indented comment\necho two # not a comment\r\n";
   std::ofstream(dir / "sub" / "empty.txt") << "# only\n\n";
   std::ofstream(dir / "sub" / "c.toml") << "[job]\nkind = \"command\"\nfile = \"tasks.txt\"\n";
   auto loaded = fanout::config::load_config_file((dir / "sub" / "c.toml").string());

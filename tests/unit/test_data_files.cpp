@@ -76,8 +76,7 @@ TEST_F(DataFiles, EnvironmentOverridesAndIsTheOnlyPlaceLookedAt) {
       << why;
   setenv("FANOUT_SBATCH_TEMPLATE", (dir_ / "none.sbatch").c_str(), 1);
   why = error_of(fanout::SBATCH_TEMPLATE);
-  EXPECT_NE(why.find("FANOUT_SBATCH_TEMPLATE is set and names " + (dir_ / "none.sbatch").string()),
-            std::string::npos)
+  EXPECT_NE(why.find("FANOUT_SBATCH_TEMPLATE is set and names " + (dir_ / "none.sbatch").string()), std::string::npos)
       << why;
 
   // Empty is unset.

@@ -14,8 +14,8 @@
 #include "sched/scheduler.hpp"
 
 using namespace fanout;
-using sched::Policy;
 using protocol::Request;
+using sched::Policy;
 
 namespace {
 

@@ -570,12 +570,15 @@ TEST_F(RunFileTest, ALeaderOutsideTheRunOrAnUnknownHierarchyIsRefused) {
     };
   };
   std::string file = damage("leader.h5", set_leader(1, 2));
-  EXPECT_EQ(read_error(file), file + ": /ranks row 1: leader: expected 0 to 1 (the attribute n_ranks is 2), found 2 "
-                                     "(the file is damaged)");
+  EXPECT_EQ(read_error(file), file +
+                                  ": /ranks row 1: leader: expected 0 to 1 (the attribute n_ranks is 2), found 2 "
+                                  "(the file is damaged)");
   file = damage("leader0.h5", set_leader(0, 1));
-  EXPECT_EQ(read_error(file), file + ": /ranks row 0: leader: expected 0 (rank 0 takes work from no one), found 1 "
-                                     "(the file is damaged)");
+  EXPECT_EQ(read_error(file), file +
+                                  ": /ranks row 0: leader: expected 0 (rank 0 takes work from no one), found 1 "
+                                  "(the file is damaged)");
   file = damage("hierarchy.h5", [](hid_t f) { io::write_attr(f, "hierarchy", std::string("auto")); });
-  EXPECT_EQ(read_error(file), file + ": attribute hierarchy: expected flat, node or a group size (a whole number >= "
-                                     "1), found \"auto\" (the file is damaged)");
+  EXPECT_EQ(read_error(file), file +
+                                  ": attribute hierarchy: expected flat, node or a group size (a whole number >= "
+                                  "1), found \"auto\" (the file is damaged)");
 }

@@ -37,7 +37,8 @@ std::vector<T> run_column(const std::string& toml, std::size_t column) {
 
 TEST(Registry, HoldsTheBuiltInJobs) {
   auto kinds = JobRegistry::instance().kinds();
-  EXPECT_EQ(kinds, (std::vector<std::string>{"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes", "python", "spin"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"command", "mandelbrot", "monte_carlo_pi", "prime_count", "primes",
+                                             "python", "spin"}));
   const auto* primes = JobRegistry::instance().find("primes");
   ASSERT_NE(primes, nullptr);
   ASSERT_EQ(primes->columns.size(), 2u);
@@ -57,7 +58,8 @@ TEST(Registry, DescribesEveryParameter) {
   auto params = fanout::config::describe_job(*JobRegistry::instance().find("spin"));
   std::vector<std::string> keys;
   for (const auto& p : params) keys.push_back(p.key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"tasks", "duration", "distribution", "sigma", "seed", "mode", "fail_every", "fail_on"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"tasks", "duration", "distribution", "sigma", "seed", "mode", "fail_every",
+                                            "fail_on"}));
   for (const auto& p : params) EXPECT_FALSE(p.help.empty()) << p.key;
 }
 
@@ -105,7 +107,7 @@ TEST(Command, RecordsExitSignalAndTails) {
     Row row(layout, bytes);
     try {
       fanout::TaskContext context(task, 0, 0, loaded.sweep.get());
-    loaded.job->run(context, row);
+      loaded.job->run(context, row);
     } catch (const std::runtime_error& e) {
       return e.what();
     }

@@ -16,7 +16,6 @@
 
 #include <zlib.h>
 
-#include "run/resume.hpp"
 #include "config/config.hpp"
 #include "core/batch.hpp"
 #include "core/error.hpp"
@@ -24,6 +23,7 @@
 #include "core/limits.hpp"
 #include "io/journal.hpp"
 #include "io/run_file.hpp"
+#include "run/resume.hpp"
 #include "temp_dir_test.hpp"
 
 namespace fs = std::filesystem;
@@ -274,7 +274,8 @@ std::vector<std::uint64_t> write_blocks(const std::string& file, std::uint64_t b
   for (std::uint64_t b = 0; b < blocks; ++b) {
     offsets.push_back(fs::file_size(file));
     std::vector<TaskRecord> three;
-    for (std::uint64_t id = 3 * b; id < 3 * b + 3; ++id) three.push_back(record(id, TaskStatus::Ok, 1.0 + static_cast<double>(id)));
+    for (std::uint64_t id = 3 * b; id < 3 * b + 3; ++id)
+      three.push_back(record(id, TaskStatus::Ok, 1.0 + static_cast<double>(id)));
     journal.add(three, rows_of(three), {});
     journal.write_out();
   }
@@ -571,8 +572,8 @@ TEST_F(JournalTest, RecordSizeIsCheckedAndVersion2IsStillRead) {
   // The header rewritten: its version, its fields, its length and CRC.
   auto rewrite = [&](std::uint32_t version, const std::string& header) {
     std::string out = bytes.substr(0, 16);
-    auto crc = static_cast<std::uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(header.data()),
-                                                  static_cast<uInt>(header.size())));
+    auto crc = static_cast<std::uint32_t>(
+        ::crc32(0L, reinterpret_cast<const Bytef*>(header.data()), static_cast<uInt>(header.size())));
     std::uint64_t length = header.size();
     out.append(reinterpret_cast<const char*>(&version), 4).append(reinterpret_cast<const char*>(&crc), 4);
     out.append(reinterpret_cast<const char*>(&length), 8).append(header).append(bytes.substr(at[0]));

@@ -83,7 +83,7 @@ TEST(DispatchTree, SaturationIsTheFirstRankCountThatFillsRankZero) {
   EXPECT_EQ(saturation_ranks(0, 2.0), 2);     // one rank alone is more than it can answer
   EXPECT_EQ(saturation_ranks(0, 0), std::nullopt);
   EXPECT_EQ(saturation_ranks(0, 1e-9), std::nullopt);  // beyond 10^7 ranks
-  EXPECT_EQ(saturation_ranks(8, 0.05), 105);  // 7 members + 13 leaders = 20 = 1 / 0.05
+  EXPECT_EQ(saturation_ranks(8, 0.05), 105);           // 7 members + 13 leaders = 20 = 1 / 0.05
   for (int group : {0, 1, 2, 4, 8, 32})
     for (double load : {0.3, 0.05, 0.01, 0.0037}) {
       auto n = saturation_ranks(group, load);
@@ -156,9 +156,9 @@ TEST(PredictDispatch, BadHierarchyAndRanksPerNodeAreRefused) {
       parse_hierarchy_option(bad);
       ADD_FAILURE() << "accepted " << bad;
     } catch (const ConfigError& e) {
-      EXPECT_EQ(std::string(e.what()),
-                "--hierarchy: expected flat, node or a group size (a whole number >= 1), found \"" + std::string(bad) +
-                    "\"");
+      EXPECT_EQ(
+          std::string(e.what()),
+          "--hierarchy: expected flat, node or a group size (a whole number >= 1), found \"" + std::string(bad) + "\"");
       EXPECT_EQ(e.exit_code(), 2);
     }
   }

@@ -23,7 +23,7 @@ TEST(Progress, EtaFromTheRateCountsDownThenIsUnknownWhenNoTaskFinishes) {
   ASSERT_NE(sink, nullptr);
   Progress p(Progress::Mode::Lines, 1000, 1, sink);
   EXPECT_EQ(eta_of(p.line(3, 0, 0, 0)), "?");  // no task yet: no rate
-  p.update(10, 998, 0, 0);                      // 998 tasks in 10 s: 2 left, 0.02 s
+  p.update(10, 998, 0, 0);                     // 998 tasks in 10 s: 2 left, 0.02 s
   EXPECT_EQ(eta_of(p.line(10, 998, 0, 0)), "0s");
   // A rank stopped (SIGSTOP) holds the 2 tasks left: no task finishes.
   p.update(40, 998, 0, 0);

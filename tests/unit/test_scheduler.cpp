@@ -8,17 +8,17 @@
 
 #include "sched/scheduler.hpp"
 
-using fanout::sched::Policy;
 using fanout::sched::make_scheduler;
+using fanout::sched::Policy;
 using fanout::sched::SchedulerOptions;
 using fanout::sched::TaskRange;
 
 namespace {
 
 struct Drained {
-  std::vector<std::vector<int>> owners;      // per task: the ranks that got it
-  std::vector<std::uint64_t> sizes;          // tasks per answer, in hand-out order
-  std::vector<std::uint64_t> handed;         // task ids in hand-out order
+  std::vector<std::vector<int>> owners;  // per task: the ranks that got it
+  std::vector<std::uint64_t> sizes;      // tasks per answer, in hand-out order
+  std::vector<std::uint64_t> handed;     // task ids in hand-out order
 };
 
 // Drains the scheduler the way ranks do (round robin over ranks until every
@@ -69,14 +69,16 @@ TEST(Scheduler, EveryTaskExactlyOnce) {
     for (std::uint64_t tasks : {0ull, 1ull, 2ull, 3ull, 7ull, 20ull, 97ull, 1000ull, 12345ull})
       for (int ranks : {1, 2, 3, 4, 7, 16, 100})
         for (unsigned threads : {1u, 2u, 3u})
-          for (std::optional<std::uint64_t> chunk : {std::optional<std::uint64_t>{}, std::optional<std::uint64_t>{1},
-                                                     std::optional<std::uint64_t>{5}})
+          for (std::optional<std::uint64_t> chunk :
+               {std::optional<std::uint64_t>{}, std::optional<std::uint64_t>{1}, std::optional<std::uint64_t>{5}})
             for (bool ordered : {false, true}) {
-              SchedulerOptions o{info.policy, tasks, ranks, threads, chunk, ordered ? reversed(tasks) : std::vector<std::uint64_t>{}};
+              SchedulerOptions o{info.policy, tasks, ranks,
+                                 threads,     chunk, ordered ? reversed(tasks) : std::vector<std::uint64_t>{}};
               auto d = drain(o, 1e-4);
               for (std::uint64_t id = 0; id < tasks; ++id)
-                ASSERT_EQ(d.owners[id].size(), 1u) << info.name << " tasks=" << tasks << " ranks=" << ranks
-                                                   << " threads=" << threads << " ordered=" << ordered << " task " << id;
+                ASSERT_EQ(d.owners[id].size(), 1u)
+                    << info.name << " tasks=" << tasks << " ranks=" << ranks << " threads=" << threads
+                    << " ordered=" << ordered << " task " << id;
             }
 }
 

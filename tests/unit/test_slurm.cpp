@@ -32,9 +32,9 @@ TEST(SlurmContext, EmptyOutsideAnAllocation) {
   EXPECT_FALSE(in_allocation());
   EXPECT_FALSE(seconds_left());
   EXPECT_FALSE(allocation_end());
-  EXPECT_FALSE(time_limit_stop_check(60));  // no check at all outside Slurm
+  EXPECT_FALSE(time_limit_stop_check(60));    // no check at all outside Slurm
   EXPECT_TRUE(context_attributes().empty());  // no empty slurm_* attributes outside Slurm (since format 1.5)
-  EXPECT_FALSE(node_name().empty());  // the host name
+  EXPECT_FALSE(node_name().empty());          // the host name
   setenv("SLURMD_NODENAME", "n7", 1);
   EXPECT_EQ(node_name(), "n7");
   unsetenv("SLURMD_NODENAME");
@@ -77,8 +77,7 @@ TEST(SlurmRender, ReplacesTheTemplatesLinesAndAddsTheRest) {
             "FANOUT_ARGS=(c.toml --set 'job.x='\\''y'\\''')\n");
   request.options.push_back({"partition", "gpu"});
   std::string with_partition = render_batch_script(tmpl, "t.sbatch", request);
-  EXPECT_NE(with_partition.find("\n#SBATCH --partition=gpu\n#SBATCH --requeue\n"), std::string::npos)
-      << with_partition;
+  EXPECT_NE(with_partition.find("\n#SBATCH --partition=gpu\n#SBATCH --requeue\n"), std::string::npos) << with_partition;
 }
 
 TEST(SlurmRender, RefusesATemplateWithoutItsLines) {

@@ -516,9 +516,9 @@ TEST(SweepErrors, RangeStepOfTheWrongSign) {
   EXPECT_EQ(
       error_of(COMMAND + "[params]\nn = { start = 0, stop = 10, step = -1 }\n"),
       "test.toml:5: params.n.step: step -1 goes away from stop: from 0 the values would never reach 10; use step 1");
-  EXPECT_EQ(
-      error_of(COMMAND + "[params]\nn = { start = 10, stop = 0 }\n"),
-      "test.toml:5: params.n.step: step 1 (the default) goes away from stop: from 10 the values would never reach 0; use step -1");
+  EXPECT_EQ(error_of(COMMAND + "[params]\nn = { start = 10, stop = 0 }\n"),
+            "test.toml:5: params.n.step: step 1 (the default) goes away from stop: from 10 the values would never "
+            "reach 0; use step -1");
 }
 
 TEST(SweepErrors, RangeOtherMistakes) {
@@ -1128,9 +1128,7 @@ TEST(SweepErrors, TemplateSlotInsideQuotes) {
   EXPECT_NO_THROW(load(job + "command = \"echo 'a' {x} \\\\\\\" {x} \\\"it's\\\" {x}\"\n[params]\nx = [1]\n"));
 }
 
-TEST_F(ResultFile, ByteOrderMarkBeforeJson) {
-  EXPECT_EQ(parse("\xEF\xBB\xBF" + json_with("\"u8\": 1")), "");
-}
+TEST_F(ResultFile, ByteOrderMarkBeforeJson) { EXPECT_EQ(parse("\xEF\xBB\xBF" + json_with("\"u8\": 1")), ""); }
 
 TEST_F(ResultFile, NulInAJsonText) {
   EXPECT_EQ(parse(json_with("\"t\": \"a\\u0000b\"")), "result t: a text cannot hold a NUL character");
