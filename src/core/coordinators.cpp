@@ -22,19 +22,6 @@ using protocol::TAG_RESULTS;
 using protocol::TAG_STOP;
 using protocol::TAG_WORK;
 
-std::string signal_name(int signo) {
-  switch (signo) {
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGINT:
-      return "SIGINT";
-    case SIGUSR1:
-      return "SIGUSR1";
-    default:
-      return "signal " + std::to_string(signo);
-  }
-}
-
 // Rank 0: serve requests, run local tasks, collect everything.
 void coordinate_root(const RankContext& context, Dispatcher& dispatcher, Collector& collector, TaskSink& sink) {
   Link& link = context.link;

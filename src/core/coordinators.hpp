@@ -40,7 +40,4 @@ void coordinate_root(const RankContext& context, Dispatcher& dispatcher, Collect
 void coordinate_leader(const RankContext& context);
 void coordinate_member(const RankContext& context);
 
-// "SIGTERM", "SIGINT", "SIGUSR1" or "signal N".
-std::string signal_name(int signo);
-
 }  // namespace fanout

@@ -47,6 +47,19 @@ void install_stop_signals() {
 int stop_signals_received() { return g_stop_signals.load(); }
 int last_stop_signal() { return g_last_signal.load(); }
 
+std::string signal_name(int signo) {
+  switch (signo) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "signal " + std::to_string(signo);
+  }
+}
+
 void quiet_barrier(const boost::mpi::communicator& comm) {
   MPI_Request request;
   check_mpi(MPI_Ibarrier(comm, &request), "MPI_Ibarrier");

@@ -95,6 +95,8 @@ void install_stop_signals();
 // Signals received so far (for tests and messages), and the last one's number.
 int stop_signals_received();
 int last_stop_signal();
+// "SIGTERM", "SIGINT", "SIGUSR1" or "signal N".
+std::string signal_name(int signo);
 
 // Collective. Runs every task of `job` once (every task not already done,
 // with retries of failed ones, unless a stop is requested) on comm's ranks, each with

@@ -64,18 +64,7 @@ void WriteSignals::check() {
   noted_ = true;
 }
 
-std::string WriteSignals::signal_name() {
-  switch (last_stop_signal()) {
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGINT:
-      return "SIGINT";
-    case SIGUSR1:
-      return "SIGUSR1";
-    default:
-      return "signal " + std::to_string(last_stop_signal());
-  }
-}
+std::string WriteSignals::signal_name() { return fanout::signal_name(last_stop_signal()); }
 
 bool give_up_file(std::unique_ptr<io::RunWriter>& writer, io::JournalWriter& journal) {
   writer.reset();
