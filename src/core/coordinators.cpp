@@ -287,7 +287,9 @@ void coordinate_leader(const RankContext& context) {
   auto gather = [&](Batch&& batch) {
     if (batch.empty()) return;
     if (up.empty()) up_since = steady_seconds();
-    for (const auto& r : batch.records) recent.add(r.t_end - r.t_start);
+    double seconds = 0;
+    for (const auto& r : batch.records) seconds += r.t_end - r.t_start;
+    recent.add(seconds, batch.records.size());  // one step per batch, as the worker pool does
     up.records.insert(up.records.end(), batch.records.begin(), batch.records.end());
     up.rows.insert(up.rows.end(), batch.rows.begin(), batch.rows.end());
     for (auto& e : batch.errors) up.errors.push_back(std::move(e));

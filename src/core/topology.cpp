@@ -56,7 +56,7 @@ Topology make_topology(int rank, const std::vector<int>& leader_of) {
   Topology t;
   t.rank = rank;
   t.parent = parent_of(rank);
-  t.leads_ = rank != 0 && leader_of[static_cast<std::size_t>(rank)] == rank;
+  t.leads_group = rank != 0 && leader_of[static_cast<std::size_t>(rank)] == rank;
   t.route.resize(static_cast<std::size_t>(ranks));
   for (int r = 0; r < ranks; ++r) {
     int p = parent_of(r);

@@ -1,7 +1,8 @@
 #pragma once
-// Who serves whom in a run: rank 0 serves its own group's ranks and the
-// other groups' leaders; a leader serves the ranks of its group (a node, or
-// N consecutive ranks) and takes work for them from rank 0.
+// Who serves whom in a run: with flat dispatch rank 0 serves every rank;
+// under leaders it serves the groups' leaders only (detach_rank_zero), and a
+// leader serves the other ranks of its group (a node, or N consecutive
+// ranks) and takes work for them from rank 0.
 #include <string>
 #include <vector>
 
@@ -38,8 +39,8 @@ struct Topology {
   int recorded_leader() const { return parent < 0 ? 0 : parent; }
   bool serves() const { return !children.empty() || parent < 0; }
   // A group leader other than rank 0 (its group may be itself alone).
-  bool is_leader() const { return leads_; }
-  bool leads_ = false;
+  bool is_leader() const { return leads_group; }
+  bool leads_group = false;
 };
 
 // `leader_of[r]`: the group leader of rank r (leader_of[0] must be 0).
