@@ -1,6 +1,7 @@
 #include "core/batch.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <stdexcept>
 
@@ -52,35 +53,94 @@ std::vector<char> encode(const Batch& batch, std::uint64_t flags) {
   return out;
 }
 
-Batch decode(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags) {
-  Batch batch;
-  const char* p = data;
-  const char* end = p + size;
-  flags = take<std::uint64_t>(p, end);
-  auto n_records = take<std::uint64_t>(p, end);
-  auto n_errors = take<std::uint64_t>(p, end);
-  // Divided, not multiplied: a damaged row_size or count must not wrap around.
-  if (n_records > size || (n_records > 0 && (row_size > size || static_cast<std::size_t>(end - p) / n_records <
-                                                                    sizeof(TaskRecord) + row_size)))
-    throw std::runtime_error("truncated batch of results");
-  batch.records.resize(n_records);
-  batch.rows.resize(n_records * row_size);
-  // memcpy to the null data() of an empty vector is undefined, even of 0 bytes (UBSan).
-  if (!batch.records.empty()) std::memcpy(batch.records.data(), p, n_records * sizeof(TaskRecord));
-  p += n_records * sizeof(TaskRecord);
-  if (!batch.rows.empty()) std::memcpy(batch.rows.data(), p, batch.rows.size());
-  p += batch.rows.size();
-  if (n_errors > size) throw std::runtime_error("truncated batch of results");
-  for (std::uint64_t i = 0; i < n_errors; ++i) {
+namespace {
+// Reads `count` error entries at p (into `out` unless null), checking each.
+void read_errors(const char*& p, const char* end, std::uint64_t count, std::size_t size, std::vector<TaskError>* out) {
+  if (count > size) throw std::runtime_error("truncated batch of results");
+  for (std::uint64_t i = 0; i < count; ++i) {
     TaskError e;
     e.id = take<std::uint64_t>(p, end);
     e.attempt = take<std::uint32_t>(p, end);
     e.rank = take<std::int32_t>(p, end);
     auto length = take<std::uint64_t>(p, end);
     if (static_cast<std::uint64_t>(end - p) < length) throw std::runtime_error("truncated batch of results");
-    e.message.assign(p, length);
+    if (out) {
+      e.message.assign(p, length);
+      out->push_back(std::move(e));
+    }
     p += length;
-    batch.errors.push_back(std::move(e));
+  }
+}
+
+// The part at data, its errors appended to `errors` unless null.
+BatchPart read_part(const char* data, std::size_t size, std::size_t row_size, std::vector<TaskError>* errors) {
+  BatchPart part;
+  const char* p = data;
+  const char* end = p + size;
+  part.flags = take<std::uint64_t>(p, end);
+  part.records = take<std::uint64_t>(p, end);
+  part.errors = take<std::uint64_t>(p, end);
+  // Divided, not multiplied: a damaged row_size or count must not wrap around.
+  if (part.records > size || (part.records > 0 && (row_size > size || static_cast<std::size_t>(end - p) / part.records <
+                                                                          sizeof(TaskRecord) + row_size)))
+    throw std::runtime_error("truncated batch of results");
+  part.first_record = p;
+  p += part.records * (sizeof(TaskRecord) + row_size);
+  read_errors(p, end, part.errors, size, errors);
+  part.bytes = static_cast<std::size_t>(p - data);
+  return part;
+}
+}  // namespace
+
+BatchPart read_part(const char* data, std::size_t size, std::size_t row_size) {
+  return read_part(data, size, row_size, nullptr);
+}
+
+double BatchPart::seconds() const {
+  double total = 0;
+  for (std::uint64_t i = 0; i < records; ++i) {
+    double t[2];
+    std::memcpy(t, first_record + i * sizeof(TaskRecord) + offsetof(TaskRecord, t_start), sizeof t);
+    total += t[1] - t[0];
+  }
+  return total;
+}
+
+Batch decode_parts(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags) {
+  Batch batch;
+  std::vector<BatchPart> parts;
+  std::uint64_t records = 0;
+  for (std::size_t at = 0; at < size || parts.empty();) {
+    parts.push_back(read_part(data + at, size - at, row_size, &batch.errors));
+    records += parts.back().records;
+    at += parts.back().bytes;
+  }
+  flags = parts.front().flags;
+  batch.records.resize(records);
+  batch.rows.resize(records * row_size);
+  std::size_t r = 0;
+  for (const auto& part : parts) {
+    if (part.records == 0) continue;
+    // memcpy to the null data() of an empty vector is undefined, even of 0 bytes (UBSan).
+    std::memcpy(batch.records.data() + r, part.first_record, part.records * sizeof(TaskRecord));
+    if (row_size > 0)
+      std::memcpy(batch.rows.data() + r * row_size, part.first_record + part.records * sizeof(TaskRecord),
+                  part.records * row_size);
+    r += part.records;
+  }
+  return batch;
+}
+
+Batch decode(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags) {
+  Batch batch;
+  BatchPart part = read_part(data, size, row_size, &batch.errors);
+  flags = part.flags;
+  batch.records.resize(part.records);
+  batch.rows.resize(part.records * row_size);
+  if (part.records > 0) {
+    std::memcpy(batch.records.data(), part.first_record, part.records * sizeof(TaskRecord));
+    if (row_size > 0)
+      std::memcpy(batch.rows.data(), part.first_record + part.records * sizeof(TaskRecord), part.records * row_size);
   }
   return batch;
 }

@@ -32,4 +32,21 @@ void encode_into(std::vector<char>& out, std::span<const TaskRecord> records, st
 // Throws std::runtime_error on a short or malformed message.
 Batch decode(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags);
 
+// One encoded batch at the start of some bytes, checked but not copied.
+struct BatchPart {
+  std::uint64_t flags = 0;
+  std::uint64_t records = 0;
+  std::uint64_t errors = 0;
+  const char* first_record = nullptr;  // `records` records here, then their rows (may be unaligned)
+  std::size_t bytes = 0;               // the part's whole length
+  // The summed run time (t_end - t_start) of its records.
+  double seconds() const;
+};
+// Throws std::runtime_error on a short or malformed batch.
+BatchPart read_part(const char* data, std::size_t size, std::size_t row_size);
+// A message of several batches, one after another (a leader forwards its
+// group's batches as they came): each part checked, the whole message
+// used exactly, the parts merged into one batch; `flags` are the first part's.
+Batch decode_parts(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags);
+
 }  // namespace fanout

@@ -1,6 +1,7 @@
 #include "core/coordinators.hpp"
 
 #include <csignal>
+#include <cstring>
 #include <deque>
 #include <iostream>
 #include <stdexcept>
@@ -8,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/bundle.hpp"
 #include "core/group_supply.hpp"
 #include "core/protocol.hpp"
 
@@ -45,6 +47,8 @@ void coordinate_root(const RankContext& context, Dispatcher& dispatcher, Collect
   std::uint64_t published_tasks = 0;
   std::size_t published_errors = 0;
   double next_publish = 0;
+  std::vector<Batch> finished_batches;  // received this round, stored after the answers
+  std::vector<char> message;
   auto publish = [&] {
     if (!settings.publish) return;
     double t0 = steady_seconds();
@@ -136,9 +140,10 @@ void coordinate_root(const RankContext& context, Dispatcher& dispatcher, Collect
                      fmt::format("{} on rank {}", signal_name(report.signo), report.origin));
         continue;
       }
-      auto message = timer([&] { return link.receive_bytes(*status); });
+      message.clear();  // one buffer for every message: its pages are touched once
+      timer([&] { link.receive_append(*status, message); });
       std::uint64_t flags = 0;
-      collector.store(decode(message.data(), message.size(), context.row_size, flags));
+      Batch finished = decode_parts(message.data(), message.size(), context.row_size, flags);
       if (status->MPI_TAG == TAG_REQUEST) {
         auto reply = encode_work(dispatcher.next(source, protocol::unpack(flags)));
         timer([&] { link.send(source, TAG_WORK, std::move(reply)); });
@@ -146,7 +151,12 @@ void coordinate_root(const RankContext& context, Dispatcher& dispatcher, Collect
         --active;
         rank_done[static_cast<std::size_t>(source)] = true;
       }
+      finished_batches.push_back(std::move(finished));
     }
+    // Stored once every waiting message is answered: a request never waits
+    // behind the storing of a large batch that came before it.
+    for (auto& batch : finished_batches) collector.store(std::move(batch));
+    finished_batches.clear();
     timer([&] { link.in_flight(); });  // frees the answers taken
     sink.poll();
     bool local_done = !local_more && (pool.all_done() || stopper.give_up(pool));
@@ -272,9 +282,11 @@ void coordinate_leader(const RankContext& context) {
       settings.policy == sched::Policy::StaticBlock || settings.policy == sched::Policy::StaticCyclic;
   GroupSupply supply(me, members, settings.threads_per_rank, per_member);
   std::deque<int> asked;  // the stock each request to rank 0 was for, oldest first
-  Batch up;               // the group's finished tasks, on their way to rank 0
-  double up_since = 0;    // when the oldest of them came in
-  RecentMean recent;      // of the group's task times
+  // The group's finished tasks, on their way to rank 0, in a buffer that
+  // holds what is usually sent at once.
+  Bundle up(context.row_size, link.spare(),
+            std::min(LEADER_BUNDLE_BYTES, LEADER_SEND_RECORDS * (sizeof(TaskRecord) + context.row_size)));
+  RecentMean recent;  // of the group's task times
   int active = static_cast<int>(children.size());
   std::vector<bool> child_done(static_cast<std::size_t>(link.size()), false);
   bool local_more = true;     // the own workers may get more work
@@ -285,19 +297,14 @@ void coordinate_leader(const RankContext& context) {
   int signals_sent = 0;
 
   auto gather = [&](Batch&& batch) {
-    if (batch.empty()) return;
-    if (up.empty()) up_since = steady_seconds();
     double seconds = 0;
     for (const auto& r : batch.records) seconds += r.t_end - r.t_start;
     recent.add(seconds, batch.records.size());  // one step per batch, as the worker pool does
-    up.records.insert(up.records.end(), batch.records.begin(), batch.records.end());
-    up.rows.insert(up.rows.end(), batch.rows.begin(), batch.rows.end());
-    for (auto& e : batch.errors) up.errors.push_back(std::move(e));
+    up.add(batch);
   };
-  auto take_up = [&] {
-    Batch out = std::move(up);
-    up = Batch{};
-    return out;
+  auto take_up = [&](std::uint64_t flags = 0) {
+    link.in_flight();  // a send that completed leaves its buffer for the next bundle
+    return up.take(flags, link.spare());
   };
   auto reply = [&](int member, const sched::Work& work) {
     if (member == me) {
@@ -352,15 +359,20 @@ void coordinate_leader(const RankContext& context) {
         timer([&] { link.receive_small(source, TAG_STOP, &report, sizeof report); });
         timer([&] { link.send_small(parent, TAG_STOP, &report, sizeof report); });
       } else {
-        auto message = timer([&] { return link.receive_bytes(*status); });
+        // A member's batch goes on as it came: received into the bundle, checked, not decoded.
+        const std::size_t from = up.bytes().size();
+        timer([&] { link.receive_append(*status, up.bytes()); });
+        std::uint64_t records = 0;
+        const double seconds = up.adopt(from, records);
         std::uint64_t flags = 0;
-        gather(decode(message.data(), message.size(), context.row_size, flags));
+        std::memcpy(&flags, up.bytes().data() + from, sizeof flags);
         if (tag == TAG_REQUEST) {
           if (auto work = supply.take(source, protocol::unpack(flags).ahead)) reply(source, *work);
         } else if (tag == TAG_DONE) {
           --active;
           child_done[static_cast<std::size_t>(source)] = true;
         }
+        recent.add(seconds, records);
       }
     }
     bool ahead = false;
@@ -373,22 +385,22 @@ void coordinate_leader(const RankContext& context) {
     if (pool.pending() > 0) gather(pool.take_results());
     // Ask rank 0 for what the group needs; the finished tasks go along.
     for (const auto& request : supply.wanted()) {
-      timer([&] { link.send(parent, TAG_REQUEST, encode(take_up(), protocol::pack(request))); });
+      timer([&] { link.send(parent, TAG_REQUEST, take_up(protocol::pack(request))); });
       supply.requested(request.for_rank);
       asked.push_back(request.for_rank);
     }
     std::size_t in_flight = timer([&] { return link.in_flight(); });
     if (!up.empty() && in_flight < MAX_IN_FLIGHT &&
-        (stopper.level() > 0 || up.records.size() >= LEADER_SEND_RECORDS || up.rows.size() >= SEND_BYTES ||
-         steady_seconds() - up_since >= SEND_SECONDS)) {
-      timer([&] { link.send(parent, TAG_RESULTS, encode(take_up())); });
+        (stopper.level() > 0 || up.records() >= LEADER_SEND_RECORDS || up.row_bytes() >= SEND_BYTES ||
+         steady_seconds() - up.since() >= SEND_SECONDS)) {
+      timer([&] { link.send(parent, TAG_RESULTS, take_up()); });
       ++in_flight;
     }
     bool local_done = !local_more && !local_parked && (pool.all_done() || stopper.give_up(pool));
     if (local_done && active == 0 && supply.outstanding() == 0) {
       gather(pool.take_results());
       timer([&] {
-        link.send(parent, TAG_DONE, encode(take_up()));
+        link.send(parent, TAG_DONE, take_up());
         link.wait_all();
       });
       context.outcome.abandoned = stopper.abandoned();
@@ -398,7 +410,7 @@ void coordinate_leader(const RankContext& context) {
                      ? MIN_POLL
                      : poll_cap(std::max({recent.value(), pool.recent_task(), pool.busy_without_finishing()}));
     double until = fetcher.pause_end();
-    if (!up.empty()) until = std::min(until, up_since + SEND_SECONDS);
+    if (!up.empty()) until = std::min(until, up.since() + SEND_SECONDS);
     pool.wait(backoff.next(traffic, cap, until));
   }
 }

@@ -21,7 +21,7 @@ sched::Work Dispatcher::next(int requester, const protocol::Request& request) {
     ++in_flight_;
     return work;
   }
-  sched::Work work = scheduler_.next(request.for_rank, request.ahead, request.workers);
+  sched::Work work = scheduler_.next(request.for_rank, request.ahead, request.workers, request.rounds);
   for (const auto& r : work.ranges) in_flight_ += r.count();
   // Tasks still out may fail and come back: keep the ranks until they are in.
   if (work.done() && retries_ > 0 && (in_flight_ > 0 || !retry_.empty())) work.later = true;

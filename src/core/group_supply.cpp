@@ -64,7 +64,8 @@ std::vector<protocol::Request> GroupSupply::wanted() {
     protocol::Request r;
     r.ahead = !any_idle;
     r.for_rank = key;
-    r.workers = threads_ * (per_member_ ? 1 : ROUNDS * static_cast<std::uint32_t>(members_.size()));
+    r.workers = threads_ * (per_member_ ? 1 : static_cast<std::uint32_t>(members_.size()));
+    r.rounds = per_member_ ? 1 : static_cast<std::uint8_t>(ROUNDS);
     out.push_back(r);
   }
   return out;

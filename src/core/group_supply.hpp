@@ -19,9 +19,10 @@ class GroupSupply {
  public:
   // A shared stock asks rank 0 for this many rounds of its group's work at
   // once (a round: one piece per member): half as many requests reach rank
-  // 0 as from one rank asking for itself, and the scheduler's tail limit
-  // (remaining / (2 x workers) per worker) still holds the group to its
-  // share of what is left.
+  // 0 as from one rank asking for itself. Near the end the scheduler's tail
+  // limit decides: at most 3/4 of the group's share of what is left (see
+  // sched::auto_chunk), so that no group holds the last of the work while
+  // the others wait.
   static constexpr std::uint32_t ROUNDS = 2;
   // `members`: the ranks served (the leader included), each with
   // `threads` workers. `per_member`: static policies, where each rank has a

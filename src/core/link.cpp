@@ -1,5 +1,6 @@
 #include "core/link.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -52,6 +53,16 @@ std::vector<char> Link::receive_bytes(const MPI_Status& status) {
   return message;
 }
 
+void Link::receive_append(const MPI_Status& status, std::vector<char>& out) {
+  int count = 0;
+  check_mpi(MPI_Get_count(&status, MPI_CHAR, &count), "MPI_Get_count");
+  const std::size_t at = out.size();
+  out.resize(at + static_cast<std::size_t>(count));
+  check_mpi(MPI_Recv(out.data() + at, count, MPI_CHAR, status.MPI_SOURCE, status.MPI_TAG, comm_, MPI_STATUS_IGNORE),
+            "MPI_Recv");
+  count_in(static_cast<std::size_t>(count));
+}
+
 std::vector<std::uint64_t> Link::receive_words(const MPI_Status& status) {
   int count = 0;
   check_mpi(MPI_Get_count(&status, MPI_CHAR, &count), "MPI_Get_count");
@@ -100,9 +111,31 @@ std::size_t Link::in_flight() {
     int done = 0;
     check_mpi(MPI_Test(&out_.front().request, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (!done) break;
+    keep_spare(std::move(out_.front().data));
     out_.pop_front();
   }
   return out_.size();
+}
+
+void Link::keep_spare(std::vector<char>&& buffer) {
+  if (buffer.capacity() == 0) return;
+  if (spares_.size() < SPARES) {
+    spares_.push_back(std::move(buffer));
+    return;
+  }
+  auto smallest = std::min_element(spares_.begin(), spares_.end(),
+                                   [](const auto& a, const auto& b) { return a.capacity() < b.capacity(); });
+  if (smallest->capacity() < buffer.capacity()) *smallest = std::move(buffer);
+}
+
+std::vector<char> Link::spare() {
+  if (spares_.empty()) return {};
+  auto largest = std::max_element(spares_.begin(), spares_.end(),
+                                  [](const auto& a, const auto& b) { return a.capacity() < b.capacity(); });
+  std::vector<char> buffer = std::move(*largest);
+  spares_.erase(largest);
+  buffer.clear();
+  return buffer;
 }
 
 void Link::wait_all() {

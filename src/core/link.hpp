@@ -35,6 +35,8 @@ class Link {
   std::optional<MPI_Status> probe(int source, int tag);
   // Receives the message `status` announced, whole.
   std::vector<char> receive_bytes(const MPI_Status& status);
+  // ...or appended to `out` (a leader gathers its group's batches so, in one buffer).
+  void receive_append(const MPI_Status& status, std::vector<char>& out);
   std::vector<std::uint64_t> receive_words(const MPI_Status& status);
   // Small messages (a stop level, a signal report): a blocking send, which
   // returns at once for messages this small (eager protocol).
@@ -48,6 +50,11 @@ class Link {
   void send(int dest, int tag, std::vector<std::uint64_t>&& message);
   // Messages sent with send() not yet taken by their receiver (frees those that were).
   std::size_t in_flight();
+  // An empty buffer, with the capacity of one whose send completed when
+  // there is one (SPARES are kept): large buffers used again need no new
+  // pages (each new page costs a fault and its zeroing).
+  static constexpr std::size_t SPARES = 2;
+  std::vector<char> spare();
   void wait_all();
   const Traffic& traffic() const { return traffic_; }
 
@@ -57,10 +64,12 @@ class Link {
     std::vector<char> data;
   };
   void count_in(std::size_t bytes);
+  void keep_spare(std::vector<char>&& buffer);
   MPI_Comm comm_;
   int rank_ = 0;
   int size_ = 1;
-  std::deque<Message> out_;  // a deque: the buffers never move while in flight
+  std::deque<Message> out_;                // a deque: the buffers never move while in flight
+  std::vector<std::vector<char>> spares_;  // buffers of completed sends, the largest kept
   Traffic traffic_;
 };
 

@@ -23,6 +23,7 @@ inline constexpr double SEND_SECONDS = 0.5;         // ...or this often
 // A leader forwards its group's finished tasks to rank 0 in batches this
 // large (or SEND_SECONDS after the first one waits): what cuts rank 0's messages.
 inline constexpr std::size_t LEADER_SEND_RECORDS = 4 * SEND_RECORDS;
+inline constexpr std::size_t LEADER_BUNDLE_BYTES = std::size_t{32} << 20;  // its buffer's first capacity, at most
 inline constexpr std::size_t MAX_IN_FLIGHT = 2;  // messages of results on their way up, at most
 // Workers pause when this many finished tasks wait for the coordinating
 // thread, so a rank that computes faster than it can ship or write results

@@ -7,6 +7,8 @@ namespace fanout::protocol {
 
 namespace {
 constexpr std::uint64_t AHEAD_BIT = 1;
+constexpr int ROUNDS_SHIFT = 1;
+constexpr std::uint64_t ROUNDS_MASK = 7;
 constexpr int WORKERS_SHIFT = 8;
 constexpr std::uint64_t WORKERS_MASK = (std::uint64_t{1} << 24) - 1;
 constexpr int RANK_SHIFT = 32;
@@ -16,9 +18,12 @@ constexpr std::uint64_t RANK_MASK = (std::uint64_t{1} << 31) - 1;
 std::uint64_t pack(const Request& request) {
   if (request.workers == 0 || request.workers > WORKERS_MASK)
     throw std::invalid_argument("request: workers out of range: " + std::to_string(request.workers));
+  if (request.rounds < 1 || request.rounds > ROUNDS_MASK + 1)
+    throw std::invalid_argument("request: rounds out of range: " + std::to_string(request.rounds));
   if (request.for_rank < 0 || static_cast<std::uint64_t>(request.for_rank) + 1 > RANK_MASK)
     throw std::invalid_argument("request: rank out of range: " + std::to_string(request.for_rank));
-  return (request.ahead ? AHEAD_BIT : 0) | (std::uint64_t{request.workers} << WORKERS_SHIFT) |
+  return (request.ahead ? AHEAD_BIT : 0) | (std::uint64_t{request.rounds - 1u} << ROUNDS_SHIFT) |
+         (std::uint64_t{request.workers} << WORKERS_SHIFT) |
          ((static_cast<std::uint64_t>(request.for_rank) + 1) << RANK_SHIFT);
 }
 
@@ -27,7 +32,8 @@ Request unpack(std::uint64_t flags) {
   r.ahead = (flags & AHEAD_BIT) != 0;
   r.workers = static_cast<std::uint32_t>((flags >> WORKERS_SHIFT) & WORKERS_MASK);
   std::uint64_t rank_plus_one = (flags >> RANK_SHIFT) & RANK_MASK;
-  if (r.workers == 0 || rank_plus_one == 0 || (flags & 0xFE) != 0 || (flags >> 63) != 0)
+  r.rounds = static_cast<std::uint8_t>(((flags >> ROUNDS_SHIFT) & ROUNDS_MASK) + 1);
+  if (r.workers == 0 || rank_plus_one == 0 || (flags & 0xF0) != 0 || (flags >> 63) != 0)
     throw std::runtime_error("malformed work request (flags " + std::to_string(flags) + ")");
   r.for_rank = static_cast<std::int32_t>(rank_plus_one - 1);
   return r;

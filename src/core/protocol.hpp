@@ -19,7 +19,9 @@ enum Tag : int {
 };
 
 // What a request asks for, packed into the batch's u64 flags word: bit 0
-// "ahead" (no worker of the requester is idle), bits 8-31 the worker threads
+// "ahead" (no worker of the requester is idle), bits 1-3 the rounds minus
+// one (a leader asks for GroupSupply::ROUNDS chunks per worker of its
+// group; see sched::auto_chunk), bits 8-31 the worker threads
 // the answer is to feed (a leader asks for its whole group), bits 32-63 the
 // rank whose share is asked for plus one (static policies give each rank its
 // own share; a leader asks for its members' shares by their ranks).
@@ -28,6 +30,7 @@ struct Request {
   bool ahead = false;
   std::uint32_t workers = 1;  // 1 .. 2^24 - 1
   std::int32_t for_rank = 0;  // 0 .. 2^31 - 2
+  std::uint8_t rounds = 1;    // 1 .. 8
   bool operator==(const Request&) const = default;
 };
 std::uint64_t pack(const Request& request);

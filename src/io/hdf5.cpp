@@ -251,6 +251,20 @@ namespace {
 // compression, so that a damaged chunk fails its read instead of reading as
 // other numbers.
 void add_checksum(hid_t props) { check_status(H5Pset_fletcher32(props), "H5Pset_fletcher32"); }
+
+// A dataset's chunk cache holds CACHED_CHUNKS chunks (HDF5's default is 1
+// MiB, less than one chunk of /tasks): results arrive out of id order, and a
+// chunk that leaves the cache half written is read back, checked and
+// rewritten, with its checksum, for every later piece of it.
+constexpr std::size_t CACHED_CHUNKS = 16;
+constexpr std::size_t CACHE_SLOTS = 1601;  // a prime, about 100 per cached chunk
+Handle chunk_cache(std::size_t chunk_bytes) {
+  Handle access{check_id(H5Pcreate(H5P_DATASET_ACCESS), "H5Pcreate"), H5Pclose};
+  std::size_t bytes = std::max<std::size_t>(CACHED_CHUNKS * chunk_bytes, std::size_t{1} << 20);
+  // w0 = 1: chunks written whole leave the cache first.
+  check_status(H5Pset_chunk_cache(access.get(), CACHE_SLOTS, bytes, 1.0), "H5Pset_chunk_cache");
+  return access;
+}
 }  // namespace
 
 Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::uint64_t n, bool compress) {
@@ -259,14 +273,17 @@ Handle create_dataset_1d(hid_t loc, const std::string& name, hid_t type, std::ui
   Handle props{check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose};
   constexpr hsize_t CHUNK = 65536;
   constexpr hsize_t CHUNK_BYTES = 4 << 20;
+  std::size_t per_chunk_bytes = 0;
   if (n > 0) {
     hsize_t per_chunk = std::clamp<hsize_t>(CHUNK_BYTES / std::max<std::size_t>(1, H5Tget_size(type)), 1, CHUNK);
     hsize_t chunk[1] = {std::min<hsize_t>(n, per_chunk)};
+    per_chunk_bytes = chunk[0] * H5Tget_size(type);
     check_status(H5Pset_chunk(props.get(), 1, chunk), "H5Pset_chunk");
     if (compress && n > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
     add_checksum(props.get());
   }
-  return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
+  Handle access = chunk_cache(n > 0 ? per_chunk_bytes : 0);
+  return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), access.get()),
                    "cannot create dataset " + name),
           H5Dclose};
 }
@@ -277,13 +294,16 @@ Handle create_dataset_2d(hid_t loc, const std::string& name, hid_t type, std::ui
   Handle space{check_id(H5Screate_simple(2, dims, nullptr), "H5Screate_simple"), H5Sclose};
   Handle props{check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose};
   constexpr hsize_t CHUNK = 65536;
+  std::size_t per_chunk_bytes = 0;
   if (rows > 0 && columns > 0) {
     hsize_t chunk[2] = {std::clamp<hsize_t>(CHUNK / columns, 1, rows), columns};
     check_status(H5Pset_chunk(props.get(), 2, chunk), "H5Pset_chunk");
     if (compress && rows * columns > 1024) check_status(H5Pset_deflate(props.get(), 4), "H5Pset_deflate");
     add_checksum(props.get());
+    per_chunk_bytes = chunk[0] * columns * H5Tget_size(type);
   }
-  return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), H5P_DEFAULT),
+  Handle access = chunk_cache(per_chunk_bytes);
+  return {check_id(H5Dcreate2(loc, name.c_str(), type, space.get(), H5P_DEFAULT, props.get(), access.get()),
                    "cannot create dataset " + name),
           H5Dclose};
 }

@@ -16,11 +16,13 @@ std::vector<std::uint64_t> longest_first(const std::vector<double>& costs) {
 }
 
 std::uint64_t auto_chunk(double mean_task_seconds, std::uint64_t observed, std::uint64_t remaining,
-                         std::uint64_t workers) {
+                         std::uint64_t workers, std::uint64_t rounds) {
   if (observed == 0) return 1;  // nothing measured yet: probe with single tasks
   double for_overhead = std::ceil(TARGET_CHUNK_SECONDS / std::max(mean_task_seconds, 1e-9));
   std::uint64_t tail = remaining / (2 * workers);
-  auto chunk = static_cast<std::uint64_t>(std::min(for_overhead, 1e12));
+  if (rounds > 1) tail += tail / 2;  // see auto_chunk's declaration
+  auto chunk = static_cast<std::uint64_t>(
+      std::min(for_overhead * static_cast<double>(std::max<std::uint64_t>(rounds, 1)), 1e12));
   return std::max<std::uint64_t>(1, std::min(chunk, tail));
 }
 
@@ -62,7 +64,7 @@ class StaticScheduler : public Scheduler {
     for (std::uint64_t r = 0; r < n; ++r) cursor_[r] = o_.policy == Policy::StaticBlock ? block_begin(r) : r;
   }
 
-  Work next(int rank, bool /*ahead*/, std::uint64_t /*workers*/) override {
+  Work next(int rank, bool /*ahead*/, std::uint64_t /*workers*/, std::uint64_t /*rounds*/) override {
     if (rank < 0 || rank >= o_.ranks) throw std::out_of_range("scheduler: rank out of range");
     auto r = static_cast<std::uint64_t>(rank);
     bool block = o_.policy == Policy::StaticBlock;
@@ -96,7 +98,7 @@ class SharedScheduler : public Scheduler {
   explicit SharedScheduler(SchedulerOptions o)
       : o_(std::move(o)), workers_(static_cast<std::uint64_t>(o_.ranks) * o_.threads_per_rank) {}
 
-  Work next(int /*rank*/, bool ahead, std::uint64_t workers) override {
+  Work next(int /*rank*/, bool ahead, std::uint64_t workers, std::uint64_t rounds) override {
     if (next_ >= o_.task_count) return {};
     std::uint64_t remaining = o_.task_count - next_;
     double mean = observed_ ? seconds_ / static_cast<double>(observed_) : 0;
@@ -105,9 +107,9 @@ class SharedScheduler : public Scheduler {
     if (o_.policy == Policy::Guided) {
       per_worker = guided_chunk(remaining, workers_, o_.chunk.value_or(1));
     } else if (o_.chunk) {
-      per_worker = *o_.chunk;
+      per_worker = *o_.chunk * std::max<std::uint64_t>(rounds, 1);
     } else {
-      per_worker = auto_chunk(mean, observed_, remaining, workers_);
+      per_worker = auto_chunk(mean, observed_, remaining, workers_, rounds);
     }
     std::uint64_t size = std::min(remaining, per_worker * (workers ? workers : o_.threads_per_rank));
     Work work{emit(o_.order, next_, size, 1)};

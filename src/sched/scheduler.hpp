@@ -45,8 +45,9 @@ class Scheduler {
   // ahead_refused) when a task fetched ahead could end up waiting in a
   // busy rank's queue while a worker elsewhere has nothing left to do.
   // `workers`: the worker threads the answer feeds (a leader asks for its
-  // whole group); 0: one rank's, threads_per_rank.
-  virtual Work next(int rank, bool ahead = false, std::uint64_t workers = 0) = 0;
+  // whole group); 0: one rank's, threads_per_rank. `rounds`: that many
+  // chunks per worker at once (a leader's stock), never past the tail limit.
+  virtual Work next(int rank, bool ahead = false, std::uint64_t workers = 0, std::uint64_t rounds = 1) = 0;
   // Finished tasks: `count` of them took `seconds` of wall time in all.
   virtual void observe(double /*seconds*/, std::uint64_t /*count*/) {}
   // The chunk setting as recorded in the file: a number, "auto", "block" or "1".
@@ -61,9 +62,13 @@ std::vector<std::uint64_t> longest_first(const std::vector<double>& costs);
 // Dynamic "auto": tasks per worker per request, from the mean task time seen
 // so far: enough for TARGET_CHUNK_SECONDS of work (dispatch then costs well
 // under 1%), at most remaining / (2 x workers) so the tail stays short, at least 1.
+// `rounds` > 1 (a leader asking for its group's stock, see GroupSupply):
+// that many chunks for the overhead, and half as much again of the tail
+// limit, so that a group asks rank 0 less often than its ranks would one by
+// one, while still taking at most 3/4 of its share of what is left.
 inline constexpr double TARGET_CHUNK_SECONDS = 0.005;
 std::uint64_t auto_chunk(double mean_task_seconds, std::uint64_t observed, std::uint64_t remaining,
-                         std::uint64_t workers);
+                         std::uint64_t workers, std::uint64_t rounds = 1);
 // Should a request made ahead of need be told "later"? Yes in the tail, when
 // at most AHEAD_TAIL x workers tasks are left (uneven tasks make the last
 // ones of any size), and yes when the tasks are long (mean of those seen at

@@ -49,7 +49,7 @@ std::vector<Request> ask(GroupSupply& supply) {
 }  // namespace
 
 // Leader 4 with members 5 and 6, 2 threads each: one stock for the group,
-// asked for with the leader's rank and ROUNDS x 6 workers; a chunk is cut
+// asked for with the leader's rank, its 6 workers and ROUNDS rounds; a chunk is cut
 // into ROUNDS pieces per member.
 TEST(GroupSupply, SharedStockIsCutIntoPiecesPerMember) {
   static_assert(GroupSupply::ROUNDS == 2, "the figures below assume two rounds per request");
@@ -57,7 +57,7 @@ TEST(GroupSupply, SharedStockIsCutIntoPiecesPerMember) {
   EXPECT_FALSE(supply.take(5, false)) << "nothing in stock: parked";
   std::vector<Request> asked = ask(supply);
   ASSERT_EQ(asked.size(), 1u);
-  EXPECT_EQ(asked[0], (Request{false, 12, 4})) << "an idle member waits: not ahead";
+  EXPECT_EQ(asked[0], (Request{false, 6, 4, 2})) << "an idle member waits: not ahead";
   EXPECT_TRUE(supply.wanted().empty()) << "one request at a time";
   EXPECT_EQ(supply.outstanding(), 1);
   EXPECT_FALSE(supply.take(6, false));
@@ -80,7 +80,7 @@ TEST(GroupSupply, SharedStockIsCutIntoPiecesPerMember) {
   // Less than a round of pieces left: ask ahead, before anyone waits.
   asked = ask(supply);
   ASSERT_EQ(asked.size(), 1u);
-  EXPECT_EQ(asked[0], (Request{true, 12, 4}));
+  EXPECT_EQ(asked[0], (Request{true, 6, 4, 2}));
   EXPECT_TRUE(supply.answered(4, ranges({{60, 72, 1}})).empty()) << "nobody waits";
   EXPECT_EQ(supply.stocked(), 32u);
   auto next = supply.take(6, true);

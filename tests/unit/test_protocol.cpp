@@ -3,6 +3,7 @@
 // finished tasks (core/batch.hpp), whole and cut short at every byte.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/batch.hpp"
+#include "core/bundle.hpp"
 #include "core/protocol.hpp"
 
 using namespace fanout;
@@ -37,6 +39,10 @@ TEST(Protocol, RequestRoundTripsAtItsLimits) {
 TEST(Protocol, RequestLayoutIsTheDocumentedOne) {
   EXPECT_EQ(protocol::pack({true, 3, 5}), 1u | (3u << 8) | (std::uint64_t{6} << 32));
   EXPECT_EQ(protocol::pack({false, 1, 0}), (1u << 8) | (std::uint64_t{1} << 32));
+  EXPECT_EQ(protocol::pack({false, 1, 0, 2}), (1u << 1) | (1u << 8) | (std::uint64_t{1} << 32));
+  EXPECT_EQ(protocol::unpack(protocol::pack({true, 4, 7, 8})), (protocol::Request{true, 4, 7, 8}));
+  EXPECT_THROW(protocol::pack({false, 1, 0, 0}), std::invalid_argument);
+  EXPECT_THROW(protocol::pack({false, 1, 0, 9}), std::invalid_argument);
 }
 
 TEST(Protocol, PackRefusesWhatTheWordCannotHold) {
@@ -51,7 +57,7 @@ TEST(Protocol, UnpackRefusesWordsNoPackMade) {
   EXPECT_THROW(protocol::unpack(0), std::runtime_error);  // the flags of a plain batch of results
   EXPECT_THROW(protocol::unpack(valid & ~(std::uint64_t{0xFFFFFF} << 8)), std::runtime_error);  // workers 0
   EXPECT_THROW(protocol::unpack(valid & 0xFFFFFFFFu), std::runtime_error);                      // no rank
-  for (int bit = 1; bit < 8; ++bit)
+  for (int bit = 4; bit < 8; ++bit)
     EXPECT_THROW(protocol::unpack(valid | (std::uint64_t{1} << bit)), std::runtime_error) << "bit " << bit;
   EXPECT_THROW(protocol::unpack(valid | (std::uint64_t{1} << 63)), std::runtime_error);
   EXPECT_NO_THROW(protocol::unpack(valid | 1));
@@ -189,6 +195,83 @@ TEST(BatchFormat, EveryTruncationThrows) {
           << records << " records, " << errors << " errors, cut to " << n << " of " << bytes.size() << " bytes";
     }
   }
+}
+
+// A leader's message: its head part (the flags), then its group's batches as
+// they came. Rank 0 merges them in order; a message cut anywhere, or with
+// bytes after the last part, is refused.
+TEST(BatchFormat, PartsMergeInOrderAndEveryTruncationThrows) {
+  const Batch a = sample(2, 1), b = sample(0, 2), c = sample(3, 0);
+  std::vector<char> bytes;
+  encode_into(bytes, {}, {}, {}, 77);
+  std::vector<std::size_t> boundaries{bytes.size()};
+  for (const Batch* part : {&a, &b, &c}) {
+    encode_into(bytes, part->records, part->rows, part->errors, 5);
+    boundaries.push_back(bytes.size());
+  }
+  std::uint64_t flags = 0;
+  Batch merged = decode_parts(bytes.data(), bytes.size(), ROW, flags);
+  EXPECT_EQ(flags, 77u);
+  Batch expected;
+  for (const Batch* part : {&a, &b, &c}) {
+    expected.records.insert(expected.records.end(), part->records.begin(), part->records.end());
+    expected.rows.insert(expected.rows.end(), part->rows.begin(), part->rows.end());
+    expected.errors.insert(expected.errors.end(), part->errors.begin(), part->errors.end());
+  }
+  expect_same(merged, expected);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<char> prefix(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    // A cut on a part's boundary leaves whole parts, which decode (fewer tasks); any other cut throws.
+    if (std::find(boundaries.begin(), boundaries.end(), n) != boundaries.end()) {
+      Batch back = decode_parts(prefix.data(), prefix.size(), ROW, flags);
+      EXPECT_LT(back.records.size() + back.errors.size(), merged.records.size() + merged.errors.size()) << n;
+    } else {
+      EXPECT_THROW(decode_parts(prefix.data(), prefix.size(), ROW, flags), std::runtime_error) << "cut to " << n;
+    }
+  }
+  std::vector<char> longer = bytes;
+  longer.push_back(0);
+  EXPECT_THROW(decode_parts(longer.data(), longer.size(), ROW, flags), std::runtime_error);
+}
+
+// The leader's bundle: received parts adopted in place, its own batches
+// encoded in, the head's flags set when it goes; what it takes is what rank 0 reads.
+TEST(Bundle, CarriesPartsAndItsOwnBatchesToRankZero) {
+  const Batch member = sample(3, 1), own = sample(2, 0);
+  Bundle bundle(ROW);
+  EXPECT_TRUE(bundle.empty());
+  const std::vector<char> received = encode(member, protocol::pack({false, 1, 3}));
+  const std::size_t from = bundle.bytes().size();
+  bundle.bytes().insert(bundle.bytes().end(), received.begin(), received.end());
+  std::uint64_t records = 0;
+  double seconds = bundle.adopt(from, records);
+  EXPECT_EQ(records, 3u);
+  double expected_seconds = 0;
+  for (const auto& r : member.records) expected_seconds += r.t_end - r.t_start;
+  EXPECT_DOUBLE_EQ(seconds, expected_seconds);
+  bundle.add(own);
+  EXPECT_EQ(bundle.records(), 5u);
+  EXPECT_EQ(bundle.row_bytes(), 5 * ROW);
+  // A damaged part is refused and leaves the bundle as it was.
+  const std::size_t before = bundle.bytes().size();
+  bundle.bytes().insert(bundle.bytes().end(), received.begin(), received.end() - 1);
+  EXPECT_THROW(bundle.adopt(before, records), std::runtime_error);
+  EXPECT_EQ(bundle.bytes().size(), before);
+  EXPECT_EQ(bundle.records(), 5u);
+
+  const std::uint64_t flags = protocol::pack({true, 8, 4});
+  std::vector<char> message = bundle.take(flags);
+  EXPECT_TRUE(bundle.empty());
+  std::uint64_t back_flags = 0;
+  Batch back = decode_parts(message.data(), message.size(), ROW, back_flags);
+  EXPECT_EQ(back_flags, flags);
+  Batch expected = member;
+  expected.records.insert(expected.records.end(), own.records.begin(), own.records.end());
+  expected.rows.insert(expected.rows.end(), own.rows.begin(), own.rows.end());
+  expect_same(back, expected);
+  // Taken empty: just the head.
+  std::vector<char> head = bundle.take(0);
+  EXPECT_EQ(head.size(), BATCH_HEAD_BYTES);
 }
 
 // Damaged counts and lengths are refused before they size memory.

@@ -127,6 +127,16 @@ TEST(Scheduler, AutoChunkAimsAtFiveMillisecondsAndShrinksAtTheEnd) {
   EXPECT_EQ(auto_chunk(1e-6, 10, 3, 4), 1u);
 }
 
+// A leader's request for two rounds: two chunks for the overhead, and half as
+// much again of the tail bound (3/4 of the group's share of what is left).
+TEST(Scheduler, AutoChunkForRoundsTakesTwoChunksAndHalfAgainOfTheTail) {
+  using fanout::sched::auto_chunk;
+  EXPECT_EQ(auto_chunk(1e-6, 10, 1000000, 4, 2), 10000u) << "two 5 ms chunks";
+  EXPECT_EQ(auto_chunk(1e-6, 10, 4000, 4, 2), 750u) << "the tail bound, 1.5 x 500";
+  EXPECT_EQ(auto_chunk(1e-6, 10, 4000, 4, 1), 500u);
+  EXPECT_EQ(auto_chunk(1e-6, 10, 3, 4, 2), 1u);
+}
+
 TEST(Scheduler, DynamicAutoUsesMeasuredTimes) {
   // 1 us tasks: after the first probe, chunks of 5000 per worker, shrinking at the end.
   auto d = drain({Policy::Dynamic, 1000000, 2, 1, {}, {}}, 1e-6);
