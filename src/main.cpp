@@ -1,7 +1,5 @@
 // fanout's entry point: parse, build the MPI environment when the command
 // needs one, call the library, map exceptions to exit codes.
-#include <malloc.h>
-
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -12,22 +10,7 @@
 #include "cli/cli.hpp"
 #include "core/error.hpp"
 
-namespace {
-// Batches of results are buffers of megabytes that move between threads and
-// ranks many times a second. By default glibc maps each one afresh and
-// returns it to the kernel when freed, so every reuse costs a page fault and
-// the zeroing of each page (a fifth of a leader's CPU in bench 11). Kept in
-// the heap instead, up to these sizes.
-constexpr int HEAP_UP_TO_BYTES = 32 << 20;  // glibc's largest mmap threshold
-constexpr int KEEP_FREED_BYTES = 256 << 20;
-void keep_large_buffers() {
-  mallopt(M_MMAP_THRESHOLD, HEAP_UP_TO_BYTES);
-  mallopt(M_TRIM_THRESHOLD, KEEP_FREED_BYTES);
-}
-}  // namespace
-
 int main(int argc, char** argv) {
-  keep_large_buffers();
   fanout::cli::Command command = fanout::cli::parse(argc, argv);
   if (command.exit_code) return *command.exit_code;
 

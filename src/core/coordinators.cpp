@@ -334,9 +334,12 @@ void coordinate_leader(const RankContext& context) {
       protocol::SignalReport report{signals, last_stop_signal(), me};
       timer([&] { link.send_small(parent, TAG_STOP, &report, sizeof report); });
     }
-    // Messages from rank 0 (stops, answers) and from the group.
+    // Messages from rank 0 (stops, answers) and from the group. While rank 0
+    // has not taken what it was sent and the bundle is full, the group's
+    // messages wait in MPI: their senders then wait too, and memory stays bounded.
     for (;;) {
-      auto status = timer([&] { return link.probe(MPI_ANY_SOURCE, MPI_ANY_TAG); });
+      const bool full = up.records() >= LEADER_HOLD_RECORDS || up.row_bytes() >= LEADER_HOLD_BYTES;
+      auto status = timer([&] { return link.probe(full ? parent : MPI_ANY_SOURCE, MPI_ANY_TAG); });
       if (!status) break;
       ScopedTime serving(context.serve);
       traffic = true;

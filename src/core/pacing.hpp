@@ -24,6 +24,10 @@ inline constexpr double SEND_SECONDS = 0.5;         // ...or this often
 // large (or SEND_SECONDS after the first one waits): what cuts rank 0's messages.
 inline constexpr std::size_t LEADER_SEND_RECORDS = 4 * SEND_RECORDS;
 inline constexpr std::size_t LEADER_BUNDLE_BYTES = std::size_t{32} << 20;  // its buffer's first capacity, at most
+// A leader whose sends to rank 0 are all still on their way (MAX_IN_FLIGHT)
+// holds at most about this much before it stops taking its group's messages.
+inline constexpr std::size_t LEADER_HOLD_RECORDS = 4 * LEADER_SEND_RECORDS;
+inline constexpr std::size_t LEADER_HOLD_BYTES = 2 * SEND_BYTES;
 inline constexpr std::size_t MAX_IN_FLIGHT = 2;  // messages of results on their way up, at most
 // Workers pause when this many finished tasks wait for the coordinating
 // thread, so a rank that computes faster than it can ship or write results

@@ -256,7 +256,7 @@ void add_checksum(hid_t props) { check_status(H5Pset_fletcher32(props), "H5Pset_
 // MiB, less than one chunk of /tasks): results arrive out of id order, and a
 // chunk that leaves the cache half written is read back, checked and
 // rewritten, with its checksum, for every later piece of it.
-constexpr std::size_t CACHED_CHUNKS = 16;
+constexpr std::size_t CACHED_CHUNKS = 8;
 constexpr std::size_t CACHE_SLOTS = 1601;  // a prime, about 100 per cached chunk
 Handle chunk_cache(std::size_t chunk_bytes) {
   Handle access{check_id(H5Pcreate(H5P_DATASET_ACCESS), "H5Pcreate"), H5Pclose};
