@@ -106,6 +106,18 @@ double BatchPart::seconds() const {
   return total;
 }
 
+namespace {
+// Copies a part's records and rows into `batch` from record `at` on (sized by the caller).
+void copy_records(const BatchPart& part, std::size_t row_size, Batch& batch, std::size_t at) {
+  // memcpy to the null data() of an empty vector is undefined, even of 0 bytes (UBSan).
+  if (part.records == 0) return;
+  std::memcpy(batch.records.data() + at, part.first_record, part.records * sizeof(TaskRecord));
+  if (row_size > 0)
+    std::memcpy(batch.rows.data() + at * row_size, part.first_record + part.records * sizeof(TaskRecord),
+                part.records * row_size);
+}
+}  // namespace
+
 Batch decode_parts(const char* data, std::size_t size, std::size_t row_size, std::uint64_t& flags) {
   Batch batch;
   std::vector<BatchPart> parts;
@@ -118,15 +130,10 @@ Batch decode_parts(const char* data, std::size_t size, std::size_t row_size, std
   flags = parts.front().flags;
   batch.records.resize(records);
   batch.rows.resize(records * row_size);
-  std::size_t r = 0;
+  std::size_t at = 0;
   for (const auto& part : parts) {
-    if (part.records == 0) continue;
-    // memcpy to the null data() of an empty vector is undefined, even of 0 bytes (UBSan).
-    std::memcpy(batch.records.data() + r, part.first_record, part.records * sizeof(TaskRecord));
-    if (row_size > 0)
-      std::memcpy(batch.rows.data() + r * row_size, part.first_record + part.records * sizeof(TaskRecord),
-                  part.records * row_size);
-    r += part.records;
+    copy_records(part, row_size, batch, at);
+    at += part.records;
   }
   return batch;
 }
@@ -137,11 +144,7 @@ Batch decode(const char* data, std::size_t size, std::size_t row_size, std::uint
   flags = part.flags;
   batch.records.resize(part.records);
   batch.rows.resize(part.records * row_size);
-  if (part.records > 0) {
-    std::memcpy(batch.records.data(), part.first_record, part.records * sizeof(TaskRecord));
-    if (row_size > 0)
-      std::memcpy(batch.rows.data(), part.first_record + part.records * sizeof(TaskRecord), part.records * row_size);
-  }
+  copy_records(part, row_size, batch, 0);
   return batch;
 }
 

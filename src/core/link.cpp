@@ -43,16 +43,6 @@ void Link::count_in(std::size_t bytes) {
   traffic_.bytes_in += bytes;
 }
 
-std::vector<char> Link::receive_bytes(const MPI_Status& status) {
-  int count = 0;
-  check_mpi(MPI_Get_count(&status, MPI_CHAR, &count), "MPI_Get_count");
-  std::vector<char> message(static_cast<std::size_t>(count));
-  check_mpi(MPI_Recv(message.data(), count, MPI_CHAR, status.MPI_SOURCE, status.MPI_TAG, comm_, MPI_STATUS_IGNORE),
-            "MPI_Recv");
-  count_in(message.size());
-  return message;
-}
-
 void Link::receive_append(const MPI_Status& status, std::vector<char>& out) {
   int count = 0;
   check_mpi(MPI_Get_count(&status, MPI_CHAR, &count), "MPI_Get_count");

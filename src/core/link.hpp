@@ -33,9 +33,8 @@ class Link {
   int size() const { return size_; }
   // A message waiting from `source` (MPI_ANY_SOURCE) with `tag` (MPI_ANY_TAG)?
   std::optional<MPI_Status> probe(int source, int tag);
-  // Receives the message `status` announced, whole.
-  std::vector<char> receive_bytes(const MPI_Status& status);
-  // ...or appended to `out` (a leader gathers its group's batches so, in one buffer).
+  // Receives the message `status` announced, whole, appended to `out` (rank
+  // 0 reuses one buffer; a leader gathers its group's batches in one).
   void receive_append(const MPI_Status& status, std::vector<char>& out);
   std::vector<std::uint64_t> receive_words(const MPI_Status& status);
   // Small messages (a stop level, a signal report): a blocking send, which
